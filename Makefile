@@ -1,0 +1,44 @@
+# Fleetsight: `make demo` and `make test` work on a machine with only Python, git and make.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+DEBIAN_PACKAGES := prometheus:promtool prometheus-node-exporter:prometheus-node-exporter \
+                   systemd:systemd-analyze
+
+.PHONY: all venv system-deps demo test lint typecheck pytest bench clean
+
+all: test
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $@
+
+venv: $(STAMP)
+
+system-deps:
+	@scripts/ensure-debian-packages $(DEBIAN_PACKAGES)
+
+demo: venv
+	$(BIN)/python -m agent.demo
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: venv
+	$(BIN)/mypy
+
+pytest: venv system-deps
+	$(BIN)/pytest
+
+test: lint typecheck pytest
+
+bench: venv system-deps
+	$(BIN)/python bench/footprint.py
+	$(BIN)/python bench/launch_accuracy.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,1 @@
+"""Application launch timing: passive detection, ready signals and the launch recorder."""

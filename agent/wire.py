@@ -1,0 +1,209 @@
+"""The wire format: one versioned JSON document per batch, agent -> advisor.
+
+Defined once, here, as plain dataclasses: the agent encodes them with the standard library and
+the advisor validates incoming JSON against the same classes. docs/wire-format.md explains each
+field with an example; a change that breaks old agents bumps ``WIRE_VERSION``.
+
+Times are Unix seconds (UTC, float). Durations are seconds. Sizes are bytes. Ratios are 0..1.
+
+Example (abridged)::
+
+    {"schema": "fleetsight.batch", "version": 1, "batch_id": "0b6f...", "sequence": 42,
+     "created_at": 1764000000.0,
+     "host": {"host_id": "4c1d...", "hostname": "fin-ws-12", "agent_version": "0.1.0"},
+     "intervals": [{"start": 1763999940.0, "end": 1764000000.0, "metrics": [
+        {"name": "cpu_utilization_ratio", "labels": {}, "count": 12, "sum": 2.4,
+         "min": 0.05, "max": 0.61, "p50": 0.12, "p90": 0.5, "p99": 0.61}]}],
+     "launches": [{"app": "libreoffice", "version": "4:7.4.7-1+deb12u8", "method": "passive",
+        "outcome": "ok", "started_at": 1763999951.2, "duration_seconds": 2.31,
+        "ready_signal": "cpu_settled", "start_kind": "cold"}],
+     "launch_counts": [{"app": "libreoffice", "day": "2025-11-24", "method": "passive",
+        "count": 1}],
+     "inventory": null}
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import json
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+SCHEMA = "fleetsight.batch"
+WIRE_VERSION = 1
+INGEST_PATH = "/api/v1/ingest"
+ENROL_PATH = "/api/v1/enrol"
+
+LaunchMethod = Literal["passive", "probe", "reported"]
+LaunchOutcome = Literal["ok", "timeout", "failed"]
+StartKind = Literal["cold", "warm", "unknown"]
+DiskKind = Literal["ssd", "hdd", "unknown"]
+
+
+@dataclass(frozen=True, slots=True)
+class HostIdentity:
+    """Who sent the batch. The advisor checks ``host_id`` against the bearer credential."""
+
+    host_id: str
+    hostname: str
+    agent_version: str
+
+
+@dataclass(frozen=True, slots=True)
+class MetricSummary:
+    """One metric over one interval: never raw samples.
+
+    ``name`` follows Prometheus conventions (``disk_io_latency_seconds``); ``labels`` are low
+    cardinality (``{"device": "sda"}``, ``{"app": "firefox"}``).
+    """
+
+    name: str
+    labels: dict[str, str]
+    count: int
+    sum: float
+    min: float
+    max: float
+    p50: float
+    p90: float
+    p99: float
+
+
+@dataclass(frozen=True, slots=True)
+class Interval:
+    start: float
+    end: float
+    metrics: list[MetricSummary]
+
+
+@dataclass(frozen=True, slots=True)
+class LaunchEvent:
+    """One measured application launch (or probe, or reported timing).
+
+    ``duration_seconds`` is start to ready; for ``timeout`` it is the time waited, for ``failed``
+    the time until the failure was seen, or None if unknown. ``phases`` breaks a probe down
+    (``dns``, ``connect``, ``tls``, ``first_byte``, ``total``), in seconds from its start.
+    """
+
+    app: str
+    version: str | None
+    method: LaunchMethod
+    outcome: LaunchOutcome
+    started_at: float
+    duration_seconds: float | None
+    ready_signal: str
+    start_kind: StartKind = "unknown"
+    phases: dict[str, float] = field(default_factory=dict)
+    probe: str | None = None
+    detail: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LaunchCount:
+    """Launches of ``app`` on the host's local calendar ``day`` seen since the previous batch.
+
+    Counts are deltas, so the advisor sums them; they include launches whose events were not
+    sent because of ``launches.max_events_per_interval``.
+    """
+
+    app: str
+    day: str
+    method: LaunchMethod
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class Disk:
+    name: str
+    kind: DiskKind
+    size_bytes: int
+    model: str | None = None
+    rotational: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Hardware:
+    cpu_model: str | None
+    cpu_cores: int | None
+    cpu_threads: int | None
+    cpu_max_mhz: float | None
+    memory_bytes: int
+    swap_bytes: int
+    disks: list[Disk]
+    machine_vendor: str | None
+    machine_model: str | None
+    bios_date: str | None
+    os_name: str | None
+    os_version: str | None
+    kernel: str | None
+    arch: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class InstalledPackage:
+    """An installed version. ``app`` names the watched app it belongs to, if any."""
+
+    package: str
+    version: str
+    source: Literal["dpkg", "rpm", "flatpak", "snap", "command"]
+    arch: str | None = None
+    app: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UpgradablePackage:
+    """A newer version the package manager offers (``apt list --upgradable``)."""
+
+    package: str
+    installed: str
+    candidate: str
+    origin: str | None
+    arch: str | None
+    source: Literal["apt", "dnf", "flatpak", "snap"] = "apt"
+
+
+@dataclass(frozen=True, slots=True)
+class Inventory:
+    """Hardware and software; sent when ``digest`` changes and at least daily."""
+
+    collected_at: float
+    digest: str
+    hardware: Hardware
+    software: list[InstalledPackage]
+    upgradable: list[UpgradablePackage]
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    batch_id: str
+    sequence: int
+    created_at: float
+    host: HostIdentity
+    intervals: list[Interval] = field(default_factory=list)
+    launches: list[LaunchEvent] = field(default_factory=list)
+    launch_counts: list[LaunchCount] = field(default_factory=list)
+    dropped_launch_events: int = 0
+    inventory: Inventory | None = None
+    schema: str = SCHEMA
+    version: int = WIRE_VERSION
+
+
+def new_batch_id() -> str:
+    """A fresh batch id; the advisor stores a batch once per id, however often it is sent."""
+    return uuid.uuid4().hex
+
+
+def to_dict(batch: Batch) -> dict[str, Any]:
+    """The batch as JSON-ready plain data, fields in a stable order."""
+    return dataclasses.asdict(batch)
+
+
+def encode(batch: Batch) -> bytes:
+    """Compact UTF-8 JSON of the batch."""
+    return json.dumps(to_dict(batch), separators=(",", ":"), allow_nan=False).encode()
+
+
+def encode_gzip(batch: Batch) -> bytes:
+    """The HTTP body as sent: gzip of :func:`encode`. mtime 0 keeps it reproducible."""
+    return gzip.compress(encode(batch), compresslevel=6, mtime=0)
