@@ -5,7 +5,8 @@ The schema lives in the dataclasses below: every field carries its help text and
 A bad value fails at start-up with one sentence naming the file, line and key.
 
 Environment overrides: ``FLEETSIGHT_AGENT_<SECTION>_<KEY>`` sets a scalar key, for example
-``FLEETSIGHT_AGENT_ADVISOR_URL`` or ``FLEETSIGHT_AGENT_SPOOL_MAX_BYTES``. Appending ``_FILE``
+``FLEETSIGHT_AGENT_ADVISOR_URL`` or ``FLEETSIGHT_AGENT_SPOOL_MAX_BYTES``; keys of ``[agent]`` need
+no section (``FLEETSIGHT_AGENT_STATE_DIR``). Appending ``_FILE``
 reads the value from a file (for secrets mounted by systemd credentials or Kubernetes).
 """
 
@@ -142,6 +143,13 @@ def ratio(value: object) -> float:
     return float(value)
 
 
+def log_level(value: object) -> str:
+    level = text(value).lower()
+    if level not in {"debug", "info", "warning", "error"}:
+        raise _InvalidValue(f"expected debug, info, warning or error, got {value!r}")
+    return level
+
+
 def port(value: object) -> int:
     number = positive_int(value)
     if number > 65535:
@@ -242,7 +250,7 @@ class AgentSection:
     summary_interval: float = _opt(
         60.0, duration, "Length of one summary interval; one batch is spooled per interval."
     )
-    log_level: str = _opt("info", text, "debug, info, warning or error.")
+    log_level: str = _opt("info", log_level, "debug, info, warning or error.")
 
 
 @dataclass(frozen=True)
@@ -529,8 +537,10 @@ def parse_config(
     try:
         data = tomllib.loads(raw_text)
     except tomllib.TOMLDecodeError as exc:
-        line = getattr(exc, "lineno", None)
-        message = str(exc).split(" (at line")[0]
+        # Python 3.11 puts the position only in the message: "... (at line 2, column 19)".
+        position = re.search(r"\(at line (\d+)", str(exc))
+        line = int(position[1]) if position else None
+        message = str(exc).split(" (at ")[0]
         raise ConfigError(f"not valid TOML: {message}", source=source, line=line) from None
     _apply_environment(data, environ if environ is not None else {})
     parser = _Parser(source, raw_text)
@@ -628,17 +638,16 @@ def _apply_environment(data: dict[str, Any], environ: Mapping[str, str]) -> None
         rest = name[len(ENV_PREFIX) :].lower()
         section, _, key = rest.partition("_")
         if section not in SCALAR_SECTIONS:
-            raise ConfigError(
-                f"unknown section {section!r}; expected one of: {', '.join(SCALAR_SECTIONS)}",
-                source=f"environment variable {name}",
-            )
+            # [agent] keys need no section: FLEETSIGHT_AGENT_STATE_DIR, not ..._AGENT_STATE_DIR.
+            section, key = "agent", rest
         from_file = False
         keys = {f.name for f in dataclasses.fields(SCALAR_SECTIONS[section])}
         if key not in keys and key.endswith("_file") and key[: -len("_file")] in keys:
             key, from_file = key[: -len("_file")], True
         if key not in keys:
             raise ConfigError(
-                f"unknown key {key!r} in [{section}]; expected one of: {', '.join(sorted(keys))}",
+                f"unknown setting; expected FLEETSIGHT_AGENT_<SECTION>_<KEY> with a section of "
+                f"{', '.join(SCALAR_SECTIONS)} and one of its keys",
                 source=f"environment variable {name}",
             )
         if from_file:

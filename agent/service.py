@@ -1,0 +1,471 @@
+"""The running agent: wires collectors, launch timing, inventory, spool and shipper together.
+
+Each scheduled job is one small method (:meth:`AgentService.sample`, :meth:`flush`,
+:meth:`ship`, :meth:`check_inventory`) that tests call directly; :meth:`start` hands them to an
+APScheduler 3 background scheduler. SIGTERM only sets an event: :meth:`stop` lets the job in
+progress finish, spools the last partial interval and closes the spool, so nothing measured is
+lost on a clean stop, and a kill -9 loses at most the interval in memory.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import httpx
+
+from agent import __version__
+from agent.collectors.base import Collector, Sample
+from agent.config import Config
+from agent.launches.recorder import LaunchRecorder
+from agent.metrics import AgentMetrics, StateValue, state
+from agent.summary import IntervalAccumulator
+from agent.wire import Batch, HostIdentity, Interval, Inventory, encode_gzip, new_batch_id
+
+log = logging.getLogger(__name__)
+
+
+class _Startable(Protocol):
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+
+
+class _Probe(Protocol):
+    def run_once(self) -> Any: ...
+
+
+class _Inventory(Protocol):
+    def take_due(self) -> Inventory | None: ...
+    def mark_sent(self, inventory: Inventory) -> None: ...
+    def version_of(self, app: str) -> str | None: ...
+
+
+@dataclass
+class Parts:
+    """Everything the service runs, built by :func:`build_service` or by a test."""
+
+    config: Config
+    host: HostIdentity
+    collectors: Sequence[Collector]
+    recorder: LaunchRecorder
+    metrics: AgentMetrics
+    spool: Any
+    inventory: _Inventory | None = None
+    watcher: _Startable | None = None
+    report_server: _Startable | None = None
+    probes: Sequence[tuple[float, _Probe]] = ()
+    shipper_factory: Callable[[], Any | None] = lambda: None
+    on_batch: Callable[[Batch], None] | None = None
+    clock: Callable[[], float] = time.monotonic
+    wall_clock: Callable[[], float] = time.time
+    closers: list[Callable[[], None]] = field(default_factory=list)
+
+
+class AgentService:
+    def __init__(self, parts: Parts):
+        self.parts = parts
+        self.config = parts.config
+        self._accumulator = IntervalAccumulator()
+        self._lock = threading.Lock()  # guards the accumulator and the interval bounds
+        self._interval_start = parts.wall_clock()
+        self._pending_inventory: Inventory | None = None
+        self._shipper: Any | None = None
+        self._failing: set[str] = set()
+        self._scheduler: Any | None = None
+        self._stop_metrics: Callable[[], None] | None = None
+        self._stopped = threading.Event()
+        parts.metrics.add_state_source(self._health)
+
+    # --- jobs -----------------------------------------------------------------------------------
+
+    def sample(self) -> list[Sample]:
+        """Run every collector once; a failing collector is counted and skipped."""
+        started = self.parts.clock()
+        samples: list[Sample] = []
+        for collector in self.parts.collectors:
+            try:
+                samples.extend(collector.collect(started))
+            except Exception as exc:
+                self.parts.metrics.collector_errors.labels(collector.name).inc()
+                # Say it once per outage, not every five seconds.
+                if collector.name not in self._failing:
+                    log.warning("collector %s failed: %s", collector.name, exc)
+                    self._failing.add(collector.name)
+            else:
+                if collector.name in self._failing:
+                    log.info("collector %s works again", collector.name)
+                    self._failing.discard(collector.name)
+        self.parts.metrics.collection_duration.observe(self.parts.clock() - started)
+        self.parts.metrics.latest.update(samples)
+        with self._lock:
+            self._accumulator.add(samples)
+        return samples
+
+    def flush(self) -> Batch | None:
+        """Close the current interval and write it, with launches and inventory, to the spool."""
+        end = self.parts.wall_clock()
+        with self._lock:
+            summaries = self._accumulator.flush()
+            start, self._interval_start = self._interval_start, end
+        drained = self.parts.recorder.drain()
+        inventory = self._pending_inventory
+        spool = self.parts.spool
+        try:
+            sequence = spool.allocate_sequence()
+            batch = Batch(
+                batch_id=new_batch_id(),
+                sequence=sequence,
+                created_at=end,
+                host=self.parts.host,
+                intervals=[Interval(start=start, end=end, metrics=summaries)] if summaries else [],
+                launches=drained.events,
+                launch_counts=drained.counts,
+                dropped_launch_events=drained.dropped,
+                inventory=inventory,
+            )
+            spool.put(batch.batch_id, sequence, encode_gzip(batch))
+        except Exception:
+            # Launches and inventory wait for the next interval; this interval's resource
+            # summaries are lost, which is what the error counter says.
+            self.parts.recorder.restore(drained)
+            self.parts.metrics.spool_write_errors.inc()
+            log.exception("could not write a batch to the spool; its launches are kept")
+            return None
+        self.parts.metrics.batches_spooled.inc()
+        if inventory is not None and self.parts.inventory is not None:
+            self.parts.inventory.mark_sent(inventory)
+            self._pending_inventory = None
+        if self.parts.on_batch is not None:
+            self.parts.on_batch(batch)
+        return batch
+
+    def ship(self) -> Any | None:
+        """Send what is due; builds the shipper once the agent is enrolled."""
+        if self._shipper is None:
+            self._shipper = self.parts.shipper_factory()
+            if self._shipper is None:
+                return None
+        return self._shipper.send_due()
+
+    def check_inventory(self) -> Inventory | None:
+        """Look for hardware or software changes; a due inventory rides on the next batch."""
+        if self.parts.inventory is None:
+            return None
+        inventory = self.parts.inventory.take_due()
+        if inventory is not None:
+            self._pending_inventory = inventory
+        return inventory
+
+    def run_probe(self, probe: _Probe) -> None:
+        try:
+            probe.run_once()
+        except Exception:
+            log.exception("probe failed unexpectedly")
+
+    # --- life cycle -----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start listeners, the launch watcher and the scheduler; returns at once."""
+        from apscheduler.executors.pool import ThreadPoolExecutor
+        from apscheduler.schedulers.background import BackgroundScheduler
+
+        config = self.config
+        if config.metrics.listen:
+            from agent.metrics import serve
+
+            self._stop_metrics = serve(self.parts.metrics, config.metrics.listen)
+        for part in (self.parts.report_server, self.parts.watcher):
+            if part is not None:
+                part.start()
+
+        # Probes may run for minutes: they get their own pool so sampling never waits.
+        scheduler = BackgroundScheduler(
+            executors={
+                "default": ThreadPoolExecutor(max_workers=3),
+                "probes": ThreadPoolExecutor(max_workers=2),
+            },
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30},
+            timezone="UTC",
+        )
+        now = self.parts.wall_clock()
+        interval = config.agent.summary_interval
+        # Interval ends on wall-clock multiples (…:00, …:01:00) so the fleet's intervals line up.
+        first_flush = math.ceil(now / interval) * interval
+        scheduler.add_job(
+            self.sample, "interval", seconds=config.agent.sample_interval, id="sample"
+        )
+        scheduler.add_job(
+            self._flush_and_ship,
+            "interval",
+            seconds=interval,
+            start_date=_utc(first_flush),
+            id="flush",
+        )
+        scheduler.add_job(
+            self.ship, "interval", seconds=config.advisor.send_interval, id="ship", jitter=1
+        )
+        if self.parts.inventory is not None:
+            scheduler.add_job(
+                self.check_inventory,
+                "interval",
+                seconds=config.inventory.check_interval,
+                next_run_time=_utc(now),
+                id="inventory",
+            )
+        for index, (every, probe) in enumerate(self.parts.probes):
+            scheduler.add_job(
+                self.run_probe,
+                "interval",
+                args=[probe],
+                seconds=every,
+                # Spread probes of a fleet over their interval instead of all at :00.
+                jitter=min(every / 10, 30),
+                next_run_time=_utc(now + 1),
+                executor="probes",
+                id=f"probe-{index}",
+            )
+        scheduler.start()
+        self._scheduler = scheduler
+        self.sample()  # the first reading, so rates start with the second one
+
+    def _flush_and_ship(self) -> None:
+        if self.flush() is not None:
+            self.ship()
+
+    def stop(self) -> None:
+        """Finish the job in progress, spool the last partial interval, close everything."""
+        if self._stopped.is_set():
+            return
+        self._stopped.set()
+        if self.parts.watcher is not None:
+            self.parts.watcher.stop()
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=True)
+        if self.parts.report_server is not None:
+            self.parts.report_server.stop()
+        self.flush()
+        if self._stop_metrics is not None:
+            self._stop_metrics()
+        for close in reversed(self.parts.closers):
+            try:
+                close()
+            except Exception:
+                log.exception("error while closing")
+
+    def run(self, stop: threading.Event, duration: float | None = None) -> None:
+        """Run until ``stop`` is set (SIGTERM) or ``duration`` seconds have passed."""
+        self.start()
+        try:
+            stop.wait(duration)
+        finally:
+            self.stop()
+
+    # --- health ---------------------------------------------------------------------------------
+
+    def _health(self) -> Iterable[StateValue]:
+        status = self.parts.spool.status()
+        yield state(
+            "fleetsight_agent_spool_batches",
+            "Batches in the spool.",
+            status.pending,
+            state="pending",
+        )
+        yield state(
+            "fleetsight_agent_spool_batches",
+            "Batches in the spool.",
+            status.quarantined,
+            state="quarantined",
+        )
+        yield state(
+            "fleetsight_agent_spool_bytes",
+            "Bytes of pending batches in the spool.",
+            status.pending_bytes,
+        )
+        yield state(
+            "fleetsight_agent_spool_oldest_age_seconds",
+            "Age of the oldest batch waiting to be sent.",
+            status.oldest_pending_age or 0,
+        )
+        yield state(
+            "fleetsight_agent_spool_dropped_batches_total",
+            "Batches dropped because the spool was full.",
+            status.dropped_batches,
+            "counter",
+        )
+        yield state(
+            "fleetsight_agent_spool_dropped_bytes_total",
+            "Bytes dropped because the spool was full.",
+            status.dropped_bytes,
+            "counter",
+        )
+        yield state(
+            "fleetsight_agent_launches_pending",
+            "Launch events waiting for the next batch.",
+            self.parts.recorder.pending(),
+        )
+        if self._shipper is not None:
+            yield from _shipper_values(self._shipper.stats)
+        watcher_stats = getattr(self.parts.watcher, "stats", None)
+        if watcher_stats is not None:
+            yield from _watcher_values(watcher_stats)
+
+
+def _shipper_values(stats: Any) -> Iterable[StateValue]:
+    yield state(
+        "fleetsight_agent_sent_batches_total",
+        "Batches the advisor accepted.",
+        stats.batches_sent,
+        "counter",
+    )
+    yield state(
+        "fleetsight_agent_sent_bytes_total",
+        "Compressed bytes the advisor accepted.",
+        stats.bytes_sent,
+        "counter",
+    )
+    for kind, count in sorted(stats.send_errors.items()):
+        yield state(
+            "fleetsight_agent_send_errors_total",
+            "Failed sends by kind: transient, throttled, auth, permanent.",
+            count,
+            "counter",
+            kind=kind,
+        )
+    yield state(
+        "fleetsight_agent_last_successful_send_timestamp_seconds",
+        "Unix time of the last batch the advisor accepted.",
+        stats.last_success_time or 0,
+    )
+
+
+def _watcher_values(stats: Any) -> Iterable[StateValue]:
+    for name, help_ in (
+        ("scans", "Scans of /proc for new processes."),
+        ("processes_inspected", "New processes inspected by the launch watcher."),
+        ("launches_recorded", "Launches timed by the passive watcher."),
+        ("timeouts", "Launches that were not ready before their timeout."),
+    ):
+        if hasattr(stats, name):
+            yield state(
+                f"fleetsight_agent_watcher_{name}_total", help_, getattr(stats, name), "counter"
+            )
+    if hasattr(stats, "scan_seconds"):
+        yield state(
+            "fleetsight_agent_watcher_scan_seconds_total",
+            "Time spent scanning /proc for new processes.",
+            stats.scan_seconds,
+            "counter",
+        )
+    if hasattr(stats, "launches_tracked_now"):
+        yield state(
+            "fleetsight_agent_watcher_launches_tracked",
+            "Launches being followed until ready.",
+            stats.launches_tracked_now,
+        )
+
+
+def _utc(timestamp: float) -> Any:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(timestamp, tz=UTC)
+
+
+def host_identity(config: Config, enrolled_host_id: str | None = None) -> HostIdentity:
+    return HostIdentity(
+        host_id=enrolled_host_id or config.host_id(),
+        hostname=socket.gethostname(),
+        agent_version=__version__,
+    )
+
+
+def build_service(
+    config: Config, *, on_batch: Callable[[Batch], None] | None = None
+) -> AgentService:
+    """Wire the production agent from its configuration."""
+    from agent.collectors.default import build_collectors
+    from agent.collectors.metricdefs import METRICS
+    from agent.credentials import load_credential
+    from agent.enroll import load_enrolment
+    from agent.inventory.collector import InventoryCollector
+    from agent.launches.watcher import LaunchWatcher
+    from agent.probes.command import CommandProbe
+    from agent.probes.http import HttpProbe
+    from agent.reported import ReportServer
+    from agent.spool import Spool
+
+    def help_text(name: str) -> str:
+        definition = METRICS.get(name)
+        return definition.help if definition else name.replace("_", " ")
+
+    metrics = AgentMetrics(help_text)
+    enrolment = load_enrolment(config.enrolment_path)
+    host = host_identity(config, enrolment.host_id if enrolment else None)
+    recorder = LaunchRecorder(
+        max_events=config.launches.max_events_per_interval, on_record=metrics.record_launch
+    )
+    spool = Spool(config.spool_path, config.spool.max_bytes)
+    inventory = InventoryCollector(config, state_path=config.agent.state_dir / "inventory.json")
+    watcher = (
+        LaunchWatcher(
+            config.apps,
+            recorder,
+            version_of=inventory.version_of,
+            scan_interval=config.launches.scan_interval,
+            poll_interval=config.launches.poll_interval,
+        )
+        if config.apps
+        else None
+    )
+    report_server = (
+        ReportServer(config.report.listen, recorder, version_of=inventory.version_of)
+        if config.report.listen
+        else None
+    )
+    probes: list[tuple[float, _Probe]] = [
+        (probe.interval, HttpProbe(probe, recorder)) for probe in config.http_probes
+    ]
+    probes += [(probe.interval, CommandProbe(probe, recorder)) for probe in config.command_probes]
+    closers: list[Callable[[], None]] = [spool.close]
+
+    def shipper_factory() -> Any | None:
+        from agent.shipper import Shipper, make_client
+
+        current = load_enrolment(config.enrolment_path)
+        url = config.advisor.url or (current.advisor_url if current else None)
+        if not url:
+            return None
+        client: httpx.Client = make_client(
+            config.advisor.timeout, config.advisor.ca_file, config.advisor.max_connections
+        )
+        closers.append(client.close)
+        return Shipper(
+            spool,
+            url=url,
+            credential=lambda: load_credential(config.credential_path),
+            host_id=host.host_id,
+            client=client,
+            max_backoff=config.advisor.max_backoff,
+        )
+
+    parts = Parts(
+        config=config,
+        host=host,
+        collectors=build_collectors(config),
+        recorder=recorder,
+        metrics=metrics,
+        spool=spool,
+        inventory=inventory,
+        watcher=watcher,
+        report_server=report_server,
+        probes=probes,
+        shipper_factory=shipper_factory,
+        on_batch=on_batch,
+        closers=closers,
+    )
+    return AgentService(parts)

@@ -1,0 +1,23 @@
+"""Shared test helpers: where the repository is, and how missing tools are handled."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+FIXTURES = REPO / "tests" / "fixtures"
+
+
+def require_tool(name: str, package: str) -> str:
+    """Path of a command-line tool; skip without it, except under CI where it is a failure."""
+    found = shutil.which(name)
+    if found:
+        return found
+    message = f"{name} not installed (Debian package {package}; `make test` installs it as root)"
+    if os.environ.get("CI") == "true":
+        pytest.fail(message)
+    pytest.skip(message)
