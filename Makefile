@@ -22,7 +22,7 @@ system-deps:
 	@scripts/ensure-debian-packages $(DEBIAN_PACKAGES)
 
 demo: venv
-	$(BIN)/python -m agent.demo
+	$(BIN)/python scripts/demo.py
 
 lint: venv
 	$(BIN)/ruff check .

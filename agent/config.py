@@ -28,6 +28,7 @@ from agent.errors import ConfigError
 DEFAULT_CONFIG_PATH = Path("/etc/fleetsight/agent.toml")
 DEFAULT_STATE_DIR = Path("/var/lib/fleetsight")
 ENV_PREFIX = "FLEETSIGHT_AGENT_"
+PACKAGE_MANAGERS = ("dpkg", "rpm", "flatpak", "snap")
 
 _DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _SIZE_UNITS = {
@@ -163,6 +164,17 @@ def string_list(value: object) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
         raise _InvalidValue(f"expected a list of strings, got {value!r}")
     return tuple(value)
+
+
+def package_manager_list(value: object) -> tuple[str, ...]:
+    names = string_list(value)
+    unknown = [name for name in names if name not in PACKAGE_MANAGERS]
+    if unknown:
+        raise _InvalidValue(
+            f"unknown package manager {unknown[0]!r}; "
+            f"expected some of {', '.join(PACKAGE_MANAGERS)}"
+        )
+    return names
 
 
 def command(value: object) -> tuple[str, ...]:
@@ -302,8 +314,8 @@ class InventorySection:
         3600.0, duration, "How often the inventory is checked for changes."
     )
     package_managers: tuple[str, ...] = _opt_factory(
-        lambda: ("dpkg", "rpm", "flatpak", "snap"),
-        string_list,
+        lambda: PACKAGE_MANAGERS,
+        package_manager_list,
         "Package managers asked for installed versions, in order.",
     )
     upgradable: bool = _opt(True, boolean, "Report versions the package manager offers.")
@@ -415,6 +427,10 @@ class Config:
     @property
     def credential_path(self) -> Path:
         return self.agent.state_dir / "credential"
+
+    @property
+    def inventory_state_path(self) -> Path:
+        return self.agent.state_dir / "inventory.json"
 
     @property
     def enrolment_path(self) -> Path:

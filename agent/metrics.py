@@ -186,6 +186,8 @@ def serve(metrics: AgentMetrics, listen: str) -> Callable[[], None]:
     return stop
 
 
-def state(name: str, help_: str, value: float, kind: str = "gauge", **labels: Any) -> StateValue:
+def state(
+    name: str, help_: str, value: float, metric_type: str = "gauge", **labels: Any
+) -> StateValue:
     """Shorthand for a :class:`StateValue` with keyword labels."""
-    return StateValue(name, help_, float(value), kind, tuple(sorted(labels.items())))
+    return StateValue(name, help_, float(value), metric_type, tuple(sorted(labels.items())))

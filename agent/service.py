@@ -76,11 +76,14 @@ class AgentService:
         self._interval_start = parts.wall_clock()
         self._pending_inventory: Inventory | None = None
         self._shipper: Any | None = None
+        self._ship_lock = threading.Lock()
         self._failing: set[str] = set()
         self._scheduler: Any | None = None
         self._stop_metrics: Callable[[], None] | None = None
         self._stopped = threading.Event()
-        parts.metrics.add_state_source(self._health)
+        # Separate sources, so one that fails costs only its own metrics.
+        parts.metrics.add_state_source(self._spool_health)
+        parts.metrics.add_state_source(self._delivery_health)
 
     # --- jobs -----------------------------------------------------------------------------------
 
@@ -146,12 +149,21 @@ class AgentService:
         return batch
 
     def ship(self) -> Any | None:
-        """Send what is due; builds the shipper once the agent is enrolled."""
-        if self._shipper is None:
-            self._shipper = self.parts.shipper_factory()
+        """Send what is due; builds the shipper once the agent is enrolled.
+
+        The shipping job and the flush job both call this; a round already under way makes
+        the other caller return at once, so no batch is posted twice in parallel.
+        """
+        if not self._ship_lock.acquire(blocking=False):
+            return None
+        try:
             if self._shipper is None:
-                return None
-        return self._shipper.send_due()
+                self._shipper = self.parts.shipper_factory()
+                if self._shipper is None:
+                    return None
+            return self._shipper.send_due()
+        finally:
+            self._ship_lock.release()
 
     def check_inventory(self) -> Inventory | None:
         """Look for hardware or software changes; a due inventory rides on the next batch."""
@@ -268,7 +280,7 @@ class AgentService:
 
     # --- health ---------------------------------------------------------------------------------
 
-    def _health(self) -> Iterable[StateValue]:
+    def _spool_health(self) -> Iterable[StateValue]:
         status = self.parts.spool.status()
         yield state(
             "fleetsight_agent_spool_batches",
@@ -309,6 +321,8 @@ class AgentService:
             "Launch events waiting for the next batch.",
             self.parts.recorder.pending(),
         )
+
+    def _delivery_health(self) -> Iterable[StateValue]:
         if self._shipper is not None:
             yield from _shipper_values(self._shipper.stats)
         watcher_stats = getattr(self.parts.watcher, "stats", None)
@@ -410,7 +424,7 @@ def build_service(
         max_events=config.launches.max_events_per_interval, on_record=metrics.record_launch
     )
     spool = Spool(config.spool_path, config.spool.max_bytes)
-    inventory = InventoryCollector(config, state_path=config.agent.state_dir / "inventory.json")
+    inventory = InventoryCollector(config, state_path=config.inventory_state_path)
     watcher = (
         LaunchWatcher(
             config.apps,

@@ -1,0 +1,210 @@
+"""Disk space per mount point (/proc/mounts + statvfs) and I/O per physical disk (/proc/diskstats).
+
+Which mounts count: local, disk-backed filesystem types only (``LOCAL_FILESYSTEMS``); tmpfs,
+proc, overlay, squashfs, network filesystems and the like are skipped. A device mounted at
+several places (bind mounts, btrfs subvolumes) is reported once, at its first mount point in
+/proc/mounts, which is the original mount.
+
+Which disks count: whole devices listed in /sys/block that have a ``device`` link, i.e. sit on
+real hardware (or a virtual machine's virtio/SCSI disk). Loop, RAM, zram, device-mapper and md
+devices have none and are skipped, so I/O through LVM, LUKS or RAID is counted once, on the
+physical disks underneath. Partitions are not in /sys/block, so they are skipped too. Optical
+drives (``sr*``) are skipped by name.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from agent.collectors.base import Sample
+from agent.collectors.procfs import (
+    clamp_ratio,
+    read_text,
+    sample,
+    unescape_mount_field,
+)
+
+LOCAL_FILESYSTEMS = frozenset(
+    {
+        "bcachefs",
+        "btrfs",
+        "exfat",
+        "ext2",
+        "ext3",
+        "ext4",
+        "f2fs",
+        "fuseblk",  # ntfs-3g and other FUSE filesystems on a block device
+        "hfsplus",
+        "jfs",
+        "msdos",
+        "ntfs",
+        "ntfs3",
+        "reiserfs",
+        "vfat",
+        "xfs",
+        "zfs",
+    }
+)
+SKIPPED_DISK_PREFIXES = ("loop", "ram", "zram", "dm-", "md", "sr")
+# /proc/diskstats counts in 512-byte sectors whatever the device's own sector size.
+SECTOR_BYTES = 512
+
+StatVfs = Callable[[str], os.statvfs_result]
+
+
+@dataclass(frozen=True, slots=True)
+class Mount:
+    device: str
+    mountpoint: str
+    fstype: str
+
+
+@dataclass(frozen=True, slots=True)
+class DiskIo:
+    """Counters of one line of /proc/diskstats (times in milliseconds)."""
+
+    reads: int
+    read_sectors: int
+    read_ms: int
+    writes: int
+    write_sectors: int
+    write_ms: int
+    io_ms: int
+
+
+def parse_mounts(text: str) -> list[Mount]:
+    """Local filesystem mounts of /proc/mounts, one per device, in file order."""
+    mounts: list[Mount] = []
+    seen_devices: set[str] = set()
+    seen_mountpoints: set[str] = set()
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) < 3 or fields[2] not in LOCAL_FILESYSTEMS:
+            continue
+        device, mountpoint = unescape_mount_field(fields[0]), unescape_mount_field(fields[1])
+        if device in seen_devices or mountpoint in seen_mountpoints:
+            continue
+        seen_devices.add(device)
+        seen_mountpoints.add(mountpoint)
+        mounts.append(Mount(device=device, mountpoint=mountpoint, fstype=fields[2]))
+    return mounts
+
+
+def usage_samples(mountpoint: str, stat: os.statvfs_result) -> list[Sample]:
+    """Used fraction and bytes free of one filesystem, as ``df`` shows them.
+
+    Like ``df``, blocks reserved for root count as neither used nor free for the ratio, and
+    free bytes are those an unprivileged user can still write.
+    """
+    if stat.f_blocks == 0:
+        return []
+    used = stat.f_blocks - stat.f_bfree
+    usable = used + stat.f_bavail
+    ratio = used / usable if usable > 0 else 0.0
+    return [
+        sample("disk_used_ratio", clamp_ratio(ratio), mountpoint=mountpoint),
+        sample("disk_free_bytes", stat.f_bavail * stat.f_frsize, mountpoint=mountpoint),
+    ]
+
+
+def parse_diskstats(text: str) -> dict[str, DiskIo]:
+    """Each device of /proc/diskstats by name (partitions and virtual devices included)."""
+    devices: dict[str, DiskIo] = {}
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) < 14:
+            continue
+        numbers = [int(value) for value in fields[3:14]]
+        devices[fields[2]] = DiskIo(
+            reads=numbers[0],
+            read_sectors=numbers[2],
+            read_ms=numbers[3],
+            writes=numbers[4],
+            write_sectors=numbers[6],
+            write_ms=numbers[7],
+            io_ms=numbers[9],
+        )
+    return devices
+
+
+def io_samples(device: str, before: DiskIo, after: DiskIo, seconds: float) -> list[Sample]:
+    """Throughput, busy fraction and mean latency of one disk over a period.
+
+    The latency is the mean time per completed read or write; it is left out for a period
+    without completed I/O rather than reported as zero. Nothing is returned if a counter went
+    backwards (the device was replaced).
+    """
+    deltas = [
+        after.reads - before.reads,
+        after.read_sectors - before.read_sectors,
+        after.read_ms - before.read_ms,
+        after.writes - before.writes,
+        after.write_sectors - before.write_sectors,
+        after.write_ms - before.write_ms,
+        after.io_ms - before.io_ms,
+    ]
+    if seconds <= 0 or min(deltas) < 0:
+        return []
+    reads, read_sectors, read_ms, writes, write_sectors, write_ms, io_ms = deltas
+    samples = [
+        sample("disk_read_bytes_per_second", read_sectors * SECTOR_BYTES / seconds, device=device),
+        sample(
+            "disk_write_bytes_per_second", write_sectors * SECTOR_BYTES / seconds, device=device
+        ),
+        sample("disk_io_utilization_ratio", clamp_ratio(io_ms / 1000 / seconds), device=device),
+    ]
+    completed = reads + writes
+    if completed > 0:
+        latency = (read_ms + write_ms) / 1000 / completed
+        samples.append(sample("disk_io_latency_seconds", latency, device=device))
+    return samples
+
+
+def is_physical_disk(sys_root: Path, name: str) -> bool:
+    """A whole disk on real (or virtual-machine) hardware, per the module's rules."""
+    if name.startswith(SKIPPED_DISK_PREFIXES):
+        return False
+    return (sys_root / "block" / name / "device").exists()
+
+
+class DiskCollector:
+    """Space per mount point on every call, I/O per physical disk from the second call on."""
+
+    name = "disks"
+
+    def __init__(
+        self,
+        proc_root: Path = Path("/proc"),
+        sys_root: Path = Path("/sys"),
+        statvfs: StatVfs = os.statvfs,
+    ) -> None:
+        self._proc_root = proc_root
+        self._sys_root = sys_root
+        self._statvfs = statvfs
+        self._previous: tuple[float, dict[str, DiskIo]] | None = None
+
+    def collect(self, now: float) -> list[Sample]:
+        """Read /proc/mounts, statvfs each local mount, read /proc/diskstats."""
+        samples: list[Sample] = []
+        for mount in parse_mounts(read_text(self._proc_root / "mounts")):
+            try:
+                stat = self._statvfs(mount.mountpoint)
+            except OSError:
+                # A mount point we may not enter (another user's, a vanished USB stick).
+                continue
+            samples += usage_samples(mount.mountpoint, stat)
+        disks = {
+            name: counters
+            for name, counters in parse_diskstats(read_text(self._proc_root / "diskstats")).items()
+            if is_physical_disk(self._sys_root, name)
+        }
+        if self._previous is not None:
+            then, before = self._previous
+            for name in sorted(disks):
+                if name in before:
+                    samples += io_samples(name, before[name], disks[name], now - then)
+        self._previous = (now, disks)
+        return samples

@@ -1,0 +1,66 @@
+"""Small readers and helpers shared by the collectors: parse /proc text, build samples.
+
+Every reader takes a path, so collectors can point them at a committed fake /proc in tests.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from agent.collectors.base import Sample
+
+_OCTAL_ESCAPE = re.compile(r"\\([0-7]{3})")
+
+
+def read_text(path: Path) -> str:
+    """The whole file as text. /proc files are small and read in one go."""
+    return path.read_text(encoding="utf-8", errors="replace")
+
+
+def read_optional_text(path: Path) -> str | None:
+    """The file's text, stripped, or None when it is missing, unreadable or empty."""
+    try:
+        value = read_text(path).strip()
+    except (OSError, ValueError):
+        return None
+    return value or None
+
+
+def parse_key_values(text: str) -> dict[str, int]:
+    """``/proc/meminfo`` or ``/proc/vmstat`` lines as ``{key: first number}``.
+
+    ``"MemTotal:  16 kB"`` -> ``{"MemTotal": 16}`` (units are left to the caller);
+    ``"pswpin 12"`` -> ``{"pswpin": 12}``. Lines that do not parse are skipped.
+    """
+    values: dict[str, int] = {}
+    for line in text.splitlines():
+        parts = line.replace(":", " ", 1).split()
+        if len(parts) >= 2:
+            try:
+                values[parts[0]] = int(parts[1])
+            except ValueError:
+                continue
+    return values
+
+
+def unescape_mount_field(field: str) -> str:
+    r"""Undo the octal escapes of /proc/mounts: ``/srv/my\040disk`` -> ``/srv/my disk``."""
+    return _OCTAL_ESCAPE.sub(lambda match: chr(int(match[1], 8)), field)
+
+
+def sample(name: str, value: float, **labels: str) -> Sample:
+    """A :class:`Sample` with its labels sorted, as the contract requires."""
+    return Sample(name=name, value=float(value), labels=tuple(sorted(labels.items())))
+
+
+def counter_rate(before: int, after: int, seconds: float) -> float | None:
+    """Per-second increase of a counter, or None when it went backwards (reset, re-created)."""
+    if after < before or seconds <= 0:
+        return None
+    return (after - before) / seconds
+
+
+def clamp_ratio(value: float) -> float:
+    """Keep a ratio within 0..1: counters and the clock are not read at the same instant."""
+    return min(max(value, 0.0), 1.0)

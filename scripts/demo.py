@@ -1,0 +1,186 @@
+"""`make demo`: the agent on this machine, in the foreground, against a local config.
+
+Writes var/demo/agent.toml (short intervals so something happens within a minute), then runs
+the real `fleetsight-agent run` and, while it runs, makes launches happen the three ways the
+agent measures them: a watched demo app started (passive), a command timed with
+`fleetsight-agent time` (reported), and an HTTP probe of a loopback web server (probe).
+Finally it shows the agent's /metrics and its spool: with no advisor yet, every batch waits
+there, safe, until the agent is enrolled.
+"""
+
+from __future__ import annotations
+
+import http.server
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+DEMO = REPO / "var" / "demo"
+METRICS = "127.0.0.1:19798"
+REPORT = "127.0.0.1:19799"
+WEB = ("127.0.0.1", 18080)
+RUN_SECONDS = 40
+
+# A stand-in desktop app: computes for a while (loading), then idles (ready), then quits.
+DEMO_APP = """
+import sys, time
+busy_until = time.monotonic() + float(sys.argv[1])
+while time.monotonic() < busy_until:
+    sum(range(1000))
+time.sleep(3)
+"""
+
+
+def say(text: str) -> None:
+    print(f"\n\033[1m== {text}\033[0m", flush=True)
+
+
+def config_text() -> str:
+    return f"""\
+[agent]
+state_dir = "{DEMO / "state"}"
+sample_interval = "1s"
+summary_interval = "10s"
+log_level = "warning"
+
+[metrics]
+listen = "{METRICS}"
+
+[report]
+listen = "{REPORT}"
+
+[inventory]
+check_interval = "1h"
+
+[[apps]]
+name = "demo-editor"
+process_names = ["demo-editor"]
+ready = {{ signal = "cpu_settled", cpu_threshold = 0.1, settle_for = "0.5s", timeout = "20s" }}
+
+[[probes.http]]
+name = "intranet"
+url = "http://{WEB[0]}:{WEB[1]}/"
+interval = "10s"
+"""
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def main() -> int:
+    if DEMO.exists():
+        shutil.rmtree(DEMO)
+    (DEMO / "bin").mkdir(parents=True)
+    config = DEMO / "agent.toml"
+    config.write_text(config_text())
+    # Named "demo-editor" so the agent sees its launches like those of a real app.
+    demo_app = DEMO / "bin" / "demo-editor"
+    demo_app.symlink_to(Path(sys.executable).resolve())
+    (DEMO / "bin" / "demo_app.py").write_text(DEMO_APP)
+    env = {**os.environ, "FLEETSIGHT_AGENT_CONFIG": str(config)}
+    agent = [sys.executable, "-m", "agent"]
+
+    say(f"configuration ({config.relative_to(REPO)})")
+    subprocess.run([*agent, "check-config"], env=env, check=True)
+
+    say("one measurement of this machine (fleetsight-agent collect --once), abridged")
+    collected = subprocess.run(
+        [*agent, "collect", "--once"], env=env, check=True, capture_output=True, text=True
+    )
+    show_collected(collected.stdout)
+
+    web = http.server.ThreadingHTTPServer(WEB, QuietHandler)
+    threading.Thread(target=web.serve_forever, daemon=True).start()
+
+    say(f"the agent running for {RUN_SECONDS}s (fleetsight-agent run --print-batches)")
+    print(
+        "meanwhile: demo-editor is launched 3 times (passive timing, ~0.6-1.2 s of work),\n"
+        "a login script is timed with `fleetsight-agent time`, an HTTP probe runs every 10 s",
+        flush=True,
+    )
+    running = subprocess.Popen(
+        [*agent, "run", "--for", f"{RUN_SECONDS}s", "--print-batches"], env=env
+    )
+    try:
+        time.sleep(3)
+        for work in ("0.6", "1.2", "0.9"):
+            subprocess.Popen([str(demo_app), str(DEMO / "bin" / "demo_app.py"), work])
+            time.sleep(6)
+        subprocess.run(
+            [*agent, "time", "--app", "login-script", "--", "sleep", "0.4"], env=env, check=False
+        )
+        time.sleep(RUN_SECONDS - 20)
+        say(f"the agent's Prometheus endpoint (http://{METRICS}/metrics), a few lines")
+        show_metrics()
+    finally:
+        running.wait(timeout=RUN_SECONDS + 30)
+        web.shutdown()
+        web.server_close()
+
+    say("the spool (fleetsight-agent spool status)")
+    subprocess.run([*agent, "spool", "status"], env=env, check=True)
+    print(
+        "\nNo advisor is enrolled yet, so every batch waits in the spool (bounded, crash-safe).\n"
+        "Enrol with: fleetsight-agent enroll https://ADVISOR:8443 TOKEN"
+    )
+    return 0
+
+
+def show_collected(text: str) -> None:
+    import json
+
+    batch = json.loads(text)
+    inventory = batch["inventory"] or {}
+    hardware = inventory.get("hardware", {})
+    disks = ", ".join(f"{d['name']} ({d['kind']})" for d in hardware.get("disks", []))
+    print(f"host        {batch['host']['hostname']} ({batch['host']['host_id'][:12]}…)")
+    print(
+        f"hardware    {hardware.get('cpu_model')}, {hardware.get('cpu_threads')} threads, "
+        f"{hardware.get('memory_bytes', 0) / 1024**3:.1f} GiB RAM; disks: {disks or 'none'}"
+    )
+    print(
+        f"os          {hardware.get('os_name')} {hardware.get('os_version') or ''}, "
+        f"kernel {hardware.get('kernel')}"
+    )
+    print(
+        f"software    {len(inventory.get('software', []))} installed packages, "
+        f"{len(inventory.get('upgradable', []))} upgradable"
+    )
+    for interval in batch["intervals"]:
+        print(f"resources   {len(interval['metrics'])} series, e.g.:")
+        for metric in interval["metrics"][:12]:
+            labels = ",".join(f"{k}={v}" for k, v in metric["labels"].items())
+            name = metric["name"] + (f"{{{labels}}}" if labels else "")
+            print(f"  {name:<48} max {metric['max']:.4g}")
+
+
+def show_metrics() -> None:
+    try:
+        with urllib.request.urlopen(f"http://{METRICS}/metrics", timeout=5) as response:
+            lines = response.read().decode().splitlines()
+    except OSError as exc:
+        print(f"(could not scrape: {exc})")
+        return
+    wanted = (
+        "fleetsight_launch_duration_seconds_count",
+        "fleetsight_agent_launches_total",
+        "fleetsight_agent_spool_batches",
+        "fleetsight_cpu_utilization_ratio",
+        "fleetsight_memory_available_bytes",
+        "fleetsight_pressure_io_some_ratio",
+    )
+    for line in lines:
+        if line.startswith(wanted):
+            print(f"  {line}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

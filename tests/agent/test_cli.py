@@ -1,0 +1,77 @@
+"""The command line as an operator meets it: help, config errors, one-shot collection."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from agent.collectors.metricdefs import METRICS
+from tests.conftest import REPO
+
+
+def agent(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "agent", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=REPO,
+        env=env,
+    )
+
+
+def test_help_lists_every_command() -> None:
+    result = agent("--help")
+    assert result.returncode == 0
+    for command in ("run", "collect", "check-config", "enroll", "time", "spool"):
+        assert command in result.stdout
+
+
+def test_check_config_accepts_the_example_config() -> None:
+    result = agent("--config", "config/agent.toml", "check-config")
+    assert result.returncode == 0, result.stderr
+    assert "config/agent.toml: OK" in result.stdout
+    assert "libreoffice, firefox, thunderbird, gimp" in result.stdout
+
+
+def test_a_bad_config_fails_with_one_line_naming_file_line_and_key(tmp_path: Path) -> None:
+    config = tmp_path / "agent.toml"
+    config.write_text('[agent]\nsample_interval = "5s"\n\n[spool]\nmax_bytes = "lots"\n')
+    result = agent("--config", str(config), "check-config")
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"fleetsight-agent: {config}:5: spool.max_bytes: "
+        "expected a size like '64MiB' or '100MB', got 'lots'\n"
+    )
+    assert "Traceback" not in result.stderr
+
+
+def test_collect_once_prints_one_batch_of_known_series(tmp_path: Path) -> None:
+    config = tmp_path / "agent.toml"
+    config.write_text(f'[agent]\nstate_dir = "{tmp_path / "state"}"\n')
+    result = agent("--config", str(config), "collect", "--once", "--interval", "0.3s")
+    assert result.returncode == 0, result.stderr
+    batch = json.loads(result.stdout)
+    assert batch["schema"] == "fleetsight.batch"
+    (interval,) = batch["intervals"]
+    names = {metric["name"] for metric in interval["metrics"]}
+    assert "cpu_utilization_ratio" in names
+    assert names <= set(METRICS)
+    assert batch["inventory"]["hardware"]["memory_bytes"] > 0
+    # collect must not create the spool or any state the running agent relies on
+    assert not (tmp_path / "state").exists()
+
+
+def test_time_without_a_command_explains_how_to_use_it() -> None:
+    result = agent("time")
+    assert result.returncode == 2
+    assert "give the command after --" in result.stderr
+
+
+def test_spool_status_without_a_spool_says_so(tmp_path: Path) -> None:
+    result = agent("--state-dir", str(tmp_path), "spool", "status")
+    assert result.returncode == 0
+    assert "no spool at" in result.stdout

@@ -1,0 +1,176 @@
+"""The service's jobs, called directly: sampling, flushing to the spool, inventory hand-off."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from agent.collectors.base import Sample
+from agent.config import Config
+from agent.launches.recorder import LaunchRecorder
+from agent.metrics import AgentMetrics
+from agent.service import AgentService, Parts
+from agent.spool import Spool
+from agent.wire import Hardware, HostIdentity, Inventory, LaunchEvent
+
+HOST = HostIdentity(host_id="h-1", hostname="ws-1", agent_version="0.1.0")
+
+
+class FixedCollector:
+    def __init__(self, name: str, value: float):
+        self.name = name
+        self.value = value
+
+    def collect(self, now: float) -> list[Sample]:
+        return [Sample(f"{self.name}_ratio", self.value)]
+
+
+class BrokenCollector:
+    name = "broken"
+
+    def collect(self, now: float) -> list[Sample]:
+        raise OSError("/proc/pressure/cpu: No such file or directory")
+
+
+class OneInventory:
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+        hardware = Hardware(
+            cpu_model="Test CPU",
+            cpu_cores=2,
+            cpu_threads=4,
+            cpu_max_mhz=3000.0,
+            memory_bytes=8 * 1024**3,
+            swap_bytes=0,
+            disks=[],
+            machine_vendor=None,
+            machine_model=None,
+            bios_date=None,
+            os_name="Debian GNU/Linux",
+            os_version="12",
+            kernel="6.1.0",
+            arch="x86_64",
+        )
+        self.inventory = Inventory(
+            collected_at=1.0, digest="d1", hardware=hardware, software=[], upgradable=[]
+        )
+
+    def take_due(self) -> Inventory | None:
+        return None if self.sent else self.inventory
+
+    def mark_sent(self, inventory: Inventory) -> None:
+        self.sent.append(inventory.digest)
+
+    def version_of(self, app: str) -> str | None:
+        return None
+
+
+class BrokenSpool:
+    def allocate_sequence(self) -> int:
+        raise OSError("disk full")
+
+
+def launch(app: str = "gimp") -> LaunchEvent:
+    return LaunchEvent(
+        app=app,
+        version="2.10",
+        method="passive",
+        outcome="ok",
+        started_at=1000.0,
+        duration_seconds=1.5,
+        ready_signal="cpu_settled",
+    )
+
+
+@pytest.fixture
+def spool(tmp_path: Path) -> Iterator[Spool]:
+    with Spool(tmp_path / "spool.sqlite3", 1024**2) as opened:
+        yield opened
+
+
+def service_with(spool: object, **overrides: object) -> AgentService:
+    times = iter(range(1000, 100000, 10))
+    parts = Parts(
+        config=Config(),
+        host=HOST,
+        collectors=[FixedCollector("cpu", 0.25), BrokenCollector()],
+        recorder=LaunchRecorder(day_of=lambda _: "2026-11-24"),
+        metrics=AgentMetrics(),
+        spool=spool,
+        wall_clock=lambda: float(next(times)),
+        **overrides,  # type: ignore[arg-type]
+    )
+    return AgentService(parts)
+
+
+def spooled_documents(spool: Spool) -> list[dict[str, object]]:
+    return [json.loads(gzip.decompress(b.body)) for b in spool.due(float("inf"), 100)]
+
+
+def test_a_failing_collector_is_counted_and_the_others_still_report(spool: Spool) -> None:
+    service = service_with(spool)
+    samples = service.sample()
+    service.sample()
+    assert [s.name for s in samples] == ["cpu_ratio"]
+    errors = service.parts.metrics.collector_errors.labels("broken")._value.get()
+    assert errors == 2
+
+
+def test_a_flush_spools_one_batch_with_summaries_launches_and_inventory(spool: Spool) -> None:
+    inventory = OneInventory()
+    service = service_with(spool, inventory=inventory)
+    for _ in range(3):
+        service.sample()
+    service.parts.recorder.record(launch())
+    assert service.check_inventory() is not None
+    batch = service.flush()
+    assert batch is not None
+    (document,) = spooled_documents(spool)
+    assert document["batch_id"] == batch.batch_id
+    assert document["host"]["host_id"] == "h-1"
+    (interval,) = document["intervals"]
+    assert interval["metrics"][0]["name"] == "cpu_ratio"
+    assert interval["metrics"][0]["count"] == 3
+    assert [e["app"] for e in document["launches"]] == ["gimp"]
+    assert document["launch_counts"] == [
+        {"app": "gimp", "day": "2026-11-24", "method": "passive", "count": 1}
+    ]
+    assert document["inventory"]["digest"] == "d1"
+    assert inventory.sent == ["d1"]
+
+
+def test_the_next_batch_carries_no_inventory_and_a_higher_sequence(spool: Spool) -> None:
+    service = service_with(spool, inventory=OneInventory())
+    service.check_inventory()
+    first = service.flush()
+    service.check_inventory()
+    second = service.flush()
+    assert first is not None
+    assert second is not None
+    assert second.sequence > first.sequence
+    assert second.inventory is None
+
+
+def test_when_the_spool_fails_launches_and_inventory_wait_for_the_next_batch() -> None:
+    inventory = OneInventory()
+    service = service_with(BrokenSpool(), inventory=inventory)
+    service.parts.recorder.record(launch())
+    service.check_inventory()
+    assert service.flush() is None
+    assert service.parts.recorder.pending() == 1
+    assert inventory.sent == []
+    assert service.parts.metrics.spool_write_errors._value.get() == 1
+
+
+def test_metrics_show_spool_depth_and_the_latest_samples(spool: Spool) -> None:
+    service = service_with(spool)
+    service.sample()
+    service.flush()
+    text = service.parts.metrics.render().decode()
+    assert "fleetsight_cpu_ratio 0.25" in text
+    assert 'fleetsight_agent_spool_batches{state="pending"} 1.0' in text
+    assert 'fleetsight_agent_collector_errors_total{collector="broken"} 1.0' in text
