@@ -325,7 +325,19 @@ def cmd_spool(args: argparse.Namespace, config: Config) -> int:
             print(f"requeued {spool.requeue_quarantined()} batches")
     finally:
         spool.close()
+        _give_back_side_files(config.spool_path)
     return 0
+
+
+def _give_back_side_files(path: Path) -> None:
+    """Root inspecting the spool must not leave WAL files the agent's user cannot open."""
+    if os.geteuid() != 0:
+        return
+    owner = path.stat()
+    for suffix in ("-wal", "-shm"):
+        side = path.with_name(path.name + suffix)
+        if side.exists():
+            os.chown(side, owner.st_uid, owner.st_gid)
 
 
 COMMANDS = {

@@ -1,0 +1,330 @@
+"""The shipper: sends spooled batches to the advisor and decides what each answer means.
+
+One call to :meth:`Shipper.send_due` is one round: it takes the due batches from the spool,
+oldest first, and POSTs each (gzip JSON, bearer credential, batch id header) until one fails in
+a way that says the advisor cannot take more now. What each answer means:
+
+========================  ====================================================================
+answer                    what happens
+========================  ====================================================================
+2xx, 409                  the advisor has the batch (409: from an earlier attempt): ack it
+429, 503                  throttled: nothing is sent before Retry-After (and never before the
+                          backoff); the round stops
+other 5xx, timeout,       transient: the batch is kept and everything waits an exponential
+connection error          backoff with jitter; the round stops (the advisor is down, the rest
+                          would fail too)
+401, 403                  the credential is refused: everything is kept, backs off; the
+                          operator must re-enrol
+3xx, 404, 405             wrong advisor.url or an advisor too old for this agent: everything
+                          is kept, backs off; the operator must fix advisor.url
+other 4xx                 the advisor will never take this batch: it is quarantined with the
+                          status and the start of the answer; the round goes on
+========================  ====================================================================
+
+Batch ids make retries safe: the advisor stores a batch once per id, so a batch whose answer
+was lost is simply sent again. Errors never escape ``send_due``: they end up in the report,
+the log and :class:`ShipStats`.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import ssl
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import httpx
+
+from agent import __version__
+from agent.backoff import backoff_delay, parse_retry_after
+from agent.errors import FleetsightAgentError
+from agent.spool import Spool, SpooledBatch
+from agent.wire import INGEST_PATH
+
+log = logging.getLogger(__name__)
+
+USER_AGENT = f"fleetsight-agent/{__version__}"
+BATCH_ID_HEADER = "X-Fleetsight-Batch-Id"
+SENT_AT_HEADER = "X-Fleetsight-Sent-At"
+
+ErrorKind = Literal["transient", "throttled", "auth", "config", "permanent"]
+ERROR_KINDS: tuple[ErrorKind, ...] = ("transient", "throttled", "auth", "config", "permanent")
+
+# A Retry-After beyond a day is a misbehaving server, not a plan; do not go silent for longer.
+MAX_RETRY_AFTER = 86400.0
+_REASON_CHARS = 500
+_MAX_BODY_READ = 8192
+
+RE_ENROL_ACTION = (
+    "the advisor refused this agent's credential: re-enrol with `fleetsight-agent enroll URL"
+    " TOKEN` (a new token from the advisor)"
+)
+NOT_ENROLLED_ACTION = "not enrolled: run `fleetsight-agent enroll URL TOKEN`"
+
+
+def fix_url_action(url: str) -> str:
+    return (
+        f"the advisor at {url} has no ingest endpoint (wrong advisor.url, or an advisor older"
+        " than this agent): fix advisor.url"
+    )
+
+
+@dataclass
+class ShipStats:
+    """Running totals the /metrics exporter reads (plain ints, updated by the shipper thread).
+
+    ``send_errors`` is keyed by :data:`ERROR_KINDS`: transient (network, 5xx), throttled
+    (429/503), auth (401/403), config (3xx/404/405: advisor.url) and permanent (other 4xx,
+    the batch was quarantined).
+    """
+
+    batches_sent: int = 0
+    bytes_sent: int = 0
+    send_errors: dict[ErrorKind, int] = field(default_factory=lambda: dict.fromkeys(ERROR_KINDS, 0))
+    last_success_time: float | None = None
+    consecutive_failures: int = 0
+
+
+@dataclass(frozen=True)
+class ShipReport:
+    """The outcome of one round.
+
+    ``error_kind`` and ``error`` describe what stopped the round (None if nothing did);
+    ``action`` is what the operator must do, when it is up to them; ``retry_at`` is when the
+    shipper will try again after a stop.
+    """
+
+    sent: tuple[str, ...] = ()
+    deferred: tuple[str, ...] = ()
+    quarantined: tuple[str, ...] = ()
+    error_kind: ErrorKind | Literal["not_enrolled"] | None = None
+    error: str | None = None
+    action: str | None = None
+    retry_at: float | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error_kind is None and not self.quarantined
+
+
+@dataclass(frozen=True)
+class _Answer:
+    status: int
+    retry_after: str | None
+    location: str | None
+    text: str
+
+
+def make_client(timeout: float, ca_file: Path | None, max_connections: int) -> httpx.Client:
+    """The HTTP client for the advisor: few kept-alive connections, no redirects followed.
+
+    ``ca_file`` verifies the advisor's certificate against a private CA instead of the
+    system's. Redirects are not followed: a POST body must not wander, and a redirect means
+    advisor.url needs fixing.
+    """
+    verify: ssl.SSLContext | bool = True
+    if ca_file is not None:
+        verify = ssl.create_default_context(cafile=str(ca_file))
+    return httpx.Client(
+        timeout=httpx.Timeout(timeout),
+        verify=verify,
+        limits=httpx.Limits(
+            max_connections=max_connections, max_keepalive_connections=max_connections
+        ),
+        follow_redirects=False,
+        headers={"User-Agent": USER_AGENT},
+    )
+
+
+class Shipper:
+    """Delivers spooled batches to ``url`` (the advisor's base URL); see the module docstring.
+
+    ``credential`` is called at the start of every round, so a re-enrolment is picked up
+    without a restart; it returns None when the agent is not enrolled.
+    """
+
+    def __init__(
+        self,
+        spool: Spool,
+        *,
+        url: str,
+        credential: Callable[[], str | None],
+        host_id: str,
+        client: httpx.Client,
+        clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+        max_backoff: float = 900.0,
+        batch_limit: int = 50,
+        base_backoff: float = 2.0,
+    ) -> None:
+        self._spool = spool
+        self.url = url.rstrip("/")
+        self._ingest_url = self.url + INGEST_PATH
+        self._credential = credential
+        self.host_id = host_id
+        self._client = client
+        self._clock = clock
+        self._rng = rng if rng is not None else random.Random()
+        self._max_backoff = max_backoff
+        self._base_backoff = min(base_backoff, max_backoff)
+        self._batch_limit = batch_limit
+        self.stats = ShipStats()
+        self._said_not_enrolled = False
+
+    def send_due(self) -> ShipReport:
+        """Send what is due now; never raises for network or advisor trouble."""
+        try:
+            credential = self._credential()
+        except (OSError, FleetsightAgentError) as exc:
+            log.error("cannot read the credential: %s", exc)
+            return ShipReport(error_kind="not_enrolled", error=str(exc), action=NOT_ENROLLED_ACTION)
+        if not credential:
+            if not self._said_not_enrolled:  # once, not every send_interval
+                log.warning("nothing sent: %s", NOT_ENROLLED_ACTION)
+                self._said_not_enrolled = True
+            return ShipReport(
+                error_kind="not_enrolled", error="not enrolled", action=NOT_ENROLLED_ACTION
+            )
+        self._said_not_enrolled = False
+        sent: list[str] = []
+        quarantined: list[str] = []
+        due = self._spool.due(self._clock(), self._batch_limit)
+        for index, batch in enumerate(due):
+            now = self._clock()
+            try:
+                answer = self._post(batch, credential, now)
+            except httpx.HTTPError as exc:
+                error = f"cannot reach the advisor at {self.url}: {_describe(exc)}"
+                return self._stop(sent, quarantined, due[index:], "transient", error, now)
+            status = answer.status
+            if 200 <= status < 300 or status == 409:
+                self._spool.ack(batch.batch_id)
+                sent.append(batch.batch_id)
+                self.stats.batches_sent += 1
+                self.stats.bytes_sent += len(batch.body)
+                self.stats.last_success_time = now
+                self.stats.consecutive_failures = 0
+            elif status in (429, 503):
+                error = f"the advisor is busy (HTTP {status}){_retry_note(answer.retry_after)}"
+                return self._stop(
+                    sent, quarantined, due[index:], "throttled", error, now, answer.retry_after
+                )
+            elif status in (401, 403):
+                error = f"HTTP {status} from {self._ingest_url}: {_snippet(answer.text)}"
+                return self._stop(sent, quarantined, due[index:], "auth", error, now)
+            elif status in (404, 405) or 300 <= status < 400:
+                where = f" (redirects to {answer.location})" if answer.location else ""
+                error = f"HTTP {status} from {self._ingest_url}{where}"
+                return self._stop(sent, quarantined, due[index:], "config", error, now)
+            elif 400 <= status < 500:
+                reason = f"HTTP {status}: {_snippet(answer.text)}"
+                self._spool.quarantine(batch.batch_id, reason)
+                quarantined.append(batch.batch_id)
+                self.stats.send_errors["permanent"] += 1
+                log.error(
+                    "the advisor rejected batch %s for good, quarantined: %s",
+                    batch.batch_id,
+                    reason,
+                )
+            else:
+                error = f"HTTP {status} from {self._ingest_url}: {_snippet(answer.text)}"
+                return self._stop(sent, quarantined, due[index:], "transient", error, now)
+        return ShipReport(sent=tuple(sent), quarantined=tuple(quarantined))
+
+    def _post(self, batch: SpooledBatch, credential: str, now: float) -> _Answer:
+        headers = {
+            "Authorization": f"Bearer {credential}",
+            "Content-Type": "application/json",
+            "Content-Encoding": "gzip",
+            BATCH_ID_HEADER: batch.batch_id,
+            SENT_AT_HEADER: f"{now:.3f}",
+            "User-Agent": USER_AGENT,
+        }
+        with self._client.stream(
+            "POST", self._ingest_url, content=batch.body, headers=headers
+        ) as response:
+            # Only the start of an answer is kept: a proxy's error page must not balloon the
+            # agent's memory. A short answer is read to the end so the connection is reused.
+            chunks: list[bytes] = []
+            read = 0
+            for chunk in response.iter_bytes():
+                chunks.append(chunk)
+                read += len(chunk)
+                if read >= _MAX_BODY_READ:
+                    break
+            text = b"".join(chunks)[:_MAX_BODY_READ].decode("utf-8", errors="replace")
+            return _Answer(
+                status=response.status_code,
+                retry_after=response.headers.get("Retry-After"),
+                location=response.headers.get("Location"),
+                text=text,
+            )
+
+    def _stop(
+        self,
+        sent: list[str],
+        quarantined: list[str],
+        held: list[SpooledBatch],
+        kind: ErrorKind,
+        error: str,
+        now: float,
+        retry_after_header: str | None = None,
+    ) -> ShipReport:
+        """End the round: hold every batch until the backoff (or Retry-After) has passed.
+
+        ``held[0]`` is the batch whose attempt failed, the rest were due but not tried.
+        """
+        batch = held[0]
+        self.stats.send_errors[kind] += 1
+        self.stats.consecutive_failures += 1
+        attempt = max(self.stats.consecutive_failures, batch.attempts + 1)
+        delay = backoff_delay(
+            attempt, base=self._base_backoff, cap=self._max_backoff, rng=self._rng
+        )
+        retry_after = parse_retry_after(retry_after_header, now)
+        if retry_after is not None:
+            delay = max(delay, min(retry_after, MAX_RETRY_AFTER))
+        retry_at = now + delay
+        action: str | None = None
+        if kind == "auth":
+            action = RE_ENROL_ACTION
+        elif kind == "config":
+            action = fix_url_action(self.url)
+        if kind == "transient":
+            self._spool.defer(batch.batch_id, retry_at, error)
+        self._spool.defer_all(retry_at, error)
+        message = f"{error}; {action}" if action else error
+        if kind in ("auth", "config"):
+            log.error("sending batches stopped: %s; retrying in %.0f s", message, delay)
+        else:
+            log.warning("sending batches stopped: %s; retrying in %.0f s", message, delay)
+        return ShipReport(
+            sent=tuple(sent),
+            deferred=tuple(b.batch_id for b in held),
+            quarantined=tuple(quarantined),
+            error_kind=kind,
+            error=error,
+            action=action,
+            retry_at=retry_at,
+        )
+
+
+def _describe(exc: httpx.HTTPError) -> str:
+    if isinstance(exc, httpx.TimeoutException):
+        return f"timed out ({type(exc).__name__})"
+    return str(exc) or type(exc).__name__
+
+
+def _snippet(text: str) -> str:
+    text = text.strip()
+    return text[:_REASON_CHARS] if text else "(empty answer)"
+
+
+def _retry_note(value: str | None) -> str:
+    if value is None:
+        return ""
+    return f", Retry-After: {value[:64]}"

@@ -1,0 +1,432 @@
+"""The shipper against a real HTTP server on loopback (tests/fakes/receiver.py).
+
+The clock is fake: "waiting" for a backoff is moving the clock, never sleeping.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import random
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from agent import __version__
+from agent.shipper import Shipper, make_client
+from agent.spool import Spool
+from agent.wire import Batch, HostIdentity, encode_gzip, new_batch_id
+from tests.fakes.receiver import Receiver
+
+T0 = 1_764_000_000.0
+CREDENTIAL = "s3cret-credential"
+HOST = HostIdentity(host_id="host-1", hostname="fin-ws-12", agent_version=__version__)
+
+
+class FakeClock:
+    def __init__(self, now: float = T0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    with Receiver(credentials={CREDENTIAL}) as running:
+        yield running
+
+
+@pytest.fixture
+def spool(tmp_path: Path, clock: FakeClock) -> Iterator[Spool]:
+    with Spool(tmp_path / "spool.sqlite3", max_bytes=10**7, clock=clock) as opened:
+        yield opened
+
+
+@pytest.fixture
+def client() -> Iterator[httpx.Client]:
+    with make_client(timeout=10.0, ca_file=None, max_connections=2) as made:
+        yield made
+
+
+def make_shipper(
+    spool: Spool,
+    receiver: Receiver,
+    client: httpx.Client,
+    clock: FakeClock,
+    credential: str | None = CREDENTIAL,
+    url: str | None = None,
+) -> Shipper:
+    return Shipper(
+        spool,
+        url=url or receiver.url,
+        credential=lambda: credential,
+        host_id=HOST.host_id,
+        client=client,
+        clock=clock,
+        rng=random.Random(42),
+        max_backoff=900.0,
+    )
+
+
+def spool_batches(spool: Spool, count: int) -> list[str]:
+    ids = []
+    for _ in range(count):
+        batch = Batch(
+            batch_id=new_batch_id(),
+            sequence=spool.allocate_sequence(),
+            created_at=T0,
+            host=HOST,
+        )
+        spool.put(batch.batch_id, batch.sequence, encode_gzip(batch))
+        ids.append(batch.batch_id)
+    return ids
+
+
+def drain(shipper: Shipper, clock: FakeClock, spool: Spool, rounds: int = 50) -> None:
+    """Run rounds, jumping the clock past any hold, until the spool is empty."""
+    for _ in range(rounds):
+        report = shipper.send_due()
+        if spool.status().pending == 0:
+            return
+        clock.now = max(clock.now + 1, report.retry_at or 0.0)
+    raise AssertionError(f"spool not drained after {rounds} rounds: {spool.status()}")
+
+
+@pytest.fixture
+def shipper(spool: Spool, receiver: Receiver, client: httpx.Client, clock: FakeClock) -> Shipper:
+    return make_shipper(spool, receiver, client, clock)
+
+
+def test_every_batch_arrives_once(shipper: Shipper, spool: Spool, receiver: Receiver) -> None:
+    ids = spool_batches(spool, 5)
+    report = shipper.send_due()
+    assert list(report.sent) == ids
+    assert report.ok
+    assert list(receiver.batches) == ids
+    assert receiver.duplicates == {}
+    assert spool.status().pending == 0
+    assert shipper.stats.batches_sent == 5
+    assert shipper.stats.last_success_time == T0
+
+
+def test_it_sends_gzip_json_with_bearer_and_batch_headers(
+    shipper: Shipper, spool: Spool, receiver: Receiver
+) -> None:
+    [batch_id] = spool_batches(spool, 1)
+    shipper.send_due()
+    [request] = receiver.ingest_requests()
+    assert request.headers["authorization"] == f"Bearer {CREDENTIAL}"
+    assert request.headers["content-type"] == "application/json"
+    assert request.headers["content-encoding"] == "gzip"
+    assert request.headers["x-fleetsight-batch-id"] == batch_id
+    assert float(request.headers["x-fleetsight-sent-at"]) == T0
+    assert request.headers["user-agent"] == f"fleetsight-agent/{__version__}"
+    assert json.loads(gzip.decompress(request.body))["batch_id"] == batch_id
+    assert receiver.batches[batch_id]["host"]["host_id"] == HOST.host_id
+    assert shipper.stats.bytes_sent == len(request.body)
+
+
+def test_a_receiver_down_for_a_while_gets_everything_once_when_back(
+    shipper: Shipper, spool: Spool, receiver: Receiver, clock: FakeClock
+) -> None:
+    first = spool_batches(spool, 3)
+    receiver.stop()
+    report = shipper.send_due()
+    assert report.error_kind == "transient"
+    assert report.sent == ()
+    assert set(report.deferred) == set(first)
+    assert report.retry_at is not None
+    assert report.retry_at > T0
+    # Still down: several rounds, each after the previous hold, the spool keeps everything.
+    for _ in range(4):
+        clock.now = report.retry_at
+        second = spool_batches(spool, 1)
+        report = shipper.send_due()
+        assert report.error_kind == "transient"
+        assert report.retry_at is not None
+    assert spool.status().pending == 7
+    assert shipper.stats.consecutive_failures == 5
+    assert shipper.stats.send_errors["transient"] == 5
+    receiver.start()
+    assert report.retry_at is not None
+    clock.now = report.retry_at
+    drain(shipper, clock, spool)
+    assert len(receiver.batches) == 7
+    assert set(first) | set(second) <= set(receiver.batches)
+    assert receiver.duplicates == {}
+    assert shipper.stats.consecutive_failures == 0
+
+
+def test_nothing_is_tried_before_the_backoff_has_passed(
+    shipper: Shipper, spool: Spool, receiver: Receiver, clock: FakeClock
+) -> None:
+    spool_batches(spool, 2)
+    receiver.respond_with(500, body="database is locked")
+    report = shipper.send_due()
+    assert report.error_kind == "transient"
+    assert "HTTP 500" in (report.error or "")
+    assert report.retry_at is not None
+    # The round stopped at the first failure: the second batch was not tried.
+    assert len(receiver.ingest_requests()) == 1
+    clock.now = report.retry_at - 0.001
+    assert shipper.send_due().sent == ()
+    assert len(receiver.ingest_requests()) == 1
+    clock.now = report.retry_at
+    assert len(shipper.send_due().sent) == 2
+
+
+def test_backoff_grows_with_consecutive_failures_up_to_the_cap(
+    shipper: Shipper, spool: Spool, receiver: Receiver, clock: FakeClock
+) -> None:
+    spool_batches(spool, 1)
+    receiver.stop()
+    waits = []
+    for _ in range(20):
+        report = shipper.send_due()
+        assert report.retry_at is not None
+        waits.append(report.retry_at - clock.now)
+        clock.now = report.retry_at
+    assert max(waits) <= 900.0
+    assert max(waits[10:]) > 100.0 > max(waits[:3])
+
+
+def test_an_answer_lost_after_the_advisor_stored_it_is_resent_and_not_duplicated(
+    shipper: Shipper, spool: Spool, receiver: Receiver, clock: FakeClock
+) -> None:
+    [batch_id] = spool_batches(spool, 1)
+    receiver.disconnect(record=True)
+    report = shipper.send_due()
+    assert report.error_kind == "transient"
+    assert spool.status().pending == 1
+    drain(shipper, clock, spool)
+    assert list(receiver.batches) == [batch_id]
+    assert receiver.duplicates == {batch_id: 1}
+    assert [r.status for r in receiver.ingest_requests()] == [None, 409]
+
+
+def test_a_timeout_keeps_the_batch_for_later(
+    spool: Spool, receiver: Receiver, clock: FakeClock
+) -> None:
+    [batch_id] = spool_batches(spool, 1)
+    receiver.respond_with(200, delay=30.0)
+    with make_client(timeout=1.0, ca_file=None, max_connections=2) as impatient:
+        shipper = make_shipper(spool, receiver, impatient, clock)
+        report = shipper.send_due()
+        assert report.error_kind == "transient"
+        assert "timed out" in (report.error or "")
+        assert spool.status().pending == 1
+        drain(shipper, clock, spool)
+    assert list(receiver.batches) == [batch_id]
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_it_honours_retry_after_on_throttling(
+    status: int, shipper: Shipper, spool: Spool, receiver: Receiver, clock: FakeClock
+) -> None:
+    spool_batches(spool, 3)
+    receiver.respond_with(status, {"Retry-After": "120"})
+    report = shipper.send_due()
+    assert report.error_kind == "throttled"
+    assert report.retry_at is not None
+    assert report.retry_at >= T0 + 120
+    assert len(report.deferred) == 3
+    clock.now = T0 + 119
+    spool_batches(spool, 1)
+    assert shipper.send_due().sent == ()
+    assert len(receiver.ingest_requests()) == 1
+    clock.now = report.retry_at
+    assert len(shipper.send_due().sent) == 4
+    assert shipper.stats.send_errors["throttled"] == 1
+
+
+def test_it_honours_retry_after_given_as_a_date(
+    shipper: Shipper, spool: Spool, receiver: Receiver, clock: FakeClock
+) -> None:
+    spool_batches(spool, 1)
+    # T0 is Mon, 24 Nov 2025 16:00:00 GMT.
+    receiver.respond_with(503, {"Retry-After": "Mon, 24 Nov 2025 16:10:00 GMT"})
+    report = shipper.send_due()
+    assert report.retry_at is not None
+    assert report.retry_at >= T0 + 600
+    clock.now = T0 + 599
+    assert shipper.send_due().sent == ()
+
+
+def test_throttling_is_never_shorter_than_the_backoff(
+    shipper: Shipper, spool: Spool, receiver: Receiver, clock: FakeClock
+) -> None:
+    spool_batches(spool, 1)
+    receiver.stop()
+    for _ in range(8):
+        report = shipper.send_due()
+        assert report.retry_at is not None
+        clock.now = report.retry_at
+    receiver.start()
+    receiver.respond_with(429, {"Retry-After": "0"})
+    report = shipper.send_due()
+    assert report.error_kind == "throttled"
+    assert report.retry_at is not None
+    # After 9 consecutive failures the backoff ceiling is at the 900 s cap; a Retry-After of 0
+    # does not bring the agent back at once.
+    assert report.retry_at > clock.now
+
+
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [(400, "body is not valid JSON"), (422, '{"detail": "unknown field \'x\'"}')],
+)
+def test_a_rejected_batch_is_quarantined_and_not_retried(
+    status: int,
+    body: str,
+    shipper: Shipper,
+    spool: Spool,
+    receiver: Receiver,
+    clock: FakeClock,
+) -> None:
+    bad, good = spool_batches(spool, 2)
+    receiver.respond_with(status, body=body)
+    report = shipper.send_due()
+    assert report.quarantined == (bad,)
+    # The advisor is up: the round went on with the next batch.
+    assert report.sent == (good,)
+    [row] = spool.quarantined()
+    assert row.batch_id == bad
+    assert row.reason.startswith(f"HTTP {status}: ")
+    assert body[:40] in row.reason
+    assert shipper.stats.send_errors["permanent"] == 1
+    for _ in range(3):
+        clock.now += 3600
+        assert shipper.send_due().sent == ()
+    assert len(receiver.ingest_requests()) == 2
+    assert spool.requeue_quarantined() == 1
+    assert shipper.send_due().sent == (bad,)
+    assert set(receiver.batches) == {bad, good}
+
+
+def test_a_quarantine_reason_keeps_only_the_first_500_characters(
+    shipper: Shipper, spool: Spool, receiver: Receiver
+) -> None:
+    spool_batches(spool, 1)
+    receiver.respond_with(413, body="x" * 5000)
+    shipper.send_due()
+    [row] = spool.quarantined()
+    assert row.reason == "HTTP 413: " + "x" * 500
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_a_refused_credential_keeps_every_batch_and_asks_to_re_enrol(
+    status: int, spool: Spool, receiver: Receiver, client: httpx.Client, clock: FakeClock
+) -> None:
+    ids = spool_batches(spool, 3)
+    if status == 403:
+        receiver.respond_with(403, body='{"detail": "host disabled"}')
+        shipper = make_shipper(spool, receiver, client, clock)
+    else:
+        shipper = make_shipper(spool, receiver, client, clock, credential="stale")
+    report = shipper.send_due()
+    assert report.error_kind == "auth"
+    assert report.action is not None
+    assert "re-enrol" in report.action
+    assert report.quarantined == ()
+    assert spool.status().pending == 3
+    assert spool.quarantined() == []
+    assert len(receiver.ingest_requests()) == 1
+    assert shipper.stats.send_errors["auth"] == 1
+    fixed = make_shipper(spool, receiver, client, clock)
+    clock.now = report.retry_at or clock.now
+    drain(fixed, clock, spool)
+    assert list(receiver.batches) == ids
+
+
+def test_a_refused_credential_is_logged_with_what_to_do(
+    spool: Spool,
+    receiver: Receiver,
+    client: httpx.Client,
+    clock: FakeClock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    spool_batches(spool, 1)
+    make_shipper(spool, receiver, client, clock, credential="stale").send_due()
+    assert any("re-enrol" in r.getMessage() and r.levelname == "ERROR" for r in caplog.records)
+
+
+@pytest.mark.parametrize("path", ["/wrong-prefix", ""])
+def test_a_wrong_url_keeps_every_batch_and_says_to_fix_advisor_url(
+    path: str, spool: Spool, receiver: Receiver, client: httpx.Client, clock: FakeClock
+) -> None:
+    spool_batches(spool, 2)
+    if not path:
+        receiver.respond_with(405, {"Allow": "GET"})
+    shipper = make_shipper(spool, receiver, client, clock, url=receiver.url + path)
+    report = shipper.send_due()
+    assert report.error_kind == "config"
+    assert report.action is not None
+    assert "advisor.url" in report.action
+    assert spool.status().pending == 2
+    assert spool.quarantined() == []
+
+
+def test_a_redirect_is_not_followed_and_asks_to_fix_advisor_url(
+    shipper: Shipper, spool: Spool, receiver: Receiver
+) -> None:
+    spool_batches(spool, 1)
+    receiver.respond_with(308, {"Location": "https://advisor.example/api/v1/ingest"})
+    report = shipper.send_due()
+    assert report.error_kind == "config"
+    assert "https://advisor.example/api/v1/ingest" in (report.error or "")
+    assert len(receiver.ingest_requests()) == 1
+    assert spool.status().pending == 1
+
+
+def test_without_a_credential_nothing_is_sent(
+    spool: Spool, receiver: Receiver, client: httpx.Client, clock: FakeClock
+) -> None:
+    spool_batches(spool, 2)
+    shipper = make_shipper(spool, receiver, client, clock, credential=None)
+    report = shipper.send_due()
+    assert report.error_kind == "not_enrolled"
+    assert "not enrolled" in (report.action or "")
+    assert receiver.requests == []
+    assert spool.status().pending == 2
+
+
+def test_a_credential_that_cannot_be_read_is_reported_not_raised(
+    spool: Spool, receiver: Receiver, client: httpx.Client, clock: FakeClock
+) -> None:
+    def unreadable() -> str | None:
+        raise PermissionError(13, "Permission denied", "/var/lib/fleetsight/credential")
+
+    spool_batches(spool, 1)
+    shipper = Shipper(
+        spool, url=receiver.url, credential=unreadable, host_id="h", client=client, clock=clock
+    )
+    report = shipper.send_due()
+    assert report.error_kind == "not_enrolled"
+    assert "Permission denied" in (report.error or "")
+    assert receiver.requests == []
+
+
+def test_the_client_keeps_at_most_max_connections_open(receiver: Receiver) -> None:
+    receiver.respond_with(200, delay=0.2, times=12, path="/slow")
+    with make_client(timeout=30.0, ca_file=None, max_connections=2) as limited:
+
+        def fetch() -> None:
+            limited.post(receiver.url + "/slow", content=b"{}")
+
+        threads = [threading.Thread(target=fetch) for _ in range(12)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+    ports = {r.client_port for r in receiver.requests if r.path == "/slow"}
+    assert len([r for r in receiver.requests if r.path == "/slow"]) == 12
+    assert 1 <= len(ports) <= 2
