@@ -389,6 +389,9 @@ class HttpProbeConfig:
     timeout: float = _opt(30.0, duration, "Timeout of one probe.")
     method: str = _opt("GET", text, "HTTP method.")
     verify_tls: bool = _opt(True, boolean, "Verify the server's certificate.")
+    ca_file: Path | None = _opt(
+        None, optional_path, "CA bundle for an internal service's certificate; default: system CAs."
+    )
     expect_status: int | None = _opt(
         None, positive_int, "Status counted as success; default: any 2xx or 3xx."
     )

@@ -39,6 +39,10 @@ class SpoolError(FleetsightAgentError):
     """The spool database cannot be used."""
 
 
+class ReportError(FleetsightAgentError):
+    """``fleetsight-agent time`` or a script could not hand a timing to the local agent."""
+
+
 class ShipError(FleetsightAgentError):
     """Delivering a batch failed."""
 
