@@ -359,29 +359,25 @@ def _shipper_values(stats: Any) -> Iterable[StateValue]:
 
 
 def _watcher_values(stats: Any) -> Iterable[StateValue]:
-    for name, help_ in (
+    counters = (
         ("scans", "Scans of /proc for new processes."),
         ("processes_inspected", "New processes inspected by the launch watcher."),
         ("launches_recorded", "Launches timed by the passive watcher."),
         ("timeouts", "Launches that were not ready before their timeout."),
-    ):
-        if hasattr(stats, name):
-            yield state(
-                f"fleetsight_agent_watcher_{name}_total", help_, getattr(stats, name), "counter"
-            )
-    if hasattr(stats, "scan_seconds"):
+        ("failures", "Launches whose process exited before it was ready."),
+        ("errors", "Watcher steps that failed; the watcher carried on."),
+        ("scan_cpu_seconds", "CPU time spent scanning /proc for new processes."),
+        ("poll_cpu_seconds", "CPU time spent following launches until ready."),
+    )
+    for name, help_ in counters:
         yield state(
-            "fleetsight_agent_watcher_scan_seconds_total",
-            "Time spent scanning /proc for new processes.",
-            stats.scan_seconds,
-            "counter",
+            f"fleetsight_agent_watcher_{name}_total", help_, getattr(stats, name), "counter"
         )
-    if hasattr(stats, "launches_tracked_now"):
-        yield state(
-            "fleetsight_agent_watcher_launches_tracked",
-            "Launches being followed until ready.",
-            stats.launches_tracked_now,
-        )
+    yield state(
+        "fleetsight_agent_watcher_launches_tracked",
+        "Launches being followed until ready.",
+        stats.launches_tracked_now,
+    )
 
 
 def _utc(timestamp: float) -> Any:
