@@ -253,9 +253,10 @@ def cmd_enroll(args: argparse.Namespace, config: Config) -> int:
     token: str = args.token
     if token == "-":  # noqa: S105 - "-" means "read it from stdin", not a password
         token = sys.stdin.readline().strip()
-    with make_client(config.advisor.timeout, config.advisor.ca_file, 1) as client:
+    url = args.url.rstrip("/")
+    with make_client(config.advisor.timeout, config.advisor.ca_file, 1, url=url) as client:
         enrolment = enrol(
-            args.url.rstrip("/"),
+            url,
             token,
             state_dir=config.agent.state_dir,
             host_id=config.host_id(),

@@ -16,9 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
-
-import httpx
+from typing import TYPE_CHECKING, Any, Protocol
 
 from agent import __version__
 from agent.collectors.base import Collector, Sample
@@ -27,6 +25,9 @@ from agent.launches.recorder import LaunchRecorder
 from agent.metrics import AgentMetrics, StateValue, state
 from agent.summary import IntervalAccumulator
 from agent.wire import Batch, HostIdentity, Interval, Inventory, encode_gzip, new_batch_id
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger(__name__)
 
@@ -360,7 +361,8 @@ def _shipper_values(stats: Any) -> Iterable[StateValue]:
 
 def _watcher_values(stats: Any) -> Iterable[StateValue]:
     counters = (
-        ("scans", "Scans of /proc for new processes."),
+        ("scans", "Scans for new processes."),
+        ("scans_skipped", "Scans that skipped listing /proc: no pid allocated since the last."),
         ("processes_inspected", "New processes inspected by the launch watcher."),
         ("launches_recorded", "Launches timed by the passive watcher."),
         ("timeouts", "Launches that were not ready before their timeout."),
@@ -451,7 +453,10 @@ def build_service(
         if not url:
             return None
         client: httpx.Client = make_client(
-            config.advisor.timeout, config.advisor.ca_file, config.advisor.max_connections
+            config.advisor.timeout,
+            config.advisor.ca_file,
+            config.advisor.max_connections,
+            url=url,
         )
         closers.append(client.close)
         return Shipper(

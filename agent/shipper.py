@@ -119,19 +119,29 @@ class _Answer:
     text: str
 
 
-def make_client(timeout: float, ca_file: Path | None, max_connections: int) -> httpx.Client:
+def tls_verification(url: str | None, ca_file: Path | None) -> ssl.SSLContext | bool:
+    """How to check the advisor's certificate: False for plain HTTP (nothing to check),
+    else a context trusting ``ca_file`` or, without one, the system's trust store."""
+    if url is not None and not url.startswith("https://"):
+        return False
+    return ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
+
+
+def make_client(
+    timeout: float, ca_file: Path | None, max_connections: int, *, url: str | None = None
+) -> httpx.Client:
     """The HTTP client for the advisor: few kept-alive connections, no redirects followed.
 
-    ``ca_file`` verifies the advisor's certificate against a private CA instead of the
-    system's. Redirects are not followed: a POST body must not wander, and a redirect means
+    Certificates are checked against ``ca_file`` (a private CA) or else the system's trust
+    store, the one the organisation's IT manages, rather than a bundle shipped with a
+    library. For a plain ``http://`` advisor ``url`` no trust store is loaded at all: there is
+    no certificate to check, and a trust store costs a couple of MB of the agent's memory.
+    Redirects are not followed: a POST body must not wander, and a redirect means
     advisor.url needs fixing.
     """
-    verify: ssl.SSLContext | bool = True
-    if ca_file is not None:
-        verify = ssl.create_default_context(cafile=str(ca_file))
     return httpx.Client(
         timeout=httpx.Timeout(timeout),
-        verify=verify,
+        verify=tls_verification(url, ca_file),
         limits=httpx.Limits(
             max_connections=max_connections, max_keepalive_connections=max_connections
         ),

@@ -143,6 +143,14 @@ def parse_diag_ports(data: bytes, ports: set[int]) -> bool:
     return False
 
 
+def parse_newest_pid(loadavg_text: str) -> int:
+    """The most recently allocated pid: the last field of ``/proc/loadavg``.
+
+    ``"0.35 0.41 0.39 1/331 48213"`` -> ``48213``.
+    """
+    return int(loadavg_text.split()[4])
+
+
 def parse_uptime(text: str) -> float:
     """Seconds since boot from ``/proc/uptime`` (the first of its two numbers)."""
     return float(text.split()[0])
@@ -162,6 +170,23 @@ class ProcFS:
         ``listdir`` rather than ``scandir``: no entry objects, half the CPU here.
         """
         return [int(name) for name in os.listdir(self.root) if name.isdigit()]  # noqa: PTH208
+
+    def newest_pid(self) -> int | None:
+        """The last pid the kernel handed out (threads included), or None if unreadable.
+
+        One 50-byte read, about a tenth of listing /proc: while it stays the same, no process
+        can have started, so the listing is skipped.
+        """
+        try:
+            fd = os.open(self.root / "loadavg", os.O_RDONLY)
+        except OSError:
+            return None
+        try:
+            return parse_newest_pid(os.read(fd, 256).decode())
+        except (OSError, ValueError, IndexError):
+            return None
+        finally:
+            os.close(fd)
 
     def comm(self, pid: int) -> str:
         """The kernel's process name, truncated to 15 characters."""

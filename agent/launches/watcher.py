@@ -59,6 +59,7 @@ class WatcherStats:
     """The watcher's own health, read by the /metrics exporter. Totals since start."""
 
     scans: int = 0
+    scans_skipped: int = 0  # no pid allocated since the last scan: /proc not listed
     scan_cpu_seconds: float = 0.0
     polls: int = 0
     poll_cpu_seconds: float = 0.0
@@ -390,6 +391,7 @@ class LaunchWatcher:
         self._clock = clock
         self._wall_clock = wall_clock
         self._seen: set[int] | None = None
+        self._newest_pid: int | None = None
         self._recheck: dict[int, str] = {}
         self._launches: dict[int, _Launch] = {}
         self._log_history: deque[dict[Path, LogPosition | None]] = deque(maxlen=_LOG_HISTORY)
@@ -464,6 +466,12 @@ class LaunchWatcher:
                 if matcher.app.ready.signal == "log_line" and matcher.app.ready.log_path
             }
         )
+        newest = self._procfs.newest_pid()
+        unchanged = newest is not None and newest == self._newest_pid
+        self._newest_pid = newest
+        if unchanged and self._seen is not None and not self._recheck:
+            self.stats.scans_skipped += 1
+            return
         current = set(self._procfs.pids())
         if self._seen is None:
             self._seen = current

@@ -8,15 +8,18 @@ from __future__ import annotations
 import gzip
 import json
 import random
+import ssl
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
 import pytest
 
 from agent import __version__
-from agent.shipper import Shipper, make_client
+from agent.shipper import Shipper, make_client, tls_verification
 from agent.spool import Spool
 from agent.wire import Batch, HostIdentity, encode_gzip, new_batch_id
 from tests.fakes.receiver import Receiver
@@ -430,3 +433,50 @@ def test_the_client_keeps_at_most_max_connections_open(receiver: Receiver) -> No
     ports = {r.client_port for r in receiver.requests if r.path == "/slow"}
     assert len([r for r in receiver.requests if r.path == "/slow"]) == 12
     assert 1 <= len(ports) <= 2
+
+
+TLS = Path(__file__).parents[1] / "fixtures" / "tls"
+
+
+class _Ok(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@contextmanager
+def https_server() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Ok)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(TLS / "cert.pem", TLS / "key.pem")
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        yield f"https://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def test_an_https_advisor_is_verified_against_the_configured_ca_file() -> None:
+    with https_server() as url:
+        with make_client(5.0, TLS / "cert.pem", 1, url=url) as trusting:
+            assert trusting.get(url).status_code == 204
+        with (
+            make_client(5.0, None, 1, url=url) as system_store,
+            pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"),
+        ):
+            system_store.get(url)
+
+
+def test_a_plain_http_advisor_loads_no_trust_store_and_https_loads_one() -> None:
+    assert tls_verification("http://advisor.internal:8080", None) is False
+    private = tls_verification("https://advisor.internal", TLS / "cert.pem")
+    assert isinstance(private, ssl.SSLContext)
+    assert private.cert_store_stats()["x509_ca"] == 1
+    assert private.verify_mode == ssl.CERT_REQUIRED

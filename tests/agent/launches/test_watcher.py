@@ -28,6 +28,7 @@ from agent.launches.procfs import (
     listen_dump_request,
     parse_diag_ports,
     parse_listening_ports,
+    parse_newest_pid,
     parse_stat,
 )
 from agent.launches.recorder import LaunchRecorder
@@ -401,7 +402,9 @@ def test_it_times_a_launch_until_the_process_tree_cpu_settles(harness: Harness) 
     launched = harness.launch("cpu", "--after", "0.6")
     [event] = harness.wait_events(1)
     assert (event.app, event.version, event.method) == ("fake-app", "2.0", "passive")
-    assert (event.outcome, event.ready_signal, event.start_kind) == ("ok", "cpu_settled", "warm")
+    assert (event.outcome, event.ready_signal) == ("ok", "cpu_settled")
+    # Cold or warm depends on the page cache of the moment (fresh clone, just-written .pyc):
+    # the classification itself is tested on recorded fault counts in test_ready.py.
     assert_close(event, launched)
 
 
@@ -522,3 +525,41 @@ def test_live_proc_readings_describe_this_process() -> None:
     assert own.pid in procfs.pids()
     assert procfs.comm(own.pid) == own.comm
     assert procfs.shared_objects(own.pid) > 0
+
+
+def announce_pid(world: FakeWorld, pid: int) -> None:
+    """What the kernel does on every fork: /proc/loadavg names the newest pid."""
+    (world.root / "loadavg").write_text(f"0.10 0.20 0.30 1/120 {pid}\n")
+
+
+def test_the_newest_pid_is_the_last_field_of_loadavg() -> None:
+    assert parse_newest_pid("0.35 0.41 0.39 1/331 48213\n") == 48213
+
+
+def test_proc_is_listed_only_after_a_new_pid_was_handed_out(world: FakeWorld) -> None:
+    announce_pid(world, 1)
+    events: list[LaunchEvent] = []
+    watcher = fake_watcher(world, [cpu_app()], events)
+    world.spawn(650, "office")  # in the listing, but loadavg was not told: the scan is skipped
+    watcher.scan_once()
+    assert watcher.stats.scans_skipped == 1
+    assert watcher.stats.launches_tracked_now == 0
+    announce_pid(world, 650)
+    watcher.scan_once()
+    assert watcher.stats.scans_skipped == 1
+    assert watcher.stats.launches_tracked_now == 1
+
+
+def test_a_pending_second_look_is_taken_even_when_no_pid_was_handed_out(
+    world: FakeWorld,
+) -> None:
+    announce_pid(world, 1)
+    events: list[LaunchEvent] = []
+    watcher = fake_watcher(world, [cpu_app()], events)
+    world.spawn(800, "bash")
+    announce_pid(world, 800)
+    watcher.scan_once()
+    world.update(800, comm="office")  # exec: same pid, no new pid handed out
+    watcher.scan_once()
+    assert watcher.stats.scans_skipped == 0
+    assert watcher.stats.launches_tracked_now == 1
