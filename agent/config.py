@@ -324,7 +324,10 @@ class InventorySection:
 @dataclass(frozen=True)
 class LaunchesSection:
     scan_interval: float = _opt(
-        0.25, duration, "How often /proc is listed for new processes of watched apps."
+        0.5,
+        duration,
+        "How often to look for new processes of watched apps (start times come from /proc, "
+        "so this bounds detection delay, not accuracy; each look costs a wake-up).",
     )
     poll_interval: float = _opt(
         0.1, duration, "How often a launching process is sampled until it is ready."

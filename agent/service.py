@@ -9,18 +9,20 @@ lost on a clean stop, and a kill -9 loses at most the interval in memory.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from agent import __version__
 from agent.collectors.base import Collector, Sample
 from agent.config import Config
+from agent.errors import ConfigError
 from agent.launches.recorder import LaunchRecorder
 from agent.metrics import AgentMetrics, StateValue, state
 from agent.summary import IntervalAccumulator
@@ -192,10 +194,18 @@ class AgentService:
         if config.metrics.listen:
             from agent.metrics import serve
 
-            self._stop_metrics = serve(self.parts.metrics, config.metrics.listen)
-        for part in (self.parts.report_server, self.parts.watcher):
-            if part is not None:
-                part.start()
+            with _listener(config, "metrics.listen", config.metrics.listen):
+                self._stop_metrics = serve(self.parts.metrics, config.metrics.listen)
+        if self.parts.report_server is not None:
+            try:
+                with _listener(config, "report.listen", config.report.listen):
+                    self.parts.report_server.start()
+            except ConfigError:
+                if self._stop_metrics is not None:
+                    self._stop_metrics()
+                raise
+        if self.parts.watcher is not None:
+            self.parts.watcher.start()
 
         # Probes may run for minutes: they get their own pool so sampling never waits.
         scheduler = BackgroundScheduler(
@@ -380,6 +390,20 @@ def _watcher_values(stats: Any) -> Iterable[StateValue]:
         "Launches being followed until ready.",
         stats.launches_tracked_now,
     )
+
+
+@contextlib.contextmanager
+def _listener(config: Config, key: str, address: str) -> Iterator[None]:
+    """Turn a failed bind into one sentence naming the setting, not a traceback."""
+    try:
+        yield
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise ConfigError(
+            f"cannot listen on {address}: {reason} (another agent running?)",
+            source=config.source,
+            key=key,
+        ) from None
 
 
 def _utc(timestamp: float) -> Any:

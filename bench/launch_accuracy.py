@@ -33,7 +33,7 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from agent.config import AppConfig, ReadySection  # noqa: E402
+from agent.config import AppConfig, LaunchesSection, ReadySection  # noqa: E402
 from agent.launches.recorder import LaunchRecorder  # noqa: E402
 from agent.launches.watcher import LaunchWatcher  # noqa: E402
 from agent.wire import LaunchEvent  # noqa: E402
@@ -84,7 +84,13 @@ class Bench:
         ]
         self.events: list[LaunchEvent] = []
         self.lock = threading.Lock()
-        self.watcher = LaunchWatcher(self.apps, LaunchRecorder(on_record=self._record))
+        defaults = LaunchesSection()  # measure what ships: the configured default intervals
+        self.watcher = LaunchWatcher(
+            self.apps,
+            LaunchRecorder(on_record=self._record),
+            scan_interval=defaults.scan_interval,
+            poll_interval=defaults.poll_interval,
+        )
         self.count = 0
 
     def _record(self, event: LaunchEvent) -> None:
@@ -211,7 +217,7 @@ def accuracy(bench: Bench, rounds: int, verbose: bool) -> None:
 
 def cost(seconds: float, apps: list[AppConfig]) -> None:
     """The idle watcher alone, then a psutil scan alone at the same rate, as long each."""
-    interval = 0.25
+    interval = LaunchesSection().scan_interval
     watcher = LaunchWatcher(apps, LaunchRecorder(), scan_interval=interval)
     watcher.start()
     time.sleep(seconds)

@@ -376,7 +376,7 @@ class LaunchWatcher:
         *,
         version_of: Callable[[str], str | None] = lambda app: None,
         proc_root: Path = Path("/proc"),
-        scan_interval: float = 0.25,
+        scan_interval: float = 0.5,
         poll_interval: float = 0.1,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -75,3 +76,19 @@ def test_spool_status_without_a_spool_says_so(tmp_path: Path) -> None:
     result = agent("--state-dir", str(tmp_path), "spool", "status")
     assert result.returncode == 0
     assert "no spool at" in result.stdout
+
+
+def test_a_taken_metrics_port_is_one_clear_line_not_a_traceback(tmp_path: Path) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        config = tmp_path / "agent.toml"
+        config.write_text(
+            f'[agent]\nstate_dir = "{tmp_path / "state"}"\n'
+            f'[metrics]\nlisten = "127.0.0.1:{port}"\n[report]\nlisten = ""\n'
+        )
+        result = agent("--config", str(config), "run", "--for", "5s")
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert f"metrics.listen: cannot listen on 127.0.0.1:{port}: Address already in use" in (
+        result.stderr
+    )
