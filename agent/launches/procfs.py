@@ -22,6 +22,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from agent.collectors.procfs import read_text
+
 LIVE_PROC = Path("/proc")
 TCP_LISTEN = "0A"
 GONE = (FileNotFoundError, ProcessLookupError)
@@ -161,6 +163,7 @@ class ProcFS:
 
     def __init__(self, root: Path = LIVE_PROC, clock_ticks: int | None = None):
         self.root = root
+        self._prefix = f"{root}/"
         self.clock_ticks = clock_ticks or os.sysconf("SC_CLK_TCK")
         self._netlink = True
 
@@ -234,8 +237,7 @@ class ProcFS:
         return parse_uptime(self._read("uptime"))
 
     def _read(self, relative: str) -> str:
-        with (self.root / relative).open(encoding="utf-8", errors="replace") as handle:
-            return handle.read()
+        return read_text(f"{self._prefix}{relative}")
 
 
 def _netlink_listening_ports() -> set[int]:

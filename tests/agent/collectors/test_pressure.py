@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from agent.collectors import pressure
 from agent.collectors.base import Sample
 from agent.collectors.pressure import (
     PressureCollector,
@@ -90,14 +91,14 @@ def test_it_leaves_out_cpu_full_on_kernels_that_do_not_report_it(proc_root: Path
 def test_it_skips_files_the_kernel_refuses_to_read_when_psi_is_disabled(
     proc_root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real_read_text = Path.read_text
+    real_read_text = pressure.read_text
 
-    def refuse_cpu(self: Path, *args: object, **kwargs: object) -> str:
-        if self.name == "cpu":
+    def refuse_cpu(path: Path | str) -> str:
+        if Path(path).name == "cpu":
             raise OSError(errno.EOPNOTSUPP, "Operation not supported")
-        return real_read_text(self, *args, **kwargs)  # type: ignore[arg-type]
+        return real_read_text(path)
 
-    monkeypatch.setattr(Path, "read_text", refuse_cpu)
+    monkeypatch.setattr(pressure, "read_text", refuse_cpu)
 
     assert set(read_pressure(proc_root / "pressure")) == {
         ("memory", "some"),

@@ -457,8 +457,9 @@ def test_a_process_start_signal_counts_the_launch_with_no_duration(harness: Harn
 
 
 def test_a_process_that_exits_before_it_is_ready_is_a_failed_launch(harness: Harness) -> None:
-    harness.watch(signal="cpu_settled", settle_for=1.0)
-    harness.launch("fail", "--after", "0.3")
+    # Lives past one scan interval (0.5 s), so it is seen, but exits before it settles.
+    harness.watch(signal="cpu_settled", settle_for=2.0)
+    harness.launch("fail", "--after", "1.0")
     [event] = harness.wait_events(1)
     assert event.outcome == "failed"
     assert event.detail is not None
