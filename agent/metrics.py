@@ -10,10 +10,12 @@ scrape time through :meth:`AgentMetrics.add_state_source`, so they are never sta
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 from prometheus_client import (
     CollectorRegistry,
@@ -21,14 +23,16 @@ from prometheus_client import (
     Histogram,
     Info,
     generate_latest,
-    start_http_server,
+    make_wsgi_app,
 )
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.exposition import ThreadingWSGIServer
 from prometheus_client.registry import Collector as PromCollector
 
 from agent import __version__
 from agent.collectors.base import Sample
 from agent.config import split_host_port
+from agent.httpserve import serve_in_thread
 from agent.wire import LaunchEvent
 
 log = logging.getLogger(__name__)
@@ -174,16 +178,25 @@ class AgentMetrics:
 
 
 def serve(metrics: AgentMetrics, listen: str) -> Callable[[], None]:
-    """Serve /metrics on ``host:port`` in a daemon thread; returns a function that stops it."""
+    """Serve /metrics on ``host:port`` in a daemon thread; returns a function that stops it.
+
+    prometheus-client's own ``start_http_server`` polls for shutdown twice a second; this one
+    wakes only for scrapes (agent.httpserve).
+    """
     host, port = split_host_port(listen)
-    server, thread = start_http_server(port, addr=host, registry=metrics.registry)
 
-    def stop() -> None:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    class Server(ThreadingWSGIServer):
+        address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
 
-    return stop
+    httpd = make_server(host, port, make_wsgi_app(metrics.registry), Server, _QuietHandler)
+    return serve_in_thread(httpd, "metrics")
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """Scrapes are not news: no access log on stderr."""
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
 
 
 def state(

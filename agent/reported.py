@@ -30,6 +30,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from agent.errors import ReportError
+from agent.httpserve import IDLE_POLL_SECONDS, serve_in_thread
 from agent.launches.recorder import LaunchRecorder
 from agent.wire import LaunchEvent, LaunchOutcome
 
@@ -346,7 +347,8 @@ class ReportServer:
 
     ``listen`` is ``host:port`` on a loopback address; anything else raises ValueError, even
     though the config already refuses it, because this endpoint takes unauthenticated input.
-    ``poll_interval`` is how often the serving thread checks for :meth:`stop`.
+    ``poll_interval`` is how often the idle serving thread wakes up; :meth:`stop` does not
+    wait for it (see agent.httpserve).
     """
 
     def __init__(
@@ -356,7 +358,7 @@ class ReportServer:
         *,
         version_of: Callable[[str], str | None] = lambda app: None,
         wall_clock: Callable[[], float] = time.time,
-        poll_interval: float = 0.5,
+        poll_interval: float = IDLE_POLL_SECONDS,
     ):
         self._host, self._port = parse_loopback_address(listen)
         self._poll_interval = poll_interval
@@ -364,7 +366,7 @@ class ReportServer:
         self._version_of = version_of
         self._wall_clock = wall_clock
         self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
+        self._stop_serving: Callable[[], None] | None = None
 
     @property
     def address(self) -> str:
@@ -381,24 +383,17 @@ class ReportServer:
         self._server = _Server(
             (self._host, self._port), self._recorder, self._version_of, self._wall_clock
         )
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": self._poll_interval},
-            name="report-endpoint",
-            daemon=True,
+        self._stop_serving = serve_in_thread(
+            self._server, "report-endpoint", idle_poll=self._poll_interval
         )
-        self._thread.start()
 
     def stop(self) -> None:
         """Stop serving and close the socket; requests in progress finish on their threads."""
-        if self._server is None:
+        if self._server is None or self._stop_serving is None:
             return
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join()
+        self._stop_serving()
         self._server = None
-        self._thread = None
+        self._stop_serving = None
 
 
 # --- the client, for `fleetsight-agent time` and scripts ---------------------------------------
