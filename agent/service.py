@@ -429,6 +429,7 @@ def build_service(
     from agent.credentials import load_credential
     from agent.enroll import load_enrolment
     from agent.inventory.collector import InventoryCollector
+    from agent.inventory.software import CachedSoftwareReader
     from agent.launches.watcher import LaunchWatcher
     from agent.probes.command import CommandProbe
     from agent.probes.http import HttpProbe
@@ -446,7 +447,11 @@ def build_service(
         max_events=config.launches.max_events_per_interval, on_record=metrics.record_launch
     )
     spool = Spool(config.spool_path, config.spool.max_bytes)
-    inventory = InventoryCollector(config, state_path=config.inventory_state_path)
+    inventory = InventoryCollector(
+        config,
+        state_path=config.inventory_state_path,
+        read_software=CachedSoftwareReader(max_age=config.inventory.interval),
+    )
     watcher = (
         LaunchWatcher(
             config.apps,

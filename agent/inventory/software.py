@@ -10,8 +10,10 @@ from __future__ import annotations
 import logging
 import os
 import subprocess
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TypeVar
 
 from agent.config import Config
@@ -210,3 +212,61 @@ def _command_version(app: str, installed: Sequence[InstalledPackage]) -> str | N
 
 def _installed_key(package: InstalledPackage) -> tuple[str, str, str, str]:
     return (package.source, package.package, package.arch or "", package.version)
+
+
+# Where each package manager keeps what it knows: when none of these has changed, a new read
+# would give the same answer. apt's lists change on `apt update`, dpkg's status on installs.
+PACKAGE_DATABASES: tuple[str, ...] = (
+    "/var/lib/dpkg/status",
+    "/var/lib/apt/lists",
+    "/var/lib/rpm",
+    "/var/lib/flatpak",
+    "/var/lib/snapd/state.json",
+)
+
+
+class CachedSoftwareReader:
+    """:func:`read_software`, re-run only when a package database changed or ``max_age`` passed.
+
+    The full read costs about a second of CPU (``apt list --upgradable``); the agent checks
+    hourly and the answer rarely changes, so the check compares the modification times of
+    :data:`PACKAGE_DATABASES` first. Apps with a ``version_command`` are installed outside the
+    package managers, so their versions are refreshed by the ``max_age`` read (daily).
+    """
+
+    def __init__(
+        self,
+        *,
+        max_age: float,
+        read: Callable[[Config], SoftwareInventory] = read_software,
+        databases: Sequence[str] = PACKAGE_DATABASES,
+        clock: Callable[[], float] = time.time,
+    ):
+        self._max_age = max_age
+        self._read = read
+        self._databases = databases
+        self._clock = clock
+        self._fingerprint: tuple[float | None, ...] | None = None
+        self._read_at = 0.0
+        self._last: SoftwareInventory | None = None
+        self.reads = 0
+
+    def __call__(self, config: Config) -> SoftwareInventory:
+        fingerprint = tuple(_mtime(path) for path in self._databases)
+        now = self._clock()
+        last = self._last
+        unchanged = fingerprint == self._fingerprint
+        if last is not None and unchanged and 0 <= now - self._read_at < self._max_age:
+            return last
+        last = self._last = self._read(config)
+        self._fingerprint = fingerprint
+        self._read_at = now
+        self.reads += 1
+        return last
+
+
+def _mtime(path: str) -> float | None:
+    try:
+        return Path(path).stat().st_mtime
+    except OSError:
+        return None

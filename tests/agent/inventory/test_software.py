@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import pytest
 
@@ -12,6 +14,8 @@ from agent.config import AppConfig, Config, InventorySection
 from agent.inventory.software import (
     APT_UPGRADABLE_COMMAND,
     PACKAGE_LIST_COMMANDS,
+    CachedSoftwareReader,
+    SoftwareInventory,
     read_software,
     run_command,
 )
@@ -214,3 +218,30 @@ def test_run_command_returns_none_when_the_program_fails() -> None:
 
 def test_run_command_returns_none_when_the_program_outlives_its_timeout() -> None:
     assert run_command([sys.executable, "-c", "import time; time.sleep(30)"], 0.5) is None
+
+
+def test_the_cached_reader_rereads_only_when_a_package_database_changed(tmp_path: Path) -> None:
+    status = tmp_path / "status"
+    status.write_text("one\n")
+    calls: list[int] = []
+    now = [1000.0]
+
+    def read(config: Config) -> SoftwareInventory:
+        calls.append(1)
+        return SoftwareInventory(installed=[], upgradable=[], app_versions={"n": str(len(calls))})
+
+    reader = CachedSoftwareReader(
+        max_age=86400.0,
+        read=read,
+        databases=[str(status), str(tmp_path / "absent")],
+        clock=lambda: now[0],
+    )
+    config = Config()
+    assert reader(config).app_versions == {"n": "1"}
+    now[0] += 3600
+    assert reader(config).app_versions == {"n": "1"}  # nothing changed: no new read
+    os.utime(status, (now[0], now[0]))
+    assert reader(config).app_versions == {"n": "2"}  # dpkg status touched: read again
+    now[0] += 86400
+    assert reader(config).app_versions == {"n": "3"}  # a day old: read again anyway
+    assert reader.reads == 3
