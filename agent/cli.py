@@ -160,7 +160,6 @@ def cmd_run(args: argparse.Namespace, config: Config) -> int:
     def print_batch(batch: Batch) -> None:
         print(describe_batch(batch), flush=True)
 
-    service = build_service(config, on_batch=print_batch if args.print_batches else None)
     stop = threading.Event()
 
     def request_stop(signum: int, _frame: object) -> None:
@@ -171,6 +170,7 @@ def cmd_run(args: argparse.Namespace, config: Config) -> int:
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
+    service = build_service(config, on_batch=print_batch if args.print_batches else None)
     log.info(
         "fleetsight-agent %s started (config %s, state %s)",
         __version__,

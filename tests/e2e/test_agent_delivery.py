@@ -194,3 +194,38 @@ def test_the_metrics_endpoint_passes_promtool(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.strip() == b""
     assert result.stderr.strip() == b""
+
+
+def dropped_batches(agent: AgentProcess) -> int:
+    status = agent.cli("spool", "status").stdout
+    if "dropped" not in status:
+        return 0  # no spool yet
+    return int(status.split("dropped")[1].split("batches")[0])
+
+
+def test_a_full_spool_drops_the_oldest_batches_and_counts_them(tmp_path: Path) -> None:
+    with Receiver() as receiver:
+        agent = enrolled_agent(
+            tmp_path, receiver, '[spool]\nmax_bytes = "6KiB"\n', summary_interval="200ms"
+        )
+        receiver.stop()  # the advisor is away: the small spool overflows
+        agent.start()
+        try:
+            assert wait_until(lambda: dropped_batches(agent) > 0, timeout=60), agent.log_text()
+            assert agent.terminate() == 0
+        finally:
+            agent.close()
+        kept = agent.spooled_ids()
+        status = agent.cli("spool", "status").stdout
+        receiver.start()
+        agent.start()
+        try:
+            assert receiver.wait_for(lambda r: kept <= set(r.batches), timeout=60), agent.log_text()
+        finally:
+            agent.close()
+    assert "dropped" in status
+    got = sequences(receiver)
+    first_kept = min(receiver.batches[batch_id]["sequence"] for batch_id in kept)
+    # What survived is the newest run of batches: nothing older than the oldest kept one came.
+    assert got[0] == first_kept
+    assert got == list(range(got[0], got[-1] + 1))
