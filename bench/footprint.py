@@ -1,12 +1,14 @@
 """Footprint: the agent at default settings vs. Debian's prometheus-node-exporter, same run.
 
-Both run side by side for --seconds (default 150 s, the issue asks for at least 2 minutes) and
-are scraped on the same schedule. By default that schedule is the agent's sampling interval
-(5 s): node_exporter measures only when scraped, so this has both take the same measurements
-as often; `--scrape-every 15` gives Prometheus' default scrape interval instead. The agent watches 10 apps,
-ships to a loopback receiver, and sees a launch of one of them every 10 s. Printed: peak and
-final RSS, CPU seconds over the whole run and over the steady state (after a 20 s warm-up), and
-the ratio agent/node_exporter. Targets (issue 2): agent RSS <= 35 MB, CPU <= node_exporter's.
+Both run side by side for --seconds (default 150 s, the issue asks for at least 2 minutes)
+and are scraped on the same schedule. By default that schedule is the agent's sampling
+interval (5 s): node_exporter measures only when scraped, so both take the same measurements
+as often; `--scrape-every 15` uses Prometheus' default scrape interval instead. The agent
+watches 10 apps, ships to a loopback receiver, and sees a launch of one of them every 10 s.
+
+Printed: peak and final RSS, CPU seconds over the whole run and over the steady state (after
+a 20 s warm-up), and the ratio agent/node_exporter.
+Targets (issue 2): agent RSS <= 35 MB, CPU <= node_exporter's.
 
     .venv/bin/python bench/footprint.py [--seconds 150] [--scrape-every 5]
 """
