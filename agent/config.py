@@ -43,7 +43,7 @@ _SIZE_UNITS = {
 }
 
 
-class _InvalidValue(ValueError):  # noqa: N818 - private, never escapes the parser
+class InvalidValue(ValueError):  # noqa: N818 - a converter's complaint, never escapes a parser
     """A converter's complaint; the parser adds file, line and key."""
 
 
@@ -53,42 +53,42 @@ class _InvalidValue(ValueError):  # noqa: N818 - private, never escapes the pars
 def duration(value: object) -> float:
     """Seconds from ``30``, ``1.5``, ``"500ms"``, ``"30s"``, ``"5m"``, ``"1h"`` or ``"7d"``."""
     if isinstance(value, bool):
-        raise _InvalidValue(f"expected a duration like '30s', got {value!r}")
+        raise InvalidValue(f"expected a duration like '30s', got {value!r}")
     if isinstance(value, int | float):
         seconds = float(value)
     elif isinstance(value, str):
         match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*", value)
         if not match:
-            raise _InvalidValue(f"expected a duration like '30s', '5m' or '1h', got {value!r}")
+            raise InvalidValue(f"expected a duration like '30s', '5m' or '1h', got {value!r}")
         seconds = float(match[1]) * _DURATION_UNITS[match[2] or "s"]
     else:
-        raise _InvalidValue(f"expected a duration like '30s', got {value!r}")
+        raise InvalidValue(f"expected a duration like '30s', got {value!r}")
     if seconds <= 0:
-        raise _InvalidValue(f"must be positive, got {value!r}")
+        raise InvalidValue(f"must be positive, got {value!r}")
     return seconds
 
 
 def size(value: object) -> int:
     """Bytes from ``1048576``, ``"64MiB"``, ``"100 MB"``."""
     if isinstance(value, bool):
-        raise _InvalidValue(f"expected a size like '64MiB', got {value!r}")
+        raise InvalidValue(f"expected a size like '64MiB', got {value!r}")
     if isinstance(value, int):
         result = value
     elif isinstance(value, str):
         match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", value)
         if not match or match[2].lower() not in _SIZE_UNITS:
-            raise _InvalidValue(f"expected a size like '64MiB' or '100MB', got {value!r}")
+            raise InvalidValue(f"expected a size like '64MiB' or '100MB', got {value!r}")
         result = int(float(match[1]) * _SIZE_UNITS[match[2].lower()])
     else:
-        raise _InvalidValue(f"expected a size like '64MiB', got {value!r}")
+        raise InvalidValue(f"expected a size like '64MiB', got {value!r}")
     if result <= 0:
-        raise _InvalidValue(f"must be positive, got {value!r}")
+        raise InvalidValue(f"must be positive, got {value!r}")
     return result
 
 
 def text(value: object) -> str:
     if not isinstance(value, str):
-        raise _InvalidValue(f"expected a string, got {value!r}")
+        raise InvalidValue(f"expected a string, got {value!r}")
     return value
 
 
@@ -99,7 +99,7 @@ def optional_text(value: object) -> str | None:
 def path(value: object) -> Path:
     result = text(value)
     if not result:
-        raise _InvalidValue("expected a path, got an empty string")
+        raise InvalidValue("expected a path, got an empty string")
     return Path(result)
 
 
@@ -122,14 +122,14 @@ def boolean(value: object) -> bool:
         "off",
     }:
         return value.lower() in {"true", "1", "yes", "on"}
-    raise _InvalidValue(f"expected true or false, got {value!r}")
+    raise InvalidValue(f"expected true or false, got {value!r}")
 
 
 def positive_int(value: object) -> int:
     if isinstance(value, str) and value.strip().isdigit():
         value = int(value)
     if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-        raise _InvalidValue(f"expected a positive whole number, got {value!r}")
+        raise InvalidValue(f"expected a positive whole number, got {value!r}")
     return value
 
 
@@ -138,23 +138,23 @@ def ratio(value: object) -> float:
         try:
             value = float(value)
         except ValueError:
-            raise _InvalidValue(f"expected a number between 0 and 1, got {value!r}") from None
+            raise InvalidValue(f"expected a number between 0 and 1, got {value!r}") from None
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 1:
-        raise _InvalidValue(f"expected a number between 0 and 1, got {value!r}")
+        raise InvalidValue(f"expected a number between 0 and 1, got {value!r}")
     return float(value)
 
 
 def log_level(value: object) -> str:
     level = text(value).lower()
     if level not in {"debug", "info", "warning", "error"}:
-        raise _InvalidValue(f"expected debug, info, warning or error, got {value!r}")
+        raise InvalidValue(f"expected debug, info, warning or error, got {value!r}")
     return level
 
 
 def port(value: object) -> int:
     number = positive_int(value)
     if number > 65535:
-        raise _InvalidValue(f"expected a TCP port (1-65535), got {value!r}")
+        raise InvalidValue(f"expected a TCP port (1-65535), got {value!r}")
     return number
 
 
@@ -162,7 +162,7 @@ def string_list(value: object) -> tuple[str, ...]:
     if isinstance(value, str):
         return (value,)
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-        raise _InvalidValue(f"expected a list of strings, got {value!r}")
+        raise InvalidValue(f"expected a list of strings, got {value!r}")
     return tuple(value)
 
 
@@ -170,7 +170,7 @@ def package_manager_list(value: object) -> tuple[str, ...]:
     names = string_list(value)
     unknown = [name for name in names if name not in PACKAGE_MANAGERS]
     if unknown:
-        raise _InvalidValue(
+        raise InvalidValue(
             f"unknown package manager {unknown[0]!r}; "
             f"expected some of {', '.join(PACKAGE_MANAGERS)}"
         )
@@ -180,10 +180,10 @@ def package_manager_list(value: object) -> tuple[str, ...]:
 def command(value: object) -> tuple[str, ...]:
     """A command as a list of arguments; never run through a shell."""
     if isinstance(value, str):
-        raise _InvalidValue("expected a list of arguments, e.g. ['app', '--version']")
+        raise InvalidValue("expected a list of arguments, e.g. ['app', '--version']")
     result = string_list(value)
     if not result:
-        raise _InvalidValue("expected a non-empty command")
+        raise InvalidValue("expected a non-empty command")
     return result
 
 
@@ -192,7 +192,7 @@ def regex(value: object) -> str:
     try:
         re.compile(pattern)
     except re.error as exc:
-        raise _InvalidValue(f"invalid regular expression {pattern!r}: {exc}") from None
+        raise InvalidValue(f"invalid regular expression {pattern!r}: {exc}") from None
     return pattern
 
 
@@ -210,14 +210,14 @@ def loopback_address(value: object) -> str:
     if address:
         host, _ = split_host_port(address)
         if not _is_loopback(host):
-            raise _InvalidValue(f"must be a loopback address (127.0.0.1 or [::1]), got {address!r}")
+            raise InvalidValue(f"must be a loopback address (127.0.0.1 or [::1]), got {address!r}")
     return address
 
 
 def url(value: object) -> str | None:
     result = text(value).rstrip("/")
     if result and not re.match(r"https?://[^/\s]+", result):
-        raise _InvalidValue(f"expected an http:// or https:// URL, got {result!r}")
+        raise InvalidValue(f"expected an http:// or https:// URL, got {result!r}")
     return result or None
 
 
@@ -225,7 +225,7 @@ def split_host_port(address: str) -> tuple[str, int]:
     """``"127.0.0.1:9798"`` -> ``("127.0.0.1", 9798)``; ``"[::1]:9798"`` -> ``("::1", 9798)``."""
     match = re.fullmatch(r"\[([^\]]+)\]:(\d+)|([^:\[\]]*):(\d+)", address)
     if not match:
-        raise _InvalidValue(f"expected host:port, got {address!r}")
+        raise InvalidValue(f"expected host:port, got {address!r}")
     host = match[1] if match[1] is not None else match[3]
     return host, port(match[2] or match[4])
 
@@ -343,7 +343,7 @@ READY_SIGNALS = ("cpu_settled", "libraries_settled", "port", "log_line", "proces
 def ready_signal(value: object) -> str:
     name = text(value)
     if name not in READY_SIGNALS:
-        raise _InvalidValue(f"expected one of {', '.join(READY_SIGNALS)}, got {name!r}")
+        raise InvalidValue(f"expected one of {', '.join(READY_SIGNALS)}, got {name!r}")
     return name
 
 
@@ -380,7 +380,9 @@ class AppConfig:
     version_pattern: str = _opt(
         r"(\d+(?:\.\d+)+[\w.+~-]*)", regex, "Regular expression whose first group is the version."
     )
-    ready: ReadySection = field(default_factory=ReadySection, metadata={"help": "Ready signal."})
+    ready: ReadySection = field(
+        default_factory=ReadySection, metadata={"help": "Ready signal.", "table": ReadySection}
+    )
 
 
 @dataclass(frozen=True)
@@ -469,7 +471,7 @@ SCALAR_SECTIONS: dict[str, type[Any]] = {
 _T = TypeVar("_T")
 
 
-class _Parser:
+class TableParser:
     def __init__(self, source: str, text_: str):
         self.source = source
         self.lines = text_.splitlines()
@@ -520,12 +522,12 @@ class _Parser:
                 raise self.error(
                     dotted, f"unknown key; expected one of: {', '.join(sorted(known))}"
                 )
-            if spec.name == "ready":
-                values[key] = self.build(ReadySection, value, dotted)
+            if "table" in spec.metadata:
+                values[key] = self.build(spec.metadata["table"], value, dotted)
                 continue
             try:
                 values[key] = spec.metadata["convert"](value)
-            except _InvalidValue as exc:
+            except InvalidValue as exc:
                 raise self.error(dotted, str(exc)) from None
         return cls(**values)
 
@@ -537,35 +539,19 @@ def load_config(path_: Path | None = None, environ: Mapping[str, str] | None = N
     default file means "all defaults"; a missing file the user named is an error.
     """
     environ = os.environ if environ is None else environ
-    named = path_ or (
-        Path(environ["FLEETSIGHT_AGENT_CONFIG"]) if environ.get("FLEETSIGHT_AGENT_CONFIG") else None
+    raw_text, source = read_config_text(
+        path_, environ, env_var="FLEETSIGHT_AGENT_CONFIG", default=DEFAULT_CONFIG_PATH
     )
-    config_path = named or DEFAULT_CONFIG_PATH
-    try:
-        raw_text = config_path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        if named:
-            raise ConfigError("file not found", source=str(config_path)) from None
-        raw_text = ""
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read: {exc}", source=str(config_path)) from None
-    return parse_config(raw_text, source=str(config_path), environ=environ)
+    return parse_config(raw_text, source=source, environ=environ)
 
 
 def parse_config(
     raw_text: str, *, source: str = "<string>", environ: Mapping[str, str] | None = None
 ) -> Config:
     """Parse TOML text into a :class:`Config`; see the module docstring for overrides."""
-    try:
-        data = tomllib.loads(raw_text)
-    except tomllib.TOMLDecodeError as exc:
-        # Python 3.11 puts the position only in the message: "... (at line 2, column 19)".
-        position = re.search(r"\(at line (\d+)", str(exc))
-        line = int(position[1]) if position else None
-        message = str(exc).split(" (at ")[0]
-        raise ConfigError(f"not valid TOML: {message}", source=source, line=line) from None
-    _apply_environment(data, environ if environ is not None else {})
-    parser = _Parser(source, raw_text)
+    data = load_toml(raw_text, source)
+    apply_environment(data, environ if environ is not None else {})
+    parser = TableParser(source, raw_text)
 
     sections: dict[str, Any] = {}
     for key, value in data.items():
@@ -605,13 +591,13 @@ def parse_config(
     return config
 
 
-def _array_of_tables(parser: _Parser, value: object, where: str) -> list[object]:
+def _array_of_tables(parser: TableParser, value: object, where: str) -> list[object]:
     if not isinstance(value, list):
         raise parser.error(where, f"expected an array of tables ([[{where}]])")
     return value
 
 
-def _validate(parser: _Parser, config: Config) -> None:
+def _validate(parser: TableParser, config: Config) -> None:
     """Rules that span several keys."""
     if config.agent.summary_interval < config.agent.sample_interval:
         raise parser.error(
@@ -644,7 +630,7 @@ def _validate(parser: _Parser, config: Config) -> None:
             )
 
 
-def _unique(parser: _Parser, where: str, names: list[str]) -> None:
+def _unique(parser: TableParser, where: str, names: list[str]) -> None:
     seen: set[str] = set()
     for name in names:
         if name in seen:
@@ -652,24 +638,34 @@ def _unique(parser: _Parser, where: str, names: list[str]) -> None:
         seen.add(name)
 
 
-def _apply_environment(data: dict[str, Any], environ: Mapping[str, str]) -> None:
-    """Fold ``FLEETSIGHT_AGENT_<SECTION>_<KEY>[_FILE]`` variables into the parsed TOML."""
+def apply_environment(
+    data: dict[str, Any],
+    environ: Mapping[str, str],
+    *,
+    prefix: str = ENV_PREFIX,
+    sections: Mapping[str, type[Any]] = SCALAR_SECTIONS,
+    default_section: str = "agent",
+) -> None:
+    """Fold ``<PREFIX><SECTION>_<KEY>[_FILE]`` variables into the parsed TOML ``data``.
+
+    Keys of ``default_section`` need no section: ``FLEETSIGHT_AGENT_STATE_DIR``. The variable
+    naming the config file itself (``<PREFIX>CONFIG``) is left alone.
+    """
     for name, value in sorted(environ.items()):
-        if not name.startswith(ENV_PREFIX) or name == "FLEETSIGHT_AGENT_CONFIG":
+        if not name.startswith(prefix) or name == f"{prefix}CONFIG":
             continue
-        rest = name[len(ENV_PREFIX) :].lower()
+        rest = name[len(prefix) :].lower()
         section, _, key = rest.partition("_")
-        if section not in SCALAR_SECTIONS:
-            # [agent] keys need no section: FLEETSIGHT_AGENT_STATE_DIR, not ..._AGENT_STATE_DIR.
-            section, key = "agent", rest
+        if section not in sections:
+            section, key = default_section, rest
         from_file = False
-        keys = {f.name for f in dataclasses.fields(SCALAR_SECTIONS[section])}
+        keys = {f.name for f in dataclasses.fields(sections[section])}
         if key not in keys and key.endswith("_file") and key[: -len("_file")] in keys:
             key, from_file = key[: -len("_file")], True
         if key not in keys:
             raise ConfigError(
-                f"unknown setting; expected FLEETSIGHT_AGENT_<SECTION>_<KEY> with a section of "
-                f"{', '.join(SCALAR_SECTIONS)} and one of its keys",
+                f"unknown setting; expected {prefix}<SECTION>_<KEY> with a section of "
+                f"{', '.join(sections)} and one of its keys",
                 source=f"environment variable {name}",
             )
         if from_file:
@@ -682,26 +678,67 @@ def _apply_environment(data: dict[str, Any], environ: Mapping[str, str]) -> None
         data.setdefault(section, {})[key] = value
 
 
-def describe() -> list[tuple[str, str, str]]:
-    """Every setting as ``(dotted key, default, help)``: the source of docs/configuration.md."""
+def load_toml(raw_text: str, source: str) -> dict[str, Any]:
+    """Parse TOML text; a syntax error names the file and line."""
+    try:
+        return tomllib.loads(raw_text)
+    except tomllib.TOMLDecodeError as exc:
+        # Python 3.11 puts the position only in the message: "... (at line 2, column 19)".
+        position = re.search(r"\(at line (\d+)", str(exc))
+        line = int(position[1]) if position else None
+        message = str(exc).split(" (at ")[0]
+        raise ConfigError(f"not valid TOML: {message}", source=source, line=line) from None
+
+
+def read_config_text(
+    path_: Path | None, environ: Mapping[str, str], *, env_var: str, default: Path
+) -> tuple[str, str]:
+    """``(text, source)`` of the config file: ``path_``, else ``$env_var``, else ``default``.
+
+    A missing default file means "all defaults" (empty text); a missing named file is an error.
+    """
+    from_env = environ.get(env_var)
+    named = path_ or (Path(from_env) if from_env else None)
+    config_path = named or default
+    try:
+        return config_path.read_text(encoding="utf-8"), str(config_path)
+    except FileNotFoundError:
+        if named:
+            raise ConfigError("file not found", source=str(config_path)) from None
+        return "", str(config_path)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read: {exc}", source=str(config_path)) from None
+
+
+def describe_tables(tables: Mapping[str, type[Any]]) -> list[tuple[str, str, str]]:
+    """Every setting of ``tables`` as ``(dotted key, default, help)``, nested tables included."""
     rows: list[tuple[str, str, str]] = []
 
     def walk(prefix: str, cls: type[Any]) -> None:
         for spec in dataclasses.fields(cls):
-            if spec.name == "ready":
-                walk(f"{prefix}.ready", ReadySection)
+            if "table" in spec.metadata:
+                walk(f"{prefix}.{spec.name}", spec.metadata["table"])
                 continue
             default: object = spec.default
             if spec.default_factory is not dataclasses.MISSING:
                 default = spec.default_factory()
             rows.append((f"{prefix}.{spec.name}", _render(default), spec.metadata["help"]))
 
-    for section, cls in SCALAR_SECTIONS.items():
-        walk(section, cls)
-    walk("apps[]", AppConfig)
-    walk("probes.http[]", HttpProbeConfig)
-    walk("probes.command[]", CommandProbeConfig)
+    for prefix, cls in tables.items():
+        walk(prefix, cls)
     return rows
+
+
+def describe() -> list[tuple[str, str, str]]:
+    """Every setting as ``(dotted key, default, help)``: the source of docs/configuration.md."""
+    return describe_tables(
+        {
+            **SCALAR_SECTIONS,
+            "apps[]": AppConfig,
+            "probes.http[]": HttpProbeConfig,
+            "probes.command[]": CommandProbeConfig,
+        }
+    )
 
 
 def _render(value: object) -> str:

@@ -1,0 +1,134 @@
+"""The advisor's store: what every other part of the advisor reads and writes.
+
+:class:`Store` is the contract; ``advisor.store.sql.SqlStore`` implements it on SQLAlchemy 2
+(SQLite for an office, PostgreSQL for a fleet), and one contract test suite runs against both.
+Times are Unix seconds (float, UTC) throughout, as in the wire format; ``now`` is always passed
+in, never read inside.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from agent.wire import Batch
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRecord:
+    """An enrolment token as listed; the secret itself is shown once, at creation."""
+
+    token_id: str
+    department: str
+    created_at: float
+    expires_at: float
+    revoked_at: float | None
+    uses: int
+    max_uses: int | None
+    note: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Enrolment:
+    """The result of a successful enrolment; ``credential`` is the only copy of the secret."""
+
+    host_id: str
+    department: str
+    credential: str
+
+
+@dataclass(frozen=True, slots=True)
+class HostRecord:
+    host_id: str
+    hostname: str
+    department: str
+    agent_version: str
+    enrolled_at: float
+    last_seen_at: float | None
+    revoked_at: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class AuthenticatedHost:
+    """Who a valid, unrevoked credential belongs to."""
+
+    host_id: str
+    department: str
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    """``stored`` is False when the batch id was stored before (a retry): nothing changed."""
+
+    batch_id: str
+    stored: bool
+
+
+@dataclass(frozen=True, slots=True)
+class VersionSpan:
+    """One version of one package on one host, and when it was there.
+
+    ``since`` is the ``collected_at`` of the first inventory that showed it; ``until`` that of
+    the first inventory that showed another version or none (None while it is installed).
+    """
+
+    host_id: str
+    source: str
+    package: str
+    app: str | None
+    version: str
+    since: float
+    until: float | None
+
+
+class Store(Protocol):
+    """Everything the API, the CLI and the jobs need from the database.
+
+    Secrets (tokens, credentials) are generated here and stored only as hashes. Every method
+    is one transaction.
+    """
+
+    def create_token(
+        self, *, department: str, expires_at: float, now: float, max_uses: int | None = None,
+        note: str | None = None,
+    ) -> tuple[str, TokenRecord]:
+        """A new enrolment token: ``(secret, record)``; the secret is not stored."""
+        ...
+
+    def list_tokens(self) -> list[TokenRecord]: ...
+
+    def revoke_token(self, token_id: str, *, now: float) -> bool:
+        """False if there is no such token."""
+        ...
+
+    def enrol(
+        self, *, token: str, host_id: str, hostname: str, agent_version: str, now: float
+    ) -> Enrolment:
+        """Exchange a token for a new per-host credential; raises EnrolmentRefused.
+
+        Enrolling a host id again (a reinstalled machine) replaces its credential and
+        un-revokes it; the department comes from the token, never from the agent.
+        """
+        ...
+
+    def authenticate(self, credential: str) -> AuthenticatedHost | None:
+        """The host a credential belongs to; None if unknown or the host is revoked."""
+        ...
+
+    def revoke_host(self, host_id: str, *, now: float) -> bool: ...
+
+    def list_hosts(self) -> list[HostRecord]: ...
+
+    def ingest(
+        self, host_id: str, batch: Batch, *, received_at: float, sent_at: float | None
+    ) -> IngestResult:
+        """Store a batch and everything in it in one transaction, once per batch id.
+
+        Updates the host's last-seen time and, when the batch carries an inventory, its current
+        packages and version history.
+        """
+        ...
+
+    def version_history(self, host_id: str) -> list[VersionSpan]: ...
+
+    def close(self) -> None: ...
