@@ -1,27 +1,341 @@
-"""``fleetsight-advisor``: the central advisor's command line."""
+"""``fleetsight-advisor``: serve the API, manage the database, enrolment tokens and hosts."""
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sqlalchemy.exc import OperationalError
 
 from advisor import __version__
+from advisor.config import DEFAULT_CONFIG_PATH, AdvisorConfig, load_config
+from advisor.errors import FleetsightAdvisorError
+from agent.config import duration, split_host_port
+from agent.errors import ConfigError
+
+if TYPE_CHECKING:
+    from advisor.store.sql import SqlStore
+
+log = logging.getLogger("advisor")
+
+EPILOG = """\
+configuration:
+  --config, or $FLEETSIGHT_ADVISOR_CONFIG, or /etc/fleetsight/advisor.toml (defaults if absent).
+  Any key can be overridden as FLEETSIGHT_ADVISOR_<SECTION>_<KEY>, e.g.
+  FLEETSIGHT_ADVISOR_DATABASE_URL_FILE=/run/secrets/db-url. All keys:
+  docs/advisor-configuration.md.
+
+first run:
+  fleetsight-advisor db upgrade
+  fleetsight-advisor token create --department finance --expires 7d
+  fleetsight-advisor serve
+"""
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fleetsight-advisor",
-        description=(
-            "The Fleetsight advisor receives agent batches, finds degraded applications and "
-            "ranks upgrade recommendations. This release ships the agent; the advisor service "
-            "arrives in the next one (see README)."
-        ),
+        description="The Fleetsight advisor: enrols agents, receives their batches and stores "
+        "them (SQLite by default, PostgreSQL for a fleet).",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help=f"configuration file (default: $FLEETSIGHT_ADVISOR_CONFIG or {DEFAULT_CONFIG_PATH})",
+    )
+    parser.add_argument(
+        "--state-dir", type=Path, metavar="DIR", help="directory of the embedded SQLite database"
+    )
+    parser.add_argument(
+        "--database-url",
+        metavar="URL",
+        help="SQLAlchemy URL (prefer FLEETSIGHT_ADVISOR_DATABASE_URL_FILE)",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="serve the HTTP API (what systemd runs)")
+    serve.add_argument("--listen", metavar="HOST:PORT", help="override [server] listen")
+    commands.add_parser("check-config", help="validate the configuration and exit")
+
+    db = commands.add_parser("db", help="database schema")
+    db_commands = db.add_subparsers(dest="action", required=True, metavar="ACTION")
+    db_commands.add_parser("upgrade", help="create or migrate the schema to this version")
+    db_commands.add_parser("status", help="show the schema revision")
+
+    token = commands.add_parser("token", help="enrolment tokens")
+    actions = token.add_subparsers(dest="action", required=True, metavar="ACTION")
+    create = actions.add_parser(
+        "create", help="create a token; agents enrol with `fleetsight-agent enroll URL TOKEN`"
+    )
+    create.add_argument("--department", required=True, help="department the hosts belong to")
+    create.add_argument(
+        "--expires",
+        type=_duration_arg,
+        default=7 * 86400.0,
+        metavar="DURATION",
+        help="how long the token is valid (default: 7d)",
+    )
+    create.add_argument(
+        "--max-uses",
+        type=int,
+        metavar="N",
+        help="at most this many enrolments (default: unlimited until expiry)",
+    )
+    create.add_argument("--note", help="free text shown in `token list`")
+    actions.add_parser("list", help="list tokens (never their secrets)")
+    revoke = actions.add_parser("revoke", help="revoke a token: no more enrolments")
+    revoke.add_argument("token_id")
+
+    host = commands.add_parser("host", help="enrolled hosts")
+    host_commands = host.add_subparsers(dest="action", required=True, metavar="ACTION")
+    host_commands.add_parser("list", help="list hosts")
+    host_revoke = host_commands.add_parser("revoke", help="revoke a host: its ingest stops")
+    host_revoke.add_argument("host_id")
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    build_parser().parse_args(argv)
-    build_parser().print_help()
+def _duration_arg(value: str) -> float:
+    try:
+        return duration(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _load(args: argparse.Namespace) -> AdvisorConfig:
+    environ = dict(os.environ)
+    if args.state_dir is not None:
+        environ["FLEETSIGHT_ADVISOR_STATE_DIR"] = str(args.state_dir)
+    if args.database_url is not None:
+        environ["FLEETSIGHT_ADVISOR_DATABASE_URL"] = args.database_url
+    if getattr(args, "listen", None):
+        environ["FLEETSIGHT_ADVISOR_SERVER_LISTEN"] = args.listen
+    return load_config(args.config, environ)
+
+
+def _open_store(config: AdvisorConfig, *, check: bool = True) -> SqlStore:
+    from advisor.store.engine import make_engine
+    from advisor.store.migrate import check_schema
+    from advisor.store.sql import SqlStore
+
+    engine = make_engine(config.database_url)
+    if check:
+        check_schema(engine)
+    return SqlStore(engine)
+
+
+def cmd_serve(args: argparse.Namespace, config: AdvisorConfig) -> int:
+    import uvicorn
+
+    from advisor.api.app import create_app
+    from advisor.api.settings import ApiSettings
+    from advisor.store.migrate import check_schema
+
+    store = _open_store(config)
+    engine = store.engine
+    settings = ApiSettings(
+        max_body_bytes=config.ingest.max_body_bytes,
+        max_decompressed_bytes=config.ingest.max_decompressed_bytes,
+        max_concurrent_ingests=config.ingest.max_concurrent,
+        retry_after_seconds=config.ingest.retry_after,
+        ready_check=lambda: check_schema(engine),
+    )
+    app = create_app(store, settings)
+    host, port = split_host_port(config.server.listen)
+    tls = config.server
+    log.info(
+        "fleetsight-advisor %s serving on %s (database %s)",
+        __version__,
+        config.server.listen,
+        _redacted(config.database_url),
+    )
+    try:
+        uvicorn.run(
+            app,
+            host=host,
+            port=port,
+            log_level=config.advisor.log_level,
+            access_log=False,
+            ssl_certfile=str(tls.tls_cert_file) if tls.tls_cert_file else None,
+            ssl_keyfile=str(tls.tls_key_file) if tls.tls_key_file else None,
+            # SIGTERM: stop accepting, finish requests in flight (each batch is one
+            # transaction, so nothing is half-stored), then exit.
+            timeout_graceful_shutdown=20,
+        )
+    finally:
+        store.close()
     return 0
+
+
+def cmd_check_config(args: argparse.Namespace, config: AdvisorConfig) -> int:
+    print(f"{config.source}: OK")
+    print(
+        f"  listen            {config.server.listen}"
+        f" ({'HTTPS' if config.server.tls_cert_file else 'HTTP'})"
+    )
+    print(f"  database          {_redacted(config.database_url)}")
+    print(
+        f"  ingest            at most {config.ingest.max_body_bytes} bytes compressed, "
+        f"{config.ingest.max_concurrent} at once"
+    )
+    return 0
+
+
+def cmd_db(args: argparse.Namespace, config: AdvisorConfig) -> int:
+    from advisor.store.engine import make_engine
+    from advisor.store.migrate import current_revision, head_revision, upgrade
+
+    engine = make_engine(config.database_url)
+    try:
+        if args.action == "upgrade":
+            before = current_revision(engine)
+            upgrade(engine)
+            after = current_revision(engine)
+            if before == after:
+                print(f"{_redacted(config.database_url)}: already at {after}")
+            else:
+                print(f"{_redacted(config.database_url)}: {before or 'empty'} -> {after}")
+        else:
+            current, head = current_revision(engine), head_revision()
+            state = "up to date" if current == head else "run `fleetsight-advisor db upgrade`"
+            print(
+                f"{_redacted(config.database_url)}: at {current or 'empty'}, "
+                f"this advisor needs {head}: {state}"
+            )
+    finally:
+        engine.dispose()
+    return 0
+
+
+def cmd_token(args: argparse.Namespace, config: AdvisorConfig) -> int:
+    store = _open_store(config)
+    now = time.time()
+    try:
+        if args.action == "create":
+            secret, record = store.create_token(
+                department=args.department,
+                expires_at=now + args.expires,
+                now=now,
+                max_uses=args.max_uses,
+                note=args.note,
+            )
+            print(
+                f"token {record.token_id} for department {record.department}, "
+                f"valid until {_when(record.expires_at)}"
+            )
+            print(f"  {secret}")
+            print("shown once; on each machine: fleetsight-agent enroll https://ADVISOR TOKEN")
+        elif args.action == "list":
+            tokens = store.list_tokens()
+            for token in tokens:
+                state = (
+                    "revoked"
+                    if token.revoked_at
+                    else "expired"
+                    if token.expires_at <= now
+                    else "valid"
+                )
+                uses = f"{token.uses}" + (f"/{token.max_uses}" if token.max_uses else "")
+                print(
+                    f"{token.token_id}  {token.department:<16} {state:<8} "
+                    f"until {_when(token.expires_at)}  uses {uses}  {token.note or ''}"
+                )
+            if not tokens:
+                print("no tokens; create one with `fleetsight-advisor token create`")
+        else:
+            if not store.revoke_token(args.token_id, now=now):
+                print(f"fleetsight-advisor: no token {args.token_id}", file=sys.stderr)
+                return 1
+            print(f"token {args.token_id} revoked")
+    finally:
+        store.close()
+    return 0
+
+
+def cmd_host(args: argparse.Namespace, config: AdvisorConfig) -> int:
+    store = _open_store(config)
+    try:
+        if args.action == "list":
+            hosts = store.list_hosts()
+            for host in hosts:
+                seen = _when(host.last_seen_at) if host.last_seen_at else "never"
+                state = "revoked" if host.revoked_at else "active"
+                print(
+                    f"{host.host_id}  {host.hostname:<20} {host.department:<16} {state:<8} "
+                    f"last seen {seen}  agent {host.agent_version}"
+                )
+            if not hosts:
+                print("no hosts enrolled yet")
+        else:
+            if not store.revoke_host(args.host_id, now=time.time()):
+                print(f"fleetsight-advisor: no host {args.host_id}", file=sys.stderr)
+                return 1
+            print(f"host {args.host_id} revoked: its batches are refused from now on")
+    finally:
+        store.close()
+    return 0
+
+
+def _when(timestamp: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(timestamp))
+
+
+def _redacted(url: str) -> str:
+    """The URL without its password, for logs and messages."""
+    scheme, sep, rest = url.partition("://")
+    if "@" not in rest:
+        return url
+    credentials, _, host = rest.rpartition("@")
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}{sep}{user}:***@{host}"
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace, AdvisorConfig], int]] = {
+    "serve": cmd_serve,
+    "check-config": cmd_check_config,
+    "db": cmd_db,
+    "token": cmd_token,
+    "host": cmd_host,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        config = _load(args)
+    except ConfigError as exc:
+        print(f"fleetsight-advisor: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=config.advisor.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        return COMMANDS[args.command](args, config)
+    except (FleetsightAdvisorError, ConfigError) as exc:
+        print(f"fleetsight-advisor: {exc}", file=sys.stderr)
+        return 1
+    except OperationalError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        print(
+            f"fleetsight-advisor: cannot use the database at "
+            f"{_redacted(config.database_url)}: {reason}",
+            file=sys.stderr,
+        )
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

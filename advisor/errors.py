@@ -1,30 +1,29 @@
 """Exceptions raised by the advisor.
 
-    FleetsightAdvisorError
-    ├── ConfigError          bad configuration; names the file, line and key
-    ├── SchemaOutOfDate      the database needs `fleetsight-advisor db upgrade`
-    └── EnrolmentRefused     an enrolment token was not accepted (unknown, expired, revoked,
-                             used up); ``reason`` is one of those words
+agent.errors.ConfigError   bad configuration; names the file, line and key (one class for
+                           both programs: they share the config parser)
+FleetsightAdvisorError
+├── SchemaOutOfDate      the database needs `fleetsight-advisor db upgrade`
+└── EnrolmentRefused     an enrolment token was not accepted (unknown, expired, revoked,
+                         used up); ``reason`` is one of those words
 """
 
 from __future__ import annotations
 
-from agent.errors import ConfigError as _AgentConfigError
+from agent.errors import ConfigError
+
+__all__ = ["ConfigError", "EnrolmentRefused", "FleetsightAdvisorError", "SchemaOutOfDate"]
 
 
 class FleetsightAdvisorError(Exception):
     """Base class of every error the advisor raises on purpose."""
 
 
-class ConfigError(_AgentConfigError, FleetsightAdvisorError):
-    """The advisor's configuration is invalid (same message shape as the agent's)."""
-
-
-class SchemaOutOfDate(FleetsightAdvisorError):
+class SchemaOutOfDate(FleetsightAdvisorError):  # noqa: N818 - reads as the verdict it is
     """The database schema is older (or newer) than this advisor's migrations."""
 
 
-class EnrolmentRefused(FleetsightAdvisorError):
+class EnrolmentRefused(FleetsightAdvisorError):  # noqa: N818 - reads as the verdict it is
     """An enrolment token was refused; ``reason`` is unknown, expired, revoked or used_up."""
 
     def __init__(self, reason: str, message: str):

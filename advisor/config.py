@@ -1,0 +1,151 @@
+"""Advisor configuration: one TOML file plus ``FLEETSIGHT_ADVISOR_*`` environment overrides.
+
+Same rules as the agent's (agent/config.py): the schema is the dataclasses below, a bad value
+stops start-up with one sentence naming file, line and key, ``FLEETSIGHT_ADVISOR_<SECTION>_<KEY>``
+overrides a key (keys of ``[advisor]`` need no section), ``_FILE`` reads the value from a file,
+which is how a PostgreSQL URL with a password should be passed.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from advisor.errors import ConfigError
+from agent.config import (
+    InvalidValue,
+    TableParser,
+    apply_environment,
+    describe_tables,
+    duration,
+    listen_address,
+    load_toml,
+    log_level,
+    optional_path,
+    path,
+    positive_int,
+    read_config_text,
+    size,
+    text,
+)
+
+DEFAULT_CONFIG_PATH = Path("/etc/fleetsight/advisor.toml")
+DEFAULT_STATE_DIR = Path("/var/lib/fleetsight")
+ENV_PREFIX = "FLEETSIGHT_ADVISOR_"
+
+
+def _opt(default: Any, convert: Any, help: str) -> Any:
+    return field(default=default, metadata={"convert": convert, "help": help})
+
+
+def database_url(value: object) -> str | None:
+    url = text(value)
+    if url and not url.startswith(("sqlite:", "postgresql:", "postgresql+psycopg:")):
+        raise InvalidValue(
+            "expected a sqlite:///PATH or postgresql+psycopg://USER@HOST/DB URL, "
+            f"got {url.split('@')[-1]!r}"  # never echo a password
+        )
+    return url or None
+
+
+@dataclass(frozen=True)
+class AdvisorSection:
+    state_dir: Path = _opt(DEFAULT_STATE_DIR, path, "Directory of the embedded SQLite database.")
+    log_level: str = _opt("info", log_level, "debug, info, warning or error.")
+
+
+@dataclass(frozen=True)
+class ServerSection:
+    listen: str = _opt("127.0.0.1:8080", listen_address, "Address the HTTP API listens on.")
+    tls_cert_file: Path | None = _opt(
+        None, optional_path, "Certificate (PEM) to serve HTTPS; agents should not send over HTTP."
+    )
+    tls_key_file: Path | None = _opt(None, optional_path, "Private key (PEM) of tls_cert_file.")
+
+
+@dataclass(frozen=True)
+class DatabaseSection:
+    url: str | None = _opt(
+        None,
+        database_url,
+        "SQLAlchemy URL; default: SQLite in STATE_DIR/advisor.sqlite3. For a fleet: "
+        "postgresql+psycopg://fleetsight@db.example/fleetsight (set it with ..._URL_FILE).",
+    )
+
+
+@dataclass(frozen=True)
+class IngestSection:
+    max_body_bytes: int = _opt(
+        1024**2, size, "Largest compressed batch accepted; larger ones get 413."
+    )
+    max_decompressed_bytes: int = _opt(
+        16 * 1024**2, size, "Largest batch after gunzip; a gzip bomb stops here with 413."
+    )
+    max_concurrent: int = _opt(
+        32, positive_int, "Batches stored at once; beyond that agents get 429 and retry later."
+    )
+    retry_after: float = _opt(5.0, duration, "Retry-After sent with 429.")
+
+
+SECTIONS: dict[str, type[Any]] = {
+    "advisor": AdvisorSection,
+    "server": ServerSection,
+    "database": DatabaseSection,
+    "ingest": IngestSection,
+}
+
+
+@dataclass(frozen=True)
+class AdvisorConfig:
+    source: str = "<defaults>"
+    advisor: AdvisorSection = field(default_factory=AdvisorSection)
+    server: ServerSection = field(default_factory=ServerSection)
+    database: DatabaseSection = field(default_factory=DatabaseSection)
+    ingest: IngestSection = field(default_factory=IngestSection)
+
+    @property
+    def database_url(self) -> str:
+        if self.database.url:
+            return self.database.url
+        return f"sqlite:///{self.advisor.state_dir / 'advisor.sqlite3'}"
+
+
+def load_config(
+    path_: Path | None = None, environ: Mapping[str, str] | None = None
+) -> AdvisorConfig:
+    """``path_``, else ``$FLEETSIGHT_ADVISOR_CONFIG``, else /etc/fleetsight/advisor.toml."""
+    environ = os.environ if environ is None else environ
+    raw_text, source = read_config_text(
+        path_, environ, env_var="FLEETSIGHT_ADVISOR_CONFIG", default=DEFAULT_CONFIG_PATH
+    )
+    return parse_config(raw_text, source=source, environ=environ)
+
+
+def parse_config(
+    raw_text: str, *, source: str = "<string>", environ: Mapping[str, str] | None = None
+) -> AdvisorConfig:
+    data = load_toml(raw_text, source)
+    apply_environment(
+        data, environ or {}, prefix=ENV_PREFIX, sections=SECTIONS, default_section="advisor"
+    )
+    parser = TableParser(source, raw_text)
+    sections: dict[str, Any] = {}
+    for key, value in data.items():
+        if key not in SECTIONS:
+            raise parser.error(key, f"unknown section; expected one of: {', '.join(SECTIONS)}")
+        sections[key] = parser.build(SECTIONS[key], value, key)
+    config = AdvisorConfig(source=source, **sections)
+    server = config.server
+    if bool(server.tls_cert_file) != bool(server.tls_key_file):
+        raise ConfigError(
+            "set both tls_cert_file and tls_key_file, or neither", source=source, key="server"
+        )
+    return config
+
+
+def describe() -> list[tuple[str, str, str]]:
+    """Every setting as ``(dotted key, default, help)``, for docs/advisor-configuration.md."""
+    return describe_tables(SECTIONS)
