@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 DEBIAN_PACKAGES := prometheus:promtool prometheus-node-exporter:prometheus-node-exporter \
                    systemd:systemd-analyze
 
-.PHONY: all venv system-deps demo test lint typecheck pytest bench clean
+.PHONY: all venv system-deps postgres demo test lint typecheck pytest bench clean
 
 all: test
 
@@ -21,6 +21,10 @@ venv: $(STAMP)
 system-deps:
 	@scripts/ensure-debian-packages $(DEBIAN_PACKAGES)
 
+# The store's contract tests run on PostgreSQL too (and must, under CI=true).
+postgres:
+	@scripts/ensure-postgres
+
 demo: venv
 	$(BIN)/python scripts/demo.py
 
@@ -31,7 +35,7 @@ lint: venv
 typecheck: venv
 	$(BIN)/mypy
 
-pytest: venv system-deps
+pytest: venv system-deps postgres
 	$(BIN)/pytest
 
 test: lint typecheck pytest
