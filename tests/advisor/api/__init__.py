@@ -1,0 +1,1 @@
+"""Tests of the advisor's HTTP API (advisor/api)."""

@@ -1,0 +1,207 @@
+"""An in-memory :class:`advisor.store.Store` for the API tests: the whole protocol, in dicts.
+
+The API's tests need a store that behaves like the real one (hashed secrets, refusal reasons,
+idempotent ingest, revocation) without a database; the SQL store has its own contract suite.
+Beyond the protocol it exposes what it holds (``batches``, ``ingest_calls``) for assertions,
+and ``hold_ingest`` to keep ingests waiting while a test looks at the API under load.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import threading
+from dataclasses import dataclass, replace
+
+from advisor.errors import EnrolmentRefused
+from advisor.store import (
+    AuthenticatedHost,
+    Enrolment,
+    HostRecord,
+    IngestResult,
+    TokenRecord,
+    VersionSpan,
+)
+from agent.wire import Batch, InstalledPackage
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class StoredBatch:
+    host_id: str
+    batch: Batch
+    received_at: float
+    sent_at: float | None
+
+
+class MemoryStore:
+    """Implements :class:`advisor.store.Store`; thread-safe behind one lock."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._tokens: dict[str, TokenRecord] = {}
+        self._token_ids_by_digest: dict[str, str] = {}
+        self._hosts: dict[str, HostRecord] = {}
+        self._host_ids_by_credential: dict[str, str] = {}
+        self._spans: list[VersionSpan] = []
+        self._inventory_at: dict[str, float] = {}
+        self.batches: dict[str, StoredBatch] = {}
+        self.ingest_calls = 0
+        self.closed = False
+        # Set by hold_ingest: ingest() announces itself on ``entered`` and waits for ``release``.
+        self.entered: threading.Semaphore | None = None
+        self.release: threading.Event | None = None
+
+    def hold_ingest(self) -> tuple[threading.Semaphore, threading.Event]:
+        """From now on every ingest signals the semaphore, then waits until the event is set."""
+        self.entered = threading.Semaphore(0)
+        self.release = threading.Event()
+        return self.entered, self.release
+
+    def create_token(
+        self,
+        *,
+        department: str,
+        expires_at: float,
+        now: float,
+        max_uses: int | None = None,
+        note: str | None = None,
+    ) -> tuple[str, TokenRecord]:
+        secret = secrets.token_urlsafe(24)
+        record = TokenRecord(
+            token_id=secrets.token_hex(8),
+            department=department,
+            created_at=now,
+            expires_at=expires_at,
+            revoked_at=None,
+            uses=0,
+            max_uses=max_uses,
+            note=note,
+        )
+        with self._lock:
+            self._tokens[record.token_id] = record
+            self._token_ids_by_digest[_digest(secret)] = record.token_id
+        return secret, record
+
+    def list_tokens(self) -> list[TokenRecord]:
+        with self._lock:
+            return sorted(self._tokens.values(), key=lambda token: token.created_at)
+
+    def revoke_token(self, token_id: str, *, now: float) -> bool:
+        with self._lock:
+            record = self._tokens.get(token_id)
+            if record is None:
+                return False
+            if record.revoked_at is None:
+                self._tokens[token_id] = replace(record, revoked_at=now)
+            return True
+
+    def enrol(
+        self, *, token: str, host_id: str, hostname: str, agent_version: str, now: float
+    ) -> Enrolment:
+        with self._lock:
+            token_id = self._token_ids_by_digest.get(_digest(token))
+            record = self._tokens.get(token_id) if token_id is not None else None
+            if record is None:
+                raise EnrolmentRefused("unknown", "unknown enrolment token")
+            if record.revoked_at is not None:
+                raise EnrolmentRefused("revoked", f"token {record.token_id} was revoked")
+            if now >= record.expires_at:
+                raise EnrolmentRefused("expired", f"token {record.token_id} has expired")
+            if record.max_uses is not None and record.uses >= record.max_uses:
+                raise EnrolmentRefused("used_up", f"token {record.token_id} is used up")
+            self._tokens[record.token_id] = replace(record, uses=record.uses + 1)
+            credential = secrets.token_urlsafe(32)
+            self._host_ids_by_credential = {
+                digest: owner
+                for digest, owner in self._host_ids_by_credential.items()
+                if owner != host_id
+            }
+            self._host_ids_by_credential[_digest(credential)] = host_id
+            self._hosts[host_id] = HostRecord(
+                host_id=host_id,
+                hostname=hostname,
+                department=record.department,
+                agent_version=agent_version,
+                enrolled_at=now,
+                last_seen_at=None,
+                revoked_at=None,
+            )
+            return Enrolment(host_id=host_id, department=record.department, credential=credential)
+
+    def authenticate(self, credential: str) -> AuthenticatedHost | None:
+        with self._lock:
+            host_id = self._host_ids_by_credential.get(_digest(credential))
+            host = self._hosts.get(host_id) if host_id is not None else None
+            if host is None or host.revoked_at is not None:
+                return None
+            return AuthenticatedHost(host_id=host.host_id, department=host.department)
+
+    def revoke_host(self, host_id: str, *, now: float) -> bool:
+        with self._lock:
+            host = self._hosts.get(host_id)
+            if host is None:
+                return False
+            if host.revoked_at is None:
+                self._hosts[host_id] = replace(host, revoked_at=now)
+            return True
+
+    def list_hosts(self) -> list[HostRecord]:
+        with self._lock:
+            return sorted(self._hosts.values(), key=lambda host: host.host_id)
+
+    def ingest(
+        self, host_id: str, batch: Batch, *, received_at: float, sent_at: float | None
+    ) -> IngestResult:
+        entered, release = self.entered, self.release
+        if entered is not None and release is not None:
+            entered.release()
+            release.wait(timeout=60)
+        with self._lock:
+            self.ingest_calls += 1
+            if batch.batch_id in self.batches:
+                return IngestResult(batch_id=batch.batch_id, stored=False)
+            self.batches[batch.batch_id] = StoredBatch(host_id, batch, received_at, sent_at)
+            host = self._hosts.get(host_id)
+            if host is not None:
+                self._hosts[host_id] = replace(host, last_seen_at=received_at)
+            if batch.inventory is not None:
+                self._record_versions(host_id, batch)
+            return IngestResult(batch_id=batch.batch_id, stored=True)
+
+    def _record_versions(self, host_id: str, batch: Batch) -> None:
+        inventory = batch.inventory
+        assert inventory is not None
+        at = inventory.collected_at
+        if at <= self._inventory_at.get(host_id, float("-inf")):
+            return  # an older inventory arriving late does not rewrite history
+        self._inventory_at[host_id] = at
+        installed: dict[tuple[str, str], InstalledPackage] = {
+            (item.source, item.package): item for item in inventory.software
+        }
+        still_open: set[tuple[str, str]] = set()
+        for index, span in enumerate(self._spans):
+            if span.host_id != host_id or span.until is not None:
+                continue
+            now_installed = installed.get((span.source, span.package))
+            if now_installed is not None and now_installed.version == span.version:
+                still_open.add((span.source, span.package))
+            else:
+                self._spans[index] = replace(span, until=at)
+        for key, item in installed.items():
+            if key not in still_open:
+                self._spans.append(
+                    VersionSpan(
+                        host_id, item.source, item.package, item.app, item.version, at, None
+                    )
+                )
+
+    def version_history(self, host_id: str) -> list[VersionSpan]:
+        with self._lock:
+            return [span for span in self._spans if span.host_id == host_id]
+
+    def close(self) -> None:
+        self.closed = True
