@@ -79,6 +79,7 @@ class VersionSpan:
     version: str
     since: float
     until: float | None
+    arch: str | None = None  # multi-arch packages (libc6 amd64 and i386) have a span each
 
 
 class Store(Protocol):
@@ -89,7 +90,12 @@ class Store(Protocol):
     """
 
     def create_token(
-        self, *, department: str, expires_at: float, now: float, max_uses: int | None = None,
+        self,
+        *,
+        department: str,
+        expires_at: float,
+        now: float,
+        max_uses: int | None = None,
         note: str | None = None,
     ) -> tuple[str, TokenRecord]:
         """A new enrolment token: ``(secret, record)``; the secret is not stored."""

@@ -195,7 +195,14 @@ class MemoryStore:
             if key not in still_open:
                 self._spans.append(
                     VersionSpan(
-                        host_id, item.source, item.package, item.app, item.version, at, None
+                        host_id,
+                        item.source,
+                        item.package,
+                        item.app,
+                        item.version,
+                        at,
+                        None,
+                        item.arch,
                     )
                 )
 

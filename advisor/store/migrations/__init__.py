@@ -1,0 +1,1 @@
+"""Alembic migrations of the advisor store; run through ``advisor.store.migrate``."""

@@ -1,0 +1,222 @@
+"""The advisor's tables as SQLAlchemy 2 declarative models.
+
+Times are Unix seconds (double precision, UTC), as in the wire format. Identifiers and names are
+unbounded strings: the API bounds their length before anything reaches the store.
+
+Rows written by ingest (summaries, launches) carry ``host_id`` and ``batch_id`` without
+foreign keys: they are only ever written in the transaction that inserts their batch row (which
+does reference ``hosts``), retention deletes them on its own schedule, and a per-row foreign-key
+check would cost ingest throughput for no extra safety.
+
+A package without an architecture is stored with ``arch = ''`` so that it can be part of a
+primary key; the store turns it back into None.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+JsonDocument = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+"""JSON that PostgreSQL can index and query (JSONB); plain JSON text on SQLite."""
+
+RowId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+"""A 64-bit surrogate key; SQLite only auto-increments a column declared INTEGER PRIMARY KEY."""
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """Declarative base; constraint names are deterministic so migrations can refer to them."""
+
+    metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class EnrolmentToken(Base):
+    """A reusable enrolment token: valid until it expires, is revoked or reaches ``max_uses``."""
+
+    __tablename__ = "enrolment_tokens"
+
+    token_id: Mapped[str] = mapped_column(sa.String, primary_key=True)
+    secret_sha256: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    department: Mapped[str] = mapped_column(sa.String)
+    created_at: Mapped[float] = mapped_column(sa.Double)
+    expires_at: Mapped[float] = mapped_column(sa.Double)
+    revoked_at: Mapped[float | None] = mapped_column(sa.Double)
+    uses: Mapped[int] = mapped_column(sa.Integer, server_default=sa.text("0"))
+    max_uses: Mapped[int | None] = mapped_column(sa.Integer)
+    note: Mapped[str | None] = mapped_column(sa.Text)
+
+
+class Host(Base):
+    """An enrolled machine. ``credential_sha256`` is a fast hash: credentials are 32 random
+    bytes, not passwords, so there is nothing to brute-force."""
+
+    __tablename__ = "hosts"
+
+    host_id: Mapped[str] = mapped_column(sa.String, primary_key=True)
+    hostname: Mapped[str] = mapped_column(sa.String)
+    department: Mapped[str] = mapped_column(sa.String, index=True)
+    credential_sha256: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    enrolled_at: Mapped[float] = mapped_column(sa.Double)
+    revoked_at: Mapped[float | None] = mapped_column(sa.Double)
+    last_seen_at: Mapped[float | None] = mapped_column(sa.Double)
+    agent_version: Mapped[str] = mapped_column(sa.String)
+    clock_skew_seconds: Mapped[float | None] = mapped_column(sa.Double)
+    """``received_at - sent_at`` of the last batch whose agent said when it sent it."""
+    hardware: Mapped[dict[str, Any] | None] = mapped_column(JsonDocument)
+    inventory_collected_at: Mapped[float | None] = mapped_column(sa.Double)
+    """``collected_at`` of the newest inventory applied: older ones are not applied."""
+    inventory_digest: Mapped[str | None] = mapped_column(sa.String)
+
+
+class BatchRecord(Base):
+    """One row per batch ever stored: the idempotency record."""
+
+    __tablename__ = "batches"
+    __table_args__ = (sa.Index(None, "host_id", "sequence"),)
+
+    batch_id: Mapped[str] = mapped_column(sa.String, primary_key=True)
+    host_id: Mapped[str] = mapped_column(sa.String, sa.ForeignKey("hosts.host_id"))
+    sequence: Mapped[int] = mapped_column(sa.BigInteger)
+    created_at: Mapped[float] = mapped_column(sa.Double)
+    received_at: Mapped[float] = mapped_column(sa.Double, index=True)
+    sent_at: Mapped[float | None] = mapped_column(sa.Double)
+    dropped_launch_events: Mapped[int] = mapped_column(sa.Integer, server_default=sa.text("0"))
+
+
+class MetricSummaryRow(Base):
+    """One metric over one interval of one host (a wire ``MetricSummary``)."""
+
+    __tablename__ = "metric_summaries"
+    __table_args__ = (sa.Index(None, "host_id", "name", "interval_start"),)
+
+    id: Mapped[int] = mapped_column(RowId, primary_key=True, autoincrement=True)
+    host_id: Mapped[str] = mapped_column(sa.String)
+    batch_id: Mapped[str] = mapped_column(sa.String)
+    # Rollups and retention select whole time ranges across hosts.
+    interval_start: Mapped[float] = mapped_column(sa.Double, index=True)
+    interval_end: Mapped[float] = mapped_column(sa.Double)
+    name: Mapped[str] = mapped_column(sa.String)
+    labels: Mapped[str] = mapped_column(sa.Text)
+    """Canonical JSON (sorted keys, no spaces): equal label sets compare equal as text."""
+    count: Mapped[int] = mapped_column(sa.BigInteger)
+    sum: Mapped[float] = mapped_column(sa.Double)
+    min: Mapped[float] = mapped_column(sa.Double)
+    max: Mapped[float] = mapped_column(sa.Double)
+    p50: Mapped[float] = mapped_column(sa.Double)
+    p90: Mapped[float] = mapped_column(sa.Double)
+    p99: Mapped[float] = mapped_column(sa.Double)
+
+
+class LaunchRow(Base):
+    """One measured launch, probe or reported timing (a wire ``LaunchEvent``), kept raw."""
+
+    __tablename__ = "launches"
+    __table_args__ = (
+        sa.Index(None, "app", "started_at"),
+        sa.Index(None, "host_id", "app", "started_at"),
+    )
+
+    id: Mapped[int] = mapped_column(RowId, primary_key=True, autoincrement=True)
+    host_id: Mapped[str] = mapped_column(sa.String)
+    batch_id: Mapped[str] = mapped_column(sa.String)
+    app: Mapped[str] = mapped_column(sa.String)
+    version: Mapped[str | None] = mapped_column(sa.String)
+    method: Mapped[str] = mapped_column(sa.String)
+    outcome: Mapped[str] = mapped_column(sa.String)
+    # Retention deletes by age across all apps.
+    started_at: Mapped[float] = mapped_column(sa.Double, index=True)
+    duration_seconds: Mapped[float | None] = mapped_column(sa.Double)
+    ready_signal: Mapped[str] = mapped_column(sa.String)
+    start_kind: Mapped[str] = mapped_column(sa.String)
+    phases: Mapped[dict[str, float]] = mapped_column(JsonDocument)
+    probe: Mapped[str | None] = mapped_column(sa.String)
+    detail: Mapped[str | None] = mapped_column(sa.Text)
+
+
+class LaunchCountRow(Base):
+    """Launches per host, app, local day and method, summed over every batch's deltas."""
+
+    __tablename__ = "launch_counts"
+    __table_args__ = (sa.Index(None, "app", "day"),)
+
+    host_id: Mapped[str] = mapped_column(sa.String, primary_key=True)
+    app: Mapped[str] = mapped_column(sa.String, primary_key=True)
+    day: Mapped[str] = mapped_column(sa.String, primary_key=True)
+    method: Mapped[str] = mapped_column(sa.String, primary_key=True)
+    count: Mapped[int] = mapped_column(sa.BigInteger)
+
+
+class CurrentPackage(Base):
+    """What the host's newest inventory says is installed."""
+
+    __tablename__ = "current_packages"
+    __table_args__ = (sa.Index(None, "app"),)
+
+    host_id: Mapped[str] = mapped_column(
+        sa.String, sa.ForeignKey("hosts.host_id"), primary_key=True
+    )
+    source: Mapped[str] = mapped_column(sa.String, primary_key=True)
+    package: Mapped[str] = mapped_column(sa.String, primary_key=True)
+    arch: Mapped[str] = mapped_column(sa.String, primary_key=True)
+    version: Mapped[str] = mapped_column(sa.String)
+    app: Mapped[str | None] = mapped_column(sa.String)
+
+
+class UpgradablePackageRow(Base):
+    """What the host's package manager offered at its newest inventory."""
+
+    __tablename__ = "upgradable_packages"
+
+    host_id: Mapped[str] = mapped_column(
+        sa.String, sa.ForeignKey("hosts.host_id"), primary_key=True
+    )
+    source: Mapped[str] = mapped_column(sa.String, primary_key=True)
+    package: Mapped[str] = mapped_column(sa.String, primary_key=True)
+    arch: Mapped[str] = mapped_column(sa.String, primary_key=True)
+    installed: Mapped[str] = mapped_column(sa.String)
+    candidate: Mapped[str] = mapped_column(sa.String)
+    origin: Mapped[str | None] = mapped_column(sa.String)
+
+
+class VersionSpanRow(Base):
+    """One version of one package on one host from ``since`` until ``until`` (None: still).
+
+    At most one open span per (host, source, package, arch), enforced by a partial unique index.
+    """
+
+    __tablename__ = "version_spans"
+    __table_args__ = (
+        sa.Index(None, "host_id", "source", "package", "arch", "since"),
+        sa.Index(None, "app", "version", "since"),
+        sa.Index(
+            "uq_version_spans_open",
+            "host_id",
+            "source",
+            "package",
+            "arch",
+            unique=True,
+            sqlite_where=sa.text("until IS NULL"),
+            postgresql_where=sa.text("until IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(RowId, primary_key=True, autoincrement=True)
+    host_id: Mapped[str] = mapped_column(sa.String, sa.ForeignKey("hosts.host_id"))
+    source: Mapped[str] = mapped_column(sa.String)
+    package: Mapped[str] = mapped_column(sa.String)
+    arch: Mapped[str] = mapped_column(sa.String)
+    app: Mapped[str | None] = mapped_column(sa.String)
+    version: Mapped[str] = mapped_column(sa.String)
+    since: Mapped[float] = mapped_column(sa.Double)
+    until: Mapped[float | None] = mapped_column(sa.Double)

@@ -1,0 +1,665 @@
+"""The :class:`~advisor.store.Store` contract on SQLAlchemy 2 Core: SQLite or PostgreSQL.
+
+Every public method is one transaction. On SQLite the methods that write start it with
+``BEGIN IMMEDIATE`` (see :data:`advisor.store.engine.SQLITE_BEGIN_OPTION`); on PostgreSQL rows
+read before a dependent write are locked with ``SELECT ... FOR UPDATE``, so concurrent advisor
+processes sharing one database see a consistent store.
+
+Version history rule: an inventory is applied (current packages, upgradable list, hardware and
+version spans) only when its ``collected_at`` is later than that of the newest inventory already
+applied for the host. An older or equally old one, such as a batch spooled during an outage
+and delivered after a newer one, changes nothing: its view of the machine is superseded, and
+applying it would move history backwards. The history therefore has the resolution of the
+inventories that arrived in order: a version change is dated by the first newer inventory
+applied after it.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import hashlib
+import json
+import secrets
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any, cast
+
+import sqlalchemy as sa
+from psycopg import sql as pg_sql
+from sqlalchemy.dialects import postgresql, sqlite
+
+from advisor.errors import EnrolmentRefused
+from advisor.store import (
+    AuthenticatedHost,
+    Enrolment,
+    HostRecord,
+    IngestResult,
+    TokenRecord,
+    VersionSpan,
+)
+from advisor.store.engine import SQLITE_BEGIN_OPTION
+from advisor.store.models import (
+    BatchRecord,
+    CurrentPackage,
+    EnrolmentToken,
+    Host,
+    LaunchCountRow,
+    LaunchRow,
+    MetricSummaryRow,
+    UpgradablePackageRow,
+    VersionSpanRow,
+)
+from agent.wire import Batch, Inventory
+
+TOKEN_PREFIX = "fst_"  # noqa: S105 - a public prefix that marks the secret, not a secret
+CREDENTIAL_PREFIX = "fsc_"
+TOKEN_BYTES = 24
+CREDENTIAL_BYTES = 32
+TOKEN_ID_BYTES = 8
+
+
+def _table(model: type[Any]) -> sa.Table:
+    return cast(sa.Table, model.__table__)
+
+
+TOKENS = _table(EnrolmentToken)
+HOSTS = _table(Host)
+BATCHES = _table(BatchRecord)
+SUMMARIES = _table(MetricSummaryRow)
+LAUNCHES = _table(LaunchRow)
+LAUNCH_COUNTS = _table(LaunchCountRow)
+CURRENT_PACKAGES = _table(CurrentPackage)
+UPGRADABLE = _table(UpgradablePackageRow)
+SPANS = _table(VersionSpanRow)
+
+_PackageKey = tuple[str, str, str]
+"""(source, package, arch) with arch '' when the agent sent none."""
+
+
+def secret_sha256(secret: str) -> str:
+    """The stored form of a token or credential: hex SHA-256 of its UTF-8 text.
+
+    A fast hash is right: secrets are 24 or 32 random bytes, not guessable passwords.
+    """
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def canonical_labels(labels: Mapping[str, str]) -> str:
+    """Labels as stored: JSON with sorted keys and no spaces, so equal sets compare equal.
+
+    >>> canonical_labels({"device": "sda", "app": "firefox"})
+    '{"app":"firefox","device":"sda"}'
+    """
+    return json.dumps(labels, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+class SqlStore:
+    """The store on a SQLAlchemy engine made by :func:`advisor.store.engine.make_engine`.
+
+    The store owns the engine: :meth:`close` disposes of it. ``rng`` makes the random bytes of
+    token ids, tokens and credentials (injected so tests are reproducible).
+    """
+
+    def __init__(
+        self, engine: sa.Engine, *, rng: Callable[[int], bytes] = secrets.token_bytes
+    ) -> None:
+        self._engine = engine
+        self._writer = engine.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"})
+        self._rng = rng
+        self._dialect = engine.dialect.name
+        self._copy_sql: dict[tuple[str, tuple[str, ...]], pg_sql.Composed] = {}
+        # Ingest is the hot path: its statements are built once, not per batch.
+        self._claim_batch = (
+            self._insert(BATCHES)
+            .on_conflict_do_nothing(index_elements=[BATCHES.c.batch_id])
+            .returning(BATCHES.c.batch_id)
+        )
+        count_insert = self._insert(LAUNCH_COUNTS)
+        self._add_launch_count = count_insert.on_conflict_do_update(
+            index_elements=[
+                LAUNCH_COUNTS.c.host_id,
+                LAUNCH_COUNTS.c.app,
+                LAUNCH_COUNTS.c.day,
+                LAUNCH_COUNTS.c.method,
+            ],
+            set_={"count": LAUNCH_COUNTS.c.count + count_insert.excluded["count"]},
+        )
+        seen: sa.BindParameter[float] = sa.bindparam("new_seen", type_=sa.Double())
+        self._touch_host_statement = (
+            HOSTS.update()
+            .where(HOSTS.c.host_id == sa.bindparam("k_host"))
+            .values(
+                hostname=sa.bindparam("new_hostname"),
+                agent_version=sa.bindparam("new_agent_version"),
+                # Concurrent batches may commit in any order: last seen never moves back.
+                last_seen_at=sa.case(
+                    (HOSTS.c.last_seen_at > seen, HOSTS.c.last_seen_at), else_=seen
+                ),
+                # Without a Sent-At header the previous estimate stands.
+                clock_skew_seconds=sa.func.coalesce(
+                    sa.bindparam("new_skew", type_=sa.Double()), HOSTS.c.clock_skew_seconds
+                ),
+            )
+        )
+
+    @property
+    def engine(self) -> sa.Engine:
+        """The engine the store runs on (for readiness checks and migrations)."""
+        return self._engine
+
+    # -- enrolment tokens -------------------------------------------------------------------
+
+    def create_token(
+        self,
+        *,
+        department: str,
+        expires_at: float,
+        now: float,
+        max_uses: int | None = None,
+        note: str | None = None,
+    ) -> tuple[str, TokenRecord]:
+        """A new enrolment token: ``(secret, record)``; only the secret's hash is stored."""
+        if max_uses is not None and max_uses < 1:
+            raise ValueError(f"max_uses must be at least 1, not {max_uses}")
+        if not department:
+            raise ValueError("an enrolment token needs a department")
+        secret = self._secret(TOKEN_PREFIX, TOKEN_BYTES)
+        record = TokenRecord(
+            token_id=self._rng(TOKEN_ID_BYTES).hex(),
+            department=department,
+            created_at=now,
+            expires_at=expires_at,
+            revoked_at=None,
+            uses=0,
+            max_uses=max_uses,
+            note=note,
+        )
+        with self._writer.begin() as conn:
+            conn.execute(
+                TOKENS.insert().values(
+                    secret_sha256=secret_sha256(secret), **dataclasses.asdict(record)
+                )
+            )
+        return secret, record
+
+    def list_tokens(self) -> list[TokenRecord]:
+        """Every token, oldest first (revoked and expired ones included)."""
+        columns = [TOKENS.c[f.name] for f in dataclasses.fields(TokenRecord)]
+        with self._engine.begin() as conn:
+            rows = conn.execute(
+                sa.select(*columns).order_by(TOKENS.c.created_at, TOKENS.c.token_id)
+            )
+            return [TokenRecord(**row._mapping) for row in rows]
+
+    def revoke_token(self, token_id: str, *, now: float) -> bool:
+        """Revoke a token (a second revocation keeps the first time); False if unknown."""
+        with self._writer.begin() as conn:
+            return _revoke(conn, TOKENS, TOKENS.c.token_id == token_id, now)
+
+    # -- hosts ------------------------------------------------------------------------------
+
+    def enrol(
+        self, *, token: str, host_id: str, hostname: str, agent_version: str, now: float
+    ) -> Enrolment:
+        """Exchange a token for a new credential; raises :class:`EnrolmentRefused`."""
+        with self._writer.begin() as conn:
+            row = conn.execute(
+                sa.select(TOKENS)
+                .where(TOKENS.c.secret_sha256 == secret_sha256(token))
+                .with_for_update()
+            ).one_or_none()
+            row = _usable_token(row, now)
+            conn.execute(
+                TOKENS.update()
+                .where(TOKENS.c.token_id == row.token_id)
+                .values(uses=TOKENS.c.uses + 1)
+            )
+            credential = self._secret(CREDENTIAL_PREFIX, CREDENTIAL_BYTES)
+            insert = self._insert(HOSTS).values(
+                host_id=host_id,
+                hostname=hostname,
+                department=row.department,
+                credential_sha256=secret_sha256(credential),
+                enrolled_at=now,
+                revoked_at=None,
+                last_seen_at=None,
+                agent_version=agent_version,
+            )
+            conn.execute(
+                insert.on_conflict_do_update(
+                    index_elements=[HOSTS.c.host_id],
+                    set_={
+                        "hostname": insert.excluded.hostname,
+                        "department": insert.excluded.department,
+                        "credential_sha256": insert.excluded.credential_sha256,
+                        "enrolled_at": insert.excluded.enrolled_at,
+                        "revoked_at": None,
+                        "agent_version": insert.excluded.agent_version,
+                    },
+                )
+            )
+        return Enrolment(host_id=host_id, department=row.department, credential=credential)
+
+    def authenticate(self, credential: str) -> AuthenticatedHost | None:
+        """The unrevoked host a credential belongs to, or None."""
+        if not credential.startswith(CREDENTIAL_PREFIX):
+            return None
+        with self._engine.begin() as conn:
+            row = conn.execute(
+                sa.select(HOSTS.c.host_id, HOSTS.c.department).where(
+                    HOSTS.c.credential_sha256 == secret_sha256(credential),
+                    HOSTS.c.revoked_at.is_(None),
+                )
+            ).one_or_none()
+        if row is None:
+            return None
+        return AuthenticatedHost(host_id=row.host_id, department=row.department)
+
+    def revoke_host(self, host_id: str, *, now: float) -> bool:
+        """Revoke a host's credential (until it enrols again); False if the host is unknown."""
+        with self._writer.begin() as conn:
+            return _revoke(conn, HOSTS, HOSTS.c.host_id == host_id, now)
+
+    def list_hosts(self) -> list[HostRecord]:
+        """Every enrolled host (revoked ones included), by hostname."""
+        columns = [HOSTS.c[f.name] for f in dataclasses.fields(HostRecord)]
+        with self._engine.begin() as conn:
+            rows = conn.execute(sa.select(*columns).order_by(HOSTS.c.hostname, HOSTS.c.host_id))
+            return [HostRecord(**row._mapping) for row in rows]
+
+    # -- ingest -----------------------------------------------------------------------------
+
+    def ingest(
+        self, host_id: str, batch: Batch, *, received_at: float, sent_at: float | None
+    ) -> IngestResult:
+        """Store a batch once per batch id, all of it in one transaction.
+
+        The batch row goes first with the database's own conflict handling, so a retry (or
+        two advisors racing on the same batch) finds it and writes nothing else.
+        """
+        with self._writer.begin() as conn:
+            claimed = conn.execute(
+                self._claim_batch,
+                {
+                    "batch_id": batch.batch_id,
+                    "host_id": host_id,
+                    "sequence": batch.sequence,
+                    "created_at": batch.created_at,
+                    "received_at": received_at,
+                    "sent_at": sent_at,
+                    "dropped_launch_events": batch.dropped_launch_events,
+                },
+            ).first()
+            if claimed is None:
+                return IngestResult(batch_id=batch.batch_id, stored=False)
+            summaries = _summary_rows(host_id, batch)
+            if summaries:
+                self._bulk_insert(conn, SUMMARIES, summaries)
+            launches = _launch_rows(host_id, batch)
+            if launches:
+                self._bulk_insert(conn, LAUNCHES, launches)
+            self._add_launch_counts(conn, host_id, batch)
+            self._touch_host(conn, host_id, batch, received_at=received_at, sent_at=sent_at)
+            if batch.inventory is not None:
+                _apply_inventory(conn, host_id, batch.inventory)
+        return IngestResult(batch_id=batch.batch_id, stored=True)
+
+    def version_history(self, host_id: str) -> list[VersionSpan]:
+        """Every version span of the host, by package and then time."""
+        with self._engine.begin() as conn:
+            rows = conn.execute(
+                sa.select(SPANS)
+                .where(SPANS.c.host_id == host_id)
+                .order_by(SPANS.c.source, SPANS.c.package, SPANS.c.arch, SPANS.c.since)
+            )
+            return [
+                VersionSpan(
+                    host_id=row.host_id,
+                    source=row.source,
+                    package=row.package,
+                    app=row.app,
+                    version=row.version,
+                    since=row.since,
+                    until=row.until,
+                    arch=row.arch or None,
+                )
+                for row in rows
+            ]
+
+    def close(self) -> None:
+        """Close every pooled connection."""
+        self._engine.dispose()
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def _secret(self, prefix: str, nbytes: int) -> str:
+        return prefix + base64.urlsafe_b64encode(self._rng(nbytes)).decode().rstrip("=")
+
+    def _insert(self, table: sa.Table) -> postgresql.Insert | sqlite.Insert:
+        # Both dialects spell upserts the same way (ON CONFLICT), through different classes.
+        if self._dialect == "postgresql":
+            return postgresql.insert(table)
+        return sqlite.insert(table)
+
+    def _bulk_insert(
+        self, conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]
+    ) -> None:
+        """Insert many rows into ``table`` inside the connection's transaction.
+
+        On PostgreSQL this is a COPY: one round trip for the whole list instead of an INSERT
+        per row, and ingest is the advisor's hot path.
+        """
+        if self._dialect != "postgresql":
+            conn.execute(table.insert(), rows)
+            return
+        columns = tuple(rows[0])
+        copy_sql = self._copy_sql.get((table.name, columns))
+        if copy_sql is None:
+            copy_sql = pg_sql.SQL("COPY {} ({}) FROM STDIN").format(
+                pg_sql.Identifier(table.name),
+                pg_sql.SQL(", ").join(map(pg_sql.Identifier, columns)),
+            )
+            self._copy_sql[(table.name, columns)] = copy_sql
+        json_columns = {name for name in columns if isinstance(table.c[name].type, sa.JSON)}
+        driver = conn.connection.driver_connection
+        assert driver is not None  # a connection in a transaction is open
+        with driver.cursor() as cursor, cursor.copy(copy_sql) as copy:
+            for row in rows:
+                copy.write_row(
+                    [
+                        json.dumps(row[name]) if name in json_columns else row[name]
+                        for name in columns
+                    ]
+                )
+
+    def _add_launch_counts(self, conn: sa.Connection, host_id: str, batch: Batch) -> None:
+        totals: dict[tuple[str, str, str], int] = {}
+        for item in batch.launch_counts:
+            key = (item.app, item.day, item.method)
+            totals[key] = totals.get(key, 0) + item.count
+        if not totals:
+            return
+        # Sorted keys: concurrent batches of one host lock the rows in the same order, so
+        # they queue instead of deadlocking. Keys are unique after the summing above.
+        conn.execute(
+            self._add_launch_count,
+            [
+                {"host_id": host_id, "app": app, "day": day, "method": method, "count": count}
+                for (app, day, method), count in sorted(totals.items())
+            ],
+        )
+
+    def _touch_host(
+        self,
+        conn: sa.Connection,
+        host_id: str,
+        batch: Batch,
+        *,
+        received_at: float,
+        sent_at: float | None,
+    ) -> None:
+        conn.execute(
+            self._touch_host_statement,
+            {
+                "k_host": host_id,
+                "new_hostname": batch.host.hostname,
+                "new_agent_version": batch.host.agent_version,
+                "new_seen": received_at,
+                "new_skew": None if sent_at is None else received_at - sent_at,
+            },
+        )
+
+
+def _usable_token(row: sa.Row[Any] | None, now: float) -> sa.Row[Any]:
+    """The token row if it may enrol one more host; raises EnrolmentRefused otherwise."""
+    if row is None:
+        raise EnrolmentRefused(
+            "unknown", "the enrolment token is not known to this advisor: check it was copied whole"
+        )
+    name = f"enrolment token {row.token_id} ({row.department})"
+    if row.revoked_at is not None:
+        raise EnrolmentRefused(
+            "revoked", f"{name} was revoked at {_iso(row.revoked_at)}: ask for a new token"
+        )
+    if row.expires_at <= now:
+        raise EnrolmentRefused(
+            "expired", f"{name} expired at {_iso(row.expires_at)}: ask for a new token"
+        )
+    if row.max_uses is not None and row.uses >= row.max_uses:
+        raise EnrolmentRefused(
+            "used_up",
+            f"{name} is used up: it enrolled {row.uses} of at most {row.max_uses} hosts; "
+            "ask for a new token",
+        )
+    return row
+
+
+def _revoke(
+    conn: sa.Connection, table: sa.Table, match: sa.ColumnElement[bool], now: float
+) -> bool:
+    changed = conn.execute(
+        table.update().where(match, table.c.revoked_at.is_(None)).values(revoked_at=now)
+    ).rowcount
+    if changed:
+        return True
+    return (
+        conn.execute(sa.select(sa.literal(1)).select_from(table).where(match)).first() is not None
+    )
+
+
+def _iso(when: float) -> str:
+    return datetime.fromtimestamp(when, UTC).isoformat(timespec="seconds")
+
+
+def _summary_rows(host_id: str, batch: Batch) -> list[dict[str, Any]]:
+    return [
+        {
+            "host_id": host_id,
+            "batch_id": batch.batch_id,
+            "interval_start": interval.start,
+            "interval_end": interval.end,
+            "name": metric.name,
+            "labels": canonical_labels(metric.labels),
+            "count": metric.count,
+            "sum": metric.sum,
+            "min": metric.min,
+            "max": metric.max,
+            "p50": metric.p50,
+            "p90": metric.p90,
+            "p99": metric.p99,
+        }
+        for interval in batch.intervals
+        for metric in interval.metrics
+    ]
+
+
+def _launch_rows(host_id: str, batch: Batch) -> list[dict[str, Any]]:
+    return [
+        {
+            "host_id": host_id,
+            "batch_id": batch.batch_id,
+            "app": event.app,
+            "version": event.version,
+            "method": event.method,
+            "outcome": event.outcome,
+            "started_at": event.started_at,
+            "duration_seconds": event.duration_seconds,
+            "ready_signal": event.ready_signal,
+            "start_kind": event.start_kind,
+            "phases": dict(event.phases),
+            "probe": event.probe,
+            "detail": event.detail,
+        }
+        for event in batch.launches
+    ]
+
+
+def _apply_inventory(conn: sa.Connection, host_id: str, inventory: Inventory) -> None:
+    """Apply an inventory if it is the host's newest (the rule in the module docstring)."""
+    newest = conn.execute(
+        sa.select(HOSTS.c.inventory_collected_at)
+        .where(HOSTS.c.host_id == host_id)
+        .with_for_update()
+    ).scalar_one_or_none()
+    at = inventory.collected_at
+    if newest is not None and at <= newest:
+        return
+    conn.execute(
+        HOSTS.update()
+        .where(HOSTS.c.host_id == host_id)
+        .values(
+            hardware=dataclasses.asdict(inventory.hardware),
+            inventory_collected_at=at,
+            inventory_digest=inventory.digest,
+        )
+    )
+    new: dict[_PackageKey, tuple[str, str | None]] = {
+        (p.source, p.package, p.arch or ""): (p.version, p.app) for p in inventory.software
+    }
+    old: dict[_PackageKey, tuple[str, str | None]] = {
+        (row.source, row.package, row.arch): (row.version, row.app)
+        for row in conn.execute(
+            sa.select(
+                CURRENT_PACKAGES.c.source,
+                CURRENT_PACKAGES.c.package,
+                CURRENT_PACKAGES.c.arch,
+                CURRENT_PACKAGES.c.version,
+                CURRENT_PACKAGES.c.app,
+            ).where(CURRENT_PACKAGES.c.host_id == host_id)
+        )
+    }
+    removed = sorted(key for key in old if key not in new)
+    added = sorted(key for key in new if key not in old)
+    upgraded = sorted(key for key in new if key in old and old[key][0] != new[key][0])
+    relabelled = sorted(
+        key for key in new if key in old and old[key] != new[key] and old[key][0] == new[key][0]
+    )
+
+    _close_spans(conn, host_id, removed + upgraded, until=at)
+    _open_spans(conn, host_id, [(key, *new[key]) for key in upgraded + added], since=at)
+    _relabel_spans(conn, host_id, [(key, new[key][1]) for key in relabelled])
+    _key_statement(
+        conn, sa.delete(CURRENT_PACKAGES), CURRENT_PACKAGES, host_id, [(k, {}) for k in removed]
+    )
+    _key_statement(
+        conn,
+        CURRENT_PACKAGES.update().values(
+            version=sa.bindparam("new_version"), app=sa.bindparam("new_app")
+        ),
+        CURRENT_PACKAGES,
+        host_id,
+        [
+            (key, {"new_version": new[key][0], "new_app": new[key][1]})
+            for key in upgraded + relabelled
+        ],
+    )
+    if added:
+        conn.execute(
+            CURRENT_PACKAGES.insert(),
+            [_package_row(host_id, key, version=new[key][0], app=new[key][1]) for key in added],
+        )
+    _replace_upgradable(conn, host_id, inventory)
+
+
+def _key_statement(
+    conn: sa.Connection,
+    statement: sa.Update | sa.Delete,
+    table: sa.Table,
+    host_id: str,
+    keyed: Iterable[tuple[_PackageKey, dict[str, Any]]],
+    *,
+    extra: sa.ColumnElement[bool] | None = None,
+) -> None:
+    """Run an UPDATE or DELETE once per package key, as one executemany."""
+    params = [
+        {"k_host": host_id, "k_source": source, "k_package": package, "k_arch": arch, **more}
+        for (source, package, arch), more in keyed
+    ]
+    if not params:
+        return
+    where = [
+        table.c.host_id == sa.bindparam("k_host"),
+        table.c.source == sa.bindparam("k_source"),
+        table.c.package == sa.bindparam("k_package"),
+        table.c.arch == sa.bindparam("k_arch"),
+    ]
+    if extra is not None:
+        where.append(extra)
+    conn.execute(statement.where(*where), params)
+
+
+def _close_spans(
+    conn: sa.Connection, host_id: str, keys: list[_PackageKey], *, until: float
+) -> None:
+    _key_statement(
+        conn,
+        SPANS.update().values(until=sa.bindparam("new_until")),
+        SPANS,
+        host_id,
+        [(key, {"new_until": until}) for key in keys],
+        extra=SPANS.c.until.is_(None),
+    )
+
+
+def _open_spans(
+    conn: sa.Connection,
+    host_id: str,
+    opened: list[tuple[_PackageKey, str, str | None]],
+    *,
+    since: float,
+) -> None:
+    if not opened:
+        return
+    conn.execute(
+        SPANS.insert(),
+        [
+            {**_package_row(host_id, key, version=version, app=app), "since": since, "until": None}
+            for key, version, app in opened
+        ],
+    )
+
+
+def _relabel_spans(
+    conn: sa.Connection, host_id: str, relabelled: list[tuple[_PackageKey, str | None]]
+) -> None:
+    _key_statement(
+        conn,
+        SPANS.update().values(app=sa.bindparam("new_app")),
+        SPANS,
+        host_id,
+        [(key, {"new_app": app}) for key, app in relabelled],
+        extra=SPANS.c.until.is_(None),
+    )
+
+
+def _package_row(
+    host_id: str, key: _PackageKey, *, version: str, app: str | None
+) -> dict[str, Any]:
+    source, package, arch = key
+    return {
+        "host_id": host_id,
+        "source": source,
+        "package": package,
+        "arch": arch,
+        "version": version,
+        "app": app,
+    }
+
+
+def _replace_upgradable(conn: sa.Connection, host_id: str, inventory: Inventory) -> None:
+    conn.execute(sa.delete(UPGRADABLE).where(UPGRADABLE.c.host_id == host_id))
+    rows = {
+        (p.source, p.package, p.arch or ""): {
+            "host_id": host_id,
+            "source": p.source,
+            "package": p.package,
+            "arch": p.arch or "",
+            "installed": p.installed,
+            "candidate": p.candidate,
+            "origin": p.origin,
+        }
+        for p in inventory.upgradable
+    }
+    if rows:
+        conn.execute(UPGRADABLE.insert(), [rows[key] for key in sorted(rows)])
