@@ -320,6 +320,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # Alembic narrates every plugin it loads at INFO; only `db upgrade`'s result is news.
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.root.level))
     try:
         return COMMANDS[args.command](args, config)
     except (FleetsightAdvisorError, ConfigError) as exc:
