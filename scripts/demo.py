@@ -1,11 +1,11 @@
-"""`make demo`: the agent on this machine, in the foreground, against a local config.
+"""`make demo`: the agent on this machine reporting to an advisor on loopback, SQLite, no setup.
 
-Writes var/demo/agent.toml (short intervals so something happens within a minute), then runs
-the real `fleetsight-agent run` and, while it runs, makes launches happen the three ways the
-agent measures them: a watched demo app started (passive), a command timed with
+Writes var/demo/agent.toml (short intervals so something happens within a minute), starts a
+real advisor (`db upgrade`, an enrolment token, `serve`), enrols the agent with that token,
+then runs the real `fleetsight-agent run` and, while it runs, makes launches happen the three
+ways the agent measures them: a watched demo app started (passive), a command timed with
 `fleetsight-agent time` (reported), and an HTTP probe of a loopback web server (probe).
-Finally it shows the agent's /metrics and its spool: with no advisor yet, every batch waits
-there, safe, until the agent is enrolled.
+Finally it shows the agent's /metrics, what the advisor stored, and the agent's spool.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ DEMO = REPO / "var" / "demo"
 METRICS = "127.0.0.1:19798"
 REPORT = "127.0.0.1:19799"
 WEB = ("127.0.0.1", 18080)
+ADVISOR = "127.0.0.1:18443"
 RUN_SECONDS = 40
 
 # A stand-in desktop app: computes for a while (loading), then idles (ready), then quits.
@@ -97,6 +98,29 @@ def main() -> int:
     )
     show_collected(collected.stdout)
 
+    say(f"the advisor on {ADVISOR} with SQLite (fleetsight-advisor db upgrade, token, serve)")
+    advisor_env = {
+        **os.environ,
+        "FLEETSIGHT_ADVISOR_STATE_DIR": str(DEMO / "advisor"),
+        "FLEETSIGHT_ADVISOR_SERVER_LISTEN": ADVISOR,
+    }
+    advisor = [sys.executable, "-m", "advisor"]
+    subprocess.run([*advisor, "db", "upgrade"], env=advisor_env, check=True)
+    created = subprocess.run(
+        [*advisor, "token", "create", "--department", "demo", "--expires", "1h"],
+        env=advisor_env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    print(created.rstrip())
+    token = next(word for word in created.split() if word.startswith("fst_"))
+    serving = subprocess.Popen([*advisor, "serve"], env=advisor_env)
+    wait_for_advisor()
+
+    say("enrolling the agent (fleetsight-agent enroll URL TOKEN)")
+    subprocess.run([*agent, "enroll", f"http://{ADVISOR}", token], env=env, check=True)
+
     web = http.server.ThreadingHTTPServer(WEB, QuietHandler)
     threading.Thread(target=web.serve_forever, daemon=True).start()
 
@@ -125,13 +149,52 @@ def main() -> int:
         web.shutdown()
         web.server_close()
 
-    say("the spool (fleetsight-agent spool status)")
+    say("what the advisor stored (fleetsight-advisor host list, and its database)")
+    subprocess.run([*advisor, "host", "list"], env=advisor_env, check=True)
+    show_stored(DEMO / "advisor" / "advisor.sqlite3")
+    serving.terminate()
+    serving.wait(timeout=30)
+
+    say("the agent's spool (fleetsight-agent spool status)")
     subprocess.run([*agent, "spool", "status"], env=env, check=True)
     print(
-        "\nNo advisor is enrolled yet, so every batch waits in the spool (bounded, crash-safe).\n"
-        "Enrol with: fleetsight-agent enroll https://ADVISOR:8443 TOKEN"
+        "\nThe last batch, spooled as the agent stopped, goes to the advisor on its next start;\n"
+        "while the advisor is away, batches wait in the spool (bounded, crash-safe)."
     )
     return 0
+
+
+def wait_for_advisor() -> None:
+    for _ in range(100):
+        try:
+            with urllib.request.urlopen(f"http://{ADVISOR}/healthz", timeout=1):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit("the advisor did not start; see its messages above")
+
+
+def show_stored(database: Path) -> None:
+    import sqlite3
+    import statistics
+
+    with sqlite3.connect(database) as db:
+        batches = db.execute("SELECT count(*) FROM batches").fetchone()[0]
+        summaries = db.execute("SELECT count(*) FROM metric_summaries").fetchone()[0]
+        spans = db.execute("SELECT count(*) FROM version_spans").fetchone()[0]
+        durations: dict[tuple[str, str], list[float]] = {}
+        query = "SELECT app, method, duration_seconds FROM launches WHERE outcome = 'ok'"
+        for app, method, seconds in db.execute(query):
+            durations.setdefault((app, method), []).append(seconds)
+    print(
+        f"stored: {batches} batches, {summaries} resource summaries, "
+        f"{spans} package versions with their history"
+    )
+    for (app, method), values in sorted(durations.items()):
+        print(
+            f"  {app:<14} {method:<9} {len(values)} launches, "
+            f"median load time {statistics.median(values):.3f} s"
+        )
 
 
 def show_collected(text: str) -> None:
