@@ -41,6 +41,7 @@ class AgentProcess:
         advisor_url: str | None = None,
         extra: str = "",
         summary_interval: str = "1s",
+        packages: bool = True,
     ):
         self.workdir = workdir
         self.state_dir = workdir / "state"
@@ -49,13 +50,15 @@ class AgentProcess:
         self.report_port = free_port()
         self.log = workdir / "agent.log"
         advisor = f'url = "{advisor_url}"\n' if advisor_url else ""
+        # packages=False: batches stay a few hundred bytes (hardware inventory only).
+        managers = '["dpkg"]' if packages else "[]"
         self.config.write_text(
             f'[agent]\nstate_dir = "{self.state_dir}"\nsample_interval = "200ms"\n'
             f'summary_interval = "{summary_interval}"\nlog_level = "debug"\n'
             f'[advisor]\n{advisor}send_interval = "300ms"\nmax_backoff = "1s"\ntimeout = "2s"\n'
             f'[metrics]\nlisten = "127.0.0.1:{self.metrics_port}"\n'
             f'[report]\nlisten = "127.0.0.1:{self.report_port}"\n'
-            f'[inventory]\npackage_managers = ["dpkg"]\nupgradable = false\n' + extra
+            f"[inventory]\npackage_managers = {managers}\nupgradable = false\n" + extra
         )
         self.process: subprocess.Popen[bytes] | None = None
 
