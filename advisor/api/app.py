@@ -153,6 +153,8 @@ class _AdvisorApp(FastAPI):
         schemas = components.setdefault("schemas", {})
         batch = TypeAdapter(Batch).json_schema(ref_template="#/components/schemas/{model}")
         schemas.update(batch.pop("$defs", {}))
+        # What ingest enforces beyond the dataclass types, said where clients and fuzzers look.
+        batch["properties"]["batch_id"].update(ingest.BATCH_ID_SCHEMA)
         schemas["Batch"] = batch
         components.setdefault("securitySchemes", {})["HostCredential"] = {
             "type": "http",

@@ -49,6 +49,8 @@ _MAX_ERRORS_LISTED = 10
 _MAX_ECHO_CHARS = 80
 # The store keys batches by id: bounded and plain, whatever a client sends.
 _BATCH_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+BATCH_ID_SCHEMA = {"pattern": "^[A-Za-z0-9_-]{1,64}$", "minLength": 1, "maxLength": 64}
+"""The batch id rule above, as JSON Schema, for the OpenAPI document."""
 # What pydantic would accept but the store cannot take: NaN and infinities (literally, or a
 # float past 1e308: an exponent of 3 digits or a long run of digits), integers past 64 bits
 # (19 digits or more), NUL in text. Found with substring searches on a copy whose digits are

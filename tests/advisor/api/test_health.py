@@ -152,3 +152,12 @@ def test_an_unknown_route_is_a_404_with_a_detail_sentence(client: TestClient) ->
 
     assert response.status_code == 404
     assert response.json() == {"detail": "Not Found"}
+
+
+def test_the_published_batch_schema_states_the_batch_id_rule_ingest_enforces(
+    client: TestClient,
+) -> None:
+    schema = client.get("/openapi.json").json()["components"]["schemas"]["Batch"]
+    batch_id = schema["properties"]["batch_id"]
+    assert batch_id["pattern"] == "^[A-Za-z0-9_-]{1,64}$"
+    assert batch_id["maxLength"] == 64
