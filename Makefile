@@ -40,9 +40,11 @@ pytest: venv system-deps postgres
 
 test: lint typecheck pytest
 
-bench: venv system-deps
+bench: venv system-deps postgres
+	@scripts/ensure-debian-packages wrk:wrk
 	$(BIN)/python bench/footprint.py
 	$(BIN)/python bench/launch_accuracy.py
+	$(BIN)/python bench/ingest.py --seconds 60 --backend both
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache
