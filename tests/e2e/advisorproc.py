@@ -9,8 +9,8 @@ import sys
 import urllib.request
 from pathlib import Path
 
-from tests.conftest import REPO
-from tests.e2e.agentproc import free_port, wait_until
+from tests.conftest import REPO, free_port
+from tests.e2e.agentproc import wait_until
 
 
 class AdvisorProcess:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -12,14 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from agent.spool import Spool
-from tests.conftest import REPO
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+from tests.conftest import REPO, free_port
 
 
 def wait_until(condition: Callable[[], bool], timeout: float = 30.0, step: float = 0.1) -> bool:

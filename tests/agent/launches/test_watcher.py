@@ -41,6 +41,7 @@ from agent.launches.watcher import (
 )
 from agent.wire import LaunchEvent
 from tests.agent.launches.fake_app import READY_LINE, make_launcher
+from tests.conftest import free_port
 
 FAKE_APP = Path(__file__).with_name("fake_app.py")
 LOOSE = 0.3  # seconds: a correctness bound for a shared 2-core machine, not the accuracy target
@@ -316,13 +317,6 @@ def wait_for(condition: Callable[[], bool], what: str, timeout: float = WAIT) ->
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.02)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
 
 
 @dataclass
