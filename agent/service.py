@@ -24,7 +24,7 @@ from agent.collectors.base import Collector, Sample
 from agent.config import Config
 from agent.errors import ConfigError
 from agent.launches.recorder import LaunchRecorder
-from agent.metrics import AgentMetrics, StateValue, state
+from agent.metrics import AgentMetrics, StateValue, serve, state
 from agent.summary import IntervalAccumulator
 from agent.wire import Batch, HostIdentity, Interval, Inventory, encode_gzip, new_batch_id
 
@@ -192,8 +192,6 @@ class AgentService:
 
         config = self.config
         if config.metrics.listen:
-            from agent.metrics import serve
-
             with _listener(config, "metrics.listen", config.metrics.listen):
                 self._stop_metrics = serve(self.parts.metrics, config.metrics.listen)
         if self.parts.report_server is not None:
