@@ -29,7 +29,7 @@ import gzip
 import json
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 SCHEMA = "fleetsight.batch"
 WIRE_VERSION = 1
@@ -176,6 +176,11 @@ class Inventory:
 
 @dataclass(frozen=True, slots=True)
 class Batch:
+    # Read by pydantic when the advisor validates a batch (the agent never imports it), and
+    # inherited by the nested dataclasses: a float that overflows to infinity is as invalid
+    # as NaN, since the store cannot keep either.
+    __pydantic_config__: ClassVar[dict[str, Any]] = {"allow_inf_nan": False}
+
     batch_id: str
     sequence: int
     created_at: float

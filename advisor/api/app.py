@@ -15,19 +15,20 @@ GET /metrics              Prometheus text (advisor.api.metrics)
 Every error answer is ``{"detail": "<one sentence>"}``: the agent shows it to the operator or
 keeps it as a quarantine reason, so it says what was wrong and, where it can, what to do.
 Bad input is always a 4xx, never a 500; FastAPI's own validation errors are rewritten to that
-shape too. The ingest and enrolment routes are plain ``def`` routes: they call the store, which
-blocks, so they run in the server's thread pool.
+shape too. The store blocks on the database, so its calls run in the server's thread pool: the
+enrolment route is a plain ``def`` route; the ingest route reads and validates the body on the
+event loop and hands only the store call to a thread (one hop per batch, the hot path).
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
-import anyio.from_thread
+import anyio
+import anyio.to_thread
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
@@ -40,8 +41,8 @@ from advisor.api import auth, ingest
 from advisor.api.ingest import RejectedError
 from advisor.api.metrics import ApiMetrics, process_registry
 from advisor.api.settings import ApiSettings
-from advisor.errors import EnrolmentRefused
-from advisor.store import AuthenticatedHost, IngestResult, Store
+from advisor.errors import EnrolmentRefused, UnknownCredential, WrongHost
+from advisor.store import IngestResult, Store
 from agent.shipper import BATCH_ID_HEADER, SENT_AT_HEADER
 from agent.wire import ENROL_PATH, INGEST_PATH, SCHEMA, WIRE_VERSION, Batch
 
@@ -291,14 +292,14 @@ class _Ingest:
         self._settings = settings
         self._clock = clock
         self._metrics = metrics
-        # Non-blocking: an advisor at capacity says so at once (429) rather than queueing
-        # requests until the agents' own timeouts fire.
-        self._slots = threading.BoundedSemaphore(settings.max_concurrent_ingests)
+        # A short, bounded wait for a slot absorbs bursts; beyond it an advisor at capacity
+        # says so (429) rather than queueing requests until the agents' own timeouts fire.
+        self._slots = anyio.Semaphore(settings.max_concurrent_ingests)
 
-    def __call__(self, request: Request) -> IngestResponse:
+    async def __call__(self, request: Request) -> Response:
         started = time.perf_counter()
         try:
-            batch, result = self._ingest(request)
+            batch, result = await self._ingest(request)
         except RejectedError as rejection:
             self._metrics.rejected(rejection.reason)
             log.info("ingest refused (%s): %s", rejection.status, rejection.detail)
@@ -311,18 +312,17 @@ class _Ingest:
             self._metrics.stored(batch)
         else:
             self._metrics.duplicate()
-        return IngestResponse(batch_id=result.batch_id, stored=result.stored)
+        # IngestResponse, written directly: the hot path skips re-validating its own answer.
+        return JSONResponse({"batch_id": result.batch_id, "stored": result.stored})
 
-    def _ingest(self, request: Request) -> tuple[Batch, IngestResult]:
+    async def _ingest(self, request: Request) -> tuple[Batch, IngestResult]:
         headers = request.headers
-        host = auth.authenticate(self._store, headers.get("authorization"))
-        if isinstance(host, auth.AuthFailure):
-            raise RejectedError(
-                401, "auth", host.detail, {"WWW-Authenticate": host.www_authenticate}
-            )
+        credential = auth.credential_from_header(headers.get("authorization"))
+        if isinstance(credential, auth.AuthFailure):
+            raise _unauthenticated(credential)
         ingest.check_content_length(headers.get("content-length"), self._settings.max_body_bytes)
         coding = ingest.content_coding(headers.get("content-encoding"))
-        if not self._slots.acquire(blocking=False):
+        if not await self._take_slot():
             raise RejectedError(
                 429,
                 "overloaded",
@@ -332,30 +332,57 @@ class _Ingest:
             )
         self._metrics.ingests_in_progress.inc()
         try:
-            return self._ingest_body(request, host, coding)
+            try:
+                batch = await self._read_batch(request, coding)
+            except RejectedError:
+                # Authentication comes first: a stranger learns nothing about batches. The
+                # store checks credentials while storing; a refused body asks it here.
+                owner = await anyio.to_thread.run_sync(self._store.authenticate, credential)
+                if owner is None:
+                    raise _unauthenticated(auth.UNKNOWN_CREDENTIAL) from None
+                raise
+            # The store blocks on the database: in a worker thread, one hop per batch.
+            result = await anyio.to_thread.run_sync(self._store_batch, request, credential, batch)
+            return batch, result
         finally:
             self._metrics.ingests_in_progress.dec()
             self._slots.release()
 
-    def _ingest_body(
-        self, request: Request, host: AuthenticatedHost, coding: ingest.Coding
-    ) -> tuple[Batch, IngestResult]:
-        body = anyio.from_thread.run(_read_body, request, self._settings.max_body_bytes)
+    async def _take_slot(self) -> bool:
+        try:
+            self._slots.acquire_nowait()
+        except anyio.WouldBlock:
+            with anyio.move_on_after(self._settings.queue_wait_seconds):
+                await self._slots.acquire()
+                return True
+            return False
+        return True
+
+    async def _read_batch(self, request: Request, coding: ingest.Coding) -> Batch:
+        # Decoding and validation run on the event loop: they are bounded by the size
+        # limits, and a thread hop would cost more than they do.
+        body = await _read_body(request, self._settings.max_body_bytes)
         document = ingest.decode_body(body, coding, self._settings.max_decompressed_bytes)
         del body  # a bomb's worth of JSON may follow; the gzip is no longer needed
         batch = ingest.parse_batch(document)
         del document
-        ingest.check_host(batch, host.host_id)
         ingest.check_batch_id_header(request.headers.get(BATCH_ID_HEADER), batch, BATCH_ID_HEADER)
+        return batch
+
+    def _store_batch(self, request: Request, credential: str, batch: Batch) -> IngestResult:
         sent_at = ingest.parse_sent_at(request.headers.get(SENT_AT_HEADER))
         try:
-            result = self._store.ingest(
-                host.host_id, batch, received_at=self._clock(), sent_at=sent_at
+            return self._store.ingest_with_credential(
+                credential, batch, received_at=self._clock(), sent_at=sent_at
             )
+        except UnknownCredential:
+            raise _unauthenticated(auth.UNKNOWN_CREDENTIAL) from None
+        except WrongHost as wrong:
+            raise ingest.wrong_host(batch, wrong.credential_host_id) from None
         except Exception as exc:
             # The batch is valid; the database is not taking it. 503 makes the agent keep it
             # and retry after Retry-After, where a 500 would look like a bug in the request.
-            log.exception("storing batch %s of host %s failed", batch.batch_id, host.host_id)
+            log.exception("storing batch %s of host %s failed", batch.batch_id, batch.host.host_id)
             self._metrics.error()
             raise HTTPException(
                 503,
@@ -363,7 +390,12 @@ class _Ingest:
                 " the agent and will be retried",
                 {"Retry-After": self._settings.retry_after_header},
             ) from exc
-        return batch, result
+
+
+def _unauthenticated(failure: auth.AuthFailure) -> RejectedError:
+    return RejectedError(
+        401, "auth", failure.detail, {"WWW-Authenticate": failure.www_authenticate}
+    )
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
@@ -391,8 +423,8 @@ def _add_ingest_route(
 ) -> None:
     handler = _Ingest(store, settings, clock, metrics)
 
-    def ingest_batch(request: Request) -> IngestResponse:
-        return handler(request)
+    async def ingest_batch(request: Request) -> Response:
+        return await handler(request)
 
     app.add_api_route(
         INGEST_PATH,

@@ -1,4 +1,4 @@
-"""Who is calling: the bearer credential of an ingest request, checked against the store.
+"""Who is calling: the bearer credential of an ingest request.
 
 A host's credential comes from enrolment (``POST /api/v1/enrol``); the agent sends it as
 ``Authorization: Bearer <credential>``. Missing, malformed, unknown and revoked credentials
@@ -9,8 +9,6 @@ which of those it was, so the operator knows whether to fix a config or re-enrol
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-from advisor.store import AuthenticatedHost, Store
 
 # Longer than any credential the store issues: refused without asking the database.
 MAX_CREDENTIAL_CHARS = 512
@@ -37,24 +35,30 @@ def bearer_token(authorization: str | None) -> str | None:
     return credential
 
 
-def authenticate(store: Store, authorization: str | None) -> AuthenticatedHost | AuthFailure:
-    """The host whose credential is in the ``Authorization`` header, or why there is none."""
+def credential_from_header(authorization: str | None) -> str | AuthFailure:
+    """The credential in the ``Authorization`` header, or why there is none (no database).
+
+    Whether the credential is known is decided by the store, inside the ingest transaction
+    (:meth:`advisor.store.Store.ingest_with_credential`); :data:`UNKNOWN_CREDENTIAL` is the
+    answer when it is not.
+    """
     credential = bearer_token(authorization)
-    if credential is None:
-        if authorization is None:
-            return AuthFailure(
-                "no credential: send 'Authorization: Bearer <credential>' with the credential"
-                f" from enrolment ({_RE_ENROL} if it is lost)",
-                'Bearer realm="fleetsight"',
-            )
+    if credential is not None:
+        return credential
+    if authorization is None:
         return AuthFailure(
-            "the Authorization header is not 'Bearer <credential>'",
-            'Bearer realm="fleetsight", error="invalid_request"',
+            "no credential: send 'Authorization: Bearer <credential>' with the credential"
+            f" from enrolment ({_RE_ENROL} if it is lost)",
+            'Bearer realm="fleetsight"',
         )
-    host = store.authenticate(credential)
-    if host is None:
-        return AuthFailure(
-            f"the credential is unknown or its host was revoked: {_RE_ENROL}",
-            'Bearer realm="fleetsight", error="invalid_token"',
-        )
-    return host
+    return AuthFailure(
+        "the Authorization header is not 'Bearer <credential>'",
+        'Bearer realm="fleetsight", error="invalid_request"',
+    )
+
+
+UNKNOWN_CREDENTIAL = AuthFailure(
+    f"the credential is unknown or its host was revoked: {_RE_ENROL}",
+    'Bearer realm="fleetsight", error="invalid_token"',
+)
+"""Why a well-formed credential was refused."""

@@ -10,8 +10,9 @@ The steps, in the order the API applies them::
     parse_batch            not JSON, NaN, integers beyond 64 bits, NUL     -> 422
                            schema / version this advisor does not read     -> 422
                            fields that do not match agent.wire.Batch       -> 422, by path
-    check_host             the batch is for another host than the caller   -> 403
     check_batch_id_header  X-Fleetsight-Batch-Id differs from batch_id     -> 400
+    wrong_host             the batch is for another host than the caller   -> 403
+                           (found by the store, which checks the credential)
 
 Each rejection carries the metric ``reason`` it is counted under and a ``detail`` sentence
 that the agent keeps as the quarantine reason, so it says which field is wrong and how.
@@ -51,14 +52,15 @@ _MAX_ECHO_CHARS = 80
 _BATCH_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 BATCH_ID_SCHEMA = {"pattern": "^[A-Za-z0-9_-]{1,64}$", "minLength": 1, "maxLength": 64}
 """The batch id rule above, as JSON Schema, for the OpenAPI document."""
-# What pydantic would accept but the store cannot take: NaN and infinities (literally, or a
-# float past 1e308: an exponent of 3 digits or a long run of digits), integers past 64 bits
-# (19 digits or more), NUL in text. Found with substring searches on a copy whose digits are
-# all '0': far cheaper than a regular expression. A hit only sends the document down the
-# careful path, which decides; digits inside strings hit harmlessly.
-_DIGITS_AS_ZERO = bytes.maketrans(b"0123456789E", b"0000000000e")
+# What pydantic would accept but the store cannot take: NaN and infinities written literally,
+# integers past 64 bits (19 digits or more), NUL in text. Found with substring searches on a
+# copy whose digits are all '0': far cheaper than a regular expression. A hit only sends the
+# document down the careful path, which decides; digits inside strings hit harmlessly (a run of
+# 19 digits in a hex batch id is rare). Floats past 1e308, which read as infinities, are
+# refused by the validator itself (Batch.__pydantic_config__), which also sends them down that path.
+_DIGITS_AS_ZERO = bytes.maketrans(b"0123456789", b"0000000000")
 _SUSPECT_LITERALS = (b"NaN", b"Infinity", b"\\u0000")
-_SUSPECT_NUMBERS = (b"0" * 19, b"e000", b"e+000")
+_SUSPECT_NUMBERS = (b"0" * 19,)
 # gzip framing (RFC 1952) rather than a raw zlib stream: what Content-Encoding: gzip means.
 _GZIP_WBITS = 16 + zlib.MAX_WBITS
 
@@ -244,16 +246,16 @@ def describe_errors(errors: Sequence[ErrorDetails], skip: int = 0) -> str:
     return "; ".join(described) or "invalid request"
 
 
-def check_host(batch: Batch, host_id: str) -> None:
-    """An agent writes only its own host's data: 403 for a batch naming another host."""
-    if batch.host.host_id != host_id:
-        raise RejectedError(
-            403,
-            "wrong_host",
-            f"this credential belongs to host {_echo(host_id)}, but the batch is for host"
-            f" {_echo(batch.host.host_id)}: an agent sends only its own host's data"
-            " (re-enrol this agent with `fleetsight-agent enroll URL TOKEN`)",
-        )
+def wrong_host(batch: Batch, credential_host_id: str) -> RejectedError:
+    """The 403 for a batch naming another host than the one the credential belongs to: an
+    agent writes only its own host's data."""
+    return RejectedError(
+        403,
+        "wrong_host",
+        f"this credential belongs to host {_echo(credential_host_id)}, but the batch is for host"
+        f" {_echo(batch.host.host_id)}: an agent sends only its own host's data"
+        " (re-enrol this agent with `fleetsight-agent enroll URL TOKEN`)",
+    )
 
 
 def check_batch_id_header(header: str | None, batch: Batch, name: str) -> None:

@@ -16,7 +16,8 @@ class ApiSettings:
     ``max_body_bytes`` bounds the body as sent (gzip), ``max_decompressed_bytes`` the JSON it
     expands to: a gzip bomb is cut off there with 413, never held in memory whole. At most
     ``max_concurrent_ingests`` batches are handled at once (each may hold up to
-    ``max_body_bytes + max_decompressed_bytes`` while it is parsed); more get 429 with
+    ``max_body_bytes + max_decompressed_bytes`` while it is parsed); one more waits up to
+    ``queue_wait_seconds`` for a free slot (a burst is absorbed), then gets 429 with
     ``Retry-After: retry_after_seconds`` (rounded up to whole seconds, as HTTP wants) so agents
     wait instead of timing out.
     ``ready_check`` raises (any exception, with a message saying what is wrong: database
@@ -29,6 +30,7 @@ class ApiSettings:
     max_decompressed_bytes: int = 16 * MIB
     max_concurrent_ingests: int = 32
     retry_after_seconds: float = 5.0
+    queue_wait_seconds: float = 1.0
     ready_check: Callable[[], None] | None = None
 
     def __post_init__(self) -> None:
@@ -41,6 +43,10 @@ class ApiSettings:
             raise ValueError(
                 f"ApiSettings.retry_after_seconds must be positive, got {retry_after!r}"
             )
+
+        wait = self.queue_wait_seconds
+        if not (wait >= 0 and math.isfinite(wait)):
+            raise ValueError(f"ApiSettings.queue_wait_seconds must be 0 or more, got {wait!r}")
 
     @property
     def retry_after_header(self) -> str:

@@ -128,10 +128,22 @@ class Store(Protocol):
     def ingest(
         self, host_id: str, batch: Batch, *, received_at: float, sent_at: float | None
     ) -> IngestResult:
-        """Store a batch and everything in it in one transaction, once per batch id.
+        """Store a batch for ``host_id`` (vouched for by the caller) and everything in it in
+        one transaction, once per batch id; raises LookupError for a host not enrolled.
 
-        Updates the host's last-seen time and, when the batch carries an inventory, its current
-        packages and version history.
+        Updates the host's last-seen time (not on a retry) and, when the batch carries an
+        inventory, its current packages and version history.
+        """
+        ...
+
+    def ingest_with_credential(
+        self, credential: str, batch: Batch, *, received_at: float, sent_at: float | None
+    ) -> IngestResult:
+        """:meth:`ingest` for the host the batch names, if ``credential`` is that host's.
+
+        The check is part of the ingest transaction. Raises advisor.errors.UnknownCredential
+        (unknown credential or revoked host) or advisor.errors.WrongHost (the credential is
+        another host's); nothing is stored then.
         """
         ...
 

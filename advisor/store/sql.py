@@ -19,17 +19,15 @@ from __future__ import annotations
 import base64
 import dataclasses
 import hashlib
-import json
 import secrets
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any, cast
 
 import sqlalchemy as sa
-from psycopg import sql as pg_sql
 from sqlalchemy.dialects import postgresql, sqlite
 
-from advisor.errors import EnrolmentRefused
+from advisor.errors import EnrolmentRefused, UnknownCredential, WrongHost
 from advisor.store import (
     AuthenticatedHost,
     Enrolment,
@@ -37,6 +35,7 @@ from advisor.store import (
     IngestResult,
     TokenRecord,
     VersionSpan,
+    pg_ingest,
 )
 from advisor.store.engine import SQLITE_BEGIN_OPTION
 from advisor.store.models import (
@@ -50,7 +49,10 @@ from advisor.store.models import (
     UpgradablePackageRow,
     VersionSpanRow,
 )
+from advisor.store.rows import canonical_labels, launch_count_rows, launch_rows, summary_rows
 from agent.wire import Batch, Inventory
+
+__all__ = ["SqlStore", "canonical_labels", "secret_sha256"]
 
 TOKEN_PREFIX = "fst_"  # noqa: S105 - a public prefix that marks the secret, not a secret
 CREDENTIAL_PREFIX = "fsc_"
@@ -85,15 +87,6 @@ def secret_sha256(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def canonical_labels(labels: Mapping[str, str]) -> str:
-    """Labels as stored: JSON with sorted keys and no spaces, so equal sets compare equal.
-
-    >>> canonical_labels({"device": "sda", "app": "firefox"})
-    '{"app":"firefox","device":"sda"}'
-    """
-    return json.dumps(labels, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
 class SqlStore:
     """The store on a SQLAlchemy engine made by :func:`advisor.store.engine.make_engine`.
 
@@ -108,7 +101,6 @@ class SqlStore:
         self._writer = engine.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"})
         self._rng = rng
         self._dialect = engine.dialect.name
-        self._copy_sql: dict[tuple[str, tuple[str, ...]], pg_sql.Composed] = {}
         # Ingest is the hot path: its statements are built once, not per batch.
         self._claim_batch = (
             self._insert(BATCHES)
@@ -126,6 +118,14 @@ class SqlStore:
             set_={"count": LAUNCH_COUNTS.c.count + count_insert.excluded["count"]},
         )
         seen: sa.BindParameter[float] = sa.bindparam("new_seen", type_=sa.Double())
+        credential = sa.bindparam("k_credential", type_=sa.String())
+        self._find_host_statement = sa.select(HOSTS.c.host_id).where(
+            HOSTS.c.host_id == sa.bindparam("k_host"),
+            sa.or_(
+                credential.is_(None),
+                sa.and_(HOSTS.c.credential_sha256 == credential, HOSTS.c.revoked_at.is_(None)),
+            ),
+        )
         self._touch_host_statement = (
             HOSTS.update()
             .where(HOSTS.c.host_id == sa.bindparam("k_host"))
@@ -273,37 +273,240 @@ class SqlStore:
     def ingest(
         self, host_id: str, batch: Batch, *, received_at: float, sent_at: float | None
     ) -> IngestResult:
-        """Store a batch once per batch id, all of it in one transaction.
+        """Store a batch for ``host_id`` once per batch id, all of it in one transaction.
 
-        The batch row goes first with the database's own conflict handling, so a retry (or
-        two advisors racing on the same batch) finds it and writes nothing else.
+        The caller vouches for the host (tests, the simulator writing through the store);
+        the API uses :meth:`ingest_with_credential`. Raises LookupError for a host that is not
+        enrolled.
         """
+        result = self._ingest(
+            host_id, batch, credential_sha256=None, received_at=received_at, sent_at=sent_at
+        )
+        if result is None:
+            raise LookupError(f"host {host_id!r} is not enrolled")
+        return result
+
+    def ingest_with_credential(
+        self, credential: str, batch: Batch, *, received_at: float, sent_at: float | None
+    ) -> IngestResult:
+        """Store a batch for the host it names, if ``credential`` is that host's.
+
+        The credential is checked in the ingest transaction itself (no round trip of its
+        own). Raises :class:`UnknownCredential` for an unknown credential or a revoked host,
+        :class:`WrongHost` when the credential belongs to another host than the batch's.
+        """
+        result = self._ingest(
+            batch.host.host_id,
+            batch,
+            credential_sha256=secret_sha256(credential),
+            received_at=received_at,
+            sent_at=sent_at,
+        )
+        if result is not None:
+            return result
+        # Refusals are rare: only now find out which one it is.
+        owner = self.authenticate(credential)
+        if owner is None:
+            raise UnknownCredential("the credential is unknown or its host was revoked")
+        raise WrongHost(owner.host_id)
+
+    def _ingest(
+        self,
+        host_id: str,
+        batch: Batch,
+        *,
+        credential_sha256: str | None,
+        received_at: float,
+        sent_at: float | None,
+    ) -> IngestResult | None:
+        """The ingest transaction; None (and nothing written) when the host did not match.
+
+        The host is checked first (with the credential, when there is one), then the batch id
+        is claimed with the database's own conflict handling, so a retry (or two advisors
+        racing on the same batch) finds it and writes nothing else.
+        """
+        try:
+            return self._ingest_transaction(
+                host_id,
+                batch,
+                credential_sha256=credential_sha256,
+                received_at=received_at,
+                sent_at=sent_at,
+            )
+        except _HostDidNotMatchError:
+            return None
+
+    def _ingest_transaction(
+        self,
+        host_id: str,
+        batch: Batch,
+        *,
+        credential_sha256: str | None,
+        received_at: float,
+        sent_at: float | None,
+    ) -> IngestResult:
+        if self._dialect == "postgresql" and batch.inventory is None:
+            return self._ingest_on_postgres(
+                host_id,
+                batch,
+                credential_sha256=credential_sha256,
+                received_at=received_at,
+                sent_at=sent_at,
+            )
         with self._writer.begin() as conn:
-            claimed = conn.execute(
-                self._claim_batch,
-                {
-                    "batch_id": batch.batch_id,
-                    "host_id": host_id,
-                    "sequence": batch.sequence,
-                    "created_at": batch.created_at,
-                    "received_at": received_at,
-                    "sent_at": sent_at,
-                    "dropped_launch_events": batch.dropped_launch_events,
-                },
-            ).first()
-            if claimed is None:
-                return IngestResult(batch_id=batch.batch_id, stored=False)
-            summaries = _summary_rows(host_id, batch)
-            if summaries:
-                self._bulk_insert(conn, SUMMARIES, summaries)
-            launches = _launch_rows(host_id, batch)
-            if launches:
-                self._bulk_insert(conn, LAUNCHES, launches)
-            self._add_launch_counts(conn, host_id, batch)
-            self._touch_host(conn, host_id, batch, received_at=received_at, sent_at=sent_at)
-            if batch.inventory is not None:
+            if self._dialect == "postgresql":
+                found = self._store_on_postgres(
+                    _driver(conn),
+                    host_id,
+                    batch,
+                    credential_sha256=credential_sha256,
+                    received_at=received_at,
+                    sent_at=sent_at,
+                    commit=False,
+                )
+                if not found.host_matched:
+                    raise _HostDidNotMatchError  # rolls the transaction back
+                claimed = found.claimed
+            else:
+                claimed = self._store_rows(
+                    conn,
+                    host_id,
+                    batch,
+                    credential_sha256=credential_sha256,
+                    received_at=received_at,
+                    sent_at=sent_at,
+                )
+            if claimed and batch.inventory is not None:
                 _apply_inventory(conn, host_id, batch.inventory)
-        return IngestResult(batch_id=batch.batch_id, stored=True)
+        return IngestResult(batch_id=batch.batch_id, stored=claimed)
+
+    def _ingest_on_postgres(
+        self,
+        host_id: str,
+        batch: Batch,
+        *,
+        credential_sha256: str | None,
+        received_at: float,
+        sent_at: float | None,
+    ) -> IngestResult:
+        """A batch without inventory: one statement, its own transaction, one round trip."""
+        pooled = self._engine.raw_connection()
+        try:
+            found = self._store_on_postgres(
+                pooled.driver_connection,
+                host_id,
+                batch,
+                credential_sha256=credential_sha256,
+                received_at=received_at,
+                sent_at=sent_at,
+                commit=True,
+            )
+        finally:
+            pooled.close()  # back to the pool, which rolls back whatever did not commit
+        if not found.host_matched:
+            raise _HostDidNotMatchError
+        return IngestResult(batch_id=batch.batch_id, stored=found.claimed)
+
+    @staticmethod
+    def _store_on_postgres(
+        driver: Any,
+        host_id: str,
+        batch: Batch,
+        *,
+        credential_sha256: str | None,
+        received_at: float,
+        sent_at: float | None,
+        commit: bool,
+    ) -> pg_ingest.Claim:
+        return pg_ingest.store_batch(
+            driver,
+            host_id,
+            batch,
+            credential_sha256=credential_sha256,
+            received_at=received_at,
+            sent_at=sent_at,
+            summaries=summary_rows(host_id, batch),
+            launches=launch_rows(host_id, batch),
+            launch_counts=launch_count_rows(host_id, batch),
+            commit=commit,
+        )
+
+    def _store_rows(
+        self,
+        conn: sa.Connection,
+        host_id: str,
+        batch: Batch,
+        *,
+        credential_sha256: str | None,
+        received_at: float,
+        sent_at: float | None,
+    ) -> bool:
+        """The ingest statements on SQLite; False for a retry. Raises _HostDidNotMatchError."""
+        claimed = self._claim(
+            conn,
+            host_id,
+            batch,
+            credential_sha256=credential_sha256,
+            received_at=received_at,
+            sent_at=sent_at,
+        )
+        if claimed is None:
+            raise _HostDidNotMatchError  # rolls the transaction back: nothing written
+        if not claimed:
+            return False
+        for table, rows in (
+            (SUMMARIES, summary_rows(host_id, batch)),
+            (LAUNCHES, launch_rows(host_id, batch)),
+        ):
+            if rows:
+                conn.execute(table.insert(), rows)
+        counts = launch_count_rows(host_id, batch)
+        if counts:
+            conn.execute(self._add_launch_count, counts)
+        return True
+
+    def _claim(
+        self,
+        conn: sa.Connection,
+        host_id: str,
+        batch: Batch,
+        *,
+        credential_sha256: str | None,
+        received_at: float,
+        sent_at: float | None,
+    ) -> bool | None:
+        """Check the host, claim the batch id and, if new, touch the host: None if the host
+        did not match, else whether the batch id is new."""
+        known = conn.execute(
+            self._find_host_statement, {"k_host": host_id, "k_credential": credential_sha256}
+        ).first()
+        if known is None:
+            return None
+        claimed = conn.execute(
+            self._claim_batch,
+            {
+                "batch_id": batch.batch_id,
+                "host_id": host_id,
+                "sequence": batch.sequence,
+                "created_at": batch.created_at,
+                "received_at": received_at,
+                "sent_at": sent_at,
+                "dropped_launch_events": batch.dropped_launch_events,
+            },
+        ).first()
+        if claimed is None:
+            return False  # a retry changes nothing, not even the host's last-seen time
+        conn.execute(
+            self._touch_host_statement,
+            {
+                "k_host": host_id,
+                "new_hostname": batch.host.hostname,
+                "new_agent_version": batch.host.agent_version,
+                "new_seen": received_at,
+                "new_skew": None if sent_at is None else received_at - sent_at,
+            },
+        )
+        return True
 
     def version_history(self, host_id: str) -> list[VersionSpan]:
         """Every version span of the host, by package and then time."""
@@ -342,73 +545,16 @@ class SqlStore:
             return postgresql.insert(table)
         return sqlite.insert(table)
 
-    def _bulk_insert(
-        self, conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]
-    ) -> None:
-        """Insert many rows into ``table`` inside the connection's transaction.
 
-        On PostgreSQL this is a COPY: one round trip for the whole list instead of an INSERT
-        per row, and ingest is the advisor's hot path.
-        """
-        if self._dialect != "postgresql":
-            conn.execute(table.insert(), rows)
-            return
-        columns = tuple(rows[0])
-        copy_sql = self._copy_sql.get((table.name, columns))
-        if copy_sql is None:
-            copy_sql = pg_sql.SQL("COPY {} ({}) FROM STDIN").format(
-                pg_sql.Identifier(table.name),
-                pg_sql.SQL(", ").join(map(pg_sql.Identifier, columns)),
-            )
-            self._copy_sql[(table.name, columns)] = copy_sql
-        json_columns = {name for name in columns if isinstance(table.c[name].type, sa.JSON)}
-        driver = conn.connection.driver_connection
-        assert driver is not None  # a connection in a transaction is open
-        with driver.cursor() as cursor, cursor.copy(copy_sql) as copy:
-            for row in rows:
-                copy.write_row(
-                    [
-                        json.dumps(row[name]) if name in json_columns else row[name]
-                        for name in columns
-                    ]
-                )
+class _HostDidNotMatchError(Exception):
+    """Raised inside the ingest transaction to roll it back when the host did not match."""
 
-    def _add_launch_counts(self, conn: sa.Connection, host_id: str, batch: Batch) -> None:
-        totals: dict[tuple[str, str, str], int] = {}
-        for item in batch.launch_counts:
-            key = (item.app, item.day, item.method)
-            totals[key] = totals.get(key, 0) + item.count
-        if not totals:
-            return
-        # Sorted keys: concurrent batches of one host lock the rows in the same order, so
-        # they queue instead of deadlocking. Keys are unique after the summing above.
-        conn.execute(
-            self._add_launch_count,
-            [
-                {"host_id": host_id, "app": app, "day": day, "method": method, "count": count}
-                for (app, day, method), count in sorted(totals.items())
-            ],
-        )
 
-    def _touch_host(
-        self,
-        conn: sa.Connection,
-        host_id: str,
-        batch: Batch,
-        *,
-        received_at: float,
-        sent_at: float | None,
-    ) -> None:
-        conn.execute(
-            self._touch_host_statement,
-            {
-                "k_host": host_id,
-                "new_hostname": batch.host.hostname,
-                "new_agent_version": batch.host.agent_version,
-                "new_seen": received_at,
-                "new_skew": None if sent_at is None else received_at - sent_at,
-            },
-        )
+def _driver(conn: sa.Connection) -> Any:
+    """The psycopg connection under a SQLAlchemy connection in a transaction."""
+    driver = conn.connection.driver_connection
+    assert driver is not None  # a connection in a transaction is open
+    return driver
 
 
 def _usable_token(row: sa.Row[Any] | None, now: float) -> sa.Row[Any]:
@@ -450,49 +596,6 @@ def _revoke(
 
 def _iso(when: float) -> str:
     return datetime.fromtimestamp(when, UTC).isoformat(timespec="seconds")
-
-
-def _summary_rows(host_id: str, batch: Batch) -> list[dict[str, Any]]:
-    return [
-        {
-            "host_id": host_id,
-            "batch_id": batch.batch_id,
-            "interval_start": interval.start,
-            "interval_end": interval.end,
-            "name": metric.name,
-            "labels": canonical_labels(metric.labels),
-            "count": metric.count,
-            "sum": metric.sum,
-            "min": metric.min,
-            "max": metric.max,
-            "p50": metric.p50,
-            "p90": metric.p90,
-            "p99": metric.p99,
-        }
-        for interval in batch.intervals
-        for metric in interval.metrics
-    ]
-
-
-def _launch_rows(host_id: str, batch: Batch) -> list[dict[str, Any]]:
-    return [
-        {
-            "host_id": host_id,
-            "batch_id": batch.batch_id,
-            "app": event.app,
-            "version": event.version,
-            "method": event.method,
-            "outcome": event.outcome,
-            "started_at": event.started_at,
-            "duration_seconds": event.duration_seconds,
-            "ready_signal": event.ready_signal,
-            "start_kind": event.start_kind,
-            "phases": dict(event.phases),
-            "probe": event.probe,
-            "detail": event.detail,
-        }
-        for event in batch.launches
-    ]
 
 
 def _apply_inventory(conn: sa.Connection, host_id: str, inventory: Inventory) -> None:

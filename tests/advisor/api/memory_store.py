@@ -13,7 +13,7 @@ import secrets
 import threading
 from dataclasses import dataclass, replace
 
-from advisor.errors import EnrolmentRefused
+from advisor.errors import EnrolmentRefused, UnknownCredential, WrongHost
 from advisor.store import (
     AuthenticatedHost,
     Enrolment,
@@ -171,6 +171,16 @@ class MemoryStore:
             if batch.inventory is not None:
                 self._record_versions(host_id, batch)
             return IngestResult(batch_id=batch.batch_id, stored=True)
+
+    def ingest_with_credential(
+        self, credential: str, batch: Batch, *, received_at: float, sent_at: float | None
+    ) -> IngestResult:
+        owner = self.authenticate(credential)
+        if owner is None:
+            raise UnknownCredential("unknown credential")
+        if owner.host_id != batch.host.host_id:
+            raise WrongHost(owner.host_id)
+        return self.ingest(owner.host_id, batch, received_at=received_at, sent_at=sent_at)
 
     def _record_versions(self, host_id: str, batch: Batch) -> None:
         inventory = batch.inventory

@@ -394,6 +394,20 @@ def test_it_refuses_documents_the_store_must_not_see(
     assert api.store.batches == {}
 
 
+@pytest.mark.parametrize("number", [b"1e999", b"-1.5e309", b"1" + b"0" * 400 + b".0"])
+def test_it_refuses_a_valid_batch_with_a_float_beyond_a_double(
+    api: Api, client: TestClient, number: bytes
+) -> None:
+    document = json.dumps(to_dict(make_batch(api.host_id)) | {"created_at": 1234.5}).encode()
+    document = document.replace(b'"created_at": 1234.5', b'"created_at": ' + number)
+
+    response = post(client, gzip.compress(document), api.headers())
+
+    assert response.status_code == 422
+    assert "beyond a double" in response.json()["detail"]
+    assert api.store.batches == {}
+
+
 @pytest.mark.parametrize(
     ("document", "says"),
     [
@@ -425,8 +439,8 @@ def test_it_refuses_a_batch_id_header_that_is_not_the_bodys(api: Api, client: Te
     assert api.store.batches == {}
 
 
-def test_it_answers_429_with_retry_after_when_every_slot_is_taken() -> None:
-    api = Api(ApiSettings(max_concurrent_ingests=1, retry_after_seconds=7))
+def test_it_answers_429_with_retry_after_when_no_slot_frees_within_the_queue_wait() -> None:
+    api = Api(ApiSettings(max_concurrent_ingests=1, retry_after_seconds=7, queue_wait_seconds=0.2))
     entered, release = api.store.hold_ingest()
     first = make_batch(api.host_id, batch_id="1" * 32)
     second = make_batch(api.host_id, batch_id="2" * 32)
@@ -452,6 +466,32 @@ def test_it_answers_429_with_retry_after_when_every_slot_is_taken() -> None:
     assert set(api.store.batches) == {first.batch_id, second.batch_id}
     assert api.rejected("overloaded") == 1
     assert api.registry.get_sample_value("fleetsight_advisor_ingests_in_progress") == 0
+
+
+def test_a_batch_waiting_for_a_slot_is_stored_when_one_frees_in_time() -> None:
+    api = Api(ApiSettings(max_concurrent_ingests=1, queue_wait_seconds=60))
+    entered, release = api.store.hold_ingest()
+    first = make_batch(api.host_id, batch_id="1" * 32)
+    second = make_batch(api.host_id, batch_id="2" * 32)
+    answers: dict[str, int] = {}
+
+    def send(batch: Batch) -> None:
+        answers[batch.batch_id] = post(client, encode_gzip(batch), api.headers()).status_code
+
+    with TestClient(api.app) as client:
+        senders = [threading.Thread(target=send, args=(batch,)) for batch in (first, second)]
+        senders[0].start()
+        assert entered.acquire(timeout=60), "the first ingest never reached the store"
+        senders[1].start()
+        # The second batch waits for the slot: it cannot reach the store while the first holds it.
+        assert not entered.acquire(timeout=0.5)
+        release.set()
+        for sender in senders:
+            sender.join(timeout=60)
+
+    assert answers == {first.batch_id: 200, second.batch_id: 200}
+    assert set(api.store.batches) == {first.batch_id, second.batch_id}
+    assert api.rejected("overloaded") == 0
 
 
 class FailingStore(MemoryStore):
