@@ -19,6 +19,7 @@ from agent.config import (
     InvalidValue,
     TableParser,
     apply_environment,
+    boolean,
     describe_tables,
     duration,
     listen_address,
@@ -85,9 +86,69 @@ class IngestSection:
         16 * 1024**2, size, "Largest batch after gunzip; a gzip bomb stops here with 413."
     )
     max_concurrent: int = _opt(
-        32, positive_int, "Batches stored at once; beyond that agents get 429 and retry later."
+        32, positive_int, "Batches stored at once; beyond that a batch waits for a free slot."
+    )
+    queue_wait: float = _opt(
+        1.0,
+        duration,
+        "How long a batch waits for a free slot before the agent gets 429 and retries later.",
     )
     retry_after: float = _opt(5.0, duration, "Retry-After sent with 429.")
+
+
+def days(value: object) -> int:
+    """A whole number of days; 0 means forever."""
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise InvalidValue(f"expected a whole number of days (0: forever), got {value!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class JobsSection:
+    enabled: bool = _opt(
+        True,
+        boolean,
+        "Run the scheduled jobs in `serve`. Advisors sharing a database may all keep it on: "
+        "each run happens in one of them.",
+    )
+    rollup_interval: float = _opt(
+        300.0, duration, "How often new batches are rolled up into hourly and daily rollups."
+    )
+    retention_interval: float = _opt(3600.0, duration, "How often retention deletes old rows.")
+    lease: float = _opt(
+        600.0,
+        duration,
+        "How long a job is held by its runner without renewal (renewed between chunks); "
+        "another advisor takes over a crashed runner's job after this.",
+    )
+    max_backoff: float = _opt(
+        3600.0, duration, "Longest pause before a failing job is tried again."
+    )
+    rollup_chunk_batches: int = _opt(500, positive_int, "Batches rolled up per transaction.")
+
+
+@dataclass(frozen=True)
+class RetentionSection:
+    launches_days: int = _opt(90, days, "Days raw launch events are kept (0: forever).")
+    summaries_days: int = _opt(
+        14,
+        days,
+        "Days raw metric summaries are kept after they are rolled up (0: forever); never "
+        "deleted before.",
+    )
+    hourly_days: int = _opt(90, days, "Days hourly rollups are kept (0: forever).")
+    daily_days: int = _opt(730, days, "Days daily rollups are kept (0: forever).")
+    batches_days: int = _opt(
+        30,
+        days,
+        "Days batch records (what makes a retried batch a no-op) are kept, and at least as "
+        "long as their raw summaries (0: forever).",
+    )
+    chunk_rows: int = _opt(
+        5000, positive_int, "Rows deleted per transaction, so ingest never waits long."
+    )
 
 
 SECTIONS: dict[str, type[Any]] = {
@@ -95,6 +156,8 @@ SECTIONS: dict[str, type[Any]] = {
     "server": ServerSection,
     "database": DatabaseSection,
     "ingest": IngestSection,
+    "jobs": JobsSection,
+    "retention": RetentionSection,
 }
 
 
@@ -105,6 +168,8 @@ class AdvisorConfig:
     server: ServerSection = field(default_factory=ServerSection)
     database: DatabaseSection = field(default_factory=DatabaseSection)
     ingest: IngestSection = field(default_factory=IngestSection)
+    jobs: JobsSection = field(default_factory=JobsSection)
+    retention: RetentionSection = field(default_factory=RetentionSection)
 
     @property
     def database_url(self) -> str:

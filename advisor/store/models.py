@@ -80,10 +80,22 @@ class Host(Base):
 
 
 class BatchRecord(Base):
-    """One row per batch ever stored: the idempotency record."""
+    """One row per batch ever stored: the idempotency record.
+
+    ``rolled_up_at`` is NULL until the rollup job has merged the batch's summaries into the
+    hourly and daily rollups (advisor.store.rollup); the partial index finds those cheaply.
+    """
 
     __tablename__ = "batches"
-    __table_args__ = (sa.Index(None, "host_id", "sequence"),)
+    __table_args__ = (
+        sa.Index(None, "host_id", "sequence"),
+        sa.Index(
+            "ix_batches_pending_rollup",
+            "received_at",
+            sqlite_where=sa.text("rolled_up_at IS NULL"),
+            postgresql_where=sa.text("rolled_up_at IS NULL"),
+        ),
+    )
 
     batch_id: Mapped[str] = mapped_column(sa.String, primary_key=True)
     host_id: Mapped[str] = mapped_column(sa.String, sa.ForeignKey("hosts.host_id"))
@@ -92,13 +104,18 @@ class BatchRecord(Base):
     received_at: Mapped[float] = mapped_column(sa.Double, index=True)
     sent_at: Mapped[float | None] = mapped_column(sa.Double)
     dropped_launch_events: Mapped[int] = mapped_column(sa.Integer, server_default=sa.text("0"))
+    rolled_up_at: Mapped[float | None] = mapped_column(sa.Double)
 
 
 class MetricSummaryRow(Base):
     """One metric over one interval of one host (a wire ``MetricSummary``)."""
 
     __tablename__ = "metric_summaries"
-    __table_args__ = (sa.Index(None, "host_id", "name", "interval_start"),)
+    __table_args__ = (
+        sa.Index(None, "host_id", "name", "interval_start"),
+        # The rollup reads the summaries of the batches it has not rolled up yet.
+        sa.Index(None, "batch_id"),
+    )
 
     id: Mapped[int] = mapped_column(RowId, primary_key=True, autoincrement=True)
     host_id: Mapped[str] = mapped_column(sa.String)
@@ -116,6 +133,69 @@ class MetricSummaryRow(Base):
     p50: Mapped[float] = mapped_column(sa.Double)
     p90: Mapped[float] = mapped_column(sa.Double)
     p99: Mapped[float] = mapped_column(sa.Double)
+
+
+class _MetricRollup:
+    """Columns shared by the hourly and daily rollups of metric summaries.
+
+    One row per (host, metric, labels, bucket): ``count``, ``sum``, ``min`` and ``max`` are
+    exact over every summary whose interval starts in the bucket. ``p50``/``p90``/``p99`` are an
+    approximation: the count-weighted mean of the summaries' own quantiles (the true quantile
+    of the bucket cannot be recovered from per-interval quantiles). ``bucket_start`` is a Unix
+    time on a UTC hour or day boundary; ``updated_at`` says when late data last changed it.
+    """
+
+    host_id: Mapped[str] = mapped_column(sa.String, primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String, primary_key=True)
+    labels: Mapped[str] = mapped_column(sa.Text, primary_key=True)
+    bucket_start: Mapped[float] = mapped_column(sa.Double, primary_key=True)
+    count: Mapped[int] = mapped_column(sa.BigInteger)
+    sum: Mapped[float] = mapped_column(sa.Double)
+    min: Mapped[float] = mapped_column(sa.Double)
+    max: Mapped[float] = mapped_column(sa.Double)
+    p50: Mapped[float] = mapped_column(sa.Double)
+    p90: Mapped[float] = mapped_column(sa.Double)
+    p99: Mapped[float] = mapped_column(sa.Double)
+    updated_at: Mapped[float] = mapped_column(sa.Double)
+
+
+class HourlyRollupRow(_MetricRollup, Base):
+    """Metric summaries of one UTC hour (see :class:`_MetricRollup`)."""
+
+    __tablename__ = "metric_rollups_hourly"
+    # Retention deletes whole time ranges across hosts.
+    __table_args__ = (sa.Index(None, "bucket_start"),)
+
+
+class DailyRollupRow(_MetricRollup, Base):
+    """Metric summaries of one UTC day (see :class:`_MetricRollup`)."""
+
+    __tablename__ = "metric_rollups_daily"
+    __table_args__ = (sa.Index(None, "bucket_start"),)
+
+
+class JobStateRow(Base):
+    """One row per scheduled job: who runs it now (a lease) and how its last runs went.
+
+    ``lease_owner`` holds the job until ``lease_expires_at``; ``last_tick`` is the scheduled
+    time last claimed, so that advisors ticking at the same wall-clock instants run each tick
+    once between them.
+    """
+
+    __tablename__ = "job_state"
+
+    job: Mapped[str] = mapped_column(sa.String, primary_key=True)
+    lease_owner: Mapped[str | None] = mapped_column(sa.String)
+    lease_expires_at: Mapped[float | None] = mapped_column(sa.Double)
+    last_tick: Mapped[float | None] = mapped_column(sa.Double)
+    last_started_at: Mapped[float | None] = mapped_column(sa.Double)
+    last_finished_at: Mapped[float | None] = mapped_column(sa.Double)
+    last_outcome: Mapped[str | None] = mapped_column(sa.String)
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
+    last_rows: Mapped[int | None] = mapped_column(sa.BigInteger)
+    last_success_at: Mapped[float | None] = mapped_column(sa.Double)
+    failures: Mapped[int] = mapped_column(sa.Integer, server_default=sa.text("0"))
+    """Failed runs since the last success."""
 
 
 class LaunchRow(Base):

@@ -1,0 +1,65 @@
+"""The scheduled jobs' Prometheus metrics, on the advisor's registry (the one /metrics serves).
+
+=======================================================  =====================================
+metric                                                   meaning
+=======================================================  =====================================
+fleetsight_advisor_job_runs_total                        ticks and manual runs by ``job`` and
+                                                         ``outcome`` (success, failure,
+                                                         skipped: another advisor has it,
+                                                         backing_off, stopped: shutdown)
+fleetsight_advisor_job_duration_seconds                  time of each run this process made
+fleetsight_advisor_job_last_success_timestamp_seconds    the job's last success in *any*
+                                                         advisor (from the database): alert
+                                                         when it grows old
+fleetsight_advisor_job_rows_total                        rows by ``job`` and ``table``: rolled
+                                                         up (rollup) or deleted (retention)
+=======================================================  =====================================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+OUTCOMES = ("success", "failure", "skipped", "backing_off", "stopped")
+# From a rollup of a few new batches (milliseconds) to retention's first run on a big backlog.
+_DURATION_BUCKETS = (0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0)
+
+
+class JobMetrics:
+    """Counters for every job in ``tables`` (job name -> tables its rows are counted by)."""
+
+    def __init__(self, registry: CollectorRegistry, tables: Mapping[str, Sequence[str]]) -> None:
+        self.runs = Counter(
+            "fleetsight_advisor_job_runs",
+            "Scheduled job runs by outcome (skipped: another advisor runs it).",
+            ["job", "outcome"],
+            registry=registry,
+        )
+        self.duration = Histogram(
+            "fleetsight_advisor_job_duration_seconds",
+            "Time taken by each run of a scheduled job in this advisor.",
+            ["job"],
+            buckets=_DURATION_BUCKETS,
+            registry=registry,
+        )
+        self.last_success = Gauge(
+            "fleetsight_advisor_job_last_success_timestamp_seconds",
+            "When the job last succeeded in any advisor sharing the database (0: never).",
+            ["job"],
+            registry=registry,
+        )
+        self.rows = Counter(
+            "fleetsight_advisor_job_rows",
+            "Rows rolled up (job=rollup) or deleted (job=retention), by table.",
+            ["job", "table"],
+            registry=registry,
+        )
+        for job, job_tables in tables.items():
+            for outcome in OUTCOMES:
+                self.runs.labels(job=job, outcome=outcome)
+            self.duration.labels(job=job)
+            self.last_success.labels(job=job)
+            for table in job_tables:
+                self.rows.labels(job=job, table=table)

@@ -1,0 +1,109 @@
+"""The advisor's scheduled jobs: what each one does, and its runner built from the config.
+
+=========  =======================  ===================================================
+job        default interval         work
+=========  =======================  ===================================================
+rollup     5 min (``[jobs]``)       advisor.store.rollup.roll_up: merge new batches'
+                                    summaries into hourly and daily rollups
+retention  1 h                      advisor.store.retention.apply_retention with the
+                                    ``[retention]`` policy
+=========  =======================  ===================================================
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import time
+from collections.abc import Callable
+
+import sqlalchemy as sa
+
+from advisor.config import AdvisorConfig
+from advisor.jobs.metrics import JobMetrics
+from advisor.jobs.runner import JobResult, JobRunner, Work
+from advisor.store.retention import TABLES, RetentionPolicy, apply_retention
+from advisor.store.rollup import roll_up
+
+ROLLUP = "rollup"
+RETENTION = "retention"
+JOB_TABLES: dict[str, tuple[str, ...]] = {
+    ROLLUP: ("metric_summaries", "batches"),
+    RETENTION: TABLES,
+}
+"""Every job, and the tables its rows are counted by in fleetsight_advisor_job_rows_total."""
+
+
+def rollup_work(engine: sa.Engine, *, chunk_batches: int) -> Work:
+    """The rollup job: every batch not rolled up yet, ``chunk_batches`` per transaction."""
+
+    def work(now: float, keep_alive: Callable[[], None]) -> JobResult:
+        done = roll_up(engine, now=now, chunk_batches=chunk_batches, between_chunks=keep_alive)
+        return JobResult(
+            rows={"metric_summaries": done.summaries, "batches": done.batches},
+            total=done.summaries,
+        )
+
+    return work
+
+
+def retention_work(engine: sa.Engine, policy: RetentionPolicy) -> Work:
+    """The retention job: delete what ``policy`` no longer keeps."""
+
+    def work(now: float, keep_alive: Callable[[], None]) -> JobResult:
+        deleted = apply_retention(engine, policy, now=now, between_chunks=keep_alive)
+        return JobResult(rows=deleted, total=sum(deleted.values()))
+
+    return work
+
+
+def retention_policy(config: AdvisorConfig) -> RetentionPolicy:
+    """The ``[retention]`` section as a policy."""
+    section = config.retention
+    return RetentionPolicy(
+        launches_days=section.launches_days,
+        summaries_days=section.summaries_days,
+        hourly_days=section.hourly_days,
+        daily_days=section.daily_days,
+        batches_days=section.batches_days,
+        chunk_rows=section.chunk_rows,
+    )
+
+
+def default_owner() -> str:
+    """This process's name in leases: host, pid and a random part (pids are reused)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+def build_runners(
+    engine: sa.Engine,
+    config: AdvisorConfig,
+    metrics: JobMetrics,
+    *,
+    owner: str,
+    clock: Callable[[], float] = time.time,
+) -> dict[str, JobRunner]:
+    """A runner per job, by name, with the intervals, lease and backoff of ``[jobs]``."""
+    jobs = config.jobs
+    works: dict[str, tuple[Work, float]] = {
+        ROLLUP: (
+            rollup_work(engine, chunk_batches=jobs.rollup_chunk_batches),
+            jobs.rollup_interval,
+        ),
+        RETENTION: (retention_work(engine, retention_policy(config)), jobs.retention_interval),
+    }
+    return {
+        name: JobRunner(
+            name,
+            work,
+            engine,
+            interval=interval,
+            lease_seconds=jobs.lease,
+            max_backoff=jobs.max_backoff,
+            metrics=metrics,
+            owner=owner,
+            clock=clock,
+        )
+        for name, (work, interval) in works.items()
+    }

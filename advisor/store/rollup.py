@@ -1,0 +1,291 @@
+"""Hourly and daily rollups of metric summaries, right even when batches arrive days late.
+
+How late data is handled: every batch row carries ``rolled_up_at`` (NULL until rolled up). A
+rollup step takes a chunk of batches not rolled up yet, whatever the age of their intervals,
+merges their summaries into the hourly and daily buckets their intervals start in (an upsert
+that adds counts and sums, keeps the smaller minimum and larger maximum), and marks the
+batches, all in one transaction. So each batch is rolled up exactly once: a batch spooled for a
+week updates the hour and day it was measured in, a second run finds nothing to do, and a
+rollup never needs the raw rows it merged before (retention may have deleted them).
+
+A mark rather than a watermark on ``received_at``: ``received_at`` is stamped before the
+batch's transaction commits, and several advisors stamp it with their own clocks, so a batch
+can become visible after a run that already moved a watermark past it.
+
+Buckets are UTC hours and days; a summary belongs to the bucket its interval starts in.
+``count``, ``sum``, ``min`` and ``max`` are exact. ``p50``/``p90``/``p99`` are approximate: the
+count-weighted mean of the summaries' quantiles (true quantiles cannot be rebuilt from
+per-interval ones); merging in any order or by hour then day gives the same value.
+
+The bucket that contains ``now`` is partial: it holds what has arrived so far and grows until
+the hour (day) is over. Late batches can still change a finished bucket; ``updated_at`` says
+when one last changed. Readers that want finished buckets only use :func:`complete_before`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from advisor.store.engine import SQLITE_BEGIN_OPTION
+from advisor.store.models import BatchRecord, DailyRollupRow, HourlyRollupRow, MetricSummaryRow
+
+HOUR = 3600.0
+DAY = 86400.0
+
+BATCHES = cast(sa.Table, BatchRecord.__table__)
+SUMMARIES = cast(sa.Table, MetricSummaryRow.__table__)
+HOURLY = cast(sa.Table, HourlyRollupRow.__table__)
+DAILY = cast(sa.Table, DailyRollupRow.__table__)
+
+DEFAULT_CHUNK_BATCHES = 500
+QUANTILES = ("p50", "p90", "p99")
+
+RollupKey = tuple[str, str, str, float]
+"""(host_id, metric name, canonical labels, bucket start)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Stats:
+    """A mergeable summary of many observations (one summary row, or a whole bucket).
+
+    >>> a = Stats(count=1, sum=2.0, min=2.0, max=2.0, p50=2.0, p90=2.0, p99=2.0)
+    >>> b = Stats(count=3, sum=3.0, min=1.0, max=1.0, p50=1.0, p90=1.0, p99=1.0)
+    >>> merge(a, b)
+    Stats(count=4, sum=5.0, min=1.0, max=2.0, p50=1.25, p90=1.25, p99=1.25)
+    """
+
+    count: int
+    sum: float
+    min: float
+    max: float
+    p50: float
+    p90: float
+    p99: float
+
+
+@dataclass(frozen=True, slots=True)
+class RollupResult:
+    """What a rollup did: batches marked, summaries merged, rollup rows written."""
+
+    batches: int = 0
+    summaries: int = 0
+    hourly_rows: int = 0
+    daily_rows: int = 0
+
+    def __add__(self, other: RollupResult) -> RollupResult:
+        return RollupResult(
+            batches=self.batches + other.batches,
+            summaries=self.summaries + other.summaries,
+            hourly_rows=self.hourly_rows + other.hourly_rows,
+            daily_rows=self.daily_rows + other.daily_rows,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Backlog:
+    """Batches stored but not rolled up yet, and when the oldest of them was received."""
+
+    batches: int
+    oldest_received_at: float | None
+
+
+def bucket_start(at: float, width: float) -> float:
+    """The start of the UTC bucket of ``width`` seconds that contains ``at``.
+
+    >>> bucket_start(1_764_003_599.0, HOUR), bucket_start(1_764_003_600.0, HOUR)
+    (1764000000.0, 1764003600.0)
+    """
+    return math.floor(at / width) * width
+
+
+def complete_before(now: float, width: float) -> float:
+    """Buckets of ``width`` starting before this time are over at ``now`` (no longer partial).
+
+    >>> complete_before(1_764_003_000.0, HOUR)
+    1764000000.0
+    """
+    return bucket_start(now, width)
+
+
+def merge(a: Stats, b: Stats) -> Stats:
+    """Two summaries as one: exact count, sum, min and max; count-weighted mean quantiles."""
+    total = a.count + b.count
+    return Stats(
+        count=total,
+        sum=a.sum + b.sum,
+        min=min(a.min, b.min),
+        max=max(a.max, b.max),
+        p50=_weighted(a.p50, a.count, b.p50, b.count),
+        p90=_weighted(a.p90, a.count, b.p90, b.count),
+        p99=_weighted(a.p99, a.count, b.p99, b.count),
+    )
+
+
+def _weighted(a: float, a_count: int, b: float, b_count: int) -> float:
+    # Summaries without observations carry no quantile information; the newer value stands.
+    total = a_count + b_count
+    if total <= 0:
+        return b
+    return (a * a_count + b * b_count) / total
+
+
+def aggregate(rows: Iterable[Mapping[Any, Any]], width: float) -> dict[RollupKey, Stats]:
+    """Summary rows (host_id, name, labels, interval_start and the stats) merged per bucket."""
+    buckets: dict[RollupKey, Stats] = {}
+    for row in rows:
+        key = (
+            row["host_id"],
+            row["name"],
+            row["labels"],
+            bucket_start(row["interval_start"], width),
+        )
+        stats = Stats(
+            count=row["count"],
+            sum=row["sum"],
+            min=row["min"],
+            max=row["max"],
+            p50=row["p50"],
+            p90=row["p90"],
+            p99=row["p99"],
+        )
+        previous = buckets.get(key)
+        buckets[key] = stats if previous is None else merge(previous, stats)
+    return buckets
+
+
+def roll_up(
+    engine: sa.Engine,
+    *,
+    now: float,
+    chunk_batches: int = DEFAULT_CHUNK_BATCHES,
+    between_chunks: Callable[[], None] | None = None,
+) -> RollupResult:
+    """Roll up every batch not rolled up yet, ``chunk_batches`` batches per transaction.
+
+    ``now`` stamps ``rolled_up_at`` and ``updated_at``. ``between_chunks`` is called after each
+    committed chunk (the job runner renews its lease there, or raises to stop early).
+    """
+    if chunk_batches < 1:
+        raise ValueError(f"chunk_batches must be at least 1, not {chunk_batches}")
+    total = RollupResult()
+    while True:
+        done = roll_up_chunk(engine, now=now, limit=chunk_batches)
+        total += done
+        if done.batches < chunk_batches:
+            return total
+        if between_chunks is not None:
+            between_chunks()
+
+
+def roll_up_chunk(engine: sa.Engine, *, now: float, limit: int) -> RollupResult:
+    """Roll up at most ``limit`` batches, oldest received first, in one transaction."""
+    writer = engine.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"})
+    with writer.begin() as conn:
+        batch_ids = list(
+            conn.execute(
+                sa.select(BATCHES.c.batch_id)
+                .where(BATCHES.c.rolled_up_at.is_(None))
+                .order_by(BATCHES.c.received_at, BATCHES.c.batch_id)
+                .limit(limit)
+                # PostgreSQL: a rollup run by hand next to the scheduled one takes other
+                # batches instead of waiting. SQLite ignores it (BEGIN IMMEDIATE serialises).
+                .with_for_update(skip_locked=True)
+            ).scalars()
+        )
+        if not batch_ids:
+            return RollupResult()
+        rows = (
+            conn.execute(
+                sa.select(
+                    SUMMARIES.c.host_id,
+                    SUMMARIES.c.name,
+                    SUMMARIES.c.labels,
+                    SUMMARIES.c.interval_start,
+                    SUMMARIES.c["count"],
+                    SUMMARIES.c.sum,
+                    SUMMARIES.c.min,
+                    SUMMARIES.c.max,
+                    *(SUMMARIES.c[name] for name in QUANTILES),
+                ).where(SUMMARIES.c.batch_id.in_(batch_ids))
+            )
+            .mappings()
+            .all()
+        )
+        hourly = aggregate(rows, HOUR)
+        daily = aggregate(rows, DAY)
+        _upsert(conn, HOURLY, hourly, now)
+        _upsert(conn, DAILY, daily, now)
+        conn.execute(
+            BATCHES.update().where(BATCHES.c.batch_id.in_(batch_ids)).values(rolled_up_at=now)
+        )
+    return RollupResult(
+        batches=len(batch_ids), summaries=len(rows), hourly_rows=len(hourly), daily_rows=len(daily)
+    )
+
+
+def backlog(engine: sa.Engine) -> Backlog:
+    """How many batches wait for the rollup (the partial index answers this cheaply)."""
+    with engine.connect() as conn:
+        row = conn.execute(
+            sa.select(sa.func.count(), sa.func.min(BATCHES.c.received_at)).where(
+                BATCHES.c.rolled_up_at.is_(None)
+            )
+        ).one()
+    return Backlog(batches=int(row[0]), oldest_received_at=row[1])
+
+
+def _upsert(
+    conn: sa.Connection, table: sa.Table, buckets: dict[RollupKey, Stats], now: float
+) -> None:
+    if not buckets:
+        return
+    # Sorted keys: two writers merging overlapping buckets lock rows in the same order.
+    params = [
+        {
+            "host_id": host_id,
+            "name": name,
+            "labels": labels,
+            "bucket_start": start,
+            "count": stats.count,
+            "sum": stats.sum,
+            "min": stats.min,
+            "max": stats.max,
+            "p50": stats.p50,
+            "p90": stats.p90,
+            "p99": stats.p99,
+            "updated_at": now,
+        }
+        for (host_id, name, labels, start), stats in sorted(buckets.items())
+    ]
+    conn.execute(_merge_statement(conn.dialect.name, table), params)
+
+
+def _merge_statement(dialect: str, table: sa.Table) -> sa.Insert:
+    insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    new = insert.excluded
+    old_count, new_count = table.c["count"], new["count"]
+    total = old_count + new_count
+    least, greatest = (
+        (sa.func.least, sa.func.greatest) if dialect == "postgresql" else (sa.func.min, sa.func.max)
+    )
+    merged: dict[str, Any] = {
+        "count": total,
+        "sum": table.c.sum + new.sum,
+        "min": least(table.c.min, new.min),
+        "max": greatest(table.c.max, new.max),
+        "updated_at": new.updated_at,
+    }
+    for name in QUANTILES:
+        # Same rule as merge(): count-weighted mean, the new value when neither has a count.
+        merged[name] = sa.case(
+            (total > 0, (table.c[name] * old_count + new[name] * new_count) / total),
+            else_=new[name],
+        )
+    key: Sequence[sa.Column[Any]] = list(table.primary_key.columns)
+    return insert.on_conflict_do_update(index_elements=key, set_=merged)
