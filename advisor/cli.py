@@ -16,6 +16,8 @@ from sqlalchemy.exc import OperationalError
 from advisor import __version__
 from advisor.config import DEFAULT_CONFIG_PATH, AdvisorConfig, load_config
 from advisor.errors import FleetsightAdvisorError
+from advisor.jobs import commands as jobs_commands
+from advisor.simulator.cli import add_simulate_parser
 from agent.config import duration, split_host_port
 from agent.errors import ConfigError
 
@@ -101,6 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
     host_commands.add_parser("list", help="list hosts")
     host_revoke = host_commands.add_parser("revoke", help="revoke a host: its ingest stops")
     host_revoke.add_argument("host_id")
+    jobs_commands.add_parser(commands)
+    add_simulate_parser(commands)
     return parser
 
 
@@ -137,7 +141,9 @@ def cmd_serve(args: argparse.Namespace, config: AdvisorConfig) -> int:
     import uvicorn
 
     from advisor.api.app import create_app
+    from advisor.api.metrics import process_registry
     from advisor.api.settings import ApiSettings
+    from advisor.jobs import build_jobs, run_while_serving
     from advisor.store.migrate import check_schema
 
     store = _open_store(config)
@@ -147,9 +153,14 @@ def cmd_serve(args: argparse.Namespace, config: AdvisorConfig) -> int:
         max_decompressed_bytes=config.ingest.max_decompressed_bytes,
         max_concurrent_ingests=config.ingest.max_concurrent,
         retry_after_seconds=config.ingest.retry_after,
+        queue_wait_seconds=config.ingest.queue_wait,
         ready_check=lambda: check_schema(engine),
     )
-    app = create_app(store, settings)
+    registry = process_registry()
+    app = create_app(store, settings, registry=registry)
+    jobs = build_jobs(engine, config, registry)  # None when [jobs] enabled is off
+    if jobs is not None:
+        run_while_serving(app, jobs)
     host, port = split_host_port(config.server.listen)
     tls = config.server
     log.info(
@@ -172,6 +183,8 @@ def cmd_serve(args: argparse.Namespace, config: AdvisorConfig) -> int:
             timeout_graceful_shutdown=20,
         )
     finally:
+        if jobs is not None:
+            jobs.shutdown()
         store.close()
     return 0
 
@@ -285,6 +298,12 @@ def cmd_host(args: argparse.Namespace, config: AdvisorConfig) -> int:
     return 0
 
 
+def cmd_simulate(args: argparse.Namespace, config: AdvisorConfig) -> int:
+    from advisor.simulator.cli import run_simulate
+
+    return run_simulate(args, config.database_url)
+
+
 def _when(timestamp: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M", time.localtime(timestamp))
 
@@ -305,6 +324,8 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, AdvisorConfig], int]] = {
     "db": cmd_db,
     "token": cmd_token,
     "host": cmd_host,
+    "jobs": jobs_commands.cmd_jobs,
+    "simulate": cmd_simulate,
 }
 
 

@@ -1,0 +1,35 @@
+"""The fleet simulator: realistic agent batches with scripted events and their ground truth.
+
+    fleet = plan_fleet(default_scenario(), hosts=20, days=3, seed=1, start=T0, interval=3600)
+    for delivery in simulate(fleet):          # lazily, in order of arrival at the advisor
+        store.ingest(delivery.host_id, delivery.batch, received_at=delivery.delivered_at,
+                     sent_at=delivery.sent_at)
+    write_truth(ground_truth(fleet), Path("truth.json"))
+
+Modules: ``scenario`` (what happens, as data) and ``scenario_file`` (from TOML), ``fleet``
+(hosts and the schedule: the truth), ``launches`` and ``resources`` (the measurements),
+``inventory``, ``generate`` (batches in delivery order), ``truth`` (JSON), ``sinks`` (store or
+HTTP) and ``cli`` (``fleetsight-advisor simulate``). docs/simulator.md describes the model.
+"""
+
+from __future__ import annotations
+
+from advisor.simulator.fleet import Fleet, SimHost, VersionChange, plan_fleet
+from advisor.simulator.generate import Delivery, simulate
+from advisor.simulator.scenario import Scenario, default_scenario
+from advisor.simulator.scenario_file import load_scenario
+from advisor.simulator.truth import ground_truth, write_truth
+
+__all__ = [
+    "Delivery",
+    "Fleet",
+    "Scenario",
+    "SimHost",
+    "VersionChange",
+    "default_scenario",
+    "ground_truth",
+    "load_scenario",
+    "plan_fleet",
+    "simulate",
+    "write_truth",
+]

@@ -1,0 +1,380 @@
+"""The fleet plan: every host and everything scripted to happen to it, decided up front.
+
+:func:`plan_fleet` draws hosts (department, hardware tier, usage pattern, clock skew, offline
+periods) and schedules the scenario's events on them, all from the seed. The plan is the
+ground truth; :mod:`advisor.simulator.generate` then draws the day-to-day noise from it.
+Times here are true UTC; a host's own clock reads ``t + skew_seconds``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from advisor.simulator.calendar import DAY, HOUR, at_local, local_day, local_hour, weekday
+from advisor.simulator.scenario import Cause, Scenario, Tier
+
+SWAP_BYTES = 2 * 2**30
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """A half-open time range ``[start, end)``."""
+
+    start: float
+    end: float
+
+    def __contains__(self, t: float) -> bool:
+        return self.start <= t < self.end
+
+
+@dataclass(frozen=True, slots=True)
+class VersionChange:
+    """``app`` on ``host_id`` moved to ``to_version`` at ``at`` (true time).
+
+    ``inventory_at`` is the ``collected_at`` of the first inventory that shows it, on the
+    host's clock: what the advisor's version history records as the change.
+    """
+
+    event_id: str
+    host_id: str
+    app: str
+    package: str
+    from_version: str
+    to_version: str
+    at: float
+    inventory_at: float
+    effect: float
+
+
+@dataclass(frozen=True, slots=True)
+class Ramp:
+    """A load-time effect on some of a host's apps that grows linearly from ``start`` to
+    ``full_at`` and then stays: ``factor(t) = 1 + effect * progress(t)``."""
+
+    event_id: str
+    cause: Cause
+    effect: float
+    start: float
+    full_at: float
+    apps: frozenset[str] | None  # None: every app
+
+    def progress(self, t: float) -> float:
+        """0 before the start, 1 from ``full_at`` on, linear in between."""
+        if t <= self.start:
+            return 0.0
+        if t >= self.full_at:
+            return 1.0
+        return (t - self.start) / (self.full_at - self.start)
+
+
+@dataclass(slots=True)
+class SimHost:
+    """One simulated machine. ``versions[app]`` lists ``(since, version, factor)`` in order."""
+
+    index: int
+    host_id: str
+    hostname: str
+    department: str
+    tier: Tier
+    skew_seconds: float
+    always_on: bool
+    on_hours: tuple[float, float]
+    has_psi: bool
+    disk_device: str
+    disk_size_bytes: int
+    disk_used_start: float
+    noise_factor: float = 1.0
+    agent_offline: tuple[Window, ...] = ()
+    powered_off: tuple[Window, ...] = ()
+    versions: dict[str, list[tuple[float, str, float]]] = field(default_factory=dict)
+    ramps: list[Ramp] = field(default_factory=list)
+
+    def is_on(self, t: float, utc_offset_hours: float) -> bool:
+        """Whether the machine is running at ``t``."""
+        if any(t in w for w in self.powered_off):
+            return False
+        if self.always_on:
+            return True
+        if weekday(local_day(t, utc_offset_hours)) >= 5:
+            return False
+        hour = local_hour(t, utc_offset_hours)
+        return self.on_hours[0] <= hour < self.on_hours[1]
+
+    def is_on_during(self, start: float, end: float, utc_offset_hours: float) -> bool:
+        """Whether the machine runs at some point of ``[start, end)``, probed hourly."""
+        step = min(end - start, HOUR)
+        t = start + step / 2
+        while t < end:
+            if self.is_on(t, utc_offset_hours):
+                return True
+            t += step
+        return False
+
+    def agent_offline_at(self, t: float) -> bool:
+        """Whether the agent cannot reach the advisor at ``t`` (it spools meanwhile)."""
+        return any(t in w for w in self.agent_offline)
+
+    def version_at(self, app: str, t: float) -> tuple[str, float]:
+        """The installed version of ``app`` at ``t`` and its load-time factor."""
+        current = self.versions[app][0]
+        for entry in self.versions[app]:
+            if entry[0] > t:
+                break
+            current = entry
+        return current[1], current[2]
+
+
+@dataclass(frozen=True, slots=True)
+class Fleet:
+    """The plan of a run: ``slots`` intervals of ``interval`` seconds from ``start``."""
+
+    scenario: Scenario
+    seed: int
+    start: float
+    end: float
+    interval: float
+    hosts: tuple[SimHost, ...]
+    version_changes: tuple[VersionChange, ...]
+    outages: dict[str, Window]
+    delivery_outages: dict[str, Window]
+    noisy: dict[str, tuple[str, ...]]
+
+    @property
+    def slots(self) -> int:
+        """The number of intervals in the run."""
+        return math.ceil((self.end - self.start) / self.interval)
+
+    def at(self, fraction: float) -> float:
+        """The time ``fraction`` of the way through the run."""
+        return self.start + fraction * (self.end - self.start)
+
+
+def host_id_for(seed: int, index: int) -> str:
+    """A stable 32-hex host id: the same for a seed and index, different across seeds."""
+    return hashlib.blake2b(f"fleetsight-sim:{seed}:{index}".encode(), digest_size=16).hexdigest()
+
+
+def plan_fleet(
+    scenario: Scenario, *, hosts: int, days: float, seed: int, start: float, interval: float
+) -> Fleet:
+    """Draw ``hosts`` hosts and schedule the scenario's events on them, from ``seed``."""
+    if hosts < 1 or days <= 0 or interval <= 0:
+        raise ValueError("a fleet needs at least one host, a positive duration and interval")
+    rng = np.random.default_rng([seed, 0])
+    end = start + days * DAY
+    real = scenario.realism
+    dept_names = [d.name for d in scenario.departments]
+    depts = rng.choice(
+        len(dept_names), size=hosts, p=_shares([d.share for d in scenario.departments])
+    )
+    tiers = rng.choice(
+        len(scenario.tiers), size=hosts, p=_shares([t.share for t in scenario.tiers])
+    )
+    planned: list[SimHost] = []
+    for index in range(hosts):
+        tier = scenario.tiers[int(tiers[index])]
+        department = dept_names[int(depts[index])]
+        skew = 0.0
+        if rng.random() < real.skewed_clock_share:
+            skew = float(rng.normal(0.0, real.skew_sigma_seconds))
+        if rng.random() < real.badly_skewed_share:
+            skew = float(rng.choice([-1.0, 1.0]) * rng.uniform(1.0, 3.0) * HOUR)
+        arrive = float(rng.integers(6, 9))
+        leave = float(rng.integers(17, 20))
+        host = SimHost(
+            index=index,
+            host_id=host_id_for(seed, index),
+            hostname=f"{department[:3]}-ws-{index:05d}",
+            department=department,
+            tier=tier,
+            skew_seconds=round(skew, 3),
+            always_on=bool(rng.random() < real.always_on_share),
+            on_hours=(arrive, leave),
+            has_psi=bool(rng.random() >= real.no_psi_share),
+            disk_device="sda" if tier.disk == "hdd" else "nvme0n1",
+            disk_size_bytes=int(rng.choice([256, 512, 1024])) * 10**9,
+            disk_used_start=float(rng.uniform(0.3, 0.7)),
+        )
+        host.agent_offline = _windows(
+            rng, real.agent_offline_share, real.agent_offline_days, start, end
+        )
+        host.powered_off = _windows(rng, real.powered_off_share, real.powered_off_days, start, end)
+        host.versions = {app.name: [(-math.inf, app.version, 1.0)] for app in scenario.apps}
+        planned.append(host)
+    fleet = Fleet(
+        scenario=scenario,
+        seed=seed,
+        start=start,
+        end=end,
+        interval=interval,
+        hosts=tuple(planned),
+        version_changes=(),
+        outages={},
+        delivery_outages={},
+        noisy={},
+    )
+    return _schedule_events(fleet, rng)
+
+
+def _shares(values: list[float]) -> np.ndarray:
+    total = sum(values)
+    return np.asarray([v / total for v in values])
+
+
+def _windows(
+    rng: np.random.Generator, share: float, days: tuple[float, float], start: float, end: float
+) -> tuple[Window, ...]:
+    """At most one period, kept a day clear of both ends so its effects are observable."""
+    drawn = rng.random() < share
+    length = float(rng.uniform(*days)) * DAY
+    where = float(rng.random())
+    room = (end - DAY) - (start + DAY)
+    if not drawn or room < DAY / 4:
+        return ()
+    length = min(length, room)
+    begin = start + DAY + where * (room - length)
+    return (Window(begin, begin + length),)
+
+
+def _schedule_events(fleet: Fleet, rng: np.random.Generator) -> Fleet:
+    scenario = fleet.scenario
+    offset = scenario.realism.utc_offset_hours
+    hosts = fleet.hosts
+    changes: list[VersionChange] = []
+    for rollout in scenario.rollouts:
+        app = scenario.app(rollout.app)
+        begin, ramp = fleet.at(rollout.start), rollout.ramp * (fleet.end - fleet.start)
+        for host in hosts:
+            chosen = rng.random() < rollout.share
+            when = begin + float(rng.random()) * ramp
+            if not chosen or (rollout.departments and host.department not in rollout.departments):
+                continue
+            at = _first_on_slot(fleet, host, when)
+            if at is None:
+                continue
+            previous = host.version_at(app.name, at)[0]
+            host.versions[app.name].append((at, rollout.to_version, 1.0 + rollout.effect))
+            host.versions[app.name].sort(key=lambda entry: entry[0])
+            changes.append(
+                VersionChange(
+                    event_id=rollout.id,
+                    host_id=host.host_id,
+                    app=app.name,
+                    package=app.package,
+                    from_version=previous,
+                    to_version=rollout.to_version,
+                    at=at,
+                    inventory_at=inventory_time(at, host),
+                    effect=rollout.effect,
+                )
+            )
+    for pressure in scenario.memory_pressure:
+        for host in hosts:
+            if host.tier.memory_gb <= pressure.max_memory_gb:
+                host.ramps.append(
+                    _ramp(
+                        fleet,
+                        pressure.id,
+                        "memory",
+                        pressure.effect,
+                        pressure.start,
+                        pressure.ramp,
+                        pressure.apps,
+                    )
+                )
+    for fill in scenario.disk_fills:
+        candidates = [h for h in hosts if h.tier.disk == fill.disk]
+        picked = [h for h in candidates if rng.random() < fill.share]
+        if not picked and candidates:
+            picked = [candidates[int(rng.integers(len(candidates)))]]
+        for host in picked:
+            host.ramps.append(
+                _ramp(fleet, fill.id, "disk_io", fill.effect, fill.start, fill.ramp, fill.apps)
+            )
+    for trend in scenario.trends:
+        for host in hosts:
+            if not trend.departments or host.department in trend.departments:
+                ramp = 1.0 - trend.start
+                host.ramps.append(
+                    _ramp(fleet, trend.id, "cpu", trend.effect, trend.start, ramp, (trend.app,))
+                )
+    outages = {
+        o.id: _working_window(fleet, o.start, o.minutes * 60, offset) for o in scenario.outages
+    }
+    delivery = {
+        o.id: Window(fleet.at(o.start), fleet.at(o.start) + o.hours * HOUR)
+        for o in scenario.delivery_outages
+    }
+    noisy: dict[str, tuple[str, ...]] = {}
+    for group in scenario.noisy_hosts:
+        count = min(group.count, len(hosts))
+        picked_idx = sorted(int(i) for i in rng.choice(len(hosts), size=count, replace=False))
+        for i in picked_idx:
+            hosts[i].noise_factor = group.sigma_factor
+        noisy[group.id] = tuple(hosts[i].host_id for i in picked_idx)
+    changes.sort(key=lambda c: (c.at, c.host_id, c.app))
+    return Fleet(
+        scenario=fleet.scenario,
+        seed=fleet.seed,
+        start=fleet.start,
+        end=fleet.end,
+        interval=fleet.interval,
+        hosts=hosts,
+        version_changes=tuple(changes),
+        outages=outages,
+        delivery_outages=delivery,
+        noisy=noisy,
+    )
+
+
+def _ramp(
+    fleet: Fleet,
+    event_id: str,
+    cause: Cause,
+    effect: float,
+    start: float,
+    ramp: float,
+    apps: tuple[str, ...],
+) -> Ramp:
+    begin = fleet.at(start)
+    # A zero ramp would divide by zero in progress(); a second is a step for any purpose.
+    full = max(fleet.at(start + ramp), begin + 1.0)
+    return Ramp(event_id, cause, effect, begin, full, frozenset(apps) if apps else None)
+
+
+def inventory_time(at: float, host: SimHost) -> float:
+    """When the host's agent reads the inventory after a change at ``at``: on its own clock,
+    a second later (the package manager's hook has run)."""
+    return at + 1.0 + host.skew_seconds
+
+
+def slot_start(fleet: Fleet, t: float) -> float:
+    """The start of the interval that contains ``t``."""
+    return fleet.start + math.floor((t - fleet.start) / fleet.interval) * fleet.interval
+
+
+def _first_on_slot(fleet: Fleet, host: SimHost, when: float) -> float | None:
+    """The start of the first interval at or after ``when`` in which the host runs: a
+    package manager only upgrades a running machine. None if that is after the run."""
+    offset = fleet.scenario.realism.utc_offset_hours
+    t = slot_start(fleet, when)
+    if t < when:
+        t += fleet.interval
+    while t < fleet.end:
+        if host.is_on_during(t, t + fleet.interval, offset):
+            return t
+        t += fleet.interval
+    return None
+
+
+def _working_window(fleet: Fleet, fraction: float, seconds: float, offset: float) -> Window:
+    """``seconds`` from 10:00 local on the working day at or after ``fraction`` of the run."""
+    day = local_day(fleet.at(fraction), offset)
+    while weekday(day) >= 5:
+        day += 1
+    begin = at_local(day, 10.0, offset)
+    return Window(begin, begin + seconds)

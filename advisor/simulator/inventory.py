@@ -1,0 +1,99 @@
+"""The inventory a simulated host's agent would send: its hardware and watched packages.
+
+Packages the package manager offers (a rollout's version, once published and not installed)
+appear as upgradable, as ``apt list --upgradable`` would show them.
+"""
+
+from __future__ import annotations
+
+from advisor.simulator.fleet import SWAP_BYTES, Fleet, SimHost
+from agent.inventory.collector import inventory_digest
+from agent.wire import Disk, Hardware, InstalledPackage, Inventory, UpgradablePackage
+
+CPU_MODELS = {
+    "low": ("Intel(R) Core(TM) i3-6100 CPU @ 3.70GHz", 2, 4, 3700.0),
+    "mid": ("Intel(R) Core(TM) i5-8500 CPU @ 3.00GHz", 6, 6, 4100.0),
+    "high": ("12th Gen Intel(R) Core(TM) i7-12700", 12, 20, 4900.0),
+}
+BASE_PACKAGES = (
+    InstalledPackage("libc6", "2.36-9+deb12u9", "dpkg", "amd64"),
+    InstalledPackage("linux-image-amd64", "6.1.119-1", "dpkg", "amd64"),
+)
+BACKPORTS = "bookworm-backports"
+
+
+def hardware(host: SimHost) -> Hardware:
+    """The host's hardware as the agent reads it."""
+    tier = host.tier
+    model, cores, threads, mhz = CPU_MODELS[tier.cpu]
+    rotational = tier.disk == "hdd"
+    return Hardware(
+        cpu_model=model,
+        cpu_cores=cores,
+        cpu_threads=threads,
+        cpu_max_mhz=mhz,
+        memory_bytes=tier.memory_gb * 2**30,
+        swap_bytes=SWAP_BYTES,
+        disks=[
+            Disk(
+                name=host.disk_device,
+                kind=tier.disk,
+                size_bytes=host.disk_size_bytes,
+                model="ST1000DM010-2EP102" if rotational else "Samsung SSD 980 500GB",
+                rotational=rotational,
+            )
+        ],
+        machine_vendor="Dell Inc.",
+        machine_model=f"OptiPlex {'3050' if tier.cpu == 'low' else '7070'}",
+        bios_date="2019-06-12",
+        os_name="Debian GNU/Linux",
+        os_version="12 (bookworm)",
+        kernel="6.1.0-28-amd64",
+        arch="x86_64",
+    )
+
+
+class InventoryBuilder:
+    """Builds a host's inventory at a time; caches digests (they change a few times a run)."""
+
+    def __init__(self, fleet: Fleet, host: SimHost) -> None:
+        self._fleet = fleet
+        self._host = host
+        self._hardware = hardware(host)
+        self._published = [
+            (fleet.at(r.start), r) for r in fleet.scenario.rollouts
+        ]  # a rollout's version is offered from its start on
+        self._digests: dict[tuple[tuple[str, ...], tuple[str, ...]], str] = {}
+
+    def at(self, t: float, collected_at: float) -> Inventory:
+        """The inventory at true time ``t``, stamped ``collected_at`` (the host's clock)."""
+        host = self._host
+        software = list(BASE_PACKAGES)
+        installed: dict[str, str] = {}
+        for app in self._fleet.scenario.apps:
+            version = host.version_at(app.name, t)[0]
+            installed[app.name] = version
+            software.append(InstalledPackage(app.package, version, "dpkg", "amd64", app.name))
+        upgradable = []
+        for published, rollout in self._published:
+            current = installed[rollout.app]
+            if published <= t and current != rollout.to_version:
+                package = self._fleet.scenario.app(rollout.app).package
+                upgradable.append(
+                    UpgradablePackage(package, current, rollout.to_version, BACKPORTS, "amd64")
+                )
+        key = (
+            tuple(p.version for p in software),
+            tuple(f"{u.package}={u.candidate}" for u in upgradable),
+        )
+        digest = self._digests.get(key)
+        if digest is None:
+            digest = inventory_digest(self._hardware, software, upgradable)
+            self._digests[key] = digest
+        return Inventory(
+            collected_at=collected_at,
+            digest=digest,
+            hardware=self._hardware,
+            software=software,
+            upgradable=upgradable,
+        )

@@ -1,0 +1,155 @@
+"""Application launches of one host over a span of time: when, cold or warm, how long.
+
+Load time = base x hardware (CPU class, RAM, disk on cold starts) x version x scripted ramps
+(memory, disk, CPU trend) x log-normal noise whose tail is Student-t (df 4), so a few launches
+take many times the median, as real ones do. The first launch of an app each day is cold; later
+ones are warm unless the cache was evicted, which low-RAM machines suffer more often.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from advisor.simulator.calendar import at_local, is_weekend, local_day
+from advisor.simulator.fleet import Fleet, SimHost, Window
+from agent.wire import LaunchOutcome, StartKind
+
+CPU_FACTOR = {"low": 1.3, "mid": 1.0, "high": 0.85}
+DISK_COLD_FACTOR = {"hdd": 2.0, "ssd": 1.0}
+DISK_WARM_FACTOR = {"hdd": 1.05, "ssd": 1.0}
+# Cache evicted between launches: more often when there is little RAM to keep it in.
+EVICTION_CHANCE = {4: 0.35, 8: 0.2}
+DEFAULT_EVICTION_CHANCE = 0.1
+TIMEOUT_SECONDS = 60.0
+T_DF = 4.0
+T_SCALE = 1 / math.sqrt(T_DF / (T_DF - 2))  # unit variance, so sigma keeps its meaning
+SPIKE_CHANCE = 0.05
+
+
+def ram_factor(memory_gb: int) -> float:
+    """Load-time factor of a RAM size: small machines page more while loading."""
+    if memory_gb <= 4:
+        return 1.12
+    if memory_gb <= 8:
+        return 1.03
+    return 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class Launch:
+    """One simulated launch, at true time ``t``."""
+
+    t: float
+    app: str
+    version: str
+    start_kind: StartKind
+    outcome: LaunchOutcome
+    duration: float
+    detail: str | None
+
+
+def hardware_factor(host: SimHost, cold: bool) -> float:
+    """The load-time factor of the host's hardware tier for a cold or warm start."""
+    tier = host.tier
+    disk = DISK_COLD_FACTOR[tier.disk] if cold else DISK_WARM_FACTOR[tier.disk]
+    return CPU_FACTOR[tier.cpu] * ram_factor(tier.memory_gb) * disk
+
+
+def launches_between(
+    fleet: Fleet, host: SimHost, start: float, end: float, usage: float, rng: np.random.Generator
+) -> list[Launch]:
+    """Every launch on ``host`` in ``[start, end)``, in time order.
+
+    ``usage`` scales the apps' launches per day for this host (some people use more).
+    """
+    real = fleet.scenario.realism
+    offset = real.utc_offset_hours
+    planned: list[tuple[float, str]] = []
+    for day in range(local_day(start, offset), local_day(end - 1e-6, offset) + 1):
+        window = _work_window(host, day, offset, real.work_hours)
+        begin, finish = max(window.start, start, fleet.start), min(window.end, end, fleet.end)
+        if finish <= begin:
+            continue
+        weekend = is_weekend(window.start, offset)
+        if weekend and not host.always_on:
+            continue
+        share = (finish - begin) / (window.end - window.start)
+        scale = usage * share * (real.weekend_usage if weekend else 1.0)
+        for app in fleet.scenario.apps:
+            count = int(rng.poisson(app.launches_per_day * scale))
+            for t in (begin + rng.random(count) * (finish - begin)).tolist():
+                if not any(t in w for w in host.powered_off):
+                    planned.append((t, app.name))
+    planned.sort()
+    return _time_launches(fleet, host, planned, rng)
+
+
+def _work_window(host: SimHost, day: int, offset: float, hours: tuple[float, float]) -> Window:
+    first, last = hours
+    if not host.always_on:
+        first, last = max(first, host.on_hours[0]), min(last, host.on_hours[1])
+    return Window(at_local(day, first, offset), at_local(day, max(first, last), offset))
+
+
+def _time_launches(
+    fleet: Fleet, host: SimHost, planned: list[tuple[float, str]], rng: np.random.Generator
+) -> list[Launch]:
+    if not planned:
+        return []
+    scenario = fleet.scenario
+    real = scenario.realism
+    n = len(planned)
+    z = (rng.standard_t(T_DF, size=n) * T_SCALE).tolist()
+    u = rng.random((n, 4)).tolist()
+    eviction = EVICTION_CHANCE.get(host.tier.memory_gb, DEFAULT_EVICTION_CHANCE)
+    seen_today: set[tuple[int, str]] = set()
+    result = []
+    for (t, name), zi, (u_cold, u_fail, u_spike, u_spike_size) in zip(planned, z, u, strict=True):
+        app = scenario.app(name)
+        day_key = (local_day(t, real.utc_offset_hours), name)
+        cold = day_key not in seen_today or u_cold < eviction
+        seen_today.add(day_key)
+        version, version_factor = host.version_at(name, t)
+        median = app.base_seconds * hardware_factor(host, cold) * version_factor
+        if cold:
+            median *= app.cold_factor
+        for ramp in host.ramps:
+            if ramp.apps is None or name in ramp.apps:
+                median *= 1.0 + ramp.effect * ramp.progress(t)
+        duration = median * math.exp(app.sigma * host.noise_factor * zi)
+        if host.noise_factor > 1.0 and u_spike < SPIKE_CHANCE:
+            duration *= 3.0 + 5.0 * u_spike_size
+        outcome: LaunchOutcome = "ok"
+        detail = None
+        for outage_id, window in fleet.outages.items():
+            outage = next(o for o in scenario.outages if o.id == outage_id)
+            if (
+                t in window
+                and outage.app == name
+                and (not outage.departments or host.department in outage.departments)
+            ):
+                duration *= outage.slowdown
+                if u_spike_size < outage.timeout_share:
+                    outcome, detail = "timeout", f"not ready within {TIMEOUT_SECONDS:.0f} s"
+        if outcome == "ok" and duration > TIMEOUT_SECONDS:
+            outcome, detail = "timeout", f"not ready within {TIMEOUT_SECONDS:.0f} s"
+        if outcome == "timeout":
+            duration = TIMEOUT_SECONDS
+        elif u_fail < real.failed_launch_rate:
+            outcome, detail = "failed", "exited before ready"
+            duration *= 0.3
+        result.append(
+            Launch(
+                t=t,
+                app=name,
+                version=version,
+                start_kind="cold" if cold else "warm",
+                outcome=outcome,
+                duration=round(duration, 3),
+                detail=detail,
+            )
+        )
+    return result

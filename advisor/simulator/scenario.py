@@ -1,0 +1,263 @@
+"""What a simulated fleet looks like and what happens to it, as plain data.
+
+A :class:`Scenario` names the apps, departments and hardware tiers of a fleet and the scripted
+events that happen to it. Event times are *fractions of the simulated period* (``start=0.3``
+is 30 % into it), so one scenario fits a 3-day test and a 90-day evaluation alike. Effects are
+relative changes of the load time (``0.35`` is 35 % slower, ``-0.25`` a quarter faster) at the
+event's full strength. :func:`default_scenario` covers every kind of event; a TOML file can
+describe another (see :mod:`advisor.simulator.scenario_file` and docs/simulator.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+DiskKind = Literal["ssd", "hdd"]
+CpuClass = Literal["low", "mid", "high"]
+Cause = Literal["version", "memory", "swap", "disk_io", "cpu", "hardware_tier"]
+
+
+@dataclass(frozen=True, slots=True)
+class App:
+    """A watched application: its package, first version and how it loads.
+
+    ``base_seconds`` is the median warm load time on the reference machine (SSD, 16 GB, mid
+    CPU); a cold start takes ``cold_factor`` times longer. ``sigma`` is the log-normal spread.
+    """
+
+    name: str
+    package: str
+    version: str
+    base_seconds: float
+    launches_per_day: float
+    cold_factor: float = 2.0
+    sigma: float = 0.25
+    ready_signal: str = "cpu_settled"
+
+
+@dataclass(frozen=True, slots=True)
+class Department:
+    """A department and its share of the fleet (shares are normalised)."""
+
+    name: str
+    share: float
+
+
+@dataclass(frozen=True, slots=True)
+class Tier:
+    """A hardware tier and its share of the fleet (shares are normalised)."""
+
+    name: str
+    share: float
+    disk: DiskKind
+    memory_gb: int
+    cpu: CpuClass
+
+
+@dataclass(frozen=True, slots=True)
+class VersionRollout:
+    """``app`` moves to ``to_version`` on a ``share`` of hosts, spread over ``ramp``."""
+
+    id: str
+    app: str
+    to_version: str
+    effect: float
+    start: float
+    ramp: float
+    share: float = 1.0
+    departments: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryPressure:
+    """Memory pressure growing over ``ramp`` on hosts with at most ``max_memory_gb`` of RAM."""
+
+    id: str
+    effect: float
+    start: float
+    ramp: float
+    max_memory_gb: int = 4
+    apps: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class DiskFill:
+    """The root disk of a ``share`` of hosts with ``disk`` filling up over ``ramp``."""
+
+    id: str
+    effect: float
+    start: float
+    ramp: float
+    share: float = 0.3
+    disk: DiskKind = "hdd"
+    apps: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SlowTrend:
+    """``app`` slows steadily from ``start`` to the end of the run, by ``effect`` in all.
+
+    The cause is CPU: the app's own background work grows (an index, a profile), visible in
+    ``app_cpu_utilization_ratio`` and the host's CPU pressure.
+    """
+
+    id: str
+    app: str
+    effect: float
+    start: float
+    departments: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class AppOutage:
+    """A short outage (a file server, a licence server) that must NOT become a finding.
+
+    ``app`` launches in the departments listed take ``slowdown`` times longer or time out,
+    for ``minutes`` from ``start`` (moved to 10:00 local time of the nearest working day).
+    """
+
+    id: str
+    app: str
+    start: float
+    minutes: float = 45.0
+    slowdown: float = 3.0
+    timeout_share: float = 0.3
+    departments: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class NoisyHosts:
+    """A few hosts whose load times are very noisy but never shift: no finding expected."""
+
+    id: str
+    count: int = 3
+    sigma_factor: float = 3.0
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryOutage:
+    """The advisor unreachable for ``hours`` from ``start``: batches arrive late, in a burst."""
+
+    id: str
+    start: float
+    hours: float = 3.0
+
+
+@dataclass(frozen=True, slots=True)
+class Realism:
+    """How imperfect the data is. Shares are of hosts, rates of intervals."""
+
+    always_on_share: float = 0.35
+    missing_interval_rate: float = 0.005
+    no_psi_share: float = 0.1
+    skewed_clock_share: float = 0.05
+    skew_sigma_seconds: float = 300.0
+    badly_skewed_share: float = 0.01
+    agent_offline_share: float = 0.03
+    agent_offline_days: tuple[float, float] = (1.0, 4.0)
+    powered_off_share: float = 0.03
+    powered_off_days: tuple[float, float] = (2.0, 8.0)
+    failed_launch_rate: float = 0.003
+    weekend_usage: float = 0.08
+    utc_offset_hours: float = 0.0
+    work_hours: tuple[float, float] = (8.0, 17.5)
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    """A fleet and its scripted events; see the module docstring for the conventions."""
+
+    name: str
+    apps: tuple[App, ...]
+    departments: tuple[Department, ...]
+    tiers: tuple[Tier, ...]
+    rollouts: tuple[VersionRollout, ...] = ()
+    memory_pressure: tuple[MemoryPressure, ...] = ()
+    disk_fills: tuple[DiskFill, ...] = ()
+    trends: tuple[SlowTrend, ...] = ()
+    outages: tuple[AppOutage, ...] = ()
+    noisy_hosts: tuple[NoisyHosts, ...] = ()
+    delivery_outages: tuple[DeliveryOutage, ...] = ()
+    realism: Realism = field(default_factory=Realism)
+    agent_version: str = "0.1.0"
+
+    def app(self, name: str) -> App:
+        """The app called ``name``; KeyError if the scenario has none."""
+        for app in self.apps:
+            if app.name == name:
+                return app
+        raise KeyError(name)
+
+
+DEFAULT_APPS = (
+    App("libreoffice", "libreoffice-core", "4:7.4.7-1+deb12u8", 2.2, 4.0, cold_factor=2.2),
+    App("firefox", "firefox-esr", "128.5.0esr-1~deb12u1", 1.4, 3.0, ready_signal="port"),
+    App("thunderbird", "thunderbird", "1:128.5.0esr-1~deb12u1", 1.8, 2.0),
+    App("gimp", "gimp", "2.10.34-1+deb12u2", 3.5, 0.6, cold_factor=2.5, sigma=0.3),
+    App("evince", "evince", "43.1-2+b1", 0.6, 3.0, cold_factor=1.8),
+)
+DEFAULT_DEPARTMENTS = (
+    Department("finance", 0.3),
+    Department("engineering", 0.25),
+    Department("sales", 0.25),
+    Department("hr", 0.2),
+)
+DEFAULT_TIERS = (
+    Tier("legacy-hdd-4g", 0.12, "hdd", 4, "low"),
+    Tier("office-hdd-8g", 0.18, "hdd", 8, "mid"),
+    Tier("office-ssd-4g", 0.1, "ssd", 4, "mid"),
+    Tier("office-ssd-8g", 0.3, "ssd", 8, "mid"),
+    Tier("standard-ssd-16g", 0.22, "ssd", 16, "mid"),
+    Tier("power-ssd-32g", 0.08, "ssd", 32, "high"),
+)
+
+
+def default_scenario() -> Scenario:
+    """Every kind of scripted event once: the scenario `make demo` and the evaluation use."""
+    return Scenario(
+        name="default",
+        apps=DEFAULT_APPS,
+        departments=DEFAULT_DEPARTMENTS,
+        tiers=DEFAULT_TIERS,
+        rollouts=(
+            VersionRollout(
+                "libreoffice-7.5-slower",
+                app="libreoffice",
+                to_version="4:7.5.9-1~bpo12+1",
+                effect=0.35,
+                start=0.35,
+                ramp=0.15,
+                share=0.8,
+            ),
+            VersionRollout(
+                "firefox-140-faster",
+                app="firefox",
+                to_version="140.3.0esr-1~deb12u1",
+                effect=-0.25,
+                start=0.55,
+                ramp=0.1,
+            ),
+        ),
+        memory_pressure=(MemoryPressure("low-ram-memory-pressure", 0.5, start=0.3, ramp=0.4),),
+        disk_fills=(DiskFill("hdd-disks-filling", 0.4, start=0.2, ramp=0.5, share=0.3),),
+        trends=(
+            SlowTrend(
+                "thunderbird-slow-trend",
+                app="thunderbird",
+                effect=0.3,
+                start=0.1,
+                departments=("engineering",),
+            ),
+        ),
+        outages=(
+            AppOutage(
+                "libreoffice-file-server-outage",
+                app="libreoffice",
+                start=0.45,
+                departments=("finance",),
+            ),
+        ),
+        noisy_hosts=(NoisyHosts("noisy-hosts"),),
+        delivery_outages=(DeliveryOutage("advisor-unreachable", start=0.62),),
+    )

@@ -1,0 +1,98 @@
+"""The ground truth says what happened, and the batches agree with it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from advisor.simulator import ground_truth, write_truth
+from advisor.simulator.calendar import DAY
+
+from .fleets import MONDAY, deliveries, small_fleet
+
+CAUSES = {"version", "memory", "swap", "disk_io", "cpu", "hardware_tier"}
+
+
+def test_rollout_versions_change_at_the_times_the_truth_gives() -> None:
+    fleet = small_fleet()
+    changes = {(c.host_id, c.app): c for c in fleet.version_changes}
+    assert len({c.event_id for c in changes.values()}) == 2
+    checked = 0
+    for delivery in deliveries():
+        for launch in delivery.batch.launches:
+            change = changes.get((delivery.host_id, launch.app))
+            if change is None:
+                continue
+            true_start = launch.started_at - (delivery.sent_at - delivery.delivered_at)
+            expected = change.to_version if true_start >= change.at else change.from_version
+            assert launch.version == expected
+            checked += 1
+    assert checked > 50
+    rollout = fleet.scenario.rollouts[0]
+    ramp_end = fleet.at(rollout.start + rollout.ramp)
+    for change in fleet.version_changes:
+        if change.event_id == rollout.id:
+            # Upgrades happen on running machines, so at most a weekend after the ramp.
+            assert fleet.at(rollout.start) <= change.at <= ramp_end + 3 * DAY
+
+
+def test_the_truth_names_app_hosts_start_effect_and_cause_of_every_expected_finding() -> None:
+    truth = ground_truth(small_fleet())
+    expected = [e for e in truth["events"] if e["expect_finding"]]
+    kinds = {e["kind"] for e in expected}
+    assert kinds == {
+        "version_rollout",
+        "memory_pressure",
+        "disk_fill",
+        "slow_trend",
+        "hardware_tier",
+    }
+    for event in expected:
+        assert event["cause"] in CAUSES
+        assert event["app"] in {"libreoffice", "firefox", "thunderbird", "gimp", "evince"}
+        assert event["hosts"]
+        assert event["effect"] != 0
+        assert truth["start"] <= event["start"] < truth["end"]
+    slower = next(e for e in expected if e["id"] == "libreoffice-7.5-slower")
+    assert slower["version_to"] == "4:7.5.9-1~bpo12+1"
+    assert slower["effect"] == 0.35
+    assert set(slower["host_starts"]) == set(slower["hosts"])
+
+
+def test_must_not_flag_events_are_in_the_truth_without_a_cause() -> None:
+    truth = ground_truth(small_fleet(days=7.0))
+    quiet = [e for e in truth["events"] if not e["expect_finding"]]
+    assert {e["kind"] for e in quiet} == {"outage", "noisy_host", "weekend", "delivery_outage"}
+    assert all(e["cause"] is None for e in quiet)
+    weekend = next(e for e in quiet if e["kind"] == "weekend")
+    assert weekend["start"] == MONDAY + 5 * DAY
+    assert weekend["all_hosts"]
+
+
+def test_the_outage_slows_launches_only_inside_its_window() -> None:
+    fleet = small_fleet(seed=4, hosts=80, days=3.0)
+    window = next(iter(fleet.outages.values()))
+    finance = {h.host_id for h in fleet.hosts if h.department == "finance"}
+    inside = [
+        launch
+        for d in deliveries(seed=4, hosts=80, days=3.0)
+        if d.host_id in finance
+        for launch in d.batch.launches
+        if launch.app == "libreoffice"
+        and (launch.started_at - (d.sent_at - d.delivered_at)) in window
+    ]
+    assert inside
+    assert any(launch.outcome == "timeout" for launch in inside) or all(
+        launch.duration_seconds and launch.duration_seconds > 3.0 for launch in inside
+    )
+
+
+def test_the_truth_file_is_json_with_hosts_and_version_changes(tmp_path: Path) -> None:
+    fleet = small_fleet()
+    path = tmp_path / "out" / "truth.json"
+    write_truth(ground_truth(fleet), path)
+    loaded = json.loads(path.read_text())
+    assert loaded["format"] == "fleetsight.simulator.truth"
+    assert [h["host_id"] for h in loaded["hosts"]] == [h.host_id for h in fleet.hosts]
+    assert len(loaded["version_changes"]) == len(fleet.version_changes)
+    assert list(tmp_path.joinpath("out").iterdir()) == [path]
