@@ -1,0 +1,84 @@
+"""The analysis is pure: it imports neither the store, a database, HTTP nor the simulator,
+does no file or network I/O, and its docstring examples hold."""
+
+from __future__ import annotations
+
+import ast
+import doctest
+import importlib
+from pathlib import Path
+
+import pytest
+
+import advisor.analysis
+
+PACKAGE = Path(advisor.analysis.__file__).parent
+MODULES = sorted(PACKAGE.glob("*.py"))
+FORBIDDEN_IMPORTS = (
+    "advisor.store",
+    "advisor.api",
+    "advisor.simulator",
+    "advisor.jobs",
+    "sqlalchemy",
+    "alembic",
+    "psycopg",
+    "sqlite3",
+    "httpx",
+    "fastapi",
+    "starlette",
+    "uvicorn",
+    "requests",
+    "urllib",
+    "http",
+    "socket",
+    "pathlib",
+    "os",
+    "io",
+    "sys",
+)
+FORBIDDEN_CALLS = ("open", "print", "input")
+
+
+def imported_names(tree: ast.Module) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+    return names
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: p.name)
+def test_it_imports_nothing_that_does_io(path: Path) -> None:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    bad = {
+        name
+        for name in imported_names(tree)
+        for forbidden in FORBIDDEN_IMPORTS
+        if name == forbidden or name.startswith(forbidden + ".")
+    }
+    assert not bad, f"{path.name} imports {sorted(bad)}"
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: p.name)
+def test_it_calls_no_io_builtins(path: Path) -> None:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    calls = {
+        node.func.id
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+    }
+    assert not calls & set(FORBIDDEN_CALLS), f"{path.name} calls {calls & set(FORBIDDEN_CALLS)}"
+
+
+def test_the_import_check_would_catch_a_store_import() -> None:
+    tree = ast.parse("from advisor.store.sql import SqlStore\nimport sqlalchemy as sa\n")
+    assert imported_names(tree) == {"advisor.store.sql", "sqlalchemy"}
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: p.name)
+def test_its_docstring_examples_hold(path: Path) -> None:
+    module = importlib.import_module(f"advisor.analysis.{path.stem}")
+    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.failed == 0
