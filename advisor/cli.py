@@ -14,11 +14,13 @@ from typing import TYPE_CHECKING
 from sqlalchemy.exc import OperationalError
 
 from advisor import __version__
+from advisor.catalog import commands as catalog_commands
 from advisor.config import DEFAULT_CONFIG_PATH, AdvisorConfig, load_config
+from advisor.detect_cli import add_detect_parser
 from advisor.errors import FleetsightAdvisorError
 from advisor.jobs import commands as jobs_commands
 from advisor.simulator.cli import add_simulate_parser
-from agent.config import duration, split_host_port
+from agent.config import duration
 from agent.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -67,6 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser("serve", help="serve the HTTP API (what systemd runs)")
     serve.add_argument("--listen", metavar="HOST:PORT", help="override [server] listen")
+    serve.add_argument(
+        "--workers", type=int, metavar="N", help="override [server] workers (processes)"
+    )
     commands.add_parser("check-config", help="validate the configuration and exit")
 
     db = commands.add_parser("db", help="database schema")
@@ -104,7 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
     host_revoke = host_commands.add_parser("revoke", help="revoke a host: its ingest stops")
     host_revoke.add_argument("host_id")
     jobs_commands.add_parser(commands)
+    catalog_commands.add_parsers(commands)
     add_simulate_parser(commands)
+    add_detect_parser(commands)
     return parser
 
 
@@ -116,14 +123,23 @@ def _duration_arg(value: str) -> float:
 
 
 def _load(args: argparse.Namespace) -> AdvisorConfig:
-    environ = dict(os.environ)
+    return load_config(args.config, {**os.environ, **_overrides(args)})
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, str]:
+    """The command line's settings as the environment variables that override the file."""
+    overrides = {}
+    if args.config is not None:
+        overrides["FLEETSIGHT_ADVISOR_CONFIG"] = str(args.config)
     if args.state_dir is not None:
-        environ["FLEETSIGHT_ADVISOR_STATE_DIR"] = str(args.state_dir)
+        overrides["FLEETSIGHT_ADVISOR_STATE_DIR"] = str(args.state_dir)
     if args.database_url is not None:
-        environ["FLEETSIGHT_ADVISOR_DATABASE_URL"] = args.database_url
+        overrides["FLEETSIGHT_ADVISOR_DATABASE_URL"] = args.database_url
     if getattr(args, "listen", None):
-        environ["FLEETSIGHT_ADVISOR_SERVER_LISTEN"] = args.listen
-    return load_config(args.config, environ)
+        overrides["FLEETSIGHT_ADVISOR_SERVER_LISTEN"] = args.listen
+    if getattr(args, "workers", None):
+        overrides["FLEETSIGHT_ADVISOR_SERVER_WORKERS"] = str(args.workers)
+    return overrides
 
 
 def _open_store(config: AdvisorConfig, *, check: bool = True) -> SqlStore:
@@ -138,54 +154,22 @@ def _open_store(config: AdvisorConfig, *, check: bool = True) -> SqlStore:
 
 
 def cmd_serve(args: argparse.Namespace, config: AdvisorConfig) -> int:
-    import uvicorn
+    from advisor.serve import serve
 
-    from advisor.api.app import create_app
-    from advisor.api.metrics import process_registry
-    from advisor.api.settings import ApiSettings
-    from advisor.jobs import build_jobs, run_while_serving
-    from advisor.store.migrate import check_schema
-
-    store = _open_store(config)
-    engine = store.engine
-    settings = ApiSettings(
-        max_body_bytes=config.ingest.max_body_bytes,
-        max_decompressed_bytes=config.ingest.max_decompressed_bytes,
-        max_concurrent_ingests=config.ingest.max_concurrent,
-        retry_after_seconds=config.ingest.retry_after,
-        queue_wait_seconds=config.ingest.queue_wait,
-        ready_check=lambda: check_schema(engine),
-    )
-    registry = process_registry()
-    app = create_app(store, settings, registry=registry)
-    jobs = build_jobs(engine, config, registry)  # None when [jobs] enabled is off
-    if jobs is not None:
-        run_while_serving(app, jobs)
-    host, port = split_host_port(config.server.listen)
-    tls = config.server
+    if config.server.workers > 1 and not config.database_url.startswith("postgresql"):
+        log.warning(
+            "[server] workers = %d on SQLite: its one writer at a time makes extra workers wait;"
+            " PostgreSQL is what several workers are for",
+            config.server.workers,
+        )
     log.info(
-        "fleetsight-advisor %s serving on %s (database %s)",
+        "fleetsight-advisor %s serving on %s with %d worker(s) (database %s)",
         __version__,
         config.server.listen,
+        config.server.workers,
         _redacted(config.database_url),
     )
-    try:
-        uvicorn.run(
-            app,
-            host=host,
-            port=port,
-            log_level=config.advisor.log_level,
-            access_log=False,
-            ssl_certfile=str(tls.tls_cert_file) if tls.tls_cert_file else None,
-            ssl_keyfile=str(tls.tls_key_file) if tls.tls_key_file else None,
-            # SIGTERM: stop accepting, finish requests in flight (each batch is one
-            # transaction, so nothing is half-stored), then exit.
-            timeout_graceful_shutdown=20,
-        )
-    finally:
-        if jobs is not None:
-            jobs.shutdown()
-        store.close()
+    serve(config, _overrides(args))
     return 0
 
 
@@ -304,6 +288,12 @@ def cmd_simulate(args: argparse.Namespace, config: AdvisorConfig) -> int:
     return run_simulate(args, config.database_url)
 
 
+def cmd_detect(args: argparse.Namespace, config: AdvisorConfig) -> int:
+    from advisor.detect_cli import run_detect
+
+    return run_detect(args)
+
+
 def _when(timestamp: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M", time.localtime(timestamp))
 
@@ -325,7 +315,10 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, AdvisorConfig], int]] = {
     "token": cmd_token,
     "host": cmd_host,
     "jobs": jobs_commands.cmd_jobs,
+    "catalog": catalog_commands.cmd_catalog,
+    "api-token": catalog_commands.cmd_api_token,
     "simulate": cmd_simulate,
+    "detect": cmd_detect,
 }
 
 

@@ -65,6 +65,12 @@ class ServerSection:
         None, optional_path, "Certificate (PEM) to serve HTTPS; agents should not send over HTTP."
     )
     tls_key_file: Path | None = _opt(None, optional_path, "Private key (PEM) of tls_cert_file.")
+    workers: int = _opt(
+        1,
+        positive_int,
+        "Processes serving the API on one socket: one uses one core; with PostgreSQL, set it to"
+        " the number of cores.",
+    )
 
 
 @dataclass(frozen=True)
@@ -126,7 +132,11 @@ class JobsSection:
     max_backoff: float = _opt(
         3600.0, duration, "Longest pause before a failing job is tried again."
     )
-    rollup_chunk_batches: int = _opt(500, positive_int, "Batches rolled up per transaction.")
+    rollup_chunk_batches: int = _opt(
+        240,
+        positive_int,
+        "Batches rolled up per transaction (a host-hour is 60; SQLite ingest waits meanwhile).",
+    )
 
 
 @dataclass(frozen=True)

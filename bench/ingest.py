@@ -8,9 +8,9 @@ distinct batch ids and increasing sequences. The real advisor runs as a separate
 bench/ingest.lua POSTs the batches for --seconds, each with its host's bearer credential,
 Content-Encoding: gzip and X-Fleetsight-Batch-Id.
 
-Variants: SQLite with one advisor; PostgreSQL with one advisor; PostgreSQL with two advisor
-processes on two ports, one wrk per advisor (the "several stateless advisors" deployment;
-`serve` has no worker option, and SQLite takes one writer at a time).
+Variants: SQLite with one advisor process; PostgreSQL with one; PostgreSQL with `serve --workers
+2` (two processes on one socket, one per core: what a fleet's advisor runs; SQLite takes one
+writer at a time, so it gets one).
 
 Printed per variant: batches/s answered 2xx, rows/s stored (summaries + launches), p50/p99
 latency, answers by status and socket errors, a check with SQL that the database holds exactly
@@ -220,15 +220,15 @@ def main() -> int:
     backends = ("sqlite", "postgresql") if args.backend == "both" else (args.backend,)
     variants = [(backend, 1) for backend in backends]
     if "postgresql" in backends:
-        variants.append(("postgresql", 2))
+        variants.append(("postgresql", 2))  # serve --workers 2
     print(
         f"ingest benchmark: {args.hosts} hosts, {args.seconds} s per variant, wrk "
         f"{WRK_THREADS} threads x {args.connections} connections, {os.cpu_count()} CPUs"
     )
     outcomes = []
-    for backend, advisors in variants:
+    for backend, workers in variants:
         with tempfile.TemporaryDirectory(prefix="fleetsight-bench-") as tmp:
-            outcomes.append(run_variant(wrk, backend, advisors, args, Path(tmp)))
+            outcomes.append(run_variant(wrk, backend, workers, args, Path(tmp)))
         print_outcome(outcomes[-1], args)
     return 0
 
@@ -281,10 +281,10 @@ def _migrate(url: str) -> None:
 
 
 def run_variant(
-    wrk: str, backend: str, advisors: int, args: argparse.Namespace, tmp: Path
+    wrk: str, backend: str, workers: int, args: argparse.Namespace, tmp: Path
 ) -> Outcome:
-    title = f"{'PostgreSQL' if backend == 'postgresql' else 'SQLite'}, {advisors} advisor " + (
-        "process" if advisors == 1 else "processes (one wrk each)"
+    title = f"{'PostgreSQL' if backend == 'postgresql' else 'SQLite'}, 1 advisor, " + (
+        "1 process" if workers == 1 else f"serve --workers {workers}"
     )
     print(f"\n== {title} ==", flush=True)
     with fresh_database(backend, tmp) as url:
@@ -298,38 +298,20 @@ def run_variant(
             f"(gzip {mean_size:.0f} B each on average) in {time.perf_counter() - started:.0f} s",
             flush=True,
         )
-        ports = [free_port() for _ in range(advisors)]
-        procs = [start_advisor(url, port, tmp) for port in ports]
+        port = free_port()
+        proc = start_advisor(url, port, tmp, workers)
         try:
-            for port in ports:
-                wait_ready(port)
-            cpu_before = sum(_cpu(p.pid) for p in procs)
-            if advisors == 1:
-                result = run_wrk(
-                    wrk, ports[0], prefix, args.seconds, WRK_THREADS, args.connections, None
-                )
-                results = [result]
-            else:
-                per = args.connections // advisors
-                running = [
-                    start_wrk(wrk, port, prefix, args.seconds, 1, per, str(i))
-                    for i, port in enumerate(ports)
-                ]
-                results = [finish_wrk(proc) for proc in running]
-                result = merge(results)
-            advisor_cpu = sum(_cpu(p.pid) for p in procs) - cpu_before
+            wait_ready(port)
+            cpu_before = _cpu_with_children(proc.pid)
+            result = run_wrk(wrk, port, prefix, args.seconds, WRK_THREADS, args.connections, None)
+            advisor_cpu = _cpu_with_children(proc.pid) - cpu_before
         finally:
-            for proc in procs:
-                stop(proc)
+            stop(proc)
         stored, summaries, launches = count_rows(url)
-        p50, p99 = merged_percentile(results, 50), merged_percentile(results, 99)
+        p50, p99 = result.percentile(50), result.percentile(99)
         outcome = Outcome(
             title, backend, result, p50, p99, stored, summaries, launches, advisor_cpu
         )
-        if advisors > 1:
-            outcome.notes.append(
-                "p50/p99 pooled from the two wrk runs' latency quantiles (approximate)"
-            )
         print(f"  ceiling: plain bulk insert of the rows of {stored} batches...", flush=True)
         outcome.ceiling_rows_per_s, outcome.ceiling_method = plain_insert(url, hosts, stored)
     return outcome
@@ -457,12 +439,13 @@ def free_port() -> int:
         return port
 
 
-def start_advisor(url: str, port: int, tmp: Path) -> subprocess.Popen[bytes]:
+def start_advisor(url: str, port: int, tmp: Path, workers: int) -> subprocess.Popen[bytes]:
     config = tmp / "advisor.toml"
     config.write_text("")
     env = dict(os.environ, FLEETSIGHT_ADVISOR_ADVISOR_LOG_LEVEL="warning")
     command = [sys.executable, "-m", "advisor", "--config", str(config), "--state-dir", str(tmp)]
     command += ["--database-url", url, "serve", "--listen", f"127.0.0.1:{port}"]
+    command += ["--workers", str(workers)]
     return subprocess.Popen(command, cwd=REPO, env=env)
 
 
@@ -489,9 +472,14 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait()
 
 
-def _cpu(pid: int) -> float:
-    times = psutil.Process(pid).cpu_times()
-    return float(times.user + times.system)
+def _cpu_with_children(pid: int) -> float:
+    """CPU seconds of the advisor and of its worker processes, while they run."""
+    parent = psutil.Process(pid)
+    total = 0.0
+    for process in [parent, *parent.children(recursive=True)]:
+        times = process.cpu_times()
+        total += times.user + times.system
+    return total
 
 
 def start_wrk(
@@ -562,50 +550,6 @@ def parse_wrk(output: str, cpu_s: float) -> WrkResult:
         quantiles=quantiles,
         cpu_s=cpu_s,
     )
-
-
-def merge(results: list[WrkResult]) -> WrkResult:
-    """Several concurrent wrk runs as one (latency: see :func:`merged_percentile`)."""
-    statuses: dict[str, int] = {}
-    errors: dict[str, int] = {}
-    for result in results:
-        for key, count in result.statuses.items():
-            statuses[key] = statuses.get(key, 0) + count
-        for key, count in result.errors.items():
-            errors[key] = errors.get(key, 0) + count
-    return WrkResult(
-        duration_s=max(r.duration_s for r in results),
-        responses=sum(r.responses for r in results),
-        sent=sum(r.sent for r in results),
-        wrapped=sum(r.wrapped for r in results),
-        stored_true=sum(r.stored_true for r in results),
-        stored_false=sum(r.stored_false for r in results),
-        statuses=statuses,
-        errors=errors,
-        quantiles=[],
-        cpu_s=sum(r.cpu_s for r in results),
-    )
-
-
-def merged_percentile(results: list[WrkResult], percent: float) -> float:
-    """Latency at ``percent`` (ms): exact for one run; for several, the quantile points of
-    each run pooled, weighted by its responses."""
-    if len(results) == 1:
-        return results[0].percentile(percent)
-    points: list[tuple[float, float]] = []
-    for result in results:
-        previous = 0.0
-        for pct, value in result.quantiles:
-            points.append((value, result.responses * (pct - previous) / 100))
-            previous = pct
-    points.sort()
-    target = sum(weight for _, weight in points) * percent / 100
-    running = 0.0
-    for value, weight in points:
-        running += weight
-        if running >= target:
-            return value / 1000
-    return points[-1][0] / 1000
 
 
 def count_rows(url: str) -> tuple[int, int, int]:

@@ -38,6 +38,7 @@ from starlette.requests import ClientDisconnect
 
 from advisor import __version__
 from advisor.api import auth, ingest
+from advisor.api.catalog import add_catalog_routes
 from advisor.api.ingest import RejectedError
 from advisor.api.metrics import ApiMetrics, process_registry
 from advisor.api.settings import ApiSettings
@@ -117,11 +118,13 @@ def create_app(
     *,
     clock: Callable[[], float] = time.time,
     registry: CollectorRegistry | None = None,
+    exposition: CollectorRegistry | None = None,
 ) -> FastAPI:
     """The advisor's API on ``store``.
 
-    ``clock`` stamps enrolments and received batches; ``registry`` receives the metrics and is
-    what /metrics serves (default: a new registry with the process metrics too).
+    ``clock`` stamps enrolments and received batches; ``registry`` receives the metrics
+    (default: a new registry with the process metrics too) and is what /metrics serves, unless
+    ``exposition`` is given (several workers: the sum of all their metrics).
     """
     if registry is None:
         registry = process_registry()
@@ -134,7 +137,8 @@ def create_app(
     _install_error_handlers(app, metrics)
     _add_enrol_route(app, store, clock, metrics)
     _add_ingest_route(app, store, settings, clock, metrics)
-    _add_health_routes(app, settings, registry)
+    add_catalog_routes(app, store, clock, ErrorDetail)
+    _add_health_routes(app, settings, registry if exposition is None else exposition)
     return app
 
 

@@ -33,6 +33,7 @@ from prometheus_client import (
     PlatformCollector,
     ProcessCollector,
 )
+from prometheus_client.multiprocess import MultiProcessCollector
 
 from advisor.api.ingest import REJECT_REASONS, RejectReason
 from agent.wire import Batch
@@ -41,6 +42,15 @@ from agent.wire import Batch
 ENROLMENT_OUTCOMES = ("enrolled", "unknown", "revoked", "expired", "used_up", "refused", "invalid")
 # Spans a fast SQLite insert (milliseconds) to an agent's patience (its HTTP timeout).
 _DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+
+def multiprocess_registry() -> CollectorRegistry:
+    """A registry that reads the sum of every worker's metrics from $PROMETHEUS_MULTIPROC_DIR
+    (``[server] workers`` > 1; see advisor.serve). Process metrics are per process and are left
+    out: prometheus-client cannot sum them."""
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry)  # type: ignore[no-untyped-call]  # untyped upstream
+    return registry
 
 
 def process_registry() -> CollectorRegistry:
@@ -72,6 +82,7 @@ class ApiMetrics:
             "fleetsight_advisor_ingests_in_progress",
             "Ingest requests holding one of the max_concurrent_ingests slots.",
             registry=registry,
+            multiprocess_mode="livesum",  # with several workers: the sum over live ones
         )
         self.batches_stored = Counter(
             "fleetsight_advisor_batches_stored",

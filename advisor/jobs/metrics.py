@@ -49,6 +49,7 @@ class JobMetrics:
             "When the job last succeeded in any advisor sharing the database (0: never).",
             ["job"],
             registry=registry,
+            multiprocess_mode="max",  # with several workers: the latest any of them saw
         )
         self.rows = Counter(
             "fleetsight_advisor_job_rows",

@@ -3,8 +3,9 @@
 =========  =======================  ===================================================
 job        default interval         work
 =========  =======================  ===================================================
-rollup     5 min (``[jobs]``)       advisor.store.rollup.roll_up: merge new batches'
-                                    summaries into hourly and daily rollups
+rollup     5 min (``[jobs]``)       advisor.store.rollup.roll_up: merge the summaries of
+                                    batches received before this hour into hourly and
+                                    daily rollups
 retention  1 h                      advisor.store.retention.apply_retention with the
                                     ``[retention]`` policy
 =========  =======================  ===================================================
@@ -24,7 +25,7 @@ from advisor.config import AdvisorConfig
 from advisor.jobs.metrics import JobMetrics
 from advisor.jobs.runner import JobResult, JobRunner, Work
 from advisor.store.retention import TABLES, RetentionPolicy, apply_retention
-from advisor.store.rollup import roll_up
+from advisor.store.rollup import HOUR, bucket_start, roll_up
 
 ROLLUP = "rollup"
 RETENTION = "retention"
@@ -36,10 +37,17 @@ JOB_TABLES: dict[str, tuple[str, ...]] = {
 
 
 def rollup_work(engine: sa.Engine, *, chunk_batches: int) -> Work:
-    """The rollup job: every batch not rolled up yet, ``chunk_batches`` per transaction."""
+    """The rollup job: every batch received before this hour and not rolled up yet,
+    ``chunk_batches`` per transaction (whole host-hours: see advisor.store.rollup)."""
 
     def work(now: float, keep_alive: Callable[[], None]) -> JobResult:
-        done = roll_up(engine, now=now, chunk_batches=chunk_batches, between_chunks=keep_alive)
+        done = roll_up(
+            engine,
+            now=now,
+            chunk_batches=chunk_batches,
+            between_chunks=keep_alive,
+            received_before=bucket_start(now, HOUR),
+        )
         return JobResult(
             rows={"metric_summaries": done.summaries, "batches": done.batches},
             total=done.summaries,

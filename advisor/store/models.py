@@ -14,6 +14,7 @@ primary key; the store turns it back into None.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import sqlalchemy as sa
@@ -91,6 +92,7 @@ class BatchRecord(Base):
         sa.Index(None, "host_id", "sequence"),
         sa.Index(
             "ix_batches_pending_rollup",
+            "host_id",
             "received_at",
             sqlite_where=sa.text("rolled_up_at IS NULL"),
             postgresql_where=sa.text("rolled_up_at IS NULL"),
@@ -300,3 +302,199 @@ class VersionSpanRow(Base):
     version: Mapped[str] = mapped_column(sa.String)
     since: Mapped[float] = mapped_column(sa.Double)
     until: Mapped[float | None] = mapped_column(sa.Double)
+
+
+# -- vendor catalog (advisor.catalog.store) ---------------------------------------------------
+#
+# Lifecycle milestones are a date or a boolean in the sources (see advisor.catalog.model): each
+# is two columns, ``*_on`` (the date, when there is one) and ``*_reached`` (the boolean, when
+# the source gave one instead of a date); both NULL when the source says nothing. Money is kept
+# as the decimal text it was given in ("150.00"): exact on both databases, and an unchanged
+# price compares equal on re-import. ``origin`` is the import kind that wrote a row
+# (endoflife, org, package-manager).
+
+_PRODUCT_FK = "catalog_products.slug"
+
+
+class CatalogProduct(Base):
+    """A product the catalog knows, by its stable slug (``firefox``, ``acme-erp``)."""
+
+    __tablename__ = "catalog_products"
+
+    slug: Mapped[str] = mapped_column(sa.String, primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String)
+    vendor: Mapped[str | None] = mapped_column(sa.String)
+    category: Mapped[str | None] = mapped_column(sa.String)
+    version_scheme: Mapped[str] = mapped_column(sa.String)
+    changelog_template: Mapped[str | None] = mapped_column(sa.Text)
+    repology: Mapped[str | None] = mapped_column(sa.String)
+
+
+class CatalogIdentifier(Base):
+    """One way to recognise a product: a package name per ecosystem, a purl or a CPE.
+
+    ``ecosystem`` is the agent source for ``kind = 'package'`` and '' otherwise. Rows are kept
+    per ``origin``, so re-importing endoflife.date never drops package names an organisation
+    file added.
+    """
+
+    __tablename__ = "catalog_identifiers"
+    __table_args__ = (sa.Index(None, "kind", "ecosystem", "value"),)
+
+    product: Mapped[str] = mapped_column(
+        sa.String, sa.ForeignKey(_PRODUCT_FK, ondelete="CASCADE"), primary_key=True
+    )
+    origin: Mapped[str] = mapped_column(sa.String, primary_key=True)
+    kind: Mapped[str] = mapped_column(sa.String, primary_key=True)
+    ecosystem: Mapped[str] = mapped_column(sa.String, primary_key=True)
+    value: Mapped[str] = mapped_column(sa.String, primary_key=True)
+
+
+class CatalogCycle(Base):
+    """A release cycle of a product, with its lifecycle dates (see the note above)."""
+
+    __tablename__ = "catalog_cycles"
+
+    product: Mapped[str] = mapped_column(
+        sa.String, sa.ForeignKey(_PRODUCT_FK, ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(sa.String, primary_key=True)
+    origin: Mapped[str] = mapped_column(sa.String)
+    label: Mapped[str | None] = mapped_column(sa.String)
+    codename: Mapped[str | None] = mapped_column(sa.String)
+    release_date: Mapped[dt.date | None] = mapped_column(sa.Date)
+    support_ends_on: Mapped[dt.date | None] = mapped_column(sa.Date)
+    support_ended: Mapped[bool | None] = mapped_column(sa.Boolean)
+    life_ends_on: Mapped[dt.date | None] = mapped_column(sa.Date)
+    life_ended: Mapped[bool | None] = mapped_column(sa.Boolean)
+    extended_ends_on: Mapped[dt.date | None] = mapped_column(sa.Date)
+    extended_ended: Mapped[bool | None] = mapped_column(sa.Boolean)
+    lts: Mapped[bool] = mapped_column(sa.Boolean)
+    lts_from: Mapped[dt.date | None] = mapped_column(sa.Date)
+    latest: Mapped[str | None] = mapped_column(sa.String)
+    latest_release_date: Mapped[dt.date | None] = mapped_column(sa.Date)
+    link: Mapped[str | None] = mapped_column(sa.Text)
+
+
+class CatalogVersion(Base):
+    """A released version; ``tags`` is a sorted, comma-separated set (``performance,security``)."""
+
+    __tablename__ = "catalog_versions"
+
+    product: Mapped[str] = mapped_column(
+        sa.String, sa.ForeignKey(_PRODUCT_FK, ondelete="CASCADE"), primary_key=True
+    )
+    version: Mapped[str] = mapped_column(sa.String, primary_key=True)
+    origin: Mapped[str] = mapped_column(sa.String)
+    release_date: Mapped[dt.date | None] = mapped_column(sa.Date)
+    notes_url: Mapped[str | None] = mapped_column(sa.Text)
+    tags: Mapped[str] = mapped_column(sa.String)
+
+
+class CatalogPrice(Base):
+    """What a seat of a product cost on ``as_of``; older prices stay as history."""
+
+    __tablename__ = "catalog_prices"
+
+    product: Mapped[str] = mapped_column(
+        sa.String, sa.ForeignKey(_PRODUCT_FK, ondelete="CASCADE"), primary_key=True
+    )
+    as_of: Mapped[dt.date] = mapped_column(sa.Date, primary_key=True)
+    licence: Mapped[str] = mapped_column(sa.String)
+    amount: Mapped[str] = mapped_column(sa.String)
+    currency: Mapped[str] = mapped_column(sa.String(3))
+    source: Mapped[str | None] = mapped_column(sa.Text)
+
+
+class CatalogRequirement(Base):
+    """What a product needs to run well; ``os`` is a comma-separated list."""
+
+    __tablename__ = "catalog_requirements"
+
+    product: Mapped[str] = mapped_column(
+        sa.String, sa.ForeignKey(_PRODUCT_FK, ondelete="CASCADE"), primary_key=True
+    )
+    min_ram_bytes: Mapped[int | None] = mapped_column(sa.BigInteger)
+    os: Mapped[str] = mapped_column(sa.String)
+
+
+class CatalogAlias(Base):
+    """A package name (``dpkg:python3`` or ``libreoffice``) that is product ``product``."""
+
+    __tablename__ = "catalog_aliases"
+
+    alias: Mapped[str] = mapped_column(sa.String, primary_key=True)
+    product: Mapped[str] = mapped_column(
+        sa.String, sa.ForeignKey(_PRODUCT_FK, ondelete="CASCADE"), index=True
+    )
+    source: Mapped[str] = mapped_column(sa.Text)
+
+
+class HardwarePrice(Base):
+    """A hardware price (``kind`` ram per GB, ssd, machine; ``item`` DDR4, 1000, workstation)
+    on ``as_of``; older prices stay as history."""
+
+    __tablename__ = "hardware_prices"
+
+    kind: Mapped[str] = mapped_column(sa.String, primary_key=True)
+    item: Mapped[str] = mapped_column(sa.String, primary_key=True)
+    as_of: Mapped[dt.date] = mapped_column(sa.Date, primary_key=True)
+    amount: Mapped[str] = mapped_column(sa.String)
+    currency: Mapped[str] = mapped_column(sa.String(3))
+    source: Mapped[str] = mapped_column(sa.Text)
+    estimate: Mapped[bool] = mapped_column(sa.Boolean)
+
+
+class CostSetting(Base):
+    """One cost setting (``labour_rate``, ``install_hours.ram``, ``wages.finance``...)."""
+
+    __tablename__ = "cost_settings"
+
+    name: Mapped[str] = mapped_column(sa.String, primary_key=True)
+    value: Mapped[str] = mapped_column(sa.String)
+    as_of: Mapped[dt.date | None] = mapped_column(sa.Date)
+    source: Mapped[str | None] = mapped_column(sa.Text)
+    estimate: Mapped[bool] = mapped_column(sa.Boolean)
+
+
+class CatalogImport(Base):
+    """One catalog import: its kind, source, when, and how many rows it changed."""
+
+    __tablename__ = "catalog_imports"
+
+    id: Mapped[int] = mapped_column(RowId, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(sa.String)
+    source: Mapped[str] = mapped_column(sa.Text)
+    imported_at: Mapped[float] = mapped_column(sa.Double)
+    added: Mapped[int] = mapped_column(sa.Integer)
+    changed: Mapped[int] = mapped_column(sa.Integer)
+    removed: Mapped[int] = mapped_column(sa.Integer)
+    rejected: Mapped[int] = mapped_column(sa.Integer)
+    summary: Mapped[str] = mapped_column(sa.Text)
+
+
+class CatalogChange(Base):
+    """One row an import added, changed or removed; ``detail`` maps field -> [old, new]."""
+
+    __tablename__ = "catalog_changes"
+
+    id: Mapped[int] = mapped_column(RowId, primary_key=True, autoincrement=True)
+    import_id: Mapped[int] = mapped_column(
+        RowId, sa.ForeignKey("catalog_imports.id", ondelete="CASCADE"), index=True
+    )
+    entity: Mapped[str] = mapped_column(sa.String)
+    key: Mapped[str] = mapped_column(sa.Text)
+    action: Mapped[str] = mapped_column(sa.String)
+    detail: Mapped[dict[str, Any]] = mapped_column(JsonDocument)
+
+
+class ApiToken(Base):
+    """An admin API token for the read-only catalog endpoints; only its hash is kept."""
+
+    __tablename__ = "api_tokens"
+
+    token_id: Mapped[str] = mapped_column(sa.String, primary_key=True)
+    secret_sha256: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    created_at: Mapped[float] = mapped_column(sa.Double)
+    revoked_at: Mapped[float | None] = mapped_column(sa.Double)
+    note: Mapped[str | None] = mapped_column(sa.Text)

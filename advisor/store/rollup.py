@@ -8,6 +8,12 @@ batches, all in one transaction. So each batch is rolled up exactly once: a batc
 week updates the hour and day it was measured in, a second run finds nothing to do, and a
 rollup never needs the raw rows it merged before (retention may have deleted them).
 
+Write amplification: each batch is one minute of one host, so merging batches as they arrive
+would rewrite a host's hourly row 60 times and its daily row 1,440 times. The scheduled job
+therefore takes only batches received before the current hour began (``received_before``) and
+reads them host by host, so a chunk holds whole host-hours: an hourly row is written about once,
+a daily row about once an hour. Batches of the current hour wait for the next hour's runs.
+
 A mark rather than a watermark on ``received_at``: ``received_at`` is stamped before the
 batch's transaction commits, and several advisors stamp it with their own clocks, so a batch
 can become visible after a run that already moved a watermark past it.
@@ -43,7 +49,7 @@ SUMMARIES = cast(sa.Table, MetricSummaryRow.__table__)
 HOURLY = cast(sa.Table, HourlyRollupRow.__table__)
 DAILY = cast(sa.Table, DailyRollupRow.__table__)
 
-DEFAULT_CHUNK_BATCHES = 500
+DEFAULT_CHUNK_BATCHES = 240  # four host-hours of one-minute batches
 QUANTILES = ("p50", "p90", "p99")
 
 RollupKey = tuple[str, str, str, float]
@@ -165,17 +171,19 @@ def roll_up(
     now: float,
     chunk_batches: int = DEFAULT_CHUNK_BATCHES,
     between_chunks: Callable[[], None] | None = None,
+    received_before: float | None = None,
 ) -> RollupResult:
     """Roll up every batch not rolled up yet, ``chunk_batches`` batches per transaction.
 
     ``now`` stamps ``rolled_up_at`` and ``updated_at``. ``between_chunks`` is called after each
     committed chunk (the job runner renews its lease there, or raises to stop early).
+    ``received_before`` leaves batches received at or after it for a later run (None: all).
     """
     if chunk_batches < 1:
         raise ValueError(f"chunk_batches must be at least 1, not {chunk_batches}")
     total = RollupResult()
     while True:
-        done = roll_up_chunk(engine, now=now, limit=chunk_batches)
+        done = roll_up_chunk(engine, now=now, limit=chunk_batches, received_before=received_before)
         total += done
         if done.batches < chunk_batches:
             return total
@@ -183,15 +191,24 @@ def roll_up(
             between_chunks()
 
 
-def roll_up_chunk(engine: sa.Engine, *, now: float, limit: int) -> RollupResult:
-    """Roll up at most ``limit`` batches, oldest received first, in one transaction."""
+def roll_up_chunk(
+    engine: sa.Engine, *, now: float, limit: int, received_before: float | None = None
+) -> RollupResult:
+    """Roll up at most ``limit`` batches, host by host and oldest received first, in one
+    transaction."""
     writer = engine.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"})
     with writer.begin() as conn:
         batch_ids = list(
             conn.execute(
                 sa.select(BATCHES.c.batch_id)
-                .where(BATCHES.c.rolled_up_at.is_(None))
-                .order_by(BATCHES.c.received_at, BATCHES.c.batch_id)
+                .where(
+                    BATCHES.c.rolled_up_at.is_(None),
+                    sa.true()
+                    if received_before is None
+                    else BATCHES.c.received_at < received_before,
+                )
+                # Host by host: a chunk holds whole host-hours (see the module docstring).
+                .order_by(BATCHES.c.host_id, BATCHES.c.received_at, BATCHES.c.batch_id)
                 .limit(limit)
                 # PostgreSQL: a rollup run by hand next to the scheduled one takes other
                 # batches instead of waiting. SQLite ignores it (BEGIN IMMEDIATE serialises).

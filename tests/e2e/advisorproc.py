@@ -16,9 +16,10 @@ from tests.e2e.agentproc import wait_until
 class AdvisorProcess:
     """``python -m advisor serve`` on loopback against ``database_url``."""
 
-    def __init__(self, workdir: Path, database_url: str):
+    def __init__(self, workdir: Path, database_url: str, *, workers: int = 1):
         self.workdir = workdir
         self.database_url = database_url
+        self.workers = workers
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = workdir / "advisor.log"
@@ -35,6 +36,7 @@ class AdvisorProcess:
             "FLEETSIGHT_ADVISOR_CONFIG": str(self.workdir / "advisor.toml"),
             "FLEETSIGHT_ADVISOR_DATABASE_URL": self.database_url,
             "FLEETSIGHT_ADVISOR_SERVER_LISTEN": f"127.0.0.1:{self.port}",
+            "FLEETSIGHT_ADVISOR_SERVER_WORKERS": str(self.workers),
         }
 
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:

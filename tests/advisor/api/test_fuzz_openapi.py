@@ -40,7 +40,11 @@ from schemathesis.specs.openapi.checks import (
 from starlette.exceptions import StarletteDeprecationWarning
 
 from advisor.api.app import create_app
+from advisor.api.catalog import PREFIX as CATALOG_PREFIX
 from advisor.api.settings import ApiSettings
+from advisor.catalog.sources import load_directory_file
+from advisor.catalog.store import CatalogStore
+from advisor.store.api_tokens import create_api_token
 from advisor.store.engine import make_engine
 from advisor.store.migrate import upgrade
 from advisor.store.sql import SqlStore
@@ -60,6 +64,7 @@ T0 = 1_764_000_000.0
 NOW = T0 + 3600
 HOST_ID = "fuzz-host-1"
 MAX_EXAMPLES = 40
+ENDOFLIFE = Path(__file__).resolve().parents[2] / "fixtures" / "endoflife"
 BASE_URL = "http://testserver"  # the in-process ASGI transport's host
 # What "refused" may look like for a broken input: the statuses the document lists for bad
 # requests (a body over the limit is 413, an unknown Content-Encoding 415).
@@ -76,10 +81,11 @@ CHECKS = [
 class Advisor:
     """The app under test, its store, a live enrolment token and the enrolled host's credential."""
 
-    def __init__(self, store: SqlStore, token: str, credential: str) -> None:
+    def __init__(self, store: SqlStore, token: str, credential: str, admin_token: str) -> None:
         self.store = store
         self.token = token
         self.credential = credential
+        self.admin_token = admin_token
         self.app = create_app(store, ApiSettings(), clock=lambda: NOW, registry=CollectorRegistry())
 
 
@@ -93,7 +99,14 @@ def advisor(tmp_path: Path) -> Iterator[Advisor]:
         enrolment = store.enrol(
             token=token, host_id=HOST_ID, hostname="fin-ws-12", agent_version="0.1.0", now=T0
         )
-        yield Advisor(store, token, enrolment.credential)
+        admin_token, _ = create_api_token(engine, now=T0)
+        # Two real products, so the catalog routes answer with content, not only 404s.
+        records = [
+            load_directory_file(ENDOFLIFE / "products" / f"{name}.md", ENDOFLIFE / "releases")
+            for name in ("postgresql", "firefox")
+        ]
+        CatalogStore(engine).import_records(records, kind="endoflife", source="fuzz", now=T0)
+        yield Advisor(store, token, enrolment.credential, admin_token)
     finally:
         store.close()
 
@@ -141,6 +154,10 @@ def _make_valid_reach_the_store(case: Any, advisor: Advisor) -> None:
         case.headers = headers
 
 
+def _bearer(case: Any, advisor: Advisor) -> str:
+    return advisor.admin_token if case.path.startswith(CATALOG_PREFIX) else advisor.credential
+
+
 @schema.parametrize()
 # One database per operation on purpose: ingests and enrolments accumulate across examples,
 # as they do on a live advisor. No deadline: the machine is shared and loaded.
@@ -153,6 +170,7 @@ def test_every_endpoint_answers_fuzzed_input_as_documented(case: Any, advisor: A
     case.call_and_validate(
         app=advisor.app,
         base_url=BASE_URL,
-        headers={"Authorization": f"Bearer {advisor.credential}"},
+        # The catalog routes want an admin API token; the agents' routes a host credential.
+        headers={"Authorization": f"Bearer {_bearer(case, advisor)}"},
         checks=CHECKS,
     )

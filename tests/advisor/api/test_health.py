@@ -112,7 +112,8 @@ def test_openapi_lists_every_route_with_a_summary_and_the_batch_schema(
     document = client.get("/openapi.json").json()
 
     paths = document["paths"]
-    assert set(paths) == {ENROL_PATH, INGEST_PATH, "/healthz", "/readyz", "/metrics"}
+    catalog = {f"/api/v1/catalog/{p}" for p in ("products", "products/{name}", "outdated")}
+    assert set(paths) == {ENROL_PATH, INGEST_PATH, "/healthz", "/readyz", "/metrics", *catalog}
     for path in paths.values():
         for operation in path.values():
             assert operation["summary"]

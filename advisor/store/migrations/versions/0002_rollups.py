@@ -34,7 +34,7 @@ def upgrade() -> None:
     op.create_index(
         "ix_batches_pending_rollup",
         "batches",
-        ["received_at"],
+        ["host_id", "received_at"],
         sqlite_where=_PENDING,
         postgresql_where=_PENDING,
     )

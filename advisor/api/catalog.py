@@ -1,0 +1,374 @@
+"""The read-only catalog API: products, one product, and the fleet's outdated software.
+
+========================================  =====================================================
+route                                     what it answers
+========================================  =====================================================
+GET /api/v1/catalog/products              every product with its newest version and cycles
+                                          supported on ``at``
+GET /api/v1/catalog/products/{name}       one product: identifiers, aliases, cycles, versions,
+                                          prices, requirements (404 when unknown)
+GET /api/v1/catalog/outdated              hosts x products behind or (nearly) end-of-life, by
+                                          department; ``department``, ``eol_within``, ``at``
+                                          filter as ``catalog outdated`` does
+========================================  =====================================================
+
+These answers describe the fleet's inventory, so every route wants an admin API token
+(``fleetsight-advisor api-token create``) as ``Authorization: Bearer``: missing, malformed,
+unknown and revoked tokens get 401. Bad query parameters get 400 with a sentence. The store
+blocks on the database, so the routes are plain ``def`` routes (run in the thread pool).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request
+from pydantic import BaseModel, Field
+
+from advisor.api.auth import bearer_token
+from advisor.catalog.answers import is_supported
+from advisor.catalog.commands import outdated_dict
+from advisor.catalog.fleet import horizon_days
+from advisor.catalog.fleet_queries import fleet_outdated
+from advisor.catalog.model import ProductRecord
+from advisor.catalog.store import CatalogStore
+from advisor.catalog.versions import is_valid, sort_versions
+from advisor.store.api_tokens import check_api_token
+
+PREFIX = "/api/v1/catalog"
+# Dates the lifecycle arithmetic can take, horizon included, without overflowing.
+EARLIEST = dt.date(1970, 1, 1)
+LATEST = dt.date(9000, 12, 31)
+_CHALLENGE = 'Bearer realm="fleetsight-admin"'
+_ENGINE_STATE = "fleetsight_catalog_engine"
+# A string, parsed here: pydantic would also take Unix timestamps ("0") as dates.
+_At = Annotated[
+    str | None,
+    Query(
+        pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
+        json_schema_extra={"format": "date"},
+        description="The day lifecycle questions are asked for, YYYY-MM-DD (default: today).",
+    ),
+]
+
+
+class Identifiers(BaseModel):
+    packages: dict[str, list[str]]
+    purls: list[str]
+    cpes: list[str]
+    repology: str | None
+
+
+class Cycle(BaseModel):
+    """A release cycle; ``end_of_life`` is a date, or true/false when the source has no date."""
+
+    name: str
+    label: str | None
+    release_date: dt.date | None
+    end_of_support: dt.date | bool | None
+    end_of_life: dt.date | bool | None
+    lts: bool
+    latest: str | None
+    supported: bool = Field(description="Released and not end-of-life on `at`.")
+
+
+class Version(BaseModel):
+    version: str
+    release_date: dt.date | None
+    notes_url: str | None
+    tags: list[str]
+
+
+class Price(BaseModel):
+    licence: str
+    amount: str = Field(description="Decimal text, e.g. '150.00'.")
+    currency: str
+    as_of: dt.date
+    source: str | None
+
+
+class Requirements(BaseModel):
+    min_ram_bytes: int | None
+    os: list[str]
+
+
+class ProductSummary(BaseModel):
+    slug: str
+    name: str
+    vendor: str | None
+    category: str | None
+    latest: str | None = Field(description="The newest version released on `at`.")
+    supported_cycles: list[str]
+
+
+class ProductList(BaseModel):
+    at: dt.date
+    products: list[ProductSummary]
+
+
+class ProductDetail(ProductSummary):
+    version_scheme: str
+    identifiers: Identifiers
+    aliases: list[str]
+    cycles: list[Cycle]
+    versions: list[Version] = Field(description="Newest first.")
+    prices: list[Price] = Field(description="Newest first; the first is the current price.")
+    requirements: Requirements | None
+
+
+class OutdatedRow(BaseModel):
+    department: str
+    host_id: str
+    hostname: str
+    product: str
+    package: str
+    package_version: str
+    installed: str
+    cycle: str | None
+    latest: str | None
+    newest_in_cycle: str | None
+    newest_supported: str | None
+    offered: str | None
+    offered_security: bool
+    status: str
+    end_of_life_on: dt.date | None
+    cost_per_seat: str | None
+    currency: str | None
+
+
+class Department(BaseModel):
+    department: str
+    hosts: int
+    rows: list[OutdatedRow]
+
+
+class Unordered(BaseModel):
+    host_id: str
+    product: str
+    package: str
+    version: str
+    reason: str
+
+
+class Outdated(BaseModel):
+    at: dt.date
+    eol_within_days: int
+    departments: list[Department]
+    unordered: list[Unordered]
+
+
+def _latest(record: ProductRecord, at: dt.date) -> str | None:
+    scheme = record.product.version_scheme
+    released = [
+        v.version
+        for v in record.versions
+        if (v.release_date is None or v.release_date <= at) and is_valid(scheme, v.version)
+    ]
+    return sort_versions(scheme, released)[-1] if released else None
+
+
+def _summary(record: ProductRecord, at: dt.date) -> dict[str, Any]:
+    product = record.product
+    return {
+        "slug": product.slug,
+        "name": product.name,
+        "vendor": product.vendor,
+        "category": product.category,
+        "latest": _latest(record, at),
+        "supported_cycles": [c.name for c in record.cycles if is_supported(c, at)],
+    }
+
+
+def _admin_engine(request: Request) -> sa.Engine:
+    """The catalog's engine, once the request's admin API token is checked (else 401)."""
+    engine = getattr(request.app.state, _ENGINE_STATE, None)
+    if not isinstance(engine, sa.Engine):
+        raise HTTPException(503, "the catalog needs the SQL store; this advisor has none")
+    header = request.headers.get("authorization")
+    secret = bearer_token(header)
+    if secret is None:
+        detail = (
+            "no admin API token: send 'Authorization: Bearer <token>' with a token from "
+            "`fleetsight-advisor api-token create`"
+            if header is None
+            else "the Authorization header is not 'Bearer <token>'"
+        )
+        raise HTTPException(401, detail, {"WWW-Authenticate": _CHALLENGE})
+    if not check_api_token(engine, secret):
+        raise HTTPException(
+            401,
+            "the admin API token is unknown or revoked: create one with "
+            "`fleetsight-advisor api-token create`",
+            {"WWW-Authenticate": f'{_CHALLENGE}, error="invalid_token"'},
+        )
+    return engine
+
+
+_Admin = Annotated[sa.Engine, Depends(_admin_engine)]
+
+
+def add_catalog_routes(
+    app: FastAPI,
+    store: object,
+    clock: Callable[[], float],
+    error_model: type[BaseModel],
+) -> None:
+    """Add the catalog routes to ``app``. They need the SQL store (its ``engine``); on any
+    other store they answer 503. ``error_model`` documents the ``{"detail"}`` answers."""
+    setattr(app.state, _ENGINE_STATE, getattr(store, "engine", None))
+
+    def errors(described: dict[int, str]) -> dict[int | str, dict[str, Any]]:
+        base = {
+            400: "A query parameter is not valid; the detail names it.",
+            401: "No admin API token, or an unknown or revoked one.",
+            503: "The catalog is not available on this advisor's store.",
+        }
+        base.update(described)
+        return {code: {"model": error_model, "description": text} for code, text in base.items()}
+
+    def day(at: str | None) -> dt.date:
+        if at is None:
+            when = dt.datetime.fromtimestamp(clock(), dt.UTC).date()
+        else:
+            try:
+                when = dt.date.fromisoformat(at)
+            except ValueError:
+                raise HTTPException(400, f"at: {at!r} is not a date (YYYY-MM-DD)") from None
+        if not EARLIEST <= when <= LATEST:
+            raise HTTPException(400, f"at: must be between {EARLIEST} and {LATEST}")
+        return when
+
+    @app.get(
+        f"{PREFIX}/products",
+        summary="Every product in the catalog",
+        responses=errors({}),
+        tags=["catalog"],
+    )
+    def products(db: _Admin, at: _At = None) -> ProductList:
+        when = day(at)
+        catalog = CatalogStore(db).load()
+        return ProductList.model_validate(
+            {"at": when, "products": [_summary(r, when) for r in catalog.records.values()]}
+        )
+
+    @app.get(
+        f"{PREFIX}/products/{{name}}",
+        summary="One product: identifiers, cycles, versions, prices",
+        responses=errors({404: "No product of that name."}),
+        tags=["catalog"],
+    )
+    def product(
+        name: Annotated[str, Path(min_length=1, max_length=200, description="Product slug.")],
+        db: _Admin,
+        at: _At = None,
+    ) -> ProductDetail:
+        when = day(at)
+        store = CatalogStore(db)
+        catalog = store.load([name])
+        record = catalog.records.get(name)
+        if record is None:
+            raise HTTPException(404, f"no product {name!r} in the catalog")
+        ids = record.product.identifiers
+        scheme = record.product.version_scheme
+        by_name = {v.version: v for v in record.versions}
+        ordered = sort_versions(scheme, [v for v in by_name if is_valid(scheme, v)])
+        ordered += sorted(v for v in by_name if not is_valid(scheme, v))
+        return ProductDetail.model_validate(
+            {
+                **_summary(record, when),
+                "version_scheme": scheme,
+                "identifiers": {
+                    "packages": {eco: list(names) for eco, names in ids.packages.items()},
+                    "purls": list(ids.purls),
+                    "cpes": list(ids.cpes),
+                    "repology": ids.repology,
+                },
+                "aliases": sorted(a for a, slug in catalog.aliases.items() if slug == name),
+                "cycles": [
+                    {
+                        "name": c.name,
+                        "label": c.label,
+                        "release_date": c.release_date,
+                        "end_of_support": c.end_of_support,
+                        "end_of_life": c.end_of_life,
+                        "lts": bool(c.lts),
+                        "latest": c.latest,
+                        "supported": is_supported(c, when),
+                    }
+                    for c in record.cycles
+                ],
+                "versions": [
+                    {
+                        "version": v.version,
+                        "release_date": v.release_date,
+                        "notes_url": v.notes_url,
+                        "tags": sorted(v.tags),
+                    }
+                    for v in (by_name[n] for n in reversed(ordered))
+                ],
+                "prices": store.prices(name),
+                "requirements": (
+                    {
+                        "min_ram_bytes": record.requirements.min_ram_bytes,
+                        "os": list(record.requirements.os),
+                    }
+                    if record.requirements
+                    else None
+                ),
+            }
+        )
+
+    @app.get(
+        f"{PREFIX}/outdated",
+        summary="Hosts x products behind the latest version or (nearly) end-of-life",
+        responses=errors({}),
+        tags=["catalog"],
+    )
+    def outdated(
+        db: _Admin,
+        department: Annotated[
+            str | None, Query(min_length=1, max_length=200, description="Only this department.")
+        ] = None,
+        eol_within: Annotated[
+            str,
+            Query(
+                pattern=r"^[0-9]{1,6}[dw]?$",
+                description="'End-of-life soon' horizon: days ('90d', '90') or weeks ('12w').",
+            ),
+        ] = "90d",
+        at: _At = None,
+    ) -> Outdated:
+        when = day(at)
+        try:
+            horizon = horizon_days(eol_within)
+        except ValueError as exc:
+            raise HTTPException(400, f"eol_within: {exc}") from None
+        report = fleet_outdated(db, when, horizon_days=horizon, department=department)
+        groups: dict[str, list[dict[str, Any]]] = {}
+        hosts: dict[str, set[str]] = {}
+        for row in report.rows:
+            groups.setdefault(row.department, []).append(outdated_dict(row))
+            hosts.setdefault(row.department, set()).add(row.host_id)
+        return Outdated.model_validate(
+            {
+                "at": when,
+                "eol_within_days": horizon,
+                "departments": [
+                    {"department": d, "hosts": len(hosts[d]), "rows": rows}
+                    for d, rows in groups.items()
+                ],
+                "unordered": [
+                    {
+                        "host_id": u.host_id,
+                        "product": u.product,
+                        "package": u.package,
+                        "version": u.version,
+                        "reason": u.reason,
+                    }
+                    for u in report.unordered
+                ],
+            }
+        )

@@ -1,0 +1,430 @@
+"""``fleetsight-advisor catalog ...`` and ``fleetsight-advisor api-token ...``.
+
+Exit status: 0 done; 1 when something could not be used (a file, the database, rejected rows
+of an organisation file: the good rows are imported and the bad ones listed, and the status
+says the file needs fixing); 2 for a bad command line (argparse's own).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any, TextIO
+
+import sqlalchemy as sa
+
+from advisor.catalog.errors import CatalogError
+from advisor.catalog.fleet import OutdatedReport, OutdatedRow, horizon_days
+from advisor.config import AdvisorConfig
+
+CATALOG_DESCRIPTION = """\
+The vendor catalog: products, release cycles, versions, prices and cost settings, imported
+from endoflife.date, the agents' package managers and the organisation's own files, and the
+fleet's installed software matched against it. docs/catalog.md has the details."""
+
+CATALOG_EPILOG = """\
+examples:
+  fleetsight-advisor catalog import endoflife /srv/data/endoflife
+  fleetsight-advisor catalog import endoflife https://endoflife.date/api/v1/products/firefox
+  fleetsight-advisor catalog import org /etc/fleetsight/catalog.toml
+  fleetsight-advisor catalog import upgradable
+  fleetsight-advisor catalog import costs /etc/fleetsight/costs.toml
+  fleetsight-advisor catalog show postgresql
+  fleetsight-advisor catalog outdated --department finance --eol-within 90d --format csv
+  fleetsight-advisor catalog unmatched --limit 50
+"""
+
+FORMATS = ("table", "json", "csv")
+
+
+def _date_arg(value: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _horizon_arg(value: str) -> int:
+    try:
+        return horizon_days(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _add_at(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--at",
+        type=_date_arg,
+        metavar="DATE",
+        help="the day end-of-life questions are asked for (default: today)",
+    )
+
+
+def add_parsers(commands: Any) -> None:
+    """Add ``catalog`` and ``api-token`` to the CLI (``commands``: argparse's subparsers)."""
+    catalog = commands.add_parser(
+        "catalog",
+        help="vendor catalog: import, show, outdated software, unmatched packages",
+        description=CATALOG_DESCRIPTION,
+        epilog=CATALOG_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    actions = catalog.add_subparsers(dest="action", required=True, metavar="ACTION")
+    imports = actions.add_parser("import", help="import catalog data (one transaction each)")
+    kinds = imports.add_subparsers(dest="kind", required=True, metavar="SOURCE")
+    eol = kinds.add_parser(
+        "endoflife",
+        help="endoflife.date data: a directory, a product .md, an API v1 .json or URL",
+    )
+    eol.add_argument("source", metavar="PATH_OR_URL")
+    org = kinds.add_parser("org", help="the organisation's catalog file (.toml or .csv)")
+    org.add_argument("file", type=Path, metavar="FILE")
+    kinds.add_parser(
+        "upgradable", help="versions the agents' package managers offer (from their inventories)"
+    )
+    costs = kinds.add_parser("costs", help="cost settings and hardware prices (costs.toml)")
+    costs.add_argument("file", type=Path, metavar="FILE")
+
+    show = actions.add_parser("show", help="one product: cycles, versions, prices, aliases")
+    show.add_argument("product", metavar="PRODUCT")
+    show.add_argument(
+        "--versions", type=int, default=10, metavar="N", help="newest N versions (default: 10)"
+    )
+    _add_at(show)
+
+    outdated = actions.add_parser(
+        "outdated",
+        help="hosts x products behind the latest version or (nearly) end-of-life",
+        description="Hosts x products that are behind the newest released or offered version, "
+        "or whose installed cycle is end-of-life now or within --eol-within; grouped by "
+        "department. Revoked hosts are left out.",
+    )
+    outdated.add_argument("--department", metavar="D", help="only this department")
+    outdated.add_argument(
+        "--eol-within",
+        type=_horizon_arg,
+        default=90,
+        metavar="DURATION",
+        help="'end-of-life soon' horizon, e.g. 90d or 12w (default: 90d)",
+    )
+    outdated.add_argument("--format", choices=FORMATS, default="table", help="(default: table)")
+    _add_at(outdated)
+
+    unmatched = actions.add_parser(
+        "unmatched", help="installed packages no product claims, by number of hosts"
+    )
+    unmatched.add_argument(
+        "--limit", type=int, default=0, metavar="N", help="only the N most widespread (0: all)"
+    )
+    log = actions.add_parser("log", help="the import log, newest first")
+    log.add_argument("--limit", type=int, default=20, metavar="N", help="(default: 20)")
+    log.add_argument("--changes", type=int, metavar="ID", help="list what import ID changed")
+
+    token = commands.add_parser(
+        "api-token", help="admin tokens for the catalog API (sent as 'Authorization: Bearer')"
+    )
+    token_actions = token.add_subparsers(dest="action", required=True, metavar="ACTION")
+    create = token_actions.add_parser("create", help="create a token (shown once)")
+    create.add_argument("--note", help="free text shown in `api-token list`")
+    token_actions.add_parser("list", help="list tokens (never their secrets)")
+    revoke = token_actions.add_parser("revoke", help="revoke a token")
+    revoke.add_argument("token_id")
+
+
+def _engine(config: AdvisorConfig) -> sa.Engine:
+    from advisor.store.engine import make_engine
+    from advisor.store.migrate import check_schema
+
+    engine = make_engine(config.database_url)
+    try:
+        check_schema(engine)
+    except Exception:
+        engine.dispose()
+        raise
+    return engine
+
+
+def cmd_catalog(args: argparse.Namespace, config: AdvisorConfig) -> int:
+    """Run a ``catalog`` action on the configured database."""
+    engine = _engine(config)
+    try:
+        today = args.at if getattr(args, "at", None) else dt.date.today()
+        if args.action == "import":
+            return _import(engine, args)
+        if args.action == "show":
+            return _show(engine, args.product, today, args.versions, sys.stdout)
+        if args.action == "outdated":
+            from advisor.catalog.fleet_queries import fleet_outdated
+
+            report = fleet_outdated(
+                engine, today, horizon_days=args.eol_within, department=args.department
+            )
+            write_outdated(report, args.format, sys.stdout, today)
+            return 0
+        if args.action == "unmatched":
+            return _unmatched(engine, args.limit)
+        return _log(engine, args.limit, args.changes)
+    finally:
+        engine.dispose()
+
+
+def _import(engine: sa.Engine, args: argparse.Namespace) -> int:
+    from advisor.catalog.costs import load_costs
+    from advisor.catalog.sources import read_endoflife, read_org
+    from advisor.catalog.store import CatalogStore
+
+    store = CatalogStore(engine)
+    now = time.time()
+    if args.kind == "endoflife":
+        records = read_endoflife(args.source)
+        report = store.import_records(records, kind="endoflife", source=args.source, now=now)
+    elif args.kind == "org":
+        org, lines = read_org(args.file)
+        report = store.import_records(
+            list(org.records),
+            kind="org",
+            source=str(args.file),
+            now=now,
+            aliases=org.aliases,
+            alias_lines=lines,
+            problems=org.problems,
+        )
+    elif args.kind == "costs":
+        report = store.import_costs(load_costs(args.file), source=str(args.file), now=now)
+    else:
+        report = store.import_offers(now=now)
+    for change in report.changes[:20]:
+        print(f"  {change}")
+    if len(report.changes) > 20:
+        print(
+            f"  ... and {len(report.changes) - 20} more (`catalog log --changes "
+            f"{report.import_id}`)"
+        )
+    print(f"import {report.import_id} ({report.kind}, {report.source}): {report.summary}")
+    for problem in report.problems:
+        print(f"fleetsight-advisor: {problem}", file=sys.stderr)
+    return 1 if report.problems else 0
+
+
+def _milestone(value: object) -> str:
+    if value is True:
+        return "yes"
+    if value is False:
+        return "no"
+    return str(value) if value is not None else "-"
+
+
+def _show(engine: sa.Engine, slug: str, today: dt.date, newest: int, out: TextIO) -> int:
+    from advisor.catalog.answers import is_end_of_life, is_supported
+    from advisor.catalog.store import CatalogStore
+    from advisor.catalog.versions import is_valid, sort_versions
+
+    store = CatalogStore(engine)
+    catalog = store.load([slug])
+    record = catalog.records.get(slug)
+    if record is None:
+        raise CatalogError(f"no product {slug!r} in the catalog (see `catalog log`)")
+    product = record.product
+    ids = product.identifiers
+    out.write(f"{product.name} ({product.slug})\n")
+    out.write(f"  vendor     {product.vendor or '-'}\n  category   {product.category or '-'}\n")
+    out.write(f"  versions   {product.version_scheme} ordering\n")
+    for ecosystem, names in sorted(ids.packages.items()):
+        out.write(f"  packages   {ecosystem}: {', '.join(names)}\n")
+    aliases = sorted(alias for alias, target in catalog.aliases.items() if target == slug)
+    if aliases:
+        out.write(f"  aliases    {', '.join(aliases)}\n")
+    for price in store.prices(slug):
+        out.write(
+            f"  price      {price['licence']} {price['amount']} {price['currency']} "
+            f"as of {price['as_of']} {price['source'] or ''}\n"
+        )
+    if record.requirements:
+        ram = record.requirements.min_ram_bytes
+        out.write(f"  needs      RAM {ram / 1024**3:g} GiB" if ram else "  needs      RAM -")
+        out.write(f", OS {', '.join(record.requirements.os) or '-'}\n")
+    out.write(f"\ncycles on {today}:\n")
+    out.write(f"  {'CYCLE':<16} {'RELEASED':<10} {'EOL':<10} {'LATEST':<14} STATUS\n")
+    for cycle in record.cycles:
+        state = (
+            "end-of-life"
+            if is_end_of_life(cycle, today)
+            else "supported"
+            if is_supported(cycle, today)
+            else "not released"
+        )
+        lts = " LTS" if cycle.lts else ""
+        out.write(
+            f"  {cycle.name:<16} {_milestone(cycle.release_date):<10} "
+            f"{_milestone(cycle.end_of_life):<10} {cycle.latest or '-':<14} {state}{lts}\n"
+        )
+    scheme = product.version_scheme
+    by_name = {v.version: v for v in record.versions}
+    ordered = sort_versions(scheme, [v for v in by_name if is_valid(scheme, v)])
+    out.write(f"\nnewest versions ({len(by_name)} known):\n")
+    for name in reversed(ordered[-newest:] if newest > 0 else []):
+        version = by_name[name]
+        tags = ",".join(sorted(version.tags))
+        out.write(
+            f"  {name:<20} {_milestone(version.release_date):<10} {tags:<20} "
+            f"{version.notes_url or ''}\n".rstrip()
+            + "\n"
+        )
+    return 0
+
+
+OUTDATED_COLUMNS = (
+    "department",
+    "host_id",
+    "hostname",
+    "product",
+    "package",
+    "package_version",
+    "installed",
+    "cycle",
+    "latest",
+    "newest_in_cycle",
+    "newest_supported",
+    "offered",
+    "offered_security",
+    "status",
+    "end_of_life_on",
+    "cost_per_seat",
+    "currency",
+)
+
+
+def outdated_dict(row: OutdatedRow) -> dict[str, Any]:
+    """``row`` as JSON-ready values (dates ISO, money as decimal text)."""
+    values: dict[str, Any] = {name: getattr(row, name) for name in OUTDATED_COLUMNS}
+    if row.end_of_life_on is not None:
+        values["end_of_life_on"] = row.end_of_life_on.isoformat()
+    if row.cost_per_seat is not None:
+        values["cost_per_seat"] = str(row.cost_per_seat)
+    return values
+
+
+def write_outdated(report: OutdatedReport, fmt: str, out: TextIO, today: dt.date) -> None:
+    """``report`` as a table per department, JSON grouped by department, or flat CSV."""
+    if fmt == "csv":
+        writer = csv.DictWriter(out, fieldnames=OUTDATED_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        for row in report.rows:
+            writer.writerow(outdated_dict(row))
+        return
+    groups: dict[str, list[OutdatedRow]] = {}
+    for row in report.rows:
+        groups.setdefault(row.department, []).append(row)
+    if fmt == "json":
+        document = {
+            "at": today.isoformat(),
+            "departments": [
+                {
+                    "department": department,
+                    "hosts": len({row.host_id for row in rows}),
+                    "rows": [outdated_dict(row) for row in rows],
+                }
+                for department, rows in groups.items()
+            ],
+            "unordered": [
+                {
+                    "host_id": u.host_id,
+                    "product": u.product,
+                    "package": u.package,
+                    "version": u.version,
+                    "reason": u.reason,
+                }
+                for u in report.unordered
+            ],
+        }
+        json.dump(document, out, indent=2)
+        out.write("\n")
+        return
+    if not report.rows:
+        out.write(f"nothing outdated on {today}\n")
+    for department, rows in groups.items():
+        hosts = len({row.host_id for row in rows})
+        out.write(f"{department}: {hosts} host(s), {len(rows)} outdated\n")
+        out.write(
+            f"  {'HOST':<20} {'PRODUCT':<14} {'INSTALLED':<14} {'LATEST':<12} {'SUPPORTED':<12} "
+            f"{'OFFERED':<12} {'STATUS':<17} {'EOL':<10} COST\n"
+        )
+        for row in rows:
+            cost = f"{row.cost_per_seat} {row.currency}" if row.cost_per_seat is not None else "-"
+            offered = (row.offered or "-") + (" (security)" if row.offered_security else "")
+            out.write(
+                f"  {row.hostname:<20} {row.product:<14} {row.installed:<14} "
+                f"{row.latest or '-':<12} {row.newest_supported or '-':<12} {offered:<12} "
+                f"{row.status:<17} {_milestone(row.end_of_life_on):<10} {cost}\n"
+            )
+    for item in report.unordered:
+        out.write(
+            f"not compared: {item.product} {item.version!r} ({item.package} on "
+            f"{item.host_id}): {item.reason}\n"
+        )
+
+
+def _unmatched(engine: sa.Engine, limit: int) -> int:
+    from advisor.catalog.fleet_queries import fleet_unmatched
+
+    items = fleet_unmatched(engine)
+    shown = items[:limit] if limit > 0 else items
+    print(f"{'HOSTS':>6}  {'SOURCE':<8} {'PACKAGE':<40} REASON")
+    for item in shown:
+        reason = item.reason + (f" ({', '.join(item.candidates)})" if item.candidates else "")
+        print(f"{item.hosts:>6}  {item.source:<8} {item.package:<40} {reason}")
+    print(
+        f"{len(items)} unmatched package(s)"
+        + (f", {len(shown)} shown" if len(shown) < len(items) else "")
+        + "; map one to a product with an [aliases] entry in the organisation file"
+    )
+    return 0
+
+
+def _log(engine: sa.Engine, limit: int, changes_of: int | None) -> int:
+    from advisor.catalog.store import CatalogStore
+
+    store = CatalogStore(engine)
+    if changes_of is not None:
+        for change in store.changes(changes_of):
+            print(change)
+        return 0
+    for entry in store.import_log(limit):
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(entry.imported_at))
+        print(f"{entry.import_id:>5}  {when}  {entry.kind:<16} {entry.summary}  ({entry.source})")
+    return 0
+
+
+def cmd_api_token(args: argparse.Namespace, config: AdvisorConfig) -> int:
+    """``api-token create|list|revoke`` on the configured database."""
+    from advisor.store.api_tokens import create_api_token, list_api_tokens, revoke_api_token
+
+    engine = _engine(config)
+    now = time.time()
+    try:
+        if args.action == "create":
+            secret, record = create_api_token(engine, now=now, note=args.note)
+            print(f"api token {record.token_id}")
+            print(f"  {secret}")
+            print("shown once; send it as 'Authorization: Bearer TOKEN' to /api/v1/catalog/...")
+        elif args.action == "list":
+            tokens = list_api_tokens(engine)
+            for token in tokens:
+                state = "revoked" if token.revoked_at else "valid"
+                created = time.strftime("%Y-%m-%d %H:%M", time.localtime(token.created_at))
+                print(f"{token.token_id}  {state:<8} created {created}  {token.note or ''}")
+            if not tokens:
+                print("no api tokens; create one with `fleetsight-advisor api-token create`")
+        else:
+            if not revoke_api_token(engine, args.token_id, now=now):
+                print(f"fleetsight-advisor: no api token {args.token_id}", file=sys.stderr)
+                return 1
+            print(f"api token {args.token_id} revoked")
+    finally:
+        engine.dispose()
+    return 0

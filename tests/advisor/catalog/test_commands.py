@@ -1,0 +1,148 @@
+"""``fleetsight-advisor catalog ...`` and ``api-token ...`` end to end through advisor.cli.main."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from advisor.cli import main
+from advisor.store.sql import SqlStore
+from tests.advisor.catalog.conftest import ENDOFLIFE
+from tests.advisor.catalog.fleetdata import write_fleet
+
+ROOT = Path(__file__).resolve().parents[3]
+AT = ["--at", "2026-08-22"]
+
+
+def run(url: str, *argv: str) -> int:
+    return main(["--database-url", url, *argv])
+
+
+@pytest.fixture
+def imported(database_url: str, store: SqlStore, tmp_path: Path) -> str:
+    """A database with the fleet, the endoflife catalog, an alias file, costs and offers."""
+    write_fleet(store)
+    org = tmp_path / "org.toml"
+    org.write_text('[aliases]\n"dpkg:postgresql-15" = "postgresql"\n', encoding="utf-8")
+    assert run(database_url, "catalog", "import", "endoflife", str(ENDOFLIFE)) == 0
+    assert run(database_url, "catalog", "import", "org", str(org)) == 0
+    assert run(database_url, "catalog", "import", "costs", str(ROOT / "config/costs.toml")) == 0
+    assert run(database_url, "catalog", "import", "upgradable") == 0
+    return database_url
+
+
+def test_importing_twice_says_no_changes(imported: str, capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
+
+    assert run(imported, "catalog", "import", "endoflife", str(ENDOFLIFE)) == 0
+
+    assert capsys.readouterr().out.endswith(f"(endoflife, {ENDOFLIFE}): no changes\n")
+    assert run(imported, "catalog", "log", "--limit", "1") == 0
+    assert "endoflife        no changes" in capsys.readouterr().out
+
+
+def test_outdated_lists_the_behind_host_by_department_in_each_format(
+    imported: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    assert run(imported, "catalog", "outdated", *AT) == 0
+    table = capsys.readouterr().out
+    assert table.startswith("finance: 2 host(s), 3 outdated\n")
+    assert "15.20 (security)" in table
+
+    assert run(imported, "catalog", "outdated", *AT, "--format", "json") == 0
+    document = json.loads(capsys.readouterr().out)
+    (finance,) = document["departments"]
+    assert (finance["department"], finance["hosts"]) == ("finance", 2)
+    pg = next(r for r in finance["rows"] if r["product"] == "postgresql")
+    assert (pg["installed"], pg["offered"], pg["status"]) == ("15.18", "15.20", "behind")
+
+    assert run(imported, "catalog", "outdated", *AT, "--format", "csv", "--department", "hr") == 0
+    assert list(csv.DictReader(io.StringIO(capsys.readouterr().out))) == []
+
+
+def test_show_prints_cycles_with_their_status_on_the_date(
+    imported: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+
+    assert run(imported, "catalog", "show", "postgresql", *AT) == 0
+
+    out = capsys.readouterr().out
+    assert out.startswith("PostgreSQL (postgresql)\n")
+    assert "aliases    dpkg:postgresql-15" in out
+    lines = {line.split()[0]: line for line in out.splitlines() if line.startswith("  1")}
+    assert lines["15"].endswith("supported")
+    assert lines["13"].endswith("end-of-life")
+    newest = out.split("newest versions (")[1].splitlines()
+    assert newest[1].split()[:2] == ["18.6", "2026-08-11"]
+
+
+def test_unmatched_lists_packages_with_host_counts(
+    imported: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+
+    assert run(imported, "catalog", "unmatched") == 0
+
+    out = capsys.readouterr().out
+    assert "     1  dpkg     jq " in out
+    assert "postgresql-15" not in out
+
+
+def test_an_org_file_with_a_bad_row_imports_the_rest_and_exits_1(
+    database_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    org = tmp_path / "org.csv"
+    org.write_text(
+        "product,name,scheme,version,licence,price,currency,price_as_of\n"
+        "acme-erp,ACME ERP,semver,5.2.0,per_seat_year,150.00,USD,2026-01-15\n"
+        "vpn,VPN,semver,1.x,,,,\n",
+        encoding="utf-8",
+    )
+
+    assert run(database_url, "catalog", "import", "org", str(org)) == 1
+
+    captured = capsys.readouterr()
+    assert f"{org}, line 3: '1.x' is not a valid semver version" in captured.err
+    assert "1 rejected" in captured.out
+    assert run(database_url, "catalog", "show", "acme-erp") == 0
+    assert "per_seat_year 150.00 USD as of 2026-01-15" in capsys.readouterr().out
+
+
+def test_errors_name_the_file_and_exit_1_and_bad_options_exit_2(
+    database_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    broken = tmp_path / "products"
+    broken.mkdir()
+    (broken / "thing.md").write_text("---\ntitle: Thing\nreleases:\n  - eol: 2020-01-01\n---\n")
+
+    assert run(database_url, "catalog", "import", "endoflife", str(tmp_path)) == 1
+    assert f"{broken / 'thing.md'}: releases.0.releaseCycle" in capsys.readouterr().err
+    assert run(database_url, "catalog", "show", "nothing") == 1
+    assert "no product 'nothing'" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as usage:
+        run(database_url, "catalog", "outdated", "--eol-within", "soon")
+    assert usage.value.code == 2
+    assert "'soon' is not a number of days" in capsys.readouterr().err
+
+
+def test_api_tokens_are_created_listed_and_revoked(
+    database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(database_url, "api-token", "create", "--note", "grafana") == 0
+    out = capsys.readouterr().out.splitlines()
+    token_id = out[0].split()[-1]
+    assert out[1].strip().startswith("fsa_")
+
+    assert run(database_url, "api-token", "list") == 0
+    assert f"{token_id}  valid" in capsys.readouterr().out
+    assert run(database_url, "api-token", "revoke", token_id) == 0
+    assert run(database_url, "api-token", "revoke", "nope") == 1
+    capsys.readouterr()
+    assert run(database_url, "api-token", "list") == 0
+    assert f"{token_id}  revoked" in capsys.readouterr().out
