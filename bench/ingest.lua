@@ -8,7 +8,10 @@
 --   wrk -t2 -c64 -d60s --timeout 10s -s bench/ingest.lua URL -- PREFIX [PARTITION]
 --
 -- done() prints "BENCH key value" lines that bench/ingest.py parses.
+-- With FLEETSIGHT_BENCH_CONNECTION=close each request asks for its own connection, as agents
+-- reporting once a minute do (their idle connection has expired by the next batch).
 
+local close_connections = os.getenv("FLEETSIGHT_BENCH_CONNECTION") == "close"
 local threads = {}
 local created = 0
 
@@ -48,12 +51,16 @@ function request()
   end
   local batch_id, credential, body = next_record()
   sent = sent + 1
-  return wrk.format("POST", "/api/v1/ingest", {
+  local headers = {
     ["Authorization"] = "Bearer " .. credential,
     ["Content-Type"] = "application/json",
     ["Content-Encoding"] = "gzip",
     ["X-Fleetsight-Batch-Id"] = batch_id,
-  }, body)
+  }
+  if close_connections then
+    headers["Connection"] = "close"
+  end
+  return wrk.format("POST", "/api/v1/ingest", headers, body)
 end
 
 function response(status, headers, body)
