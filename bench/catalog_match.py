@@ -8,7 +8,9 @@ is matching every host's packages (identifiers, then aliases, then the vendor ve
 each Debian version) and keeping every result; building the inventory is not timed.
 
 Printed: hosts, packages, matched and unmatched counts, seconds for matching, packages per
-second, the peak of memory allocated while matching (tracemalloc, on a second, untimed pass:
+second and, as the peer measured in the same run, the floor: one dict lookup of each package's
+(source, name) in a set of the catalog's package identifiers, with the ratio matching / floor;
+the peak of memory allocated while matching (tracemalloc, on a second, untimed pass:
 tracing slows Python down) and the process's peak RSS. Target (issue 4): under 10 s.
 
     .venv/bin/python bench/catalog_match.py [--hosts 10000] [--packages 200] [--seed 4]
@@ -51,6 +53,13 @@ def match_all(matcher: Matcher, inventory: list[list[InstalledPackage]]) -> list
     return [matcher.match(packages) for packages in inventory]
 
 
+def lookup_floor(known: set[tuple[str, str]], inventory: list[list[InstalledPackage]]) -> int:
+    """The least any matcher must do: look each package up once; the number found."""
+    return sum(
+        (package.source, package.package) in known for packages in inventory for package in packages
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hosts", type=int, default=10_000)
@@ -70,6 +79,10 @@ def main() -> None:
     matched = sum(len(result.matched) for result in results)
     unmatched = sum(len(result.unmatched) for result in results)
     del results
+    known = {(p.source, p.package) for packages in inventory for p in packages[:1]}
+    started = time.perf_counter()
+    lookup_floor(known, inventory)
+    floor = time.perf_counter() - started
 
     tracemalloc.start()
     kept = match_all(matcher, inventory)
@@ -83,6 +96,10 @@ def main() -> None:
     )
     print(f"matched {matched}, unmatched {unmatched}")
     print(f"matching: {elapsed:.2f} s, {total / elapsed:,.0f} packages/s (target < 10 s)")
+    print(
+        f"floor (one set lookup per package, same run): {floor:.2f} s;"
+        f" matching / floor {elapsed / floor:.1f}x"
+    )
     print(f"peak allocated while matching (tracemalloc): {peak / 2**20:.1f} MiB")
     print(f"peak RSS of the process (inventory included): {peak_rss_kib / 1024:.1f} MiB")
 
