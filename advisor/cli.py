@@ -18,6 +18,7 @@ from advisor.catalog import commands as catalog_commands
 from advisor.config import DEFAULT_CONFIG_PATH, AdvisorConfig, load_config
 from advisor.detect_cli import add_detect_parser
 from advisor.errors import FleetsightAdvisorError
+from advisor.findings_cli import add_findings_parsers, cmd_analyse, cmd_findings
 from advisor.jobs import commands as jobs_commands
 from advisor.simulator.cli import add_simulate_parser
 from agent.config import duration
@@ -112,6 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     catalog_commands.add_parsers(commands)
     add_simulate_parser(commands)
     add_detect_parser(commands)
+    add_findings_parsers(commands)
     return parser
 
 
@@ -319,6 +321,8 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, AdvisorConfig], int]] = {
     "api-token": catalog_commands.cmd_api_token,
     "simulate": cmd_simulate,
     "detect": cmd_detect,
+    "analyse": cmd_analyse,
+    "findings": cmd_findings,
 }
 
 

@@ -123,6 +123,11 @@ class JobsSection:
         300.0, duration, "How often new batches are rolled up into hourly and daily rollups."
     )
     retention_interval: float = _opt(3600.0, duration, "How often retention deletes old rows.")
+    analysis_interval: float = _opt(
+        21600.0,
+        duration,
+        "How often the analysis looks for degradation and updates the findings.",
+    )
     lease: float = _opt(
         600.0,
         duration,
@@ -161,6 +166,16 @@ class RetentionSection:
     )
 
 
+@dataclass(frozen=True)
+class AnalysisSection:
+    window_days: int = _opt(
+        90,
+        positive_int,
+        "Days of launches and pressure each analysis run reads (keep launches that long: "
+        "[retention] launches_days).",
+    )
+
+
 SECTIONS: dict[str, type[Any]] = {
     "advisor": AdvisorSection,
     "server": ServerSection,
@@ -168,6 +183,7 @@ SECTIONS: dict[str, type[Any]] = {
     "ingest": IngestSection,
     "jobs": JobsSection,
     "retention": RetentionSection,
+    "analysis": AnalysisSection,
 }
 
 
@@ -180,6 +196,7 @@ class AdvisorConfig:
     ingest: IngestSection = field(default_factory=IngestSection)
     jobs: JobsSection = field(default_factory=JobsSection)
     retention: RetentionSection = field(default_factory=RetentionSection)
+    analysis: AnalysisSection = field(default_factory=AnalysisSection)
 
     @property
     def database_url(self) -> str:

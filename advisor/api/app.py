@@ -39,6 +39,7 @@ from starlette.requests import ClientDisconnect
 from advisor import __version__
 from advisor.api import auth, ingest
 from advisor.api.catalog import add_catalog_routes
+from advisor.api.findings import add_findings_routes
 from advisor.api.ingest import RejectedError
 from advisor.api.metrics import ApiMetrics, process_registry
 from advisor.api.settings import ApiSettings
@@ -138,6 +139,7 @@ def create_app(
     _add_enrol_route(app, store, clock, metrics)
     _add_ingest_route(app, store, settings, clock, metrics)
     add_catalog_routes(app, store, clock, ErrorDetail)
+    add_findings_routes(app, store, ErrorDetail)
     _add_health_routes(app, settings, registry if exposition is None else exposition)
     return app
 

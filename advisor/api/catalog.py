@@ -24,11 +24,10 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Annotated, Any
 
-import sqlalchemy as sa
-from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request
+from fastapi import FastAPI, HTTPException, Path, Query
 from pydantic import BaseModel, Field
 
-from advisor.api.auth import bearer_token
+from advisor.api.admin import Admin, serve_admin_routes_from
 from advisor.catalog.answers import is_supported
 from advisor.catalog.commands import outdated_dict
 from advisor.catalog.fleet import horizon_days
@@ -36,14 +35,11 @@ from advisor.catalog.fleet_queries import fleet_outdated
 from advisor.catalog.model import ProductRecord
 from advisor.catalog.store import CatalogStore
 from advisor.catalog.versions import is_valid, sort_versions
-from advisor.store.api_tokens import check_api_token
 
 PREFIX = "/api/v1/catalog"
 # Dates the lifecycle arithmetic can take, horizon included, without overflowing.
 EARLIEST = dt.date(1970, 1, 1)
 LATEST = dt.date(9000, 12, 31)
-_CHALLENGE = 'Bearer realm="fleetsight-admin"'
-_ENGINE_STATE = "fleetsight_catalog_engine"
 # A string, parsed here: pydantic would also take Unix timestamps ("0") as dates.
 _At = Annotated[
     str | None,
@@ -182,34 +178,6 @@ def _summary(record: ProductRecord, at: dt.date) -> dict[str, Any]:
     }
 
 
-def _admin_engine(request: Request) -> sa.Engine:
-    """The catalog's engine, once the request's admin API token is checked (else 401)."""
-    engine = getattr(request.app.state, _ENGINE_STATE, None)
-    if not isinstance(engine, sa.Engine):
-        raise HTTPException(503, "the catalog needs the SQL store; this advisor has none")
-    header = request.headers.get("authorization")
-    secret = bearer_token(header)
-    if secret is None:
-        detail = (
-            "no admin API token: send 'Authorization: Bearer <token>' with a token from "
-            "`fleetsight-advisor api-token create`"
-            if header is None
-            else "the Authorization header is not 'Bearer <token>'"
-        )
-        raise HTTPException(401, detail, {"WWW-Authenticate": _CHALLENGE})
-    if not check_api_token(engine, secret):
-        raise HTTPException(
-            401,
-            "the admin API token is unknown or revoked: create one with "
-            "`fleetsight-advisor api-token create`",
-            {"WWW-Authenticate": f'{_CHALLENGE}, error="invalid_token"'},
-        )
-    return engine
-
-
-_Admin = Annotated[sa.Engine, Depends(_admin_engine)]
-
-
 def add_catalog_routes(
     app: FastAPI,
     store: object,
@@ -218,7 +186,7 @@ def add_catalog_routes(
 ) -> None:
     """Add the catalog routes to ``app``. They need the SQL store (its ``engine``); on any
     other store they answer 503. ``error_model`` documents the ``{"detail"}`` answers."""
-    setattr(app.state, _ENGINE_STATE, getattr(store, "engine", None))
+    serve_admin_routes_from(app, store)
 
     def errors(described: dict[int, str]) -> dict[int | str, dict[str, Any]]:
         base = {
@@ -247,7 +215,7 @@ def add_catalog_routes(
         responses=errors({}),
         tags=["catalog"],
     )
-    def products(db: _Admin, at: _At = None) -> ProductList:
+    def products(db: Admin, at: _At = None) -> ProductList:
         when = day(at)
         catalog = CatalogStore(db).load()
         return ProductList.model_validate(
@@ -262,7 +230,7 @@ def add_catalog_routes(
     )
     def product(
         name: Annotated[str, Path(min_length=1, max_length=200, description="Product slug.")],
-        db: _Admin,
+        db: Admin,
         at: _At = None,
     ) -> ProductDetail:
         when = day(at)
@@ -328,7 +296,7 @@ def add_catalog_routes(
         tags=["catalog"],
     )
     def outdated(
-        db: _Admin,
+        db: Admin,
         department: Annotated[
             str | None, Query(min_length=1, max_length=200, description="Only this department.")
         ] = None,

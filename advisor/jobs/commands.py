@@ -1,4 +1,4 @@
-"""``fleetsight-advisor jobs run rollup|retention`` and ``jobs status``.
+"""``fleetsight-advisor jobs run rollup|retention|analysis`` and ``jobs status``.
 
 ``jobs run`` runs one job once, now, for operators and cron: it takes the job's lease like a
 scheduled run (so it never runs beside another advisor's run of the same job) but ignores
@@ -24,7 +24,7 @@ from advisor.store.rollup import backlog
 
 def add_parser(commands: Any) -> None:
     """Add ``jobs`` to the CLI's sub-commands (``commands`` is argparse's subparsers action)."""
-    jobs = commands.add_parser("jobs", help="scheduled jobs: rollups and retention")
+    jobs = commands.add_parser("jobs", help="scheduled jobs: rollups, retention and analysis")
     actions = jobs.add_subparsers(dest="action", required=True, metavar="ACTION")
     run = actions.add_parser("run", help="run a job once now (for operators and cron)")
     run.add_argument("job", choices=sorted(JOB_TABLES), help="the job to run")

@@ -12,7 +12,12 @@ fleetsight_advisor_job_last_success_timestamp_seconds    the job's last success 
                                                          advisor (from the database): alert
                                                          when it grows old
 fleetsight_advisor_job_rows_total                        rows by ``job`` and ``table``: rolled
-                                                         up (rollup) or deleted (retention)
+                                                         up (rollup), deleted (retention),
+                                                         launches analysed and findings
+                                                         changed (analysis)
+fleetsight_advisor_findings_open                         open findings by ``kind`` after the
+                                                         newest analysis run this process
+                                                         made (several workers: the newest)
 =======================================================  =====================================
 """
 
@@ -21,6 +26,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from advisor.analysis.findings import KINDS
 
 OUTCOMES = ("success", "failure", "skipped", "backing_off", "stopped")
 # From a rollup of a few new batches (milliseconds) to retention's first run on a big backlog.
@@ -53,10 +60,19 @@ class JobMetrics:
         )
         self.rows = Counter(
             "fleetsight_advisor_job_rows",
-            "Rows rolled up (job=rollup) or deleted (job=retention), by table.",
+            "Rows rolled up (rollup), deleted (retention) or analysed and changed (analysis).",
             ["job", "table"],
             registry=registry,
         )
+        self.findings_open = Gauge(
+            "fleetsight_advisor_findings_open",
+            "Open findings by kind after the newest analysis run.",
+            ["kind"],
+            registry=registry,
+            multiprocess_mode="mostrecent",  # with several workers: the newest run's
+        )
+        for kind in KINDS:
+            self.findings_open.labels(kind=kind)
         for job, job_tables in tables.items():
             for outcome in OUTCOMES:
                 self.runs.labels(job=job, outcome=outcome)
@@ -64,3 +80,8 @@ class JobMetrics:
             self.last_success.labels(job=job)
             for table in job_tables:
                 self.rows.labels(job=job, table=table)
+
+    def set_open_findings(self, open_by_kind: Mapping[str, int]) -> None:
+        """Show the open findings per kind after a run (a kind not mentioned has none)."""
+        for kind in sorted(set(KINDS) | set(open_by_kind)):
+            self.findings_open.labels(kind=kind).set(open_by_kind.get(kind, 0))

@@ -8,6 +8,8 @@ rollup     5 min (``[jobs]``)       advisor.store.rollup.roll_up: merge the summ
                                     daily rollups
 retention  1 h                      advisor.store.retention.apply_retention with the
                                     ``[retention]`` policy
+analysis   6 h                      advisor.jobs.analysis: the fleet analysis of the last
+                                    ``[analysis] window_days`` days; findings recorded
 =========  =======================  ===================================================
 """
 
@@ -22,6 +24,7 @@ from collections.abc import Callable
 import sqlalchemy as sa
 
 from advisor.config import AdvisorConfig
+from advisor.jobs.analysis import ANALYSIS_TABLES, AnalysisWork
 from advisor.jobs.metrics import JobMetrics
 from advisor.jobs.runner import JobResult, JobRunner, Work
 from advisor.store.retention import TABLES, RetentionPolicy, apply_retention
@@ -29,9 +32,11 @@ from advisor.store.rollup import HOUR, bucket_start, roll_up
 
 ROLLUP = "rollup"
 RETENTION = "retention"
+ANALYSIS = "analysis"
 JOB_TABLES: dict[str, tuple[str, ...]] = {
     ROLLUP: ("metric_summaries", "batches"),
     RETENTION: TABLES,
+    ANALYSIS: ANALYSIS_TABLES,
 }
 """Every job, and the tables its rows are counted by in fleetsight_advisor_job_rows_total."""
 
@@ -100,6 +105,12 @@ def build_runners(
             jobs.rollup_interval,
         ),
         RETENTION: (retention_work(engine, retention_policy(config)), jobs.retention_interval),
+        ANALYSIS: (
+            AnalysisWork(
+                engine, window_days=config.analysis.window_days, metrics=metrics, clock=clock
+            ),
+            jobs.analysis_interval,
+        ),
     }
     return {
         name: JobRunner(

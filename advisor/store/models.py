@@ -498,3 +498,57 @@ class ApiToken(Base):
     created_at: Mapped[float] = mapped_column(sa.Double)
     revoked_at: Mapped[float | None] = mapped_column(sa.Double)
     note: Mapped[str | None] = mapped_column(sa.Text)
+
+
+# -- findings of the analysis runs (advisor.store.findings) ---------------------------------
+
+
+class FindingRow(Base):
+    """One finding, by its stable key (advisor.analysis.findings.finding_key), across runs.
+
+    ``status`` is ``open`` while the runs keep finding it and ``resolved`` (with
+    ``resolved_at``) after the first run that does not; a later run that finds it again
+    reopens it. Figures a database cannot hold (NaN) are NULL.
+    """
+
+    __tablename__ = "findings"
+    __table_args__ = (sa.Index(None, "status", "app"),)
+
+    key: Mapped[str] = mapped_column(sa.Text, primary_key=True)
+    kind: Mapped[str] = mapped_column(sa.String)
+    app: Mapped[str] = mapped_column(sa.String)
+    scope: Mapped[dict[str, str]] = mapped_column(JsonDocument)
+    direction: Mapped[str] = mapped_column(sa.String)
+    effect_estimate: Mapped[float | None] = mapped_column(sa.Double)
+    effect_low: Mapped[float | None] = mapped_column(sa.Double)
+    effect_high: Mapped[float | None] = mapped_column(sa.Double)
+    cause: Mapped[str] = mapped_column(sa.String)
+    confidence: Mapped[float | None] = mapped_column(sa.Double)
+    since: Mapped[float | None] = mapped_column(sa.Double)
+    first_detected_at: Mapped[float] = mapped_column(sa.Double)
+    last_detected_at: Mapped[float] = mapped_column(sa.Double)
+    resolved_at: Mapped[float | None] = mapped_column(sa.Double)
+    status: Mapped[str] = mapped_column(sa.String)
+    hosts: Mapped[list[str]] = mapped_column(JsonDocument)
+    departments: Mapped[list[str]] = mapped_column(JsonDocument)
+    evidence: Mapped[dict[str, Any]] = mapped_column(JsonDocument)
+    last_run_id: Mapped[int | None] = mapped_column(RowId)
+
+
+class AnalysisRunRow(Base):
+    """One analysis run: when (``analysed_at`` is the ``now`` it analysed the data as of),
+    and how many findings it added, updated, reopened and resolved."""
+
+    __tablename__ = "analysis_runs"
+
+    id: Mapped[int] = mapped_column(RowId, primary_key=True, autoincrement=True)
+    analysed_at: Mapped[float] = mapped_column(sa.Double)
+    started_at: Mapped[float] = mapped_column(sa.Double)
+    finished_at: Mapped[float] = mapped_column(sa.Double)
+    launches: Mapped[int] = mapped_column(sa.BigInteger)
+    findings_new: Mapped[int] = mapped_column(sa.Integer)
+    findings_updated: Mapped[int] = mapped_column(sa.Integer)
+    findings_reopened: Mapped[int] = mapped_column(sa.Integer)
+    findings_resolved: Mapped[int] = mapped_column(sa.Integer)
+    findings_open: Mapped[int] = mapped_column(sa.Integer)
+    notes: Mapped[list[str]] = mapped_column(JsonDocument)

@@ -41,6 +41,7 @@ from starlette.exceptions import StarletteDeprecationWarning
 
 from advisor.api.app import create_app
 from advisor.api.catalog import PREFIX as CATALOG_PREFIX
+from advisor.api.findings import PREFIX as FINDINGS_PREFIX
 from advisor.api.settings import ApiSettings
 from advisor.catalog.sources import load_directory_file
 from advisor.catalog.store import CatalogStore
@@ -155,7 +156,8 @@ def _make_valid_reach_the_store(case: Any, advisor: Advisor) -> None:
 
 
 def _bearer(case: Any, advisor: Advisor) -> str:
-    return advisor.admin_token if case.path.startswith(CATALOG_PREFIX) else advisor.credential
+    admin = case.path.startswith((CATALOG_PREFIX, FINDINGS_PREFIX))
+    return advisor.admin_token if admin else advisor.credential
 
 
 @schema.parametrize()

@@ -113,7 +113,16 @@ def test_openapi_lists_every_route_with_a_summary_and_the_batch_schema(
 
     paths = document["paths"]
     catalog = {f"/api/v1/catalog/{p}" for p in ("products", "products/{name}", "outdated")}
-    assert set(paths) == {ENROL_PATH, INGEST_PATH, "/healthz", "/readyz", "/metrics", *catalog}
+    findings = {"/api/v1/findings", "/api/v1/findings/{key}"}
+    assert set(paths) == {
+        ENROL_PATH,
+        INGEST_PATH,
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        *catalog,
+        *findings,
+    }
     for path in paths.values():
         for operation in path.values():
             assert operation["summary"]

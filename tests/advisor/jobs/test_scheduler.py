@@ -33,7 +33,11 @@ def test_jobs_start_on_the_next_tick_of_their_grid_and_stop_cleanly(engine: sa.E
     scheduler.start()
     try:
         assert scheduler.running
-        assert scheduler.next_run_times() == {"rollup": T0 + 300, "retention": T0 + 3600}
+        assert scheduler.next_run_times() == {
+            "rollup": T0 + 300,
+            "retention": T0 + 3600,
+            "analysis": T0 + 6 * 3600,
+        }
     finally:
         scheduler.shutdown()
 

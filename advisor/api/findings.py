@@ -1,0 +1,130 @@
+"""The read-only findings API: the analysis runs' findings, filtered, and one by its key.
+
+========================================  =====================================================
+route                                     what it answers
+========================================  =====================================================
+GET /api/v1/findings                      findings, open first and largest effect first;
+                                          ``status`` (open, resolved, all; default open),
+                                          ``app``, ``kind``, ``cause``, ``department``, ``limit``
+                                          filter as ``findings list`` does
+GET /api/v1/findings/{key}                one finding with its evidence (404 when unknown);
+                                          the key URL-encoded (``|`` is ``%7C``)
+========================================  =====================================================
+
+Findings name hosts and departments, so every route wants an admin API token
+(``fleetsight-advisor api-token create``) as ``Authorization: Bearer``, as the catalog routes
+do: missing, malformed, unknown and revoked tokens get 401. Times are Unix seconds, effects
+relative changes of the median load time (+0.25: 25 % slower); a figure that is not a number
+is null. The store blocks on the database, so the routes are plain ``def`` routes.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import FastAPI, HTTPException, Path, Query
+from pydantic import BaseModel, Field
+
+from advisor.analysis.findings import Cause, Kind
+from advisor.api.admin import Admin, serve_admin_routes_from
+from advisor.store.findings import FindingFilter, get_finding, list_findings
+
+PREFIX = "/api/v1/findings"
+
+
+class FindingEffect(BaseModel):
+    """Relative change of the median load time, with its confidence interval."""
+
+    estimate: float | None
+    low: float | None
+    high: float | None
+
+
+class FindingOut(BaseModel):
+    """A stored finding: what changed, since when, why, how sure, and its lifecycle."""
+
+    key: str = Field(description="Stable across runs: kind|app|scope (URL-encode it).")
+    kind: str
+    app: str
+    scope: dict[str, str]
+    direction: str = Field(description="slower or faster.")
+    effect: FindingEffect
+    cause: str
+    confidence: float | None = Field(description="0..1: how sure the attribution is.")
+    since: float | None = Field(description="When the change began (Unix seconds).")
+    first_detected_at: float
+    last_detected_at: float
+    resolved_at: float | None
+    status: str = Field(description="open, or resolved when a later run no longer found it.")
+    hosts: list[str]
+    departments: list[str]
+    evidence: dict[str, Any] = Field(
+        description="Before/after load-time quantiles, p and q values, method, named figures."
+    )
+
+
+class FindingList(BaseModel):
+    count: int
+    findings: list[FindingOut]
+
+
+def add_findings_routes(app: FastAPI, store: object, error_model: type[BaseModel]) -> None:
+    """Add the findings routes to ``app``. They need the SQL store (its ``engine``); on any
+    other store they answer 503. ``error_model`` documents the ``{"detail"}`` answers."""
+    serve_admin_routes_from(app, store)
+
+    def errors(described: dict[int, str]) -> dict[int | str, dict[str, Any]]:
+        base = {
+            400: "A query parameter is not valid; the detail names it.",
+            401: "No admin API token, or an unknown or revoked one.",
+            503: "Findings are not available on this advisor's store.",
+        }
+        base.update(described)
+        return {code: {"model": error_model, "description": text} for code, text in base.items()}
+
+    @app.get(PREFIX, summary="Findings of the analysis", responses=errors({}), tags=["findings"])
+    def findings(
+        db: Admin,
+        status: Annotated[
+            Literal["open", "resolved", "all"], Query(description="Which findings.")
+        ] = "open",
+        app_name: Annotated[
+            str | None,
+            Query(alias="app", min_length=1, max_length=200, description="Only this app."),
+        ] = None,
+        kind: Annotated[Kind | None, Query(description="Only this kind.")] = None,
+        cause: Annotated[Cause | None, Query(description="Only this cause.")] = None,
+        department: Annotated[
+            str | None,
+            Query(min_length=1, max_length=200, description="Only those affecting it."),
+        ] = None,
+        limit: Annotated[int | None, Query(ge=1, le=100_000, description="At most this many.")] = (
+            None
+        ),
+    ) -> FindingList:
+        where = FindingFilter(
+            status=None if status == "all" else status,
+            app=app_name,
+            kind=kind,
+            cause=cause,
+            department=department,
+        )
+        found = list_findings(db, where, limit=limit)
+        return FindingList.model_validate(
+            {"count": len(found), "findings": [f.to_dict() for f in found]}
+        )
+
+    @app.get(
+        f"{PREFIX}/{{key:path}}",
+        summary="One finding with its evidence",
+        responses=errors({404: "No finding of that key."}),
+        tags=["findings"],
+    )
+    def finding(
+        key: Annotated[str, Path(min_length=1, max_length=2000, description="The finding's key.")],
+        db: Admin,
+    ) -> FindingOut:
+        found = get_finding(db, key)
+        if found is None:
+            raise HTTPException(404, f"no finding {key!r}")
+        return FindingOut.model_validate(found.to_dict())

@@ -1,0 +1,120 @@
+"""The analysis job: load the window's data, find degradation, record the findings.
+
+Three steps, each behind its own module: advisor.store.frames (database -> columns),
+advisor.analysis.fleet (columns -> findings, pure) and advisor.store.findings (findings ->
+the stored lifecycle). The lease is renewed between them. The analysis module is imported when
+a run starts, so the advisor starts (and ``serve`` answers) without paying for scipy and
+scikit-learn until the first run.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from advisor.jobs.metrics import JobMetrics
+from advisor.jobs.runner import JobResult
+from advisor.store.findings import RunSummary, record_run
+from advisor.store.frames import load_fleet_data
+
+ANALYSIS_TABLES = ("launches", "findings")
+"""What an analysis run's rows count: launches analysed, findings added, updated or resolved."""
+
+
+@dataclass(frozen=True, slots=True)
+class AnalysisOutcome:
+    """One run: what it read, what it recorded, and how long each half took (seconds)."""
+
+    summary: RunSummary
+    hosts: int
+    apps: int
+    launches: int
+    load_seconds: float
+    analyse_seconds: float
+
+
+def run_analysis(
+    engine: sa.Engine,
+    *,
+    now: float,
+    window_days: int,
+    keep_alive: Callable[[], None] = lambda: None,
+    clock: Callable[[], float] = time.time,
+    monotonic: Callable[[], float] = time.monotonic,
+) -> AnalysisOutcome:
+    """Analyse the ``window_days`` days up to ``now`` and record the findings as of ``now``.
+
+    ``clock`` stamps the run's history row (started, finished); ``keep_alive`` is called
+    between the steps (the job runner renews its lease there).
+    """
+    from advisor.analysis.fleet import analyse
+
+    started_at = clock()
+    began = monotonic()
+    data = load_fleet_data(engine, now=now, days=window_days)
+    loaded = monotonic()
+    keep_alive()
+    findings = analyse(data, now=now)
+    analysed = monotonic()
+    keep_alive()
+    summary = record_run(
+        engine,
+        findings,
+        now=now,
+        started_at=started_at,
+        finished_at=clock(),
+        launches=len(data.launches),
+        notes=data.notes,
+    )
+    return AnalysisOutcome(
+        summary=summary,
+        hosts=len(data.launches.hosts),
+        apps=len(data.launches.apps),
+        launches=len(data.launches),
+        load_seconds=loaded - began,
+        analyse_seconds=analysed - loaded,
+    )
+
+
+class AnalysisWork:
+    """The job's work (advisor.jobs.runner.Work): one analysis per call.
+
+    ``at`` analyses the data as of that time instead of the run's ``now`` (``analyse --at``:
+    a replay of simulated or old data); the lease still runs on the wall clock. ``last`` is
+    the newest outcome, for the command that printed it.
+    """
+
+    def __init__(
+        self,
+        engine: sa.Engine,
+        *,
+        window_days: int,
+        metrics: JobMetrics,
+        at: float | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._engine = engine
+        self._window_days = window_days
+        self._metrics = metrics
+        self._at = at
+        self._clock = clock
+        self.last: AnalysisOutcome | None = None
+
+    def __call__(self, now: float, keep_alive: Callable[[], None]) -> JobResult:
+        outcome = run_analysis(
+            self._engine,
+            now=now if self._at is None else self._at,
+            window_days=self._window_days,
+            keep_alive=keep_alive,
+            clock=self._clock,
+        )
+        self.last = outcome
+        self._metrics.set_open_findings(outcome.summary.open_by_kind)
+        summary = outcome.summary
+        changed = summary.new + summary.updated + summary.reopened + summary.resolved
+        return JobResult(
+            rows={"launches": outcome.launches, "findings": changed}, total=outcome.launches
+        )

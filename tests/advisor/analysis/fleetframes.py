@@ -1,0 +1,191 @@
+"""Small hand-built FleetData for the fleet analysis tests: seeded, vectorised, with events.
+
+Hosts work weekdays 08:00-17:00 (``weekend_share`` of the launches at weekends), launch each
+app a Poisson number of times a day; the first launch of an app each day is cold. A load
+time is the app's base x (HDD factor on cold starts) x version x memory pressure x
+log-normal noise with a Student-t(3) tail. Every event is optional and off by default.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from advisor.analysis.frames import (
+    FleetData,
+    HostTable,
+    LaunchFrame,
+    PressureFrame,
+    VersionChanges,
+)
+
+DAY = 86400.0
+MONDAY = 1_704_067_200.0  # 2024-01-01T00:00:00Z
+
+
+@dataclass(frozen=True)
+class Rollout:
+    """``app`` moves from 1.0 to 2.0 on ``share`` of the hosts around ``day``."""
+
+    app: int = 0
+    effect: float = 0.3
+    share: float = 0.5
+    day: float = 30.0
+    spread_days: float = 4.0
+
+
+@dataclass(frozen=True)
+class MemoryPressure:
+    """Hosts with ``ram_gb`` RAM: memory PSI and swap-in rise from ``day`` over ``ramp_days``,
+    every app slows by ``effect`` at full pressure."""
+
+    effect: float = 0.4
+    day: float = 25.0
+    ramp_days: float = 10.0
+    ram_gb: float = 4.0
+
+
+@dataclass(frozen=True)
+class Slowdown:
+    """Every app in ``department`` slows by ``effect`` from ``day``, reached over ``ramp_days``
+    (0: a step), with no version change and no pressure behind it."""
+
+    department: str = "finance"
+    effect: float = 0.3
+    day: float = 30.0
+    ramp_days: float = 0.0
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A fleet of ``hosts`` x ``apps`` over ``days`` days ending at ``now``."""
+
+    hosts: int = 40
+    apps: int = 2
+    days: int = 60
+    seed: int = 0
+    launches_per_day: float = 4.0
+    weekend_share: float = 0.1
+    sigma: float = 0.25
+    departments: tuple[str, ...] = ("finance", "sales")
+    hdd_share: float = 0.0
+    hdd_cold_factor: float = 1.0
+    low_ram_share: float = 0.0
+    rollouts: tuple[Rollout, ...] = ()
+    memory: MemoryPressure | None = None
+    slowdown: Slowdown | None = None
+    noisy_hosts: int = 0
+    noisy_factor: float = 4.0
+    outage: tuple[float, float] | None = None  # (day, hours): no data at all in that span
+    host_ids: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def now(self) -> float:
+        return MONDAY + self.days * DAY
+
+
+def build(spec: Spec) -> FleetData:
+    """The FleetData of ``spec`` (deterministic for ``spec.seed``)."""
+    rng = np.random.default_rng(spec.seed)
+    h, a, d = spec.hosts, spec.apps, spec.days
+    ram_gb = np.where(rng.random(h) < spec.low_ram_share, 4.0, 16.0)
+    hdd = rng.random(h) < spec.hdd_share
+    hosts = HostTable(
+        host_id=list(spec.host_ids) or [f"host-{i:04d}" for i in range(h)],
+        department=[spec.departments[i % len(spec.departments)] for i in range(h)],
+        ram_bytes=ram_gb * 2.0**30,
+        disk_rotational=hdd,
+        cpu_cores=np.full(h, 4.0),
+    )
+    day_index = np.arange(d)
+    weekend = (day_index % 7) >= 5
+    rate = spec.launches_per_day * np.where(weekend, spec.weekend_share, 1.0)
+    counts = rng.poisson(np.broadcast_to(rate, (h, a, d)))
+    host = np.repeat(np.repeat(np.arange(h), a * d), counts.reshape(-1))
+    app = np.repeat(np.tile(np.repeat(np.arange(a), d), h), counts.reshape(-1))
+    day = np.repeat(np.tile(day_index, h * a), counts.reshape(-1))
+    t = MONDAY + day * DAY + (8 + 9 * rng.random(host.size)) * 3600
+    if spec.outage is not None:
+        start = MONDAY + spec.outage[0] * DAY
+        gone = (t >= start) & (t < start + spec.outage[1] * 3600)
+        host, app, day, t = host[~gone], app[~gone], day[~gone], t[~gone]
+    order = np.lexsort((t, app, host))
+    host, app, day, t = host[order], app[order], day[order], t[order]
+    first = np.r_[True, (host[1:] != host[:-1]) | (app[1:] != app[:-1]) | (day[1:] != day[:-1])]
+    cold = first
+    base = (1.0 + 0.5 * np.arange(a))[app]
+    value = base * np.where(cold, 2.0, 1.0) * np.where(cold & hdd[host], spec.hdd_cold_factor, 1.0)
+
+    versions = ["", "1.0", "2.0"]
+    version = np.ones(host.size, dtype=np.int32)
+    ch_host: list[np.ndarray] = []
+    ch_app: list[np.ndarray] = []
+    ch_at: list[np.ndarray] = []
+    for rollout in spec.rollouts:
+        moved = np.flatnonzero(rng.random(h) < rollout.share)
+        at = MONDAY + (rollout.day + rollout.spread_days * rng.random(moved.size)) * DAY
+        change_at = np.full(h, np.inf)
+        change_at[moved] = at
+        after = (app == rollout.app) & (t >= change_at[host])
+        value[after] *= 1 + rollout.effect
+        version[after] = 2
+        ch_host.append(moved)
+        ch_app.append(np.full(moved.size, rollout.app))
+        ch_at.append(at)
+
+    pressure_days = np.tile(MONDAY + day_index * DAY, h)
+    pressure_host = np.repeat(np.arange(h), d)
+    memory = 0.002 + 0.002 * rng.random(h * d)
+    swap = 2e3 * (1 + rng.random(h * d))
+    if spec.memory is not None:
+        m = spec.memory
+        progress_day = np.clip((day_index - m.day) / m.ramp_days, 0, 1)
+        hit = ram_gb <= m.ram_gb
+        progress = np.where(hit[pressure_host], np.tile(progress_day, h), 0.0)
+        memory = memory + 0.3 * progress
+        swap = swap + 4e6 * progress**2
+        launch_progress = np.clip((t - MONDAY - m.day * DAY) / (m.ramp_days * DAY), 0, 1)
+        value *= 1 + m.effect * np.where(hit[host], launch_progress, 0.0)
+    if spec.slowdown is not None:
+        sd = spec.slowdown
+        hit = np.array([name == sd.department for name in hosts.department])
+        progress = (t - MONDAY - sd.day * DAY) / (max(sd.ramp_days, 1e-9) * DAY)
+        value *= 1 + sd.effect * np.where(hit[host], np.clip(progress, 0, 1), 0.0)
+    noise = spec.sigma * rng.standard_t(3, size=host.size) / np.sqrt(3.0)
+    noisy = np.zeros(h, dtype=bool)
+    noisy[: spec.noisy_hosts] = True
+    noise = np.where(noisy[host], noise * spec.noisy_factor, noise)
+    value *= np.exp(noise)
+
+    launches = LaunchFrame(
+        hosts=hosts,
+        apps=[f"app{i}" for i in range(a)],
+        versions=versions,
+        host=host.astype(np.int32),
+        app=app.astype(np.int32),
+        version=version,
+        method=np.zeros(host.size, dtype=np.int32),
+        started_at=t,
+        duration=np.minimum(value, 60.0),
+        cold=cold,
+    )
+    rows = h * d
+    pressure = PressureFrame(
+        host=pressure_host.astype(np.int32),
+        day=pressure_days,
+        memory_pressure=memory,
+        swap_in_bytes_per_second=swap,
+        io_pressure=np.full(rows, 0.01) + 0.005 * rng.random(rows),
+        cpu_pressure=np.full(rows, 0.05) + 0.01 * rng.random(rows),
+        disk_used_ratio=np.full(rows, 0.5),
+    )
+    n_changes = sum(x.size for x in ch_host)
+    changes = VersionChanges(
+        host=np.concatenate(ch_host).astype(np.int32) if ch_host else np.empty(0, np.int32),
+        app=np.concatenate(ch_app).astype(np.int32) if ch_app else np.empty(0, np.int32),
+        at=np.concatenate(ch_at) if ch_at else np.empty(0),
+        from_version=np.ones(n_changes, dtype=np.int32),
+        to_version=np.full(n_changes, 2, dtype=np.int32),
+    )
+    return FleetData(launches=launches, pressure=pressure, changes=changes)

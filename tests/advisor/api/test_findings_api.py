@@ -1,0 +1,135 @@
+"""The findings API on a real SqlStore (SQLite and PostgreSQL): admin token or 401."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+from urllib.parse import quote
+
+import pytest
+from prometheus_client import CollectorRegistry
+from starlette.exceptions import StarletteDeprecationWarning
+
+from advisor.api.app import create_app
+from advisor.api.settings import ApiSettings
+from advisor.store.api_tokens import create_api_token, revoke_api_token
+from advisor.store.findings import record_run
+from advisor.store.sql import SqlStore
+from tests.advisor.store.findingsdata import T0, finding
+
+with warnings.catch_warnings():
+    # Starlette 1.x would rather its TestClient ran on httpx2; this project is on httpx.
+    warnings.simplefilter("ignore", StarletteDeprecationWarning)
+    from fastapi.testclient import TestClient
+
+LIBREOFFICE = finding()
+FIREFOX = finding(
+    "pressure",
+    "firefox",
+    {"department": "hr/it"},
+    cause="memory",
+    effect=0.2,
+    departments=("hr/it",),
+)
+WRITER = finding("trend", "writer", {}, cause="unknown", effect=0.9)
+
+
+@pytest.fixture
+def client(store: SqlStore) -> Iterator[TestClient]:
+    record_run(store.engine, [LIBREOFFICE, FIREFOX, WRITER], now=T0)
+    record_run(store.engine, [LIBREOFFICE, FIREFOX], now=T0 + 3600)
+    app = create_app(store, ApiSettings(), clock=lambda: T0, registry=CollectorRegistry())
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def admin(store: SqlStore) -> dict[str, str]:
+    secret, _ = create_api_token(store.engine, now=T0)
+    return {"Authorization": f"Bearer {secret}"}
+
+
+def path_of(key: str) -> str:
+    return "/api/v1/findings/" + quote(key, safe="")
+
+
+@pytest.mark.parametrize("path", ["/api/v1/findings", path_of(LIBREOFFICE.key)])
+def test_the_findings_routes_refuse_a_request_without_a_valid_admin_token(
+    client: TestClient, store: SqlStore, path: str
+) -> None:
+    missing = client.get(path)
+    assert missing.status_code == 401
+    assert "api-token create" in missing.json()["detail"]
+    assert missing.headers["WWW-Authenticate"].startswith("Bearer")
+    assert client.get(path, headers={"Authorization": "Basic eDp5"}).status_code == 401
+    assert client.get(path, headers={"Authorization": "Bearer fsa_nope"}).status_code == 401
+
+    secret, record = create_api_token(store.engine, now=T0)
+    assert client.get(path, headers={"Authorization": f"Bearer {secret}"}).status_code == 200
+    revoke_api_token(store.engine, record.token_id, now=T0 + 1)
+    assert client.get(path, headers={"Authorization": f"Bearer {secret}"}).status_code == 401
+
+
+def test_the_list_shows_open_findings_largest_effect_first(
+    client: TestClient, admin: dict[str, str]
+) -> None:
+    answer = client.get("/api/v1/findings", headers=admin)
+
+    assert answer.status_code == 200
+    body = answer.json()
+    assert body["count"] == 2
+    assert [f["app"] for f in body["findings"]] == ["libreoffice", "firefox"]
+    first = body["findings"][0]
+    assert first["status"] == "open"
+    assert first["effect"] == {"estimate": 0.25, "low": 0.2, "high": 0.3}
+    assert (first["first_detected_at"], first["last_detected_at"]) == (T0, T0 + 3600)
+    assert first["evidence"]["after"]["count"] == 80
+
+
+@pytest.mark.parametrize(
+    ("query", "apps"),
+    [
+        ("status=all", ["libreoffice", "firefox", "writer"]),
+        ("status=resolved", ["writer"]),
+        ("app=firefox", ["firefox"]),
+        ("kind=trend&status=all", ["writer"]),
+        ("cause=memory", ["firefox"]),
+        ("department=hr/it", ["firefox"]),
+        ("status=all&limit=1", ["libreoffice"]),
+    ],
+)
+def test_the_list_filters_as_the_cli_does(
+    client: TestClient, admin: dict[str, str], query: str, apps: list[str]
+) -> None:
+    answer = client.get(f"/api/v1/findings?{query}", headers=admin)
+
+    assert answer.status_code == 200
+    assert [f["app"] for f in answer.json()["findings"]] == apps
+
+
+@pytest.mark.parametrize(
+    ("query", "named"),
+    [("status=closed", "status"), ("kind=slow", "kind"), ("limit=0", "limit")],
+)
+def test_a_bad_filter_gets_400_naming_it(
+    client: TestClient, admin: dict[str, str], query: str, named: str
+) -> None:
+    answer = client.get(f"/api/v1/findings?{query}", headers=admin)
+
+    assert answer.status_code == 400
+    assert named in answer.json()["detail"]
+
+
+def test_one_finding_by_its_encoded_key_and_404_for_an_unknown_one(
+    client: TestClient, admin: dict[str, str]
+) -> None:
+    found = client.get(path_of(FIREFOX.key), headers=admin)
+    resolved = client.get(path_of(WRITER.key), headers=admin)
+    missing = client.get(path_of("trend|nothing"), headers=admin)
+
+    assert found.status_code == 200
+    assert found.json()["key"] == FIREFOX.key == "pressure|firefox|department=hr/it"
+    assert found.json()["cause"] == "memory"
+    assert (resolved.json()["status"], resolved.json()["resolved_at"]) == ("resolved", T0 + 3600)
+    assert missing.status_code == 404
+    assert "trend|nothing" in missing.json()["detail"]

@@ -1,0 +1,57 @@
+"""Migration 0004 (findings): it upgrades a 0003 database and downgrades back to it cleanly."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from advisor.store.api_tokens import create_api_token, list_api_tokens
+from advisor.store.engine import make_engine
+from advisor.store.findings import list_findings, record_run
+from advisor.store.migrate import current_revision, downgrade, upgrade
+from tests.advisor.conftest import Databases
+from tests.advisor.store.findingsdata import T0, finding
+
+FINDINGS_TABLES = {"findings", "analysis_runs"}
+
+
+@pytest.fixture
+def engine_at_0003(backend: str, databases: Databases, tmp_path: Path) -> Iterator[sa.Engine]:
+    """A database migrated to 0003 with an admin token."""
+    engine = make_engine(databases.url(backend, tmp_path, migrated=False))
+    upgrade(engine, "0003")
+    create_api_token(engine, now=T0, note="kept")
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+def tables(engine: sa.Engine) -> set[str]:
+    with engine.connect() as conn:
+        return set(sa.inspect(conn).get_table_names())
+
+
+def test_upgrade_adds_the_findings_and_downgrade_removes_them_keeping_the_rest(
+    engine_at_0003: sa.Engine,
+) -> None:
+    assert not FINDINGS_TABLES & tables(engine_at_0003)
+
+    upgrade(engine_at_0003)
+
+    assert current_revision(engine_at_0003) == "0004"
+    record_run(engine_at_0003, [finding()], now=T0)
+    assert len(list_findings(engine_at_0003)) == 1
+
+    downgrade(engine_at_0003, "0003")
+
+    assert current_revision(engine_at_0003) == "0003"
+    assert not FINDINGS_TABLES & tables(engine_at_0003)
+    assert [t.note for t in list_api_tokens(engine_at_0003)] == ["kept"]
+
+    upgrade(engine_at_0003)
+
+    assert list_findings(engine_at_0003) == []
