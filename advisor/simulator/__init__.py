@@ -9,7 +9,9 @@
 Modules: ``scenario`` (what happens, as data) and ``scenario_file`` (from TOML), ``fleet``
 (hosts and the schedule: the truth), ``launches`` and ``resources`` (the measurements),
 ``inventory``, ``generate`` (batches in delivery order), ``truth`` (JSON), ``sinks`` (store or
-HTTP) and ``cli`` (``fleetsight-advisor simulate``). docs/simulator.md describes the model.
+HTTP), ``cli`` (``fleetsight-advisor simulate``), ``columnar`` (the same model straight to the
+analysis frames, for fleets of thousands) and ``evaluation`` (findings scored on the truth).
+docs/simulator.md describes the model.
 """
 
 from __future__ import annotations

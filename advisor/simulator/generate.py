@@ -43,6 +43,7 @@ from agent.wire import (
 
 SHIP_DELAY_SECONDS = 20.0  # at most this long after an interval closes, the batch arrives
 BURST_SPACING_SECONDS = 0.05  # spooled batches go one after the other
+USAGE_SIGMA = 0.4  # log-normal spread of how much each person uses their apps
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,8 +119,18 @@ def simulate(fleet: Fleet) -> Iterator[Delivery]:
         yield heapq.heappop(pending)[3]
 
 
+def host_rng(fleet: Fleet, host: SimHost) -> np.random.Generator:
+    """The host's own random stream; its first draw is the host's usage factor."""
+    return np.random.default_rng([fleet.seed, 1, host.index])
+
+
+def host_usage(fleet: Fleet, host: SimHost) -> float:
+    """How much the host's user launches apps (a factor on the apps' launches per day)."""
+    return float(host_rng(fleet, host).lognormal(0.0, USAGE_SIGMA))
+
+
 def _state(fleet: Fleet, host: SimHost) -> _HostState:
-    rng = np.random.default_rng([fleet.seed, 1, host.index])
+    rng = host_rng(fleet, host)
     return _HostState(
         host=host,
         rng=rng,
@@ -127,7 +138,7 @@ def _state(fleet: Fleet, host: SimHost) -> _HostState:
         inventory=InventoryBuilder(fleet, host),
         series=series_for(host),
         labels=labels_for(host),
-        usage=float(rng.lognormal(0.0, 0.4)),
+        usage=float(rng.lognormal(0.0, USAGE_SIGMA)),
     )
 
 

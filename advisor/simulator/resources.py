@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from advisor.simulator.calendar import is_weekend, local_hour
 from advisor.simulator.fleet import SWAP_BYTES, Fleet, SimHost
 from agent.wire import MetricSummary
 
@@ -87,67 +87,123 @@ def labels_for(host: SimHost) -> list[dict[str, str]]:
     return [{s.label: v} if (v := values[s.label]) is not None else {} for s in SERIES]
 
 
+@dataclass(frozen=True, slots=True)
+class HostParams:
+    """What the resource model needs of a host's hardware, as numbers.
+
+    Fields are floats for one host, or columns (shape ``(hosts, 1)``) to compute many hosts
+    at once: the formulas in :func:`series_means` broadcast either way.
+    """
+
+    base_cpu: Any
+    cores: Any
+    hdd: Any
+    ram: Any
+    base_used: Any
+    disk_used_start: Any
+    disk_size: Any
+
+
+def host_params(host: SimHost) -> HostParams:
+    """The resource model's view of ``host``."""
+    tier = host.tier
+    return HostParams(
+        base_cpu=BASE_CPU[tier.cpu],
+        cores=CORES[tier.cpu],
+        hdd=1.0 if tier.disk == "hdd" else 0.0,
+        ram=tier.memory_gb * 2.0**30,
+        base_used=BASE_USED.get(tier.memory_gb, 0.4),
+        disk_used_start=host.disk_used_start,
+        disk_size=float(host.disk_size_bytes),
+    )
+
+
 def interval_means(
     fleet: Fleet, host: SimHost, starts: np.ndarray, rng: np.random.Generator
 ) -> np.ndarray:
     """The mean of every series (columns, as :data:`SERIES`) in each interval (rows)."""
     offset = fleet.scenario.realism.utc_offset_hours
     mids = starts + fleet.interval / 2
-    active = np.array([_activity(fleet, host, t, offset) for t in mids.tolist()])
-    memory = _progress(host, mids, "memory")
-    disk = _progress(host, mids, "disk_io")
-    cpu = _progress(host, mids, "cpu")
-    tier = host.tier
-    hdd = 1.0 if tier.disk == "hdd" else 0.0
-    ram = tier.memory_gb * 2.0**30
+    active = activity(fleet, mids, offset)
+    means = series_means(
+        host_params(host),
+        active=active,
+        memory=_progress(host, mids, "memory"),
+        disk=_progress(host, mids, "disk_io"),
+        cpu=_progress(host, mids, "cpu"),
+        elapsed_days=(mids - fleet.start) / 86400.0,
+    )
     m = np.empty((len(starts), len(SERIES)))
-    util = BASE_CPU[tier.cpu] * active + 0.02 + 0.15 * cpu * active
-    iowait = 0.01 + (0.05 * hdd + 0.005) * active + 0.08 * disk + 0.05 * memory
-    m[:, INDEX["cpu_utilization_ratio"]] = util
-    m[:, INDEX["cpu_iowait_ratio"]] = iowait
-    m[:, INDEX["cpu_steal_ratio"]] = 0.001
-    load = CORES[tier.cpu] * util * 1.2 + iowait * 4
-    m[:, INDEX["load1"]] = load
-    m[:, INDEX["load5"]] = load * 0.95
-    m[:, INDEX["load15"]] = load * 0.9
-    used = np.minimum(
-        BASE_USED.get(tier.memory_gb, 0.4) * (0.7 + 0.3 * active) + 0.4 * memory, 0.97
-    )
-    m[:, INDEX["memory_used_ratio"]] = used
-    m[:, INDEX["memory_available_bytes"]] = ram * (1 - used)
-    m[:, INDEX["swap_used_bytes"]] = SWAP_BYTES * (0.05 + 0.6 * memory)
-    m[:, INDEX["swap_in_bytes_per_second"]] = 2e3 + 4e6 * memory**2 * active
-    m[:, INDEX["swap_out_bytes_per_second"]] = 1e3 + 3e6 * memory**2 * active
-    m[:, INDEX["major_page_faults_per_second"]] = 2 + 30 * hdd * active + 800 * memory * active
-    cpu_some = 0.01 + 0.3 * np.maximum(util - 0.1, 0) + 0.1 * cpu
-    mem_some = 0.002 + 0.3 * memory * (0.5 + 0.5 * active)
-    io_some = 0.005 + 0.03 * hdd * active + 0.25 * disk * active + 0.08 * memory
-    m[:, INDEX["pressure_cpu_some_ratio"]] = cpu_some
-    m[:, INDEX["pressure_cpu_full_ratio"]] = cpu_some * 0.3
-    m[:, INDEX["pressure_memory_some_ratio"]] = mem_some
-    m[:, INDEX["pressure_memory_full_ratio"]] = mem_some * 0.4
-    m[:, INDEX["pressure_io_some_ratio"]] = io_some
-    m[:, INDEX["pressure_io_full_ratio"]] = io_some * 0.5
-    m[:, INDEX["network_receive_bytes_per_second"]] = 1e4 + 2e5 * active
-    m[:, INDEX["network_transmit_bytes_per_second"]] = 5e3 + 5e4 * active
-    m[:, INDEX["network_errors_per_second"]] = 0.001
-    elapsed_days = (mids - fleet.start) / 86400.0
-    disk_used = host.disk_used_start + 0.0005 * elapsed_days
-    disk_used = np.minimum(disk_used + (0.975 - disk_used) * disk, 0.985)
-    m[:, INDEX["disk_used_ratio"]] = disk_used
-    m[:, INDEX["disk_free_bytes"]] = host.disk_size_bytes * (1 - disk_used) * 0.95
-    base_latency = 0.008 if hdd else 0.0004
-    m[:, INDEX["disk_io_latency_seconds"]] = (
-        base_latency * (1 + 0.5 * active) * (1 + 6 * disk) * (1 + 2 * memory)
-    )
-    m[:, INDEX["disk_io_utilization_ratio"]] = (0.05 * hdd + 0.01) * active + (
-        0.5 * disk * active + 0.2 * memory
-    )
-    m[:, INDEX["disk_read_bytes_per_second"]] = 1e5 + 1e6 * active + 5e6 * memory
-    m[:, INDEX["disk_write_bytes_per_second"]] = 5e4 + 4e5 * active
+    for i, series in enumerate(SERIES):
+        m[:, i] = means[series.name]
     m *= np.exp(rng.normal(0.0, 1.0, m.shape) * _NOISE)
     np.minimum(m, np.where(_RATIO, 0.99, np.inf), out=m)
     return m
+
+
+def series_means(
+    h: HostParams,
+    *,
+    active: np.ndarray,
+    memory: np.ndarray,
+    disk: np.ndarray,
+    cpu: np.ndarray,
+    elapsed_days: np.ndarray,
+) -> dict[str, np.ndarray]:
+    """Each series' mean before noise, from the host and the drivers at each time: how busy
+    the machine is (``active``) and the progress (0..1) of memory, disk and CPU ramps."""
+    m: dict[str, Any] = {}
+    hdd = h.hdd
+    util = h.base_cpu * active + 0.02 + 0.15 * cpu * active
+    iowait = 0.01 + (0.05 * hdd + 0.005) * active + 0.08 * disk + 0.05 * memory
+    m["cpu_utilization_ratio"] = util
+    m["cpu_iowait_ratio"] = iowait
+    m["cpu_steal_ratio"] = 0.001
+    load = h.cores * util * 1.2 + iowait * 4
+    m["load1"] = load
+    m["load5"] = load * 0.95
+    m["load15"] = load * 0.9
+    used = np.minimum(h.base_used * (0.7 + 0.3 * active) + 0.4 * memory, 0.97)
+    m["memory_used_ratio"] = used
+    m["memory_available_bytes"] = h.ram * (1 - used)
+    m["swap_used_bytes"] = SWAP_BYTES * (0.05 + 0.6 * memory)
+    m["swap_in_bytes_per_second"] = 2e3 + 4e6 * memory**2 * active
+    m["swap_out_bytes_per_second"] = 1e3 + 3e6 * memory**2 * active
+    m["major_page_faults_per_second"] = 2 + 30 * hdd * active + 800 * memory * active
+    cpu_some = 0.01 + 0.3 * np.maximum(util - 0.1, 0) + 0.1 * cpu
+    mem_some = 0.002 + 0.3 * memory * (0.5 + 0.5 * active)
+    io_some = 0.005 + 0.03 * hdd * active + 0.25 * disk * active + 0.08 * memory
+    m["pressure_cpu_some_ratio"] = cpu_some
+    m["pressure_cpu_full_ratio"] = cpu_some * 0.3
+    m["pressure_memory_some_ratio"] = mem_some
+    m["pressure_memory_full_ratio"] = mem_some * 0.4
+    m["pressure_io_some_ratio"] = io_some
+    m["pressure_io_full_ratio"] = io_some * 0.5
+    m["network_receive_bytes_per_second"] = 1e4 + 2e5 * active
+    m["network_transmit_bytes_per_second"] = 5e3 + 5e4 * active
+    m["network_errors_per_second"] = 0.001
+    disk_used = h.disk_used_start + 0.0005 * elapsed_days
+    disk_used = np.minimum(disk_used + (0.975 - disk_used) * disk, 0.985)
+    m["disk_used_ratio"] = disk_used
+    m["disk_free_bytes"] = h.disk_size * (1 - disk_used) * 0.95
+    base_latency = np.where(hdd > 0, 0.008, 0.0004)
+    m["disk_io_latency_seconds"] = (
+        base_latency * (1 + 0.5 * active) * (1 + 6 * disk) * (1 + 2 * memory)
+    )
+    m["disk_io_utilization_ratio"] = (0.05 * hdd + 0.01) * active + (
+        0.5 * disk * active + 0.2 * memory
+    )
+    m["disk_read_bytes_per_second"] = 1e5 + 1e6 * active + 5e6 * memory
+    m["disk_write_bytes_per_second"] = 5e4 + 4e5 * active
+    return m
+
+
+def noisy(series: str, means: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """``means`` of ``series`` with the noise between intervals, ratios capped, as
+    :func:`interval_means` applies it."""
+    spec = SERIES[INDEX[series]]
+    result: np.ndarray = means * np.exp(rng.normal(0.0, 1.0, means.shape) * spec.noise)
+    return np.minimum(result, 0.99) if spec.ratio else result
 
 
 def summaries(
@@ -196,12 +252,16 @@ def _flat(name: str, app: str, mean: float, spread: float, count: int) -> Metric
     return MetricSummary(name, {"app": app}, count, mean * count, lo, hi, p50, p90, p99)
 
 
-def _activity(fleet: Fleet, host: SimHost, t: float, offset: float) -> float:
-    """How busy the machine is: 1 in working hours on a working day, little otherwise."""
+def activity(fleet: Fleet, mids: np.ndarray, offset: float) -> np.ndarray:
+    """How busy a machine is at each time: 1 in working hours on a working day, 0.15
+    otherwise (the same for every host)."""
     first, last = fleet.scenario.realism.work_hours
-    if is_weekend(t, offset):
-        return 0.15
-    return 1.0 if first <= local_hour(t, offset) < last else 0.15
+    shifted = mids + offset * 3600.0
+    day = np.floor(shifted / 86400.0)
+    hour = (shifted - day * 86400.0) / 3600.0
+    weekend = (day + 3) % 7 >= 5
+    working = ~weekend & (hour >= first) & (hour < last)
+    return np.where(working, 1.0, 0.15)
 
 
 def _progress(host: SimHost, mids: np.ndarray, cause: str) -> np.ndarray:

@@ -261,3 +261,43 @@ def default_scenario() -> Scenario:
         noisy_hosts=(NoisyHosts("noisy-hosts"),),
         delivery_outages=(DeliveryOutage("advisor-unreachable", start=0.62),),
     )
+
+
+# Fifteen more office and engineering apps, for the scale run's 20 (names and versions as
+# Debian 12 ships them); usage is lighter than the five main apps'.
+SCALE_APPS = (
+    App("chromium", "chromium", "131.0.6778.85-1~deb12u1", 1.2, 2.0, ready_signal="port"),
+    App("vscode", "code", "1.95.3-1731513102", 2.8, 2.0, cold_factor=2.3, sigma=0.3),
+    App("nautilus", "nautilus", "43.2-1", 0.5, 3.0, cold_factor=1.6),
+    App("gnome-terminal", "gnome-terminal", "3.46.8-1", 0.4, 3.0, cold_factor=1.5),
+    App("gedit", "gedit", "43.2-2", 0.7, 1.5),
+    App("inkscape", "inkscape", "1.2.2-2+b1", 4.0, 0.3, cold_factor=2.5, sigma=0.3),
+    App("vlc", "vlc", "3.0.21-0+deb12u1", 1.0, 0.6),
+    App("keepassxc", "keepassxc", "2.7.4+dfsg.1-2", 0.9, 1.0),
+    App("remmina", "remmina", "1.4.29+dfsg-1", 1.1, 1.0),
+    App("zoom", "zoom", "6.2.11.5069", 3.0, 1.5, cold_factor=2.0, sigma=0.3),
+    App("teams", "teams-for-linux", "1.11.3", 3.5, 1.5, cold_factor=2.2, sigma=0.3),
+    App("slack", "slack-desktop", "4.41.105", 2.5, 1.0, cold_factor=2.1),
+    App("okular", "okular", "4:22.12.3-1", 0.9, 1.0, cold_factor=1.8),
+    App("calc-java", "openjdk-17-jre", "17.0.13+11-2~deb12u1", 2.0, 0.5, cold_factor=2.4),
+    App("dbeaver", "dbeaver-ce", "24.2.5", 5.0, 0.4, cold_factor=2.5, sigma=0.3),
+)
+
+
+def scale_scenario() -> Scenario:
+    """The default scenario's events on 20 apps: the scale benchmark's fleet."""
+    default = default_scenario()
+    return Scenario(
+        name="scale-20-apps",
+        apps=DEFAULT_APPS + SCALE_APPS,
+        departments=default.departments,
+        tiers=default.tiers,
+        rollouts=default.rollouts,
+        memory_pressure=default.memory_pressure,
+        disk_fills=default.disk_fills,
+        trends=default.trends,
+        outages=default.outages,
+        noisy_hosts=default.noisy_hosts,
+        delivery_outages=default.delivery_outages,
+        realism=default.realism,
+    )
