@@ -340,6 +340,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     # Alembic narrates every plugin it loads at INFO; only `db upgrade`'s result is news.
     logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.root.level))
+    # httpx logs every request at INFO; `simulate --advisor` sends thousands.
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.root.level))
     try:
         return COMMANDS[args.command](args, config)
     except (FleetsightAdvisorError, ConfigError) as exc:

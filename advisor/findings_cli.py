@@ -312,14 +312,14 @@ def write_findings(findings: Sequence[StoredFinding], fmt: str, out: TextIO) -> 
         out.write("no findings\n")
         return
     out.write(
-        f"{'STATUS':<9}{'KIND':<15}{'APP':<16}{'EFFECT':<22}{'CAUSE':<20}{'SINCE':<19}"
+        f"{'STATUS':<9}{'KIND':<15}{'APP':<16}{'EFFECT':<22}{'CAUSE':<22}{'SINCE':<19}"
         f"{'HOSTS':>6}  KEY\n"
     )
     for found in findings:
         confidence = found.confidence
         cause = found.cause + ("" if confidence != confidence else f" ({confidence:.0%})")
         out.write(
-            f"{found.status:<9}{found.kind:<15}{found.app:<16}{_effect(found):<22}{cause:<20}"
+            f"{found.status:<9}{found.kind:<15}{found.app:<16}{_effect(found):<22}{cause:<22}"
             f"{_utc(found.since):<19}{len(found.hosts):>6}  {found.key}\n"
         )
 

@@ -5,7 +5,13 @@ real advisor (`db upgrade`, an enrolment token, `serve`), enrols the agent with 
 then runs the real `fleetsight-agent run` and, while it runs, makes launches happen the three
 ways the agent measures them: a watched demo app started (passive), a command timed with
 `fleetsight-agent time` (reported), and an HTTP probe of a loopback web server (probe).
-Finally it shows the agent's /metrics, what the advisor stored, and the agent's spool.
+Then it shows the agent's /metrics, what the advisor stored, and the agent's spool.
+
+Last, the advisor's main job on a fleet this machine cannot provide: the simulator sends four
+weeks of 150 simulated machines through the same ingest API (scripted events: a slower and a
+faster version rollout, memory pressure, disks filling, a slow trend, and things that must
+not be flagged), the analysis finds what got slower, since when and why, and the vendor
+catalog (endoflife.date data) says which installed versions are behind or past end of life.
 """
 
 from __future__ import annotations
@@ -27,6 +33,9 @@ REPORT = "127.0.0.1:19799"
 WEB = ("127.0.0.1", 18080)
 ADVISOR = "127.0.0.1:18443"
 RUN_SECONDS = 40
+FLEET = ["--hosts", "150", "--days", "28", "--seed", "7", "--interval", "1d"]
+FLEET_DEPARTMENTS = ("finance", "engineering", "sales", "hr")
+ENDOFLIFE = REPO / "tests" / "fixtures" / "endoflife"  # endoflife.date data, MIT
 
 # A stand-in desktop app: computes for a while (loading), then idles (ready), then quits.
 DEMO_APP = """
@@ -152,8 +161,6 @@ def main() -> int:
     say("what the advisor stored (fleetsight-advisor host list, and its database)")
     subprocess.run([*advisor, "host", "list"], env=advisor_env, check=True)
     show_stored(DEMO / "advisor" / "advisor.sqlite3")
-    serving.terminate()
-    serving.wait(timeout=30)
 
     say("the agent's spool (fleetsight-agent spool status)")
     subprocess.run([*agent, "spool", "status"], env=env, check=True)
@@ -161,7 +168,66 @@ def main() -> int:
         "\nThe last batch, spooled as the agent stopped, goes to the advisor on its next start;\n"
         "while the advisor is away, batches wait in the spool (bounded, crash-safe)."
     )
+    try:
+        show_fleet(advisor, advisor_env)
+    finally:
+        serving.terminate()
+        serving.wait(timeout=30)
     return 0
+
+
+def show_fleet(advisor: list[str], advisor_env: dict[str, str]) -> None:
+    """A simulated fleet through the ingest API, then the analysis and the catalog on it."""
+    say("a simulated fleet: 150 machines, 4 weeks, sent to the advisor's ingest API")
+    tokens = []
+    for department in FLEET_DEPARTMENTS:
+        created = subprocess.run(
+            [*advisor, "token", "create", "--department", department, "--expires", "1h"],
+            env=advisor_env,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        tokens += [
+            "--token",
+            f"{department}={next(w for w in created.split() if w.startswith('fst_'))}",
+        ]
+    truth = DEMO / "fleet-truth.json"
+    subprocess.run(
+        [
+            *advisor,
+            "simulate",
+            *FLEET,
+            "--advisor",
+            f"http://{ADVISOR}",
+            *tokens,
+            "--truth",
+            str(truth),
+        ],
+        env=advisor_env,
+        check=True,
+    )
+    say("the analysis: what got slower, for whom, since when, and why (analyse; findings list)")
+    subprocess.run([*advisor, "analyse"], env=advisor_env, check=True)
+    subprocess.run([*advisor, "findings", "list", "--limit", "15"], env=advisor_env, check=True)
+    print(f"(what the simulator really did, to compare: {truth.relative_to(REPO)})")
+    say("the vendor catalog: installed versions behind or past end of life (catalog outdated)")
+    subprocess.run(
+        [*advisor, "catalog", "import", "endoflife", str(ENDOFLIFE)],
+        env=advisor_env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    outdated = subprocess.run(
+        [*advisor, "catalog", "outdated", "--department", "finance"],
+        env=advisor_env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.splitlines()
+    print("\n".join(outdated[:8]))
+    if len(outdated) > 8:
+        print(f"  ... {len(outdated) - 8} more lines (`fleetsight-advisor catalog outdated`)")
 
 
 def wait_for_advisor() -> None:
