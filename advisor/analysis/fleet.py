@@ -35,7 +35,13 @@ from advisor.analysis.candidates import Candidate, fixed
 from advisor.analysis.cohorts import cohort_candidates
 from advisor.analysis.fdr import q_values
 from advisor.analysis.findings import Direction, Effect, Evidence, Finding, finding_key
-from advisor.analysis.fleet_cells import Cells, build_cells, pressure_grid, usable_launches
+from advisor.analysis.fleet_cells import (
+    Cells,
+    build_cells,
+    pressure_grid,
+    usable_launches,
+    working_days,
+)
 from advisor.analysis.fleet_parameters import FleetParameters
 from advisor.analysis.fleet_pressure import pressure_candidates
 from advisor.analysis.fleet_series import SeriesContext, series_candidates
@@ -66,10 +72,11 @@ def analyse(data: FleetData, *, now: float, params: FleetParameters | None = Non
         data, usable, cells, department, dept_names, now=now, params=params
     )
     cells = _without_rollouts(cells, shifts, len(data.launches.apps))
-    grid = pressure_grid(data, day0=cells.day0, days=cells.days)
-    context = SeriesContext(data, grid, department, dept_names, shifts, params)
+    working = working_days(cells, params.working_day_share)
+    grid = pressure_grid(data, day0=cells.day0, days=cells.days, working=working)
+    context = SeriesContext(data, grid, department, dept_names, shifts, params, working)
     candidates += series_candidates(cells, context)
-    candidates += pressure_candidates(data, cells, grid, params=params)
+    candidates += pressure_candidates(data, cells, grid, working, params=params)
     tiers, _ = cohort_candidates(data, cells, department, dept_names, params=params)
     candidates += tiers
     kept = _discoveries(candidates, params)

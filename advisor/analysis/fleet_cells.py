@@ -29,6 +29,7 @@ __all__ = [
     "pressure_grid",
     "usable_launches",
     "window_means",
+    "working_days",
 ]
 
 DAY_SECONDS = 86400.0
@@ -129,12 +130,39 @@ def _residuals(
     return np.asarray(level - centres.median[position], dtype=np.float64)
 
 
+def working_days(cells: Cells, share: float) -> BoolArray:
+    """Per day of ``cells``: whether the fleet launched at least ``share`` of a usual day's
+    launches (the median over the days with any), i.e. a working day.
+
+    Weekends and holidays have few launches, mostly from always-on machines, and a different
+    load on the machines: their daily medians are noisy and their pressure is low, so every
+    series and window of the analysis reads working days only. Found in the data, not from a
+    calendar (the advisor knows no holidays, no time zones); the day ``now`` falls in counts
+    once it has had most of a day's launches (a run at 08:00 does not read its morning).
+
+    >>> one = np.ones(3, dtype=np.int64)
+    >>> c = Cells(one * 0, one * 0, np.array([0, 1, 2]), one == 0, one * 0,
+    ...           np.array([90, 100, 8]), one * 0.0, one * 0.0, 0.0, 4, [])
+    >>> working_days(c, 0.5).tolist()
+    [True, True, False, False]
+    """
+    launches = np.bincount(cells.day, weights=cells.count, minlength=cells.days)
+    seen = launches[launches > 0]
+    if seen.size == 0:
+        return np.zeros(cells.days, dtype=bool)
+    return np.asarray(launches >= share * float(np.median(seen)), dtype=bool)
+
+
 PRESSURE_CAUSES = ("memory", "swap", "disk_io", "cpu")
 
 
-def pressure_grid(data: FleetData, *, day0: float, days: int) -> FloatArray:
+def pressure_grid(
+    data: FleetData, *, day0: float, days: int, working: BoolArray | None = None
+) -> FloatArray:
     """Daily pressure as a hosts x days x 4 array (columns as :data:`PRESSURE_CAUSES`; NaN
-    where unreported): 30 MB for 10,000 hosts x 91 days, and any host set's window is a slice."""
+    where unreported, and on days that are not ``working`` (:func:`working_days`): a
+    weekend's idle machines are no drop of pressure): 30 MB for 10,000 hosts x 91 days, and
+    any host set's window is a slice."""
     p = data.pressure
     grid = np.full((len(data.launches.hosts), days, len(PRESSURE_CAUSES)), np.nan)
     day = ((p.day - day0) // DAY_SECONDS).astype(np.int64)
@@ -142,6 +170,8 @@ def pressure_grid(data: FleetData, *, day0: float, days: int) -> FloatArray:
     columns = (p.memory_pressure, p.swap_in_bytes_per_second, p.io_pressure, p.cpu_pressure)
     for i, column in enumerate(columns):
         grid[p.host[inside], day[inside], i] = column[inside]
+    if working is not None:
+        grid[:, ~working, :] = np.nan
     return grid
 
 

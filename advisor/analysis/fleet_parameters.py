@@ -30,6 +30,10 @@ class FleetParameters:
     # --- what is read ---
     horizon_days: int = 90  # launches older than this (before ``now``) are left out
     min_hosts: int = 3  # fewest hosts behind any finding (a cohort, a rollout, a tier)
+    # A day with fewer launches than this share of a usual day's (a weekend, a holiday, the
+    # morning of ``now``) is left out of every series and pressure window: its medians come
+    # from a few always-on machines and its machines idle (fleet_cells.working_days).
+    working_day_share: float = 0.5
 
     # --- version changes (per host before/after its own change time) ---
     window_days: float = 14.0  # launches compared either side of a host's change
@@ -45,13 +49,21 @@ class FleetParameters:
     test_days: int = 14  # days either side of a change point in its per-host test
     rollout_margin_days: float = 3.0  # a change point this close to a rollout is the rollout
     host_candidates: int = 10  # per app, hosts whose level moved most get their own search
+    # A trend's ``since``: the start of the CUSUM excursion still under way at the end, in
+    # noise scales of the daily series; without one, a broken-stick fit. An allowance of one
+    # scale (not Page's usual half) lets a few noisy days before a slow drift drain away
+    # instead of carrying over, at the price of a start a few days late.
+    onset_allowance: float = 1.0
+    onset_threshold: float = 5.0
 
     # --- resource pressure: early against late period per host ---
     period_days: int = 14  # length of the early and the late period compared
     memory_rise: float = 0.05  # rise of PSI memory "some" share that counts as pressure
     swap_rise: float = 5e5  # rise of swap-in, bytes per second
     io_rise: float = 0.05  # rise of PSI io "some" share
-    cpu_rise: float = 0.05  # rise of PSI cpu "some" share
+    # rise of PSI cpu "some" share; calm hosts' rises stay within +-0.003 (simulator, 99 %),
+    # and 0.05 named a drifting app's cause weeks after the drift was found
+    cpu_rise: float = 0.02
 
     # --- cohort model (advisor.analysis.cohorts) ---
     cohort_max_hosts: int = 1000  # hosts sampled per app for the model (seeded)

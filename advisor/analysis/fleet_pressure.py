@@ -4,11 +4,15 @@ Per host, each pressure's daily mean over the first and the last ``period_days``
 (:func:`advisor.analysis.fleet_cells.window_means`) says whether memory, swap, disk io or
 cpu pressure rose (:func:`advisor.analysis.attribution.pressure_causes`). Per host and app,
 the median cell residual (cold and warm, each against its own level; rollouts' effects
-removed) over the same two periods says how much the app's load time moved. Per (app,
-cause): the hosts where that pressure rose against the hosts where no pressure rose,
-Mann-Whitney U on the per-host moves (hosts are the unit: their launches are not
-independent); the effect is the difference of the median moves, with a bootstrap interval
-over hosts. ``since`` is the first day the risen hosts' mean pressure was half-way up.
+removed) over the same two periods says how much the app's load time moved. Only working
+days are read (a weekend idles the machines and changes who launches:
+:func:`advisor.analysis.fleet_cells.working_days`). Per (app, cause): the hosts where that
+pressure rose, and no other, against the hosts where no pressure rose, Mann-Whitney U on the
+per-host moves (hosts are the unit: their launches are not independent; a host whose memory
+and cpu pressure both rose would lend its memory slowdown to the cpu test); the effect is
+the difference of the median moves, with a bootstrap interval over hosts; the finding names
+every host where that pressure rose. ``since`` is the first working day the risen hosts'
+mean pressure was half-way up.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ __all__ = ["pressure_candidates"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
 CAUSE_NAMES: tuple[Cause, ...] = ("memory", "swap", "disk_io", "cpu")
 
 
@@ -45,11 +50,13 @@ def pressure_candidates(
     data: FleetData,
     cells: Cells,
     grid: FloatArray,
+    working: BoolArray,
     *,
     params: FleetParameters,
 ) -> list[Candidate]:
     """One candidate per (app, cause) with enough hosts on both sides; ``grid`` is the daily
-    pressure (:func:`advisor.analysis.fleet_cells.pressure_grid`)."""
+    pressure (:func:`advisor.analysis.fleet_cells.pressure_grid`), ``working`` the days read
+    (:func:`advisor.analysis.fleet_cells.working_days`)."""
     every = np.arange(grid.shape[0])
     first, period = cells.first_day, params.period_days
     early = window_means(grid, every, first, first + period)
@@ -60,6 +67,7 @@ def pressure_candidates(
     late_day = cells.days - params.period_days
     found: list[Candidate] = []
     for app, rows in enumerate(cells.by_app):
+        rows = rows[working[cells.day[rows]]]
         day = cells.day[rows]
         side = np.where(day < early_day, 0, np.where(day >= late_day, 1, -1))
         rows, side = rows[side >= 0], side[side >= 0]
@@ -79,7 +87,10 @@ def pressure_candidates(
             continue
         for c, cause in enumerate(CAUSE_NAMES):
             risen = rose[both, c]
-            if risen.sum() < params.min_hosts:
+            # Tested on the hosts where this pressure rose alone: a host whose memory and
+            # cpu pressure both rose would lend its memory slowdown to the cpu test.
+            alone = risen & (rose[both].sum(axis=1) == 1)
+            if alone.sum() < params.min_hosts:
                 continue
             found.append(
                 _candidate(
@@ -92,7 +103,7 @@ def pressure_candidates(
                     c,
                     cause,
                     both[risen],
-                    move[risen],
+                    move[alone],
                     control,
                     params,
                 )

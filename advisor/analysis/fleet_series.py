@@ -4,7 +4,9 @@ A change-point search per raw host series is too slow at fleet scale (docs/analy
 "Speed"), so each (app, department) becomes one series of about 90 points: per day, the
 median over the department's hosts of their warm cell residuals (each host centred on its
 own level, rollouts' estimated effects already removed, so a rollout is found once, as a
-version change). Days with fewer than ``min_hosts_per_day`` hosts are missing.
+version change). Days with fewer than ``min_hosts_per_day`` hosts, and days that are not
+working days (weekends, holidays: :func:`advisor.analysis.fleet_cells.working_days`), are
+missing: their medians come from a few always-on machines.
 
 - **Change points**: :func:`advisor.analysis.changepoints.detect_change_points` (PELT on
   normal scores, ``min_segment_days`` per segment: an outage of hours moves one day, never a
@@ -16,7 +18,8 @@ version change). Days with fewer than ``min_hosts_per_day`` hosts are missing.
 - **Trends**: where no change point was found, or the segments either side of the one found
   still drift (a ramp, not a step): Theil-Sen and Mann-Kendall
   (:func:`advisor.analysis.trends.trend`); effect the drift over the series' span; ``since``
-  from a broken-stick fit (flat, then linear).
+  the start of the CUSUM excursion still under way at the end (:func:`_onset`; a
+  broken-stick fit, flat then linear, when there is none).
 - **Hosts**: per app the ``host_candidates`` hosts whose level moved most between the first
   and the last ``period_days`` get their own search on their daily warm medians. The
   search sees the even days, the test (Mann-Whitney U before/after) the odd ones: a test on
@@ -48,6 +51,7 @@ __all__ = ["SeriesContext", "series_candidates"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,7 @@ class SeriesContext:
     departments: list[str]
     shifts: list[VersionShift]
     params: FleetParameters
+    working: BoolArray  # per day: a working day (fleet_cells.working_days); others are skipped
 
 
 def series_candidates(cells: Cells, context: SeriesContext) -> list[Candidate]:
@@ -67,7 +72,7 @@ def series_candidates(cells: Cells, context: SeriesContext) -> list[Candidate]:
     params = context.params
     n_depts = max(len(context.departments), 1)
     apps = context.data.launches.apps
-    warm = np.flatnonzero(~cells.cold)
+    warm = np.flatnonzero(~cells.cold & context.working[cells.day])
     dept = context.department[cells.host[warm]]
     code = (cells.app[warm] * n_depts + dept) * cells.days + cells.day[warm]
     medians = group_medians(code, cells.resid[warm])
@@ -100,6 +105,7 @@ def _department_series(
     )
     rows = cells.by_app[app]
     rows = rows[~cells.cold[rows] & (context.department[cells.host[rows]] == dept)]
+    rows = rows[context.working[cells.day[rows]]]
     scope = {"department": context.departments[dept]}
     found: list[Candidate] = []
     ramp = bool(detection.change_points) and _ramp(series, detection.indices, params)
@@ -235,7 +241,12 @@ def _trend(
         return None
     span = float(days[-1] - days[0])
     estimate = result.slope_per_day * span
-    start = _hinge_start(days.astype(np.float64), series[days], params.min_segment_days)
+    start = _onset(days.astype(np.float64), series[days], float(np.sign(estimate)), params)
+    start = (
+        int(days[start])
+        if start is not None
+        else _hinge_start(days.astype(np.float64), series[days], params.min_segment_days)
+    )
     hosts = np.unique(cells.host[rows])
     cause = attribute_window(
         context.grid,
@@ -272,6 +283,44 @@ def _trend(
     candidate.interval = interval
     candidate.detail["relative_per_30_days"] = round(result.relative_per_30_days, 4)
     return candidate
+
+
+def _onset(
+    days: FloatArray, values: FloatArray, direction: float, params: FleetParameters
+) -> int | None:
+    """Where the drift began: the position of the first point of the one-sided CUSUM
+    excursion (Page 1954) still under way at the end of ``values``; None when it does not
+    reach ``onset_threshold``.
+
+    The reference is the median of the first ``min_segment_days`` points, the scale the
+    normal-consistent MAD of the series around its Theil-Sen line (daily medians are
+    quantised, which makes the MAD of successive differences too small); each point adds
+    its excess over the reference, less an allowance of ``onset_allowance`` scales, and the
+    sum restarts at zero when it falls below. A slow drift hides in the noise at first, so
+    any estimate of its start is uncertain by days; this one errs late (the drift must first
+    exceed the allowance) where a broken-stick fit often put it under the first noisy days,
+    and points already read keep their place in the sum: a run with more data keeps it.
+
+    >>> x = np.r_[np.zeros(20), np.linspace(0.0, 1.0, 20)] + 0.05 * np.sin(np.arange(40))
+    >>> _onset(np.arange(40.0), x, 1.0, FleetParameters())
+    25
+    """
+    if values.size <= params.min_segment_days:
+        return None
+    slope, *_ = stats.theilslopes(values, days)
+    scale = float(stats.median_abs_deviation(values - slope * days, scale="normal"))
+    if scale == 0:
+        return None
+    reference = float(np.median(values[: params.min_segment_days]))
+    excess = direction * (values - reference) / scale - params.onset_allowance
+    total, start = 0.0, 0
+    for i, e in enumerate(excess.tolist()):
+        total = max(total + e, 0.0)
+        if total == 0.0:
+            start = i + 1
+    if total < params.onset_threshold or start >= values.size:
+        return None
+    return start
 
 
 def _hinge_start(days: FloatArray, values: FloatArray, margin: int) -> int:
@@ -339,7 +388,7 @@ def _host_series(cells: Cells, context: SeriesContext, app: int) -> list[Candida
     if params.host_candidates < 1:
         return []
     rows = cells.by_app[app]
-    rows = rows[~cells.cold[rows]]
+    rows = rows[~cells.cold[rows] & context.working[cells.day[rows]]]
     # Early period against late period: the hosts whose level moved most.
     # Chosen on even days only, like the search: the odd days stay unseen for the test.
     even = rows[cells.day[rows] % 2 == 0]

@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
+import numpy as np
 import pytest
 
 from advisor.analysis.findings import CAUSES, finding_key
 from advisor.analysis.fleet import FleetParameters, analyse
-from tests.advisor.analysis.fleetframes import MemoryPressure, Rollout, Slowdown, Spec, build
+from advisor.analysis.fleet_cells import build_cells, usable_launches, working_days
+from advisor.analysis.frames import FleetData
+from tests.advisor.analysis.fleetframes import (
+    DAY,
+    MONDAY,
+    MemoryPressure,
+    Rollout,
+    Slowdown,
+    Spec,
+    build,
+)
 
 
 def test_it_finds_a_slower_version_on_half_the_hosts_with_its_effect() -> None:
@@ -152,3 +164,71 @@ def test_it_finds_a_slow_drift_as_a_trend_not_as_steps() -> None:
 
     assert (found.kind, found.scope) == ("trend", {"department": "finance"})
     assert 0.3 <= found.effect.estimate <= 0.55
+
+
+def _with_weekends_idle_and_slower(data: FleetData, slower: float) -> FleetData:
+    """``data`` with weekend launches ``slower`` and weekend pressure down to idle."""
+    launches, pressure = data.launches, data.pressure
+    weekend = ((launches.started_at - MONDAY) // DAY) % 7 >= 5
+    idle = ((pressure.day - MONDAY) // DAY) % 7 >= 5
+    return replace(
+        data,
+        launches=replace(launches, duration=launches.duration * np.where(weekend, slower, 1.0)),
+        pressure=replace(
+            pressure,
+            cpu_pressure=np.where(idle, 0.0, pressure.cpu_pressure + 0.1),
+            io_pressure=np.where(idle, 0.0, pressure.io_pressure + 0.1),
+        ),
+    )
+
+
+def test_it_reads_weekends_and_the_morning_of_now_as_no_working_days() -> None:
+    spec = Spec(hosts=20, days=21)
+    now = spec.now + 8 * 3600  # Monday 08:00, the data end at Monday 00:00
+    data = build(spec)
+    cells = build_cells(
+        data, usable_launches(data.launches, now=now, horizon_days=20), now=now, horizon_days=20
+    )
+
+    working = working_days(cells, FleetParameters().working_day_share)
+    weekday = ((cells.day0 - MONDAY) // DAY + np.arange(cells.days)) % 7
+    assert working.tolist() == [*(weekday < 5).tolist()[:-1], False]
+
+
+@pytest.mark.parametrize("weekday_of_now", [0, 5, 6])
+def test_it_flags_no_weekend_dip_when_weekends_are_slower_and_idle(weekday_of_now: int) -> None:
+    spec = Spec(hosts=40, seed=11, weekend_share=0.05)
+    data = _with_weekends_idle_and_slower(build(spec), slower=1.6)
+    now = spec.now - 7 * DAY + weekday_of_now * DAY + 8 * 3600
+
+    assert analyse(data, now=now) == []
+
+
+def test_it_tests_a_pressure_on_the_hosts_where_it_alone_rose() -> None:
+    # Memory pressure slows every app on low-RAM hosts; cpu pressure rises in finance, on
+    # low-RAM hosts too, and slows nothing: no cpu finding may borrow the memory slowdown.
+    spec = Spec(hosts=80, low_ram_share=0.5, memory=MemoryPressure(effect=0.5), seed=6)
+    data = build(spec)
+    finance = np.array([d == "finance" for d in data.launches.hosts.department])
+    day = (data.pressure.day - MONDAY) // DAY
+    rise = 0.1 * np.clip((day - 20) / 20, 0, 1) * finance[data.pressure.host]
+    data = replace(
+        data, pressure=replace(data.pressure, cpu_pressure=data.pressure.cpu_pressure + rise)
+    )
+    findings = analyse(data, now=spec.now)
+
+    assert {f.scope.get("pressure") for f in findings if f.kind == "pressure"} == {"memory"}
+    assert all(f.cause == "memory" for f in findings)
+
+
+def test_it_keeps_a_slow_drift_and_its_start_as_more_data_arrives() -> None:
+    spec = Spec(hosts=40, apps=1, slowdown=Slowdown(effect=0.4, day=12, ramp_days=48), seed=3)
+    data = build(spec)
+    runs = [analyse(data, now=spec.now - back * DAY) for back in (8, 4, 0)]
+
+    key = finding_key("trend", "app0", {"department": "finance"})
+    assert all([f.key for f in run] == [key] for run in runs)
+    starts = [(run[0].since - MONDAY) / DAY for run in runs]
+    # Drifts hide in the noise at first: the start may be late, never before the drift.
+    assert all(12 - 2 <= start <= 12 + 14 for start in starts)
+    assert max(starts) - min(starts) <= 3
