@@ -19,7 +19,12 @@ from typing import Any
 
 from advisor.simulator.calendar import DAY, at_local, local_day, weekday
 from advisor.simulator.fleet import Fleet, SimHost
-from advisor.simulator.launches import CPU_FACTOR, DISK_COLD_FACTOR, DISK_WARM_FACTOR
+from advisor.simulator.launches import (
+    CPU_FACTOR,
+    DISK_COLD_FACTOR,
+    DISK_WARM_FACTOR,
+    ram_factor,
+)
 
 TRUTH_FORMAT = "fleetsight.simulator.truth"
 TRUTH_VERSION = 1
@@ -181,6 +186,19 @@ def _hardware_tiers(fleet: Fleet) -> list[dict[str, Any]]:
             DISK_WARM_FACTOR["hdd"] - 1,
         ),
         ("low_cpu", [h for h in fleet.hosts if h.tier.cpu == "low"], CPU_FACTOR["low"] - 1, None),
+        # Smaller than the 20 % the recall counts, but real: a finding on them is not false.
+        (
+            "low_ram",
+            [h for h in fleet.hosts if h.tier.memory_gb <= 4],
+            ram_factor(4) - 1,
+            None,
+        ),
+        (
+            "high_cpu",
+            [h for h in fleet.hosts if h.tier.cpu == "high"],
+            CPU_FACTOR["high"] - 1,
+            None,
+        ),
     )
     events = []
     for cohort, hosts, effect, warm in cohorts:
