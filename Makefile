@@ -45,6 +45,10 @@ bench: venv system-deps postgres
 	$(BIN)/python bench/footprint.py
 	$(BIN)/python bench/launch_accuracy.py
 	$(BIN)/python bench/ingest.py --seconds 60 --backend both
+	$(BIN)/python bench/catalog_match.py
+	$(BIN)/python bench/detection_eval.py
+	$(BIN)/python bench/analysis_scale.py
+	$(BIN)/python bench/changepoint_public.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache
