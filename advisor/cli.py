@@ -146,13 +146,11 @@ def _overrides(args: argparse.Namespace) -> dict[str, str]:
 
 def _open_store(config: AdvisorConfig, *, check: bool = True) -> SqlStore:
     from advisor.store.engine import make_engine
-    from advisor.store.migrate import check_schema
+    from advisor.store.migrate import open_current
     from advisor.store.sql import SqlStore
 
-    engine = make_engine(config.database_url)
-    if check:
-        check_schema(engine)
-    return SqlStore(engine)
+    url = config.database_url
+    return SqlStore(open_current(url) if check else make_engine(url))
 
 
 def cmd_serve(args: argparse.Namespace, config: AdvisorConfig) -> int:

@@ -130,16 +130,9 @@ def add_findings_parsers(commands: Any) -> None:
 
 
 def _engine(config: AdvisorConfig) -> sa.Engine:
-    from advisor.store.engine import make_engine
-    from advisor.store.migrate import check_schema
+    from advisor.store.migrate import open_current
 
-    engine = make_engine(config.database_url)
-    try:
-        check_schema(engine)
-    except Exception:
-        engine.dispose()
-        raise
-    return engine
+    return open_current(config.database_url)
 
 
 def cmd_analyse(args: argparse.Namespace, config: AdvisorConfig) -> int:

@@ -8,10 +8,11 @@ are a different kind and are refused here.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import sqlalchemy as sa
 from fastapi import Depends, FastAPI, HTTPException, Request
+from pydantic import BaseModel
 
 from advisor.api.auth import bearer_token
 from advisor.store.api_tokens import check_api_token
@@ -52,3 +53,17 @@ def admin_engine(request: Request) -> sa.Engine:
 
 Admin = Annotated[sa.Engine, Depends(admin_engine)]
 """A route parameter of this type makes the route need an admin API token."""
+
+
+def error_responses(
+    error_model: type[BaseModel], what: str, described: dict[int, str]
+) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI ``responses`` of an admin route: its own codes in ``described`` plus those
+    every admin route shares (``what`` names the data, for the 503)."""
+    base = {
+        400: "A query parameter is not valid; the detail names it.",
+        401: "No admin API token, or an unknown or revoked one.",
+        503: f"{what} not available on this advisor's store.",
+        **described,
+    }
+    return {code: {"model": error_model, "description": text} for code, text in base.items()}

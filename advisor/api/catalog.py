@@ -27,7 +27,7 @@ from typing import Annotated, Any
 from fastapi import FastAPI, HTTPException, Path, Query
 from pydantic import BaseModel, Field
 
-from advisor.api.admin import Admin, serve_admin_routes_from
+from advisor.api.admin import Admin, error_responses, serve_admin_routes_from
 from advisor.catalog.answers import is_supported
 from advisor.catalog.commands import outdated_dict
 from advisor.catalog.fleet import horizon_days
@@ -189,13 +189,7 @@ def add_catalog_routes(
     serve_admin_routes_from(app, store)
 
     def errors(described: dict[int, str]) -> dict[int | str, dict[str, Any]]:
-        base = {
-            400: "A query parameter is not valid; the detail names it.",
-            401: "No admin API token, or an unknown or revoked one.",
-            503: "The catalog is not available on this advisor's store.",
-        }
-        base.update(described)
-        return {code: {"model": error_model, "description": text} for code, text in base.items()}
+        return error_responses(error_model, "The catalog is", described)
 
     def day(at: str | None) -> dt.date:
         if at is None:

@@ -26,7 +26,7 @@ from fastapi import FastAPI, HTTPException, Path, Query
 from pydantic import BaseModel, Field
 
 from advisor.analysis.findings import Cause, Kind
-from advisor.api.admin import Admin, serve_admin_routes_from
+from advisor.api.admin import Admin, error_responses, serve_admin_routes_from
 from advisor.store.findings import FindingFilter, get_finding, list_findings
 
 PREFIX = "/api/v1/findings"
@@ -74,13 +74,7 @@ def add_findings_routes(app: FastAPI, store: object, error_model: type[BaseModel
     serve_admin_routes_from(app, store)
 
     def errors(described: dict[int, str]) -> dict[int | str, dict[str, Any]]:
-        base = {
-            400: "A query parameter is not valid; the detail names it.",
-            401: "No admin API token, or an unknown or revoked one.",
-            503: "Findings are not available on this advisor's store.",
-        }
-        base.update(described)
-        return {code: {"model": error_model, "description": text} for code, text in base.items()}
+        return error_responses(error_model, "Findings are", described)
 
     @app.get(PREFIX, summary="Findings of the analysis", responses=errors({}), tags=["findings"])
     def findings(

@@ -87,3 +87,17 @@ def check_schema(engine: sa.Engine) -> None:
         f"the database {where} is at revision {current}, this advisor needs revision {head}: "
         f"run `{UPGRADE_COMMAND}`"
     )
+
+
+def open_current(url: str) -> sa.Engine:
+    """An engine on ``url`` whose schema is current; raises SchemaOutOfDate (and closes the
+    engine) otherwise. What every command that reads or writes the store starts with."""
+    from advisor.store.engine import make_engine
+
+    engine = make_engine(url)
+    try:
+        check_schema(engine)
+    except Exception:
+        engine.dispose()
+        raise
+    return engine

@@ -1,0 +1,140 @@
+"""The advisor's admin commands through advisor.cli.main, on an embedded SQLite state dir."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from advisor.cli import main
+from advisor.store.engine import make_engine
+from advisor.store.sql import SqlStore
+
+T0 = 1_764_000_000.0
+
+
+@pytest.fixture
+def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty config and state directory, whatever the environment says."""
+    config = tmp_path / "advisor.toml"
+    config.write_text(f'[advisor]\nstate_dir = "{tmp_path}"\n')
+    for name in ("FLEETSIGHT_ADVISOR_DATABASE_URL", "FLEETSIGHT_ADVISOR_STATE_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("FLEETSIGHT_ADVISOR_CONFIG", str(config))
+    return tmp_path
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_db_upgrade_creates_the_schema_once_and_status_says_it_is_current(
+    state: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, before, _ = run(capsys, "db", "status")
+    assert code == 0
+    assert "at empty" in before
+    assert "run `fleetsight-advisor db upgrade`" in before
+
+    assert run(capsys, "db", "upgrade")[1].count("empty ->") == 1
+    again = run(capsys, "db", "upgrade")[1]
+    code, after, _ = run(capsys, "db", "status")
+
+    assert "already at" in again
+    assert code == 0
+    assert "up to date" in after
+
+
+def test_commands_on_a_database_never_migrated_name_the_command_that_fixes_it(
+    state: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for command in (["serve"], ["token", "list"], ["host", "list"], ["findings", "list"]):
+        code, _, err = run(capsys, *command)
+
+        assert code == 1, command
+        assert "fleetsight-advisor db upgrade" in err, command
+        assert "Traceback" not in err
+
+
+def test_a_token_is_shown_once_listed_without_its_secret_and_revoked(
+    state: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(capsys, "db", "upgrade")
+
+    code, created, _ = run(
+        capsys, "token", "create", "--department", "finance", "--expires", "2d", "--max-uses", "3"
+    )
+    secret = next(word for word in created.split() if word.startswith("fst_"))
+    token_id = created.split()[1]
+    listed = run(capsys, "token", "list")[1]
+    revoked = run(capsys, "token", "revoke", token_id)[1]
+    after = run(capsys, "token", "list")[1]
+    unknown = run(capsys, "token", "revoke", "no-such-token")
+
+    assert code == 0
+    assert f"{token_id}  finance" in listed
+    assert "valid" in listed
+    assert "uses 0/3" in listed
+    assert secret not in listed
+    assert f"token {token_id} revoked" in revoked
+    assert "revoked" in after
+    assert unknown[0] == 1
+    assert "no token no-such-token" in unknown[2]
+
+
+def test_hosts_are_listed_and_a_revoked_one_can_no_longer_authenticate(
+    state: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(capsys, "db", "upgrade")
+    store = SqlStore(make_engine(f"sqlite:///{state / 'advisor.sqlite3'}"))
+    try:
+        token, _ = store.create_token(department="hr", expires_at=T0 * 2, now=T0)
+        enrolment = store.enrol(
+            token=token, host_id="host-1", hostname="hr-ws-1", agent_version="0.1.0", now=T0
+        )
+
+        listed = run(capsys, "host", "list")[1]
+        code, revoked, _ = run(capsys, "host", "revoke", "host-1")
+        unknown = run(capsys, "host", "revoke", "host-2")
+
+        assert "host-1  hr-ws-1" in listed
+        assert "active" in listed
+        assert "never" in listed
+        assert code == 0
+        assert "its batches are refused" in revoked
+        assert store.authenticate(enrolment.credential) is None
+        assert unknown[0] == 1
+        assert "no host host-2" in unknown[2]
+    finally:
+        store.close()
+
+
+def test_check_config_shows_the_settings_without_the_database_password(
+    state: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(
+        "FLEETSIGHT_ADVISOR_DATABASE_URL", "postgresql+psycopg://fleet:s3cret@db.example/fleet"
+    )
+
+    code, out, _ = run(capsys, "check-config")
+
+    assert code == 0
+    assert ": OK" in out
+    assert "db.example/fleet" in out
+    assert "s3cret" not in out
+
+
+def test_a_bad_setting_stops_every_command_with_the_file_and_key(
+    state: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = state / "advisor.toml"
+    config.write_text(config.read_text() + "[ingest]\nmax_concurrent = 0\n")
+
+    code, _, err = run(capsys, "check-config")
+
+    assert code == 2
+    assert str(config) in err
+    assert "max_concurrent" in err
+    assert "Traceback" not in err
