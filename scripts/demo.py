@@ -212,12 +212,17 @@ def show_fleet(advisor: list[str], advisor_env: dict[str, str]) -> None:
     subprocess.run([*advisor, "findings", "list", "--limit", "15"], env=advisor_env, check=True)
     print(f"(what the simulator really did, to compare: {truth.relative_to(REPO)})")
     say("the vendor catalog: installed versions behind or past end of life (catalog outdated)")
-    subprocess.run(
-        [*advisor, "catalog", "import", "endoflife", str(ENDOFLIFE)],
-        env=advisor_env,
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
+    for kind, source in (
+        ("endoflife", ENDOFLIFE),
+        ("org", REPO / "config" / "catalog.toml"),  # aliases, open-source licences
+        ("costs", REPO / "config" / "costs.toml"),  # labour rate and install hours
+    ):
+        subprocess.run(
+            [*advisor, "catalog", "import", kind, str(source)],
+            env=advisor_env,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
     outdated = subprocess.run(
         [*advisor, "catalog", "outdated", "--department", "finance"],
         env=advisor_env,

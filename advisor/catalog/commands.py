@@ -13,6 +13,7 @@ import datetime as dt
 import json
 import sys
 import time
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -21,6 +22,8 @@ import sqlalchemy as sa
 from advisor.catalog.errors import CatalogError
 from advisor.catalog.fleet import OutdatedReport, OutdatedRow, horizon_days
 from advisor.config import AdvisorConfig
+
+CENT = Decimal("0.01")  # the table shows money to the cent; JSON and CSV keep it exact
 
 CATALOG_DESCRIPTION = """\
 The vendor catalog: products, release cycles, versions, prices and cost settings, imported
@@ -348,7 +351,11 @@ def write_outdated(report: OutdatedReport, fmt: str, out: TextIO, today: dt.date
             f"{'OFFERED':<12} {'STATUS':<17} {'EOL':<10} COST\n"
         )
         for row in rows:
-            cost = f"{row.cost_per_seat} {row.currency}" if row.cost_per_seat is not None else "-"
+            cost = (
+                f"{row.cost_per_seat.quantize(CENT)} {row.currency}"
+                if row.cost_per_seat is not None
+                else "-"
+            )
             offered = (row.offered or "-") + (" (security)" if row.offered_security else "")
             out.write(
                 f"  {row.hostname:<20} {row.product:<14} {row.installed:<14} "
