@@ -25,6 +25,7 @@ from typing import Any
 
 import psycopg
 
+from advisor.store.rows import launch_count_rows, launch_rows, summary_rows
 from agent.wire import Batch
 
 # Param casts are explicit: a NULL in INSERT ... SELECT would otherwise be read as text.
@@ -113,12 +114,9 @@ def store_batch(
     credential_sha256: str | None,
     received_at: float,
     sent_at: float | None,
-    summaries: Sequence[Mapping[str, Any]],
-    launches: Sequence[Mapping[str, Any]],
-    launch_counts: Sequence[Mapping[str, Any]],
     commit: bool,
 ) -> Claim:
-    """Run the ingest statement for a batch's rows (as made by advisor.store.rows).
+    """Run the ingest statement for a batch (its rows made by advisor.store.rows).
 
     With ``commit`` the statement is its own transaction, BEGIN and COMMIT in the same
     pipeline (one round trip); without, it joins the connection's open transaction.
@@ -136,10 +134,10 @@ def store_batch(
         "sent_at": sent_at,
         "dropped": batch.dropped_launch_events,
     }
-    _add_columns(params, "s_", _SUMMARY_COLUMNS, summaries)
-    _add_columns(params, "l_", _LAUNCH_COLUMNS, launches)
+    _add_columns(params, "s_", _SUMMARY_COLUMNS, summary_rows(host_id, batch))
+    _add_columns(params, "l_", _LAUNCH_COLUMNS, launch_rows(host_id, batch))
     params["l_phases"] = [json.dumps(phases) for phases in params["l_phases"]]
-    _add_columns(params, "c_", _COUNT_COLUMNS, launch_counts)
+    _add_columns(params, "c_", _COUNT_COLUMNS, launch_count_rows(host_id, batch))
     with connection.pipeline():
         cursor = connection.execute(_INGEST, params, prepare=True)
         if commit:

@@ -21,6 +21,7 @@ import dataclasses
 import hashlib
 import secrets
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -279,9 +280,7 @@ class SqlStore:
         the API uses :meth:`ingest_with_credential`. Raises LookupError for a host that is not
         enrolled.
         """
-        result = self._ingest(
-            host_id, batch, credential_sha256=None, received_at=received_at, sent_at=sent_at
-        )
+        result = self._ingest(_Arrival(host_id, batch, None, received_at, sent_at))
         if result is None:
             raise LookupError(f"host {host_id!r} is not enrolled")
         return result
@@ -296,11 +295,7 @@ class SqlStore:
         :class:`WrongHost` when the credential belongs to another host than the batch's.
         """
         result = self._ingest(
-            batch.host.host_id,
-            batch,
-            credential_sha256=secret_sha256(credential),
-            received_at=received_at,
-            sent_at=sent_at,
+            _Arrival(batch.host.host_id, batch, secret_sha256(credential), received_at, sent_at)
         )
         if result is not None:
             return result
@@ -310,15 +305,7 @@ class SqlStore:
             raise UnknownCredential("the credential is unknown or its host was revoked")
         raise WrongHost(owner.host_id)
 
-    def _ingest(
-        self,
-        host_id: str,
-        batch: Batch,
-        *,
-        credential_sha256: str | None,
-        received_at: float,
-        sent_at: float | None,
-    ) -> IngestResult | None:
+    def _ingest(self, arrival: _Arrival) -> IngestResult | None:
         """The ingest transaction; None (and nothing written) when the host did not match.
 
         The host is checked first (with the credential, when there is one), then the batch id
@@ -326,167 +313,67 @@ class SqlStore:
         racing on the same batch) finds it and writes nothing else.
         """
         try:
-            return self._ingest_transaction(
-                host_id,
-                batch,
-                credential_sha256=credential_sha256,
-                received_at=received_at,
-                sent_at=sent_at,
-            )
+            if self._dialect != "postgresql":
+                stored = self._ingest_on_sqlite(arrival)
+            elif arrival.batch.inventory is None:
+                stored = self._ingest_on_postgres(arrival)
+            else:
+                stored = self._ingest_inventory_on_postgres(arrival)
         except _HostDidNotMatchError:
             return None
+        return IngestResult(batch_id=arrival.batch.batch_id, stored=stored)
 
-    def _ingest_transaction(
-        self,
-        host_id: str,
-        batch: Batch,
-        *,
-        credential_sha256: str | None,
-        received_at: float,
-        sent_at: float | None,
-    ) -> IngestResult:
-        if self._dialect == "postgresql" and batch.inventory is None:
-            return self._ingest_on_postgres(
-                host_id,
-                batch,
-                credential_sha256=credential_sha256,
-                received_at=received_at,
-                sent_at=sent_at,
-            )
-        with self._writer.begin() as conn:
-            if self._dialect == "postgresql":
-                found = self._store_on_postgres(
-                    _driver(conn),
-                    host_id,
-                    batch,
-                    credential_sha256=credential_sha256,
-                    received_at=received_at,
-                    sent_at=sent_at,
-                    commit=False,
-                )
-                if not found.host_matched:
-                    raise _HostDidNotMatchError  # rolls the transaction back
-                claimed = found.claimed
-            else:
-                claimed = self._store_rows(
-                    conn,
-                    host_id,
-                    batch,
-                    credential_sha256=credential_sha256,
-                    received_at=received_at,
-                    sent_at=sent_at,
-                )
-            if claimed and batch.inventory is not None:
-                _apply_inventory(conn, host_id, batch.inventory)
-        return IngestResult(batch_id=batch.batch_id, stored=claimed)
-
-    def _ingest_on_postgres(
-        self,
-        host_id: str,
-        batch: Batch,
-        *,
-        credential_sha256: str | None,
-        received_at: float,
-        sent_at: float | None,
-    ) -> IngestResult:
+    def _ingest_on_postgres(self, arrival: _Arrival) -> bool:
         """A batch without inventory: one statement, its own transaction, one round trip."""
         pooled = self._engine.raw_connection()
         try:
-            found = self._store_on_postgres(
-                pooled.driver_connection,
-                host_id,
-                batch,
-                credential_sha256=credential_sha256,
-                received_at=received_at,
-                sent_at=sent_at,
-                commit=True,
-            )
+            return _store_on_postgres(pooled.driver_connection, arrival, commit=True)
         finally:
             pooled.close()  # back to the pool, which rolls back whatever did not commit
-        if not found.host_matched:
-            raise _HostDidNotMatchError
-        return IngestResult(batch_id=batch.batch_id, stored=found.claimed)
 
-    @staticmethod
-    def _store_on_postgres(
-        driver: Any,
-        host_id: str,
-        batch: Batch,
-        *,
-        credential_sha256: str | None,
-        received_at: float,
-        sent_at: float | None,
-        commit: bool,
-    ) -> pg_ingest.Claim:
-        return pg_ingest.store_batch(
-            driver,
-            host_id,
-            batch,
-            credential_sha256=credential_sha256,
-            received_at=received_at,
-            sent_at=sent_at,
-            summaries=summary_rows(host_id, batch),
-            launches=launch_rows(host_id, batch),
-            launch_counts=launch_count_rows(host_id, batch),
-            commit=commit,
-        )
+    def _ingest_inventory_on_postgres(self, arrival: _Arrival) -> bool:
+        """The same statement inside a transaction that then applies the inventory."""
+        with self._writer.begin() as conn:
+            claimed = _store_on_postgres(_driver(conn), arrival, commit=False)
+            if claimed and arrival.batch.inventory is not None:
+                _apply_inventory(conn, arrival.host_id, arrival.batch.inventory)
+        return claimed
 
-    def _store_rows(
-        self,
-        conn: sa.Connection,
-        host_id: str,
-        batch: Batch,
-        *,
-        credential_sha256: str | None,
-        received_at: float,
-        sent_at: float | None,
-    ) -> bool:
-        """The ingest statements on SQLite; False for a retry. Raises _HostDidNotMatchError."""
-        claimed = self._claim(
-            conn,
-            host_id,
-            batch,
-            credential_sha256=credential_sha256,
-            received_at=received_at,
-            sent_at=sent_at,
-        )
-        if claimed is None:
-            raise _HostDidNotMatchError  # rolls the transaction back: nothing written
-        if not claimed:
-            return False
-        for table, rows in (
-            (SUMMARIES, summary_rows(host_id, batch)),
-            (LAUNCHES, launch_rows(host_id, batch)),
-        ):
-            if rows:
-                conn.execute(table.insert(), rows)
-        counts = launch_count_rows(host_id, batch)
-        if counts:
-            conn.execute(self._add_launch_count, counts)
+    def _ingest_on_sqlite(self, arrival: _Arrival) -> bool:
+        """The ingest statements on SQLite; False for a retry."""
+        host_id, batch = arrival.host_id, arrival.batch
+        with self._writer.begin() as conn:
+            if not self._claim(conn, arrival):
+                return False
+            for table, rows in (
+                (SUMMARIES, summary_rows(host_id, batch)),
+                (LAUNCHES, launch_rows(host_id, batch)),
+            ):
+                if rows:
+                    conn.execute(table.insert(), rows)
+            counts = launch_count_rows(host_id, batch)
+            if counts:
+                conn.execute(self._add_launch_count, counts)
+            if batch.inventory is not None:
+                _apply_inventory(conn, host_id, batch.inventory)
         return True
 
-    def _claim(
-        self,
-        conn: sa.Connection,
-        host_id: str,
-        batch: Batch,
-        *,
-        credential_sha256: str | None,
-        received_at: float,
-        sent_at: float | None,
-    ) -> bool | None:
-        """Check the host, claim the batch id and, if new, touch the host: None if the host
-        did not match, else whether the batch id is new."""
+    def _claim(self, conn: sa.Connection, arrival: _Arrival) -> bool:
+        """Check the host, claim the batch id and, if new, touch the host: whether the batch
+        id is new. Raises _HostDidNotMatchError (rolling the transaction back) when the host
+        did not match."""
+        batch, received_at, sent_at = arrival.batch, arrival.received_at, arrival.sent_at
         known = conn.execute(
-            self._find_host_statement, {"k_host": host_id, "k_credential": credential_sha256}
+            self._find_host_statement,
+            {"k_host": arrival.host_id, "k_credential": arrival.credential_sha256},
         ).first()
         if known is None:
-            return None
+            raise _HostDidNotMatchError
         claimed = conn.execute(
             self._claim_batch,
             {
                 "batch_id": batch.batch_id,
-                "host_id": host_id,
+                "host_id": arrival.host_id,
                 "sequence": batch.sequence,
                 "created_at": batch.created_at,
                 "received_at": received_at,
@@ -499,7 +386,7 @@ class SqlStore:
         conn.execute(
             self._touch_host_statement,
             {
-                "k_host": host_id,
+                "k_host": arrival.host_id,
                 "new_hostname": batch.host.hostname,
                 "new_agent_version": batch.host.agent_version,
                 "new_seen": received_at,
@@ -546,8 +433,36 @@ class SqlStore:
         return sqlite.insert(table)
 
 
+@dataclass(frozen=True, slots=True)
+class _Arrival:
+    """A batch to store and what ingest knows of its arrival."""
+
+    host_id: str
+    batch: Batch
+    credential_sha256: str | None  # None: the caller vouches for the host
+    received_at: float
+    sent_at: float | None
+
+
 class _HostDidNotMatchError(Exception):
     """Raised inside the ingest transaction to roll it back when the host did not match."""
+
+
+def _store_on_postgres(driver: Any, arrival: _Arrival, *, commit: bool) -> bool:
+    """advisor.store.pg_ingest's statement for ``arrival``: whether the batch id was new.
+    Raises _HostDidNotMatchError when the host did not match (nothing was written)."""
+    found = pg_ingest.store_batch(
+        driver,
+        arrival.host_id,
+        arrival.batch,
+        credential_sha256=arrival.credential_sha256,
+        received_at=arrival.received_at,
+        sent_at=arrival.sent_at,
+        commit=commit,
+    )
+    if not found.host_matched:
+        raise _HostDidNotMatchError
+    return found.claimed
 
 
 def _driver(conn: sa.Connection) -> Any:
