@@ -109,6 +109,12 @@ class Databases:
         return psycopg.connect(conninfo, autocommit=True, connect_timeout=5)
 
 
+def table_names(engine: sa.Engine) -> set[str]:
+    """The store's tables in the database (Alembic's bookkeeping table left out)."""
+    with engine.connect() as conn:
+        return set(sa.inspect(conn).get_table_names()) - {"alembic_version"}
+
+
 def _migrate(url: str) -> None:
     engine = make_engine(url)
     try:

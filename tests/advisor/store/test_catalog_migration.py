@@ -12,7 +12,7 @@ from advisor.catalog.sources import read_endoflife
 from advisor.catalog.store import CatalogStore
 from advisor.store.engine import make_engine
 from advisor.store.migrate import current_revision, downgrade, upgrade
-from tests.advisor.conftest import Databases
+from tests.advisor.conftest import Databases, table_names
 
 ENDOFLIFE = Path(__file__).resolve().parents[2] / "fixtures" / "endoflife"
 CATALOG_TABLES = {
@@ -49,23 +49,18 @@ def engine_at_0002(backend: str, databases: Databases, tmp_path: Path) -> Iterat
         engine.dispose()
 
 
-def tables(engine: sa.Engine) -> set[str]:
-    with engine.connect() as conn:
-        return set(sa.inspect(conn).get_table_names())
-
-
 def test_upgrade_adds_the_catalog_and_downgrade_removes_it_keeping_the_rest(
     engine_at_0002: sa.Engine,
 ) -> None:
     upgrade(engine_at_0002)
-    assert tables(engine_at_0002) >= CATALOG_TABLES
+    assert table_names(engine_at_0002) >= CATALOG_TABLES
     records = read_endoflife(str(ENDOFLIFE / "products" / "postgresql.md"))
     CatalogStore(engine_at_0002).import_records(records, kind="endoflife", source="t", now=0.0)
 
     downgrade(engine_at_0002, "0002")
 
     assert current_revision(engine_at_0002) == "0002"
-    assert not CATALOG_TABLES & tables(engine_at_0002)
+    assert not CATALOG_TABLES & table_names(engine_at_0002)
     with engine_at_0002.connect() as conn:
         assert conn.execute(sa.text("SELECT host_id FROM hosts")).scalars().all() == ["host-a"]
 

@@ -12,7 +12,7 @@ from advisor.store.api_tokens import create_api_token, list_api_tokens
 from advisor.store.engine import make_engine
 from advisor.store.findings import list_findings, record_run
 from advisor.store.migrate import current_revision, downgrade, upgrade
-from tests.advisor.conftest import Databases
+from tests.advisor.conftest import Databases, table_names
 from tests.advisor.store.findingsdata import T0, finding
 
 FINDINGS_TABLES = {"findings", "analysis_runs"}
@@ -30,15 +30,10 @@ def engine_at_0003(backend: str, databases: Databases, tmp_path: Path) -> Iterat
         engine.dispose()
 
 
-def tables(engine: sa.Engine) -> set[str]:
-    with engine.connect() as conn:
-        return set(sa.inspect(conn).get_table_names())
-
-
 def test_upgrade_adds_the_findings_and_downgrade_removes_them_keeping_the_rest(
     engine_at_0003: sa.Engine,
 ) -> None:
-    assert not FINDINGS_TABLES & tables(engine_at_0003)
+    assert not FINDINGS_TABLES & table_names(engine_at_0003)
 
     upgrade(engine_at_0003)
 
@@ -49,7 +44,7 @@ def test_upgrade_adds_the_findings_and_downgrade_removes_them_keeping_the_rest(
     downgrade(engine_at_0003, "0003")
 
     assert current_revision(engine_at_0003) == "0003"
-    assert not FINDINGS_TABLES & tables(engine_at_0003)
+    assert not FINDINGS_TABLES & table_names(engine_at_0003)
     assert [t.note for t in list_api_tokens(engine_at_0003)] == ["kept"]
 
     upgrade(engine_at_0003)

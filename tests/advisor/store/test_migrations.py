@@ -14,7 +14,7 @@ from advisor.errors import SchemaOutOfDate
 from advisor.store.engine import make_engine
 from advisor.store.migrate import check_schema, current_revision, downgrade, head_revision, upgrade
 from advisor.store.models import Base
-from tests.advisor.conftest import Databases
+from tests.advisor.conftest import Databases, table_names
 
 
 @pytest.fixture
@@ -36,18 +36,13 @@ def schema_differences(engine: sa.Engine, metadata: sa.MetaData) -> list[object]
         return list(compare_metadata(context, metadata))
 
 
-def store_tables(engine: sa.Engine) -> set[str]:
-    with engine.connect() as conn:
-        return set(sa.inspect(conn).get_table_names()) - {"alembic_version"}
-
-
 def test_upgrade_of_an_empty_database_reaches_the_head_revision(empty_engine: sa.Engine) -> None:
     assert current_revision(empty_engine) is None
 
     upgrade(empty_engine)
 
     assert current_revision(empty_engine) == head_revision()
-    assert store_tables(empty_engine) == set(Base.metadata.tables)
+    assert table_names(empty_engine) == set(Base.metadata.tables)
     check_schema(empty_engine)
 
 
@@ -112,4 +107,4 @@ def test_downgrade_to_base_removes_every_table(empty_engine: sa.Engine) -> None:
     downgrade(empty_engine, "base")
 
     assert current_revision(empty_engine) is None
-    assert store_tables(empty_engine) == set()
+    assert table_names(empty_engine) == set()

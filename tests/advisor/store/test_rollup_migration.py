@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from advisor.store.engine import make_engine
 from advisor.store.migrate import current_revision, downgrade, upgrade
 from advisor.store.rollup import roll_up
-from tests.advisor.conftest import Databases
+from tests.advisor.conftest import Databases, table_names
 from tests.advisor.store.batches import DAY0, HOUR
 
 ROLLUP_TABLES = {"metric_rollups_hourly", "metric_rollups_daily", "job_state"}
@@ -50,11 +50,6 @@ def engine_at_0001(backend: str, databases: Databases, tmp_path: Path) -> Iterat
         engine.dispose()
 
 
-def tables(engine: sa.Engine) -> set[str]:
-    with engine.connect() as conn:
-        return set(sa.inspect(conn).get_table_names())
-
-
 def test_batches_stored_before_the_upgrade_are_rolled_up_after_it(
     engine_at_0001: sa.Engine,
 ) -> None:
@@ -77,7 +72,7 @@ def test_downgrade_to_0001_drops_the_rollups_and_keeps_the_batches(
     downgrade(engine_at_0001, "0001")
 
     assert current_revision(engine_at_0001) == "0001"
-    assert not ROLLUP_TABLES & tables(engine_at_0001)
+    assert not ROLLUP_TABLES & table_names(engine_at_0001)
     with engine_at_0001.connect() as conn:
         columns = {c["name"] for c in sa.inspect(conn).get_columns("batches")}
         indexes = {i["name"] for i in sa.inspect(conn).get_indexes("batches")}
