@@ -46,8 +46,7 @@ from advisor.api.settings import ApiSettings
 from advisor.config import AdvisorConfig, load_config
 from advisor.errors import FleetsightAdvisorError
 from advisor.jobs import build_jobs, run_while_serving
-from advisor.store.engine import make_engine
-from advisor.store.migrate import check_schema
+from advisor.store.migrate import check_schema, open_current
 from advisor.store.sql import SqlStore
 from agent.config import split_host_port
 
@@ -69,8 +68,7 @@ def build_app(config: AdvisorConfig, *, multiprocess: bool = False) -> FastAPI:
 
     Raises SchemaOutOfDate when the database needs ``fleetsight-advisor db upgrade``.
     """
-    engine = make_engine(config.database_url)
-    check_schema(engine)
+    engine = open_current(config.database_url)
     store = SqlStore(engine)
     settings = ApiSettings(
         max_body_bytes=config.ingest.max_body_bytes,
@@ -115,7 +113,7 @@ def serve(config: AdvisorConfig, overrides: dict[str, str]) -> None:
         uvicorn.run(build_app(config), **options)
         return
     # Fail here, once, rather than in every worker as it starts.
-    check_schema(make_engine(config.database_url))
+    open_current(config.database_url).dispose()
     reuse_port_socket(host, port).close()  # the port is free (or ours): say so now if not
     os.environ.update(overrides)
     os.environ[MULTIPROC_ENV] = str(fresh_metrics_dir(config.advisor.state_dir / "metrics"))

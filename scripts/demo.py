@@ -115,15 +115,7 @@ def main() -> int:
     }
     advisor = [sys.executable, "-m", "advisor"]
     subprocess.run([*advisor, "db", "upgrade"], env=advisor_env, check=True)
-    created = subprocess.run(
-        [*advisor, "token", "create", "--department", "demo", "--expires", "1h"],
-        env=advisor_env,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    print(created.rstrip())
-    token = next(word for word in created.split() if word.startswith("fst_"))
+    token = create_token(advisor, advisor_env, "demo", show=True)
     serving = subprocess.Popen([*advisor, "serve"], env=advisor_env)
     wait_for_advisor()
 
@@ -176,22 +168,28 @@ def main() -> int:
     return 0
 
 
+def create_token(
+    advisor: list[str], advisor_env: dict[str, str], department: str, *, show: bool = False
+) -> str:
+    """A one-hour enrolment token for ``department`` (`fleetsight-advisor token create`)."""
+    created = subprocess.run(
+        [*advisor, "token", "create", "--department", department, "--expires", "1h"],
+        env=advisor_env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    if show:
+        print(created.rstrip())
+    return next(word for word in created.split() if word.startswith("fst_"))
+
+
 def show_fleet(advisor: list[str], advisor_env: dict[str, str]) -> None:
     """A simulated fleet through the ingest API, then the analysis and the catalog on it."""
     say("a simulated fleet: 150 machines, 4 weeks, sent to the advisor's ingest API")
     tokens = []
     for department in FLEET_DEPARTMENTS:
-        created = subprocess.run(
-            [*advisor, "token", "create", "--department", department, "--expires", "1h"],
-            env=advisor_env,
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
-        tokens += [
-            "--token",
-            f"{department}={next(w for w in created.split() if w.startswith('fst_'))}",
-        ]
+        tokens += ["--token", f"{department}={create_token(advisor, advisor_env, department)}"]
     truth = DEMO / "fleet-truth.json"
     subprocess.run(
         [
