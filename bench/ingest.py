@@ -48,7 +48,7 @@ import urllib.request
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -201,7 +201,6 @@ class Outcome:
     advisor_cpu_s: float
     ceiling_rows_per_s: float = 0.0
     ceiling_method: str = ""
-    notes: list[str] = field(default_factory=list)
 
 
 def main() -> int:
@@ -744,8 +743,6 @@ def print_outcome(o: Outcome, args: argparse.Namespace) -> None:
         f"  CPU seconds               advisor {o.advisor_cpu_s:.1f}, wrk {w.cpu_s:.1f} "
         f"(of {w.duration_s * (os.cpu_count() or 1):.0f} available)"
     )
-    for note in o.notes:
-        print(f"  note: {note}")
     sys.stdout.flush()
 
 
