@@ -80,7 +80,7 @@ ADMIN_URL = os.environ.get(
 TARGET_BATCHES_PER_SECOND = 500
 TARGET_P99_MS = 250
 WRK_THREADS = 2
-PARTITIONS = 2  # one file per wrk thread (one advisor) or per wrk process (two advisors)
+PARTITIONS = WRK_THREADS  # one batch file per wrk thread
 CEILING_CHUNK = 500  # batches per transaction of the plain bulk insert
 T0 = 1_764_000_000.0
 
@@ -302,7 +302,7 @@ def run_variant(
         try:
             wait_ready(port)
             cpu_before = _cpu_with_children(proc.pid)
-            result = run_wrk(wrk, port, prefix, args.seconds, WRK_THREADS, args.connections, None)
+            result = run_wrk(wrk, port, prefix, args.seconds, WRK_THREADS, args.connections)
             advisor_cpu = _cpu_with_children(proc.pid) - cpu_before
         finally:
             stop(proc)
@@ -481,23 +481,14 @@ def _cpu_with_children(pid: int) -> float:
     return total
 
 
-def start_wrk(
-    wrk: str,
-    port: int,
-    prefix: Path,
-    seconds: int,
-    threads: int,
-    connections: int,
-    partition: str | None,
-) -> subprocess.Popen[str]:
+def run_wrk(
+    wrk: str, port: int, prefix: Path, seconds: int, threads: int, connections: int
+) -> WrkResult:
+    """Run wrk against the advisor; its figures and CPU time (os.wait4 gives the child's own
+    rusage). Thread N reads the batch file PREFIX.N."""
     command = [wrk, f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s"]
-    command += ["--latency", "-s", str(LUA_SCRIPT), f"http://127.0.0.1:{port}", "--"]
-    command += [str(prefix)] + ([partition] if partition is not None else [])
-    return subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-
-
-def finish_wrk(proc: subprocess.Popen[str]) -> WrkResult:
-    """Wait for wrk, with its CPU time (os.wait4 gives the child's own rusage)."""
+    command += ["--latency", "-s", str(LUA_SCRIPT), f"http://127.0.0.1:{port}", "--", str(prefix)]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     output = proc.stdout.read()
     proc.stdout.close()
@@ -506,18 +497,6 @@ def finish_wrk(proc: subprocess.Popen[str]) -> WrkResult:
     if proc.returncode != 0:
         raise RuntimeError(f"wrk failed ({proc.returncode}):\n{output}")
     return parse_wrk(output, usage.ru_utime + usage.ru_stime)
-
-
-def run_wrk(
-    wrk: str,
-    port: int,
-    prefix: Path,
-    seconds: int,
-    threads: int,
-    connections: int,
-    partition: str | None,
-) -> WrkResult:
-    return finish_wrk(start_wrk(wrk, port, prefix, seconds, threads, connections, partition))
 
 
 def parse_wrk(output: str, cpu_s: float) -> WrkResult:
