@@ -15,13 +15,13 @@ from sqlalchemy.exc import OperationalError
 
 from advisor import __version__
 from advisor.catalog import commands as catalog_commands
+from advisor.cli_args import duration_seconds
 from advisor.config import DEFAULT_CONFIG_PATH, AdvisorConfig, load_config
 from advisor.detect_cli import add_detect_parser
 from advisor.errors import FleetsightAdvisorError
 from advisor.findings_cli import add_findings_parsers, cmd_analyse, cmd_findings
 from advisor.jobs import commands as jobs_commands
 from advisor.simulator.cli import add_simulate_parser
-from agent.config import duration
 from agent.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -88,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--department", required=True, help="department the hosts belong to")
     create.add_argument(
         "--expires",
-        type=_duration_arg,
+        type=duration_seconds,
         default=7 * 86400.0,
         metavar="DURATION",
         help="how long the token is valid (default: 7d)",
@@ -115,13 +115,6 @@ def build_parser() -> argparse.ArgumentParser:
     add_detect_parser(commands)
     add_findings_parsers(commands)
     return parser
-
-
-def _duration_arg(value: str) -> float:
-    try:
-        return duration(value)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _load(args: argparse.Namespace) -> AdvisorConfig:

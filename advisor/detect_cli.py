@@ -19,6 +19,7 @@ from advisor.analysis.parameters import (
     DEFAULT_MIN_SIZE,
     DEFAULT_PENALTY_FACTOR,
 )
+from advisor.cli_args import int_at_least, non_negative_float, positive_float
 
 if TYPE_CHECKING:
     from advisor.analysis.changepoints import Detection
@@ -53,14 +54,14 @@ def add_detect_parser(commands: Any) -> argparse.ArgumentParser:
     parser.add_argument("file", metavar="FILE", help="CSV file with header t,value; - for stdin")
     parser.add_argument(
         "--min-size",
-        type=_int_at_least(2),
+        type=int_at_least(2),
         default=DEFAULT_MIN_SIZE,
         metavar="N",
         help=f"fewest points a segment may have (default: {DEFAULT_MIN_SIZE})",
     )
     parser.add_argument(
         "--penalty-factor",
-        type=_positive_float,
+        type=positive_float,
         default=DEFAULT_PENALTY_FACTOR,
         metavar="F",
         help="penalty per change point in units of noise variance x log(points); higher finds "
@@ -68,7 +69,7 @@ def add_detect_parser(commands: Any) -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--min-shift",
-        type=_non_negative_float,
+        type=non_negative_float,
         default=DEFAULT_MIN_RELATIVE_SHIFT,
         metavar="R",
         help="drop change points whose median moves by less than this share, for positive "
@@ -146,37 +147,3 @@ def _details(detection: Detection) -> dict[str, Any]:
 def _refuse(message: str) -> int:
     print(f"fleetsight-advisor detect: {message}", file=sys.stderr)
     return BAD_INPUT
-
-
-def _int_at_least(least: int) -> Any:
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-        if value < least:
-            raise argparse.ArgumentTypeError(f"must be at least {least}, not {value}")
-        return value
-
-    return parse
-
-
-def _positive_float(text: str) -> float:
-    value = _float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be positive, not {text}")
-    return value
-
-
-def _non_negative_float(text: str) -> float:
-    value = _float(text)
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"must be zero or more, not {text}")
-    return value
-
-
-def _float(text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None

@@ -18,6 +18,7 @@ from typing import Any, TextIO
 
 import sqlalchemy as sa
 
+from advisor.cli_args import positive_int
 from advisor.config import AdvisorConfig
 from advisor.store.findings import STATUSES, FindingFilter, StoredFinding
 
@@ -68,16 +69,6 @@ def _at_arg(value: str) -> float:
     return when.timestamp()
 
 
-def _positive(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        number = 0
-    if number <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {value!r}")
-    return number
-
-
 def add_findings_parsers(commands: Any) -> None:
     """Add ``analyse`` and ``findings`` to the CLI (``commands``: argparse's subparsers)."""
     analyse = commands.add_parser(
@@ -96,7 +87,7 @@ def add_findings_parsers(commands: Any) -> None:
     )
     analyse.add_argument(
         "--window-days",
-        type=_positive,
+        type=positive_int,
         metavar="N",
         help="days of data to read (default: [analysis] window_days)",
     )
@@ -122,7 +113,7 @@ def add_findings_parsers(commands: Any) -> None:
     listing.add_argument("--kind", metavar="KIND", help="only this kind (version_change, ...)")
     listing.add_argument("--cause", metavar="CAUSE", help="only this cause (version, memory, ...)")
     listing.add_argument("--department", metavar="D", help="only those affecting department D")
-    listing.add_argument("--limit", type=_positive, metavar="N", help="only the first N")
+    listing.add_argument("--limit", type=positive_int, metavar="N", help="only the first N")
     listing.add_argument("--format", choices=FORMATS, default="table", help="(default: table)")
     show = actions.add_parser("show", help="one finding with its evidence and hosts")
     show.add_argument("key", metavar="KEY", help="the finding's key, as `findings list` shows it")

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from agent.config import duration
+from advisor.cli_args import duration_seconds, positive_float, positive_int
 
 if TYPE_CHECKING:
     from advisor.simulator.fleet import Fleet
@@ -47,14 +47,14 @@ def add_simulate_parser(commands: Any) -> argparse.ArgumentParser:
     )
     sim.add_argument(
         "--hosts",
-        type=_positive_int,
+        type=positive_int,
         default=100,
         metavar="N",
         help="number of simulated hosts (default: 100)",
     )
     sim.add_argument(
         "--days",
-        type=_positive_float,
+        type=positive_float,
         default=7.0,
         metavar="D",
         help="days of data to simulate (default: 7)",
@@ -74,7 +74,7 @@ def add_simulate_parser(commands: Any) -> argparse.ArgumentParser:
     )
     sim.add_argument(
         "--interval",
-        type=_duration,
+        type=duration_seconds,
         default=3600.0,
         metavar="DURATION",
         help="length of one summary interval and batch, e.g. 1m, 15m, 1h, 1d (default: 1h)",
@@ -113,7 +113,7 @@ def add_simulate_parser(commands: Any) -> argparse.ArgumentParser:
     )
     sim.add_argument(
         "--concurrency",
-        type=_positive_int,
+        type=positive_int,
         default=8,
         metavar="N",
         help="with --advisor: batches in flight at once (default: 8)",
@@ -245,30 +245,3 @@ def _start(value: str) -> float:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     return parsed.timestamp()
-
-
-def _duration(value: str) -> float:
-    try:
-        return duration(value)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def _positive_int(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {number}")
-    return number
-
-
-def _positive_float(value: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {value!r}") from None
-    if not number > 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {value!r}")
-    return number
