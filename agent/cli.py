@@ -149,8 +149,6 @@ def _setup_logging(level: str) -> None:
     if "JOURNAL_STREAM" not in os.environ:
         fmt = "%(asctime)s " + fmt
     logging.basicConfig(level=level.upper(), format=fmt, stream=sys.stderr)
-    # APScheduler reports every job run at INFO: once a second is noise, not news.
-    logging.getLogger("apscheduler").setLevel(max(logging.WARNING, logging.root.level))
 
 
 def cmd_run(args: argparse.Namespace, config: Config) -> int:

@@ -2,21 +2,21 @@
 
 Each scheduled job is one small method (:meth:`AgentService.sample`, :meth:`flush`,
 :meth:`ship`, :meth:`check_inventory`) that tests call directly; :meth:`start` hands them to an
-APScheduler 3 background scheduler. SIGTERM only sets an event: :meth:`stop` lets the job in
-progress finish, spools the last partial interval and closes the spool, so nothing measured is
-lost on a clean stop, and a kill -9 loses at most the interval in memory.
+:class:`~agent.scheduler.IntervalScheduler`. SIGTERM only sets an event: :meth:`stop` lets the
+job in progress finish, spools the last partial interval and closes the spool, so nothing
+measured is lost on a clean stop, and a kill -9 loses at most the interval in memory.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import math
 import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
 
 from agent import __version__
@@ -25,6 +25,7 @@ from agent.config import Config
 from agent.errors import ConfigError
 from agent.launches.recorder import LaunchRecorder
 from agent.metrics import AgentMetrics, StateValue, serve, state
+from agent.scheduler import IntervalScheduler, JobStats
 from agent.summary import IntervalAccumulator
 from agent.wire import Batch, HostIdentity, Interval, Inventory, encode_gzip, new_batch_id
 
@@ -81,7 +82,7 @@ class AgentService:
         self._shipper: Any | None = None
         self._ship_lock = threading.Lock()
         self._failing: set[str] = set()
-        self._scheduler: Any | None = None
+        self._scheduler: IntervalScheduler | None = None
         self._stop_metrics: Callable[[], None] | None = None
         self._stopped = threading.Event()
         # Separate sources, so one that fails costs only its own metrics.
@@ -187,9 +188,6 @@ class AgentService:
 
     def start(self) -> None:
         """Start listeners, the launch watcher and the scheduler; returns at once."""
-        from apscheduler.executors.pool import ThreadPoolExecutor
-        from apscheduler.schedulers.background import BackgroundScheduler
-
         config = self.config
         if config.metrics.listen:
             with _listener(config, "metrics.listen", config.metrics.listen):
@@ -206,50 +204,31 @@ class AgentService:
             self.parts.watcher.start()
 
         # Probes may run for minutes: they get their own pool so sampling never waits.
-        scheduler = BackgroundScheduler(
-            executors={
-                "default": ThreadPoolExecutor(max_workers=3),
-                "probes": ThreadPoolExecutor(max_workers=2),
-            },
-            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30},
-            timezone="UTC",
+        scheduler = IntervalScheduler(
+            {"default": 3, "probes": 2}, monotonic=self.parts.clock, wall=self.parts.wall_clock
         )
-        now = self.parts.wall_clock()
-        interval = config.agent.summary_interval
-        # Interval ends on wall-clock multiples (…:00, …:01:00) so the fleet's intervals line up.
-        first_flush = math.ceil(now / interval) * interval
-        scheduler.add_job(
-            self.sample, "interval", seconds=config.agent.sample_interval, id="sample"
+        scheduler.every(config.agent.sample_interval, self.sample, name="sample")
+        # Intervals end on wall-clock multiples (…:00, …:01:00) so the fleet's intervals line up.
+        scheduler.every(
+            config.agent.summary_interval, self._flush_and_ship, name="flush", wall_aligned=True
         )
-        scheduler.add_job(
-            self._flush_and_ship,
-            "interval",
-            seconds=interval,
-            start_date=_utc(first_flush),
-            id="flush",
-        )
-        scheduler.add_job(
-            self.ship, "interval", seconds=config.advisor.send_interval, id="ship", jitter=1
-        )
+        scheduler.every(config.advisor.send_interval, self.ship, name="ship", jitter=1)
         if self.parts.inventory is not None:
-            scheduler.add_job(
+            scheduler.every(
+                config.inventory.check_interval,
                 self.check_inventory,
-                "interval",
-                seconds=config.inventory.check_interval,
-                next_run_time=_utc(now),
-                id="inventory",
+                name="inventory",
+                first_in=0,
             )
         for index, (every, probe) in enumerate(self.parts.probes):
-            scheduler.add_job(
-                self.run_probe,
-                "interval",
-                args=[probe],
-                seconds=every,
+            scheduler.every(
+                every,
+                partial(self.run_probe, probe),
+                name=f"probe-{index}",
+                first_in=1,
                 # Spread probes of a fleet over their interval instead of all at :00.
                 jitter=min(every / 10, 30),
-                next_run_time=_utc(now + 1),
-                executor="probes",
-                id=f"probe-{index}",
+                pool="probes",
             )
         scheduler.start()
         self._scheduler = scheduler
@@ -267,7 +246,7 @@ class AgentService:
         if self.parts.watcher is not None:
             self.parts.watcher.stop()
         if self._scheduler is not None:
-            self._scheduler.shutdown(wait=True)
+            self._scheduler.shutdown()
         if self.parts.report_server is not None:
             self.parts.report_server.stop()
         self.flush()
@@ -337,6 +316,8 @@ class AgentService:
         watcher_stats = getattr(self.parts.watcher, "stats", None)
         if watcher_stats is not None:
             yield from _watcher_values(watcher_stats)
+        if self._scheduler is not None:
+            yield from _job_values(self._scheduler.stats())
 
 
 def _shipper_values(stats: Any) -> Iterable[StateValue]:
@@ -365,6 +346,37 @@ def _shipper_values(stats: Any) -> Iterable[StateValue]:
         "Unix time of the last batch the advisor accepted.",
         stats.last_success_time or 0,
     )
+
+
+def _job_values(stats: Iterable[JobStats]) -> Iterable[StateValue]:
+    for job in stats:
+        yield state(
+            "fleetsight_agent_job_runs_total",
+            "Runs of a scheduled job.",
+            job.runs,
+            "counter",
+            job=job.name,
+        )
+        yield state(
+            "fleetsight_agent_job_failures_total",
+            "Runs of a scheduled job that raised an error.",
+            job.failures,
+            "counter",
+            job=job.name,
+        )
+        yield state(
+            "fleetsight_agent_job_skipped_total",
+            "Runs skipped because the job's previous run was still going.",
+            job.overruns,
+            "counter",
+            job=job.name,
+        )
+        yield state(
+            "fleetsight_agent_job_last_duration_seconds",
+            "How long the job's last run took.",
+            job.last_duration,
+            job=job.name,
+        )
 
 
 def _watcher_values(stats: Any) -> Iterable[StateValue]:
@@ -402,12 +414,6 @@ def _listener(config: Config, key: str, address: str) -> Iterator[None]:
             source=config.source,
             key=key,
         ) from None
-
-
-def _utc(timestamp: float) -> Any:
-    from datetime import UTC, datetime
-
-    return datetime.fromtimestamp(timestamp, tz=UTC)
 
 
 def host_identity(config: Config, enrolled_host_id: str | None = None) -> HostIdentity:

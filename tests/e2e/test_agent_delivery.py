@@ -192,6 +192,8 @@ def test_the_metrics_endpoint_passes_promtool(tmp_path: Path) -> None:
         "fleetsight_agent_sent_batches_total ",
         "fleetsight_agent_build_info{version=",
         "fleetsight_agent_collection_duration_seconds_bucket",
+        'fleetsight_agent_job_runs_total{job="flush"}',
+        'fleetsight_agent_job_skipped_total{job="sample"} 0.0',
     ):
         assert expected in text, f"{expected} missing from /metrics"
     result = subprocess.run(
