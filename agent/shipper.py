@@ -43,6 +43,7 @@ from agent import __version__
 from agent.backoff import backoff_delay, parse_retry_after
 from agent.errors import FleetsightAgentError
 from agent.spool import Spool, SpooledBatch
+from agent.tls import client_context
 from agent.wire import INGEST_PATH
 
 log = logging.getLogger(__name__)
@@ -124,7 +125,7 @@ def tls_verification(url: str | None, ca_file: Path | None) -> ssl.SSLContext | 
     else a context trusting ``ca_file`` or, without one, the system's trust store."""
     if url is not None and not url.startswith("https://"):
         return False
-    return ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
+    return client_context(ca_file)
 
 
 def make_client(
@@ -134,8 +135,8 @@ def make_client(
 
     Certificates are checked against ``ca_file`` (a private CA) or else the system's trust
     store, the one the organisation's IT manages, rather than a bundle shipped with a
-    library. For a plain ``http://`` advisor ``url`` no trust store is loaded at all: there is
-    no certificate to check, and a trust store costs a couple of MB of the agent's memory.
+    library, read certificate by certificate as handshakes need them (:mod:`agent.tls`). For
+    a plain ``http://`` advisor ``url`` no trust store is loaded at all.
     Redirects are not followed: a POST body must not wander, and a redirect means
     advisor.url needs fixing.
     """

@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 
 from agent.config import HttpProbeConfig
 from agent.launches.recorder import LaunchRecorder
+from agent.tls import client_context
 from agent.wire import LaunchEvent, LaunchOutcome
 
 MAX_BODY_BYTES = 4 * 1024 * 1024
@@ -107,6 +108,7 @@ class HttpProbe:
         self._recorder = recorder
         self._clock = clock
         self._wall_clock = wall_clock
+        self._tls_context: ssl.SSLContext | None = None
         self._resolve = resolve
 
     def run_once(self) -> LaunchEvent:
@@ -206,11 +208,10 @@ class HttpProbe:
         return found[0]
 
     def _handshake(self, sock: socket.socket, host: str, timeout: float) -> ssl.SSLSocket:
-        ca_file = self._config.ca_file
-        context = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
-        if not self._config.verify_tls:
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
+        if self._tls_context is None:
+            # Built once per probe: loading a trust store every run costs CPU and churns memory.
+            self._tls_context = client_context(self._config.ca_file, verify=self._config.verify_tls)
+        context = self._tls_context
         sock.settimeout(timeout)
         tls = context.wrap_socket(sock, server_hostname=host, do_handshake_on_connect=False)
         try:

@@ -11,8 +11,6 @@ import random
 import ssl
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -23,6 +21,7 @@ from agent.shipper import Shipper, make_client, tls_verification
 from agent.spool import Spool
 from agent.wire import Batch, HostIdentity, encode_gzip, new_batch_id
 from tests.fakes.receiver import Receiver
+from tests.fakes.tls import https_server
 
 T0 = 1_764_000_000.0
 CREDENTIAL = "s3cret-credential"
@@ -436,31 +435,6 @@ def test_the_client_keeps_at_most_max_connections_open(receiver: Receiver) -> No
 
 
 TLS = Path(__file__).parents[1] / "fixtures" / "tls"
-
-
-class _Ok(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        self.send_response(204)
-        self.end_headers()
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
-@contextmanager
-def https_server() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Ok)
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(TLS / "cert.pem", TLS / "key.pem")
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
-        yield f"https://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
 
 
 def test_an_https_advisor_is_verified_against_the_configured_ca_file() -> None:

@@ -34,8 +34,10 @@ class AgentProcess:
         extra: str = "",
         summary_interval: str = "1s",
         packages: bool = True,
+        environ: dict[str, str] | None = None,
     ):
         self.workdir = workdir
+        self.environ = environ or {}
         self.state_dir = workdir / "state"
         self.config = workdir / "agent.toml"
         self.metrics_port = free_port()
@@ -56,7 +58,8 @@ class AgentProcess:
 
     @property
     def env(self) -> dict[str, str]:
-        return {**os.environ, "FLEETSIGHT_AGENT_CONFIG": str(self.config), "PYTHONPATH": str(REPO)}
+        config = {"FLEETSIGHT_AGENT_CONFIG": str(self.config), "PYTHONPATH": str(REPO)}
+        return {**os.environ, **self.environ, **config}
 
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         return subprocess.run(

@@ -30,6 +30,7 @@ import gzip
 import json
 import secrets
 import socket
+import ssl
 import threading
 import zlib
 from collections import Counter, deque
@@ -145,8 +146,10 @@ class Receiver:
         department: str | None = "engineering",
         require_auth: bool = True,
         duplicate_status: int = 409,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.department = department
+        self._tls = tls
         self.require_auth = require_auth
         self.duplicate_status = duplicate_status
         self._lock = threading.Condition()
@@ -173,8 +176,10 @@ class Receiver:
 
     @property
     def url(self) -> str:
-        """Base URL, e.g. ``http://127.0.0.1:41234`` (the same after stop() and start())."""
-        return f"http://127.0.0.1:{self.port}"
+        """Base URL, e.g. ``http://127.0.0.1:41234`` (the same after stop() and start());
+        ``https://`` when the receiver was given a server ``tls`` context."""
+        scheme = "https" if self._tls is not None else "http"
+        return f"{scheme}://127.0.0.1:{self.port}"
 
     @property
     def running(self) -> bool:
@@ -187,6 +192,8 @@ class Receiver:
         self._stopping.clear()
         self._server = _Server(("127.0.0.1", self._port), self)
         self._port = self._server.server_address[1]
+        if self._tls is not None:
+            self._server.socket = self._tls.wrap_socket(self._server.socket, server_side=True)
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": 0.05},

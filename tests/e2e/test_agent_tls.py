@@ -1,0 +1,58 @@
+"""The agent enrols and ships over HTTPS, trusting the system's store as a machine has it."""
+
+from __future__ import annotations
+
+import shutil
+import ssl
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.agentproc import AgentProcess
+from tests.fakes.receiver import Receiver
+from tests.fakes.tls import CERT, CERT_SUBJECT_HASH, TLS_DIR
+
+pytestmark = pytest.mark.e2e
+
+
+def server_context() -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(CERT, TLS_DIR / "key.pem")
+    return context
+
+
+def system_store(tmp_path: Path, *, with_test_ca: bool) -> dict[str, str]:
+    """A hashed CA directory standing in for /etc/ssl/certs, through OpenSSL's own variable."""
+    store = tmp_path / "certs"
+    store.mkdir()
+    if with_test_ca:
+        shutil.copy(CERT, store / f"{CERT_SUBJECT_HASH}.0")
+    else:
+        (store / "00000000.0").write_text("")
+    # SSL_CERT_FILE would name a whole bundle and take precedence: not set here.
+    return {"SSL_CERT_DIR": str(store), "SSL_CERT_FILE": ""}
+
+
+def test_batches_arrive_over_https_verified_against_the_system_store(tmp_path: Path) -> None:
+    with Receiver(tls=server_context()) as receiver:
+        receiver.add_token("tok-tls")
+        agent = AgentProcess(tmp_path, environ=system_store(tmp_path, with_test_ca=True))
+        assert "enrolled with" in agent.cli("enroll", receiver.url, "tok-tls").stdout
+        agent.start()
+        try:
+            assert receiver.wait_for_batches(2, timeout=30), agent.log_text()
+        finally:
+            assert agent.terminate() == 0
+
+
+def test_an_advisor_the_store_does_not_vouch_for_is_refused_with_a_reason(
+    tmp_path: Path,
+) -> None:
+    with Receiver(tls=server_context()) as receiver:
+        receiver.add_token("tok-tls")
+        agent = AgentProcess(tmp_path, environ=system_store(tmp_path, with_test_ca=False))
+        result = agent.cli("enroll", receiver.url, "tok-tls", check=False)
+    assert result.returncode != 0
+    assert "certificate verify failed" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not receiver.enrolled

@@ -1,0 +1,42 @@
+"""An HTTPS server on loopback with the committed test certificate (tests/fixtures/tls)."""
+
+from __future__ import annotations
+
+import ssl
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+TLS_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "tls"
+CERT = TLS_DIR / "cert.pem"
+# `openssl x509 -subject_hash -noout -in cert.pem`: the name OpenSSL looks the certificate up
+# by in a hashed CA directory.
+CERT_SUBJECT_HASH = "ce275665"
+
+
+class _NoContent(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@contextmanager
+def https_server() -> Iterator[str]:
+    """Serve 204 to every GET over TLS (certificate for localhost and 127.0.0.1); yield the URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _NoContent)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(CERT, TLS_DIR / "key.pem")
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        yield f"https://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
