@@ -153,9 +153,10 @@ def _setup_logging(level: str) -> None:
 
 def cmd_run(args: argparse.Namespace, config: Config) -> int:
     from agent.service import build_service
-    from agent.textreport import describe_batch
 
     def print_batch(batch: Batch) -> None:
+        from agent.textreport import describe_batch
+
         print(describe_batch(batch), flush=True)
 
     stop = threading.Event()

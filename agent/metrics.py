@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, make_server
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from prometheus_client import (
     CollectorRegistry,
@@ -26,7 +26,6 @@ from prometheus_client import (
     make_wsgi_app,
 )
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
-from prometheus_client.exposition import ThreadingWSGIServer
 from prometheus_client.registry import Collector as PromCollector
 
 from agent import __version__
@@ -38,6 +37,9 @@ from agent.wire import LaunchEvent
 log = logging.getLogger(__name__)
 
 PREFIX = "fleetsight_"
+
+# Seconds a scrape may take to send its request before the connection is cut.
+SCRAPE_TIMEOUT = 10.0
 
 # Launch times span a cached 0.2 s editor start to a two-minute office suite on a swapping HDD.
 LAUNCH_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 7.5, 10.0, 15.0, 30.0, 60.0, 120.0)
@@ -177,18 +179,26 @@ class AgentMetrics:
         return generate_latest(self.registry)
 
 
-def serve(metrics: AgentMetrics, listen: str) -> Callable[[], None]:
+def serve(
+    metrics: AgentMetrics, listen: str, *, scrape_timeout: float = SCRAPE_TIMEOUT
+) -> Callable[[], None]:
     """Serve /metrics on ``host:port`` in a daemon thread; returns a function that stops it.
 
-    prometheus-client's own ``start_http_server`` polls for shutdown twice a second; this one
-    wakes only for scrapes (agent.httpserve).
+    prometheus-client's own ``start_http_server`` polls for shutdown twice a second and starts
+    a thread per scrape; this one wakes only for scrapes (agent.httpserve) and answers them on
+    its one thread. Scrapes come one at a time and take a millisecond; a thread per scrape
+    cost CPU, and each new thread a malloc arena of its own (memory). A client that stalls is
+    cut off after ``scrape_timeout`` seconds, so it cannot hold the endpoint.
     """
     host, port = split_host_port(listen)
 
-    class Server(ThreadingWSGIServer):
+    class Server(WSGIServer):
         address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
 
-    httpd = make_server(host, port, make_wsgi_app(metrics.registry), Server, _QuietHandler)
+    class Handler(_QuietHandler):
+        timeout = scrape_timeout
+
+    httpd = make_server(host, port, make_wsgi_app(metrics.registry), Server, Handler)
     return serve_in_thread(httpd, "metrics")
 
 

@@ -76,7 +76,7 @@ class _Job:
     name: str
     func: Callable[[], object]
     every: float
-    pool: str
+    pool: str | None
     wall_aligned: bool
     jitter: float
     target: float  # the tick, in wall time if wall_aligned, else monotonic
@@ -93,19 +93,20 @@ class IntervalScheduler:
     """Runs registered jobs on their intervals between :meth:`start` and :meth:`shutdown`.
 
     ``pools`` maps a pool name to its number of threads; a job runs in the pool it names, so
-    slow jobs (probes that may take a minute) never hold up the quick ones (sampling).
+    slow jobs (probes that may take a minute) never hold up others. A job with ``pool=None``
+    runs on the timing thread itself: for quick jobs (sampling takes milliseconds), it saves a
+    thread, and every thread that allocates keeps a malloc arena of its own, so the agent's
+    memory would depend on how often jobs happened to overlap.
     """
 
     def __init__(
         self,
-        pools: Mapping[str, int],
+        pools: Mapping[str, int] | None = None,
         *,
         monotonic: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
         rng: random.Random | None = None,
     ) -> None:
-        if not pools:
-            raise ValueError("at least one pool is needed")
         self._monotonic = monotonic
         self._wall = wall
         self._rng = rng or random.Random()
@@ -113,7 +114,7 @@ class IntervalScheduler:
         # Executors start their threads on first use, so an idle pool costs nothing.
         self._pools = {
             name: ThreadPoolExecutor(max_workers=size, thread_name_prefix=f"jobs-{name}")
-            for name, size in pools.items()
+            for name, size in (pools or {}).items()
         }
         self._lock = threading.Lock()  # guards the counters that workers update
         self._stop = threading.Event()
@@ -128,9 +129,9 @@ class IntervalScheduler:
         first_in: float | None = None,
         wall_aligned: bool = False,
         jitter: float = 0.0,
-        pool: str = "default",
+        pool: str | None = None,
     ) -> None:
-        """Run ``func`` every ``seconds``.
+        """Run ``func`` every ``seconds``, in ``pool`` or, without one, on the timing thread.
 
         The first run is ``first_in`` seconds from now (default: one interval), or for a
         ``wall_aligned`` job the next multiple of ``seconds`` in Unix time.
@@ -139,8 +140,10 @@ class IntervalScheduler:
             raise RuntimeError("jobs are added before start()")
         if not seconds > 0:
             raise ValueError(f"job {name}: the interval must be positive, not {seconds}")
-        if pool not in self._pools:
+        if pool is not None and pool not in self._pools:
             raise ValueError(f"job {name}: no pool named {pool!r}")
+        if any(job.name == name for job in self._jobs):
+            raise ValueError(f"job {name}: a job of that name is already scheduled")
         if wall_aligned:
             target = first_aligned(seconds, self._wall())
         else:
@@ -150,11 +153,34 @@ class IntervalScheduler:
         self._jobs.append(job)
 
     def start(self) -> None:
-        """Start the timing thread; returns at once."""
+        """Start a timing thread; returns at once. See :meth:`run` for the calling thread."""
         if self._thread is not None:
             raise RuntimeError("the scheduler is already started")
-        self._thread = threading.Thread(target=self._loop, name="scheduler", daemon=True)
+        self._thread = threading.Thread(
+            target=self._loop, args=(self._stop, None), name="scheduler", daemon=True
+        )
         self._thread.start()
+
+    def run(self, stop: threading.Event, duration: float | None = None) -> None:
+        """Time the jobs on the calling thread until ``stop`` is set or ``duration`` passed.
+
+        The agent runs it on its main thread, which would otherwise only wait for SIGTERM:
+        one thread fewer, and the inline jobs allocate from the main malloc arena.
+        """
+        deadline = None if duration is None else self._monotonic() + duration
+        self._loop(stop, deadline)
+
+    def run_soon(self, name: str) -> None:
+        """Make job ``name`` due now; it keeps its interval from there.
+
+        Called by a job on the timing thread (the flush asking for a ship), it takes effect
+        as soon as that job returns; from another thread, at the timing thread's next wake-up.
+        """
+        job = next((job for job in self._jobs if job.name == name), None)
+        if job is None:
+            raise KeyError(f"no job named {name!r}")
+        job.target = self._now(job)
+        job.delay = 0.0
 
     def shutdown(self) -> None:
         """Stop ticking and wait for the runs under way to finish; nothing new starts."""
@@ -187,9 +213,15 @@ class IntervalScheduler:
 
     # --- the timing thread ----------------------------------------------------------------------
 
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            self._stop.wait(self.run_due())
+    def _loop(self, stop: threading.Event, deadline: float | None) -> None:
+        while not stop.is_set() and not self._stop.is_set():
+            wait = self.run_due()
+            if deadline is not None:
+                left = deadline - self._monotonic()
+                if left <= 0:
+                    return
+                wait = min(wait, left)
+            stop.wait(wait)
 
     def _now(self, job: _Job) -> float:
         return self._wall() if job.wall_aligned else self._monotonic()
@@ -202,6 +234,12 @@ class IntervalScheduler:
         return job.target + job.delay - now
 
     def _dispatch(self, job: _Job) -> None:
+        if job.pool is None:
+            self._run(job)
+            # After the run: ticks that passed while it ran are dropped, as for pooled jobs.
+            job.target = next_target(job.target, job.every, self._now(job))
+            job.delay = self._draw_jitter(job)
+            return
         if job.running is not None and not job.running.done():
             with self._lock:
                 job.overruns += 1

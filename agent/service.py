@@ -186,8 +186,12 @@ class AgentService:
 
     # --- life cycle -----------------------------------------------------------------------------
 
-    def start(self) -> None:
-        """Start listeners, the launch watcher and the scheduler; returns at once."""
+    def start(self, *, timing_thread: bool = True) -> IntervalScheduler:
+        """Start listeners, the launch watcher and the scheduler; returns at once.
+
+        With ``timing_thread=False`` the scheduler is built but not started: :meth:`run`
+        times the jobs on its own thread.
+        """
         config = self.config
         if config.metrics.listen:
             with _listener(config, "metrics.listen", config.metrics.listen):
@@ -203,22 +207,27 @@ class AgentService:
         if self.parts.watcher is not None:
             self.parts.watcher.start()
 
-        # Probes may run for minutes: they get their own pool so sampling never waits.
+        # Sampling and flushing take milliseconds: they run on the timing thread. Shipping
+        # waits on the network and the inventory on apt: one worker takes both. Probes may
+        # run for minutes and get their own pool.
         scheduler = IntervalScheduler(
-            {"default": 3, "probes": 2}, monotonic=self.parts.clock, wall=self.parts.wall_clock
+            {"network": 1, "probes": 2}, monotonic=self.parts.clock, wall=self.parts.wall_clock
         )
         scheduler.every(config.agent.sample_interval, self.sample, name="sample")
         # Intervals end on wall-clock multiples (…:00, …:01:00) so the fleet's intervals line up.
         scheduler.every(
             config.agent.summary_interval, self._flush_and_ship, name="flush", wall_aligned=True
         )
-        scheduler.every(config.advisor.send_interval, self.ship, name="ship", jitter=1)
+        scheduler.every(
+            config.advisor.send_interval, self.ship, name="ship", jitter=1, pool="network"
+        )
         if self.parts.inventory is not None:
             scheduler.every(
                 config.inventory.check_interval,
                 self.check_inventory,
                 name="inventory",
                 first_in=0,
+                pool="network",
             )
         for index, (every, probe) in enumerate(self.parts.probes):
             scheduler.every(
@@ -230,13 +239,16 @@ class AgentService:
                 jitter=min(every / 10, 30),
                 pool="probes",
             )
-        scheduler.start()
         self._scheduler = scheduler
+        if timing_thread:
+            scheduler.start()
         self.sample()  # the first reading, so rates start with the second one
+        return scheduler
 
     def _flush_and_ship(self) -> None:
-        if self.flush() is not None:
-            self.ship()
+        """Flush, then have the shipper send the new batch now rather than at its next tick."""
+        if self.flush() is not None and self._scheduler is not None:
+            self._scheduler.run_soon("ship")
 
     def stop(self) -> None:
         """Finish the job in progress, spool the last partial interval, close everything."""
@@ -259,10 +271,11 @@ class AgentService:
                 log.exception("error while closing")
 
     def run(self, stop: threading.Event, duration: float | None = None) -> None:
-        """Run until ``stop`` is set (SIGTERM) or ``duration`` seconds have passed."""
-        self.start()
+        """Run until ``stop`` is set (SIGTERM) or ``duration`` seconds have passed; the
+        calling thread times the jobs and runs the quick ones."""
+        scheduler = self.start(timing_thread=False)
         try:
-            stop.wait(duration)
+            scheduler.run(stop, duration)
         finally:
             self.stop()
 
@@ -430,13 +443,10 @@ def build_service(
     """Wire the production agent from its configuration."""
     from agent.collectors.default import build_collectors
     from agent.collectors.metricdefs import METRICS
-    from agent.credentials import load_credential
-    from agent.enroll import load_enrolment
+    from agent.credentials import load_credential, load_enrolment
     from agent.inventory.collector import InventoryCollector
     from agent.inventory.software import CachedSoftwareReader
     from agent.launches.watcher import LaunchWatcher
-    from agent.probes.command import CommandProbe
-    from agent.probes.http import HttpProbe
     from agent.reported import ReportServer
     from agent.spool import Spool
 
@@ -472,10 +482,18 @@ def build_service(
         if config.report.listen
         else None
     )
-    probes: list[tuple[float, _Probe]] = [
-        (probe.interval, HttpProbe(probe, recorder)) for probe in config.http_probes
-    ]
-    probes += [(probe.interval, CommandProbe(probe, recorder)) for probe in config.command_probes]
+    probes: list[tuple[float, _Probe]] = []
+    # Imported only when configured: most machines run no probes, and every module is memory.
+    if config.http_probes:
+        from agent.probes.http import HttpProbe
+
+        probes += [(probe.interval, HttpProbe(probe, recorder)) for probe in config.http_probes]
+    if config.command_probes:
+        from agent.probes.command import CommandProbe
+
+        probes += [
+            (probe.interval, CommandProbe(probe, recorder)) for probe in config.command_probes
+        ]
     closers: list[Callable[[], None]] = [spool.close]
 
     def shipper_factory() -> Any | None:

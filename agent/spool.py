@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 APPLICATION_ID = 0x4653504C
 SCHEMA_VERSION = 1
 _WAL_LIMIT_BYTES = 4 * 1024**2
+_CACHE_KIB = 256
 _BUSY_TIMEOUT_SECONDS = 30.0
 _MAX_ERROR_CHARS = 1000
 
@@ -407,6 +408,9 @@ def _check_and_prepare(conn: sqlite3.Connection, path: Path) -> None:
         raise SpoolError(f"spool {path}: cannot switch to WAL mode (got {mode!r})")
     conn.execute("PRAGMA synchronous=FULL")
     conn.execute(f"PRAGMA journal_size_limit={_WAL_LIMIT_BYTES}")
+    # SQLite would cache up to 2 MB of pages; the spool reads each batch once, so a small cache
+    # keeps the agent's memory flat while a long outage fills the spool.
+    conn.execute(f"PRAGMA cache_size=-{_CACHE_KIB}")
     _create_schema(conn)
 
 

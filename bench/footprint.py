@@ -7,7 +7,14 @@ as often; `--scrape-every 15` uses Prometheus' default scrape interval instead. 
 watches 10 apps, ships to a loopback receiver, and sees a launch of one of them every 10 s.
 
 The agent runs from its own virtualenv (var/bench/agent-venv) with only `pip install .[agent]`,
-as on a department machine; see agent_install().
+as on a department machine; see agent_install(). It enrols with and ships to the receiver over
+HTTPS, checking the certificate against the system trust store as a machine has it
+(`--plain-http` for http://).
+
+Two more peers show the floor under the agent's memory (bench/library_floor.py, from
+var/bench/floor-venv): the agent's libraries doing the least its job needs, once timed by
+APScheduler 3 and once by a plain thread. Their difference is what APScheduler costs; the
+agent's distance from the second is what its own code costs. `--no-floor` skips them.
 
 Printed: peak and final RSS, CPU seconds over the whole run and over the steady state (after
 a 20 s warm-up), and the ratio agent/node_exporter.
@@ -22,6 +29,7 @@ import argparse
 import os
 import shutil
 import signal
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -30,13 +38,18 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from tests.fakes.receiver import Receiver  # noqa: E402
+from tests.fakes.tls import CERT, CERT_SUBJECT_HASH, TLS_DIR  # noqa: E402
 
 AGENT_VENV = REPO / "var" / "bench" / "agent-venv"
+FLOOR_VENV = REPO / "var" / "bench" / "floor-venv"
+FLOOR_NAMES = {"apscheduler": "floor: libs + APScheduler", "thread": "floor: libs, thread timer"}
+QUIET: dict[str, Any] = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
@@ -99,15 +112,46 @@ def agent_install() -> Path:
     and nothing else, bytecode compiled by pip. Not the development virtualenv: its advisor
     and dev packages change what the agent's libraries import (httpx loads its command line's
     click, rich and pygments whenever they are installed: +5 MB of RSS). This checkout's code is
-    reinstalled on every run; the dependencies only when the virtualenv is new."""
+    reinstalled on every run, its dependencies when they changed."""
     python = AGENT_VENV / "bin" / "python"
     if not python.exists():
         subprocess.run([sys.executable, "-m", "venv", str(AGENT_VENV)], check=True)
-        subprocess.run([python, "-m", "pip", "install", "-q", f"{REPO}[agent]"], check=True)
-    else:
-        reinstall = ["install", "-q", "--no-deps", "--force-reinstall", str(REPO)]
-        subprocess.run([python, "-m", "pip", *reinstall], check=True)
+    subprocess.run([python, "-m", "pip", "install", "-q", f"{REPO}[agent]"], check=True)
+    reinstall = ["install", "-q", "--no-deps", "--force-reinstall", str(REPO)]
+    subprocess.run([python, "-m", "pip", *reinstall], check=True)
     return AGENT_VENV / "bin" / "fleetsight-agent"
+
+
+def floor_install() -> Path:
+    """A virtualenv with the agent's libraries, the same versions, plus APScheduler 3."""
+    python = FLOOR_VENV / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(FLOOR_VENV)], check=True)
+    frozen = subprocess.run(
+        [AGENT_VENV / "bin" / "python", "-m", "pip", "freeze", "--exclude", "fleetsight"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    pins = [line for line in frozen if not line.startswith(("-e ", "fleetsight"))]
+    install = [python, "-m", "pip", "install", "-q", *pins, "apscheduler>=3.10,<4"]
+    subprocess.run(install, check=True)
+    return python
+
+
+def trust_store(scratch: Path) -> dict[str, str]:
+    """The test certificate in a hashed CA directory, made the system store through OpenSSL's
+    own variables: the agent checks the advisor as it would against /etc/ssl/certs."""
+    store = scratch / "certs"
+    store.mkdir()
+    shutil.copy(CERT, store / f"{CERT_SUBJECT_HASH}.0")
+    return {"SSL_CERT_DIR": str(store), "SSL_CERT_FILE": ""}
+
+
+def server_tls() -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(CERT, TLS_DIR / "key.pem")
+    return context
 
 
 def main() -> int:
@@ -115,6 +159,12 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=150.0)
     parser.add_argument("--scrape-every", type=float, default=5.0)
     parser.add_argument("--warmup", type=float, default=20.0)
+    parser.add_argument(
+        "--plain-http", action="store_true", help="advisor over http:// instead of https://"
+    )
+    parser.add_argument(
+        "--no-floor", action="store_true", help="skip the library floors (no PyPI needed)"
+    )
     args = parser.parse_args()
 
     exporter = shutil.which("prometheus-node-exporter") or "/usr/bin/prometheus-node-exporter"
@@ -126,30 +176,42 @@ def main() -> int:
         return 1
 
     agent_program = agent_install()
+    floor_python = None if args.no_floor else floor_install()
     token = "bench-token"
-    with tempfile.TemporaryDirectory() as scratch, Receiver(tokens={token}) as receiver:
+    tls = None if args.plain_http else server_tls()
+    with tempfile.TemporaryDirectory() as scratch, Receiver(tokens={token}, tls=tls) as receiver:
+        store_env = trust_store(Path(scratch))
         state = Path(scratch) / "state"
         config = Path(scratch) / "agent.toml"
         config.write_text(agent_config(state, 19798, receiver.url))
-        env = {**os.environ, "FLEETSIGHT_AGENT_CONFIG": str(config)}
+        env = {**os.environ, **store_env, "FLEETSIGHT_AGENT_CONFIG": str(config)}
         agent_cli = [str(agent_program)]
         subprocess.run(
             [*agent_cli, "enroll", receiver.url, token], env=env, check=True, capture_output=True
         )
 
-        node = subprocess.Popen(
-            [exporter, "--web.listen-address=127.0.0.1:19100"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        agent = subprocess.Popen(
-            [*agent_cli, "run"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        targets = {
-            "fleetsight-agent": (agent.pid, "http://127.0.0.1:19798/metrics"),
-            "node_exporter": (node.pid, "http://127.0.0.1:19100/metrics"),
+        processes = {
+            "fleetsight-agent": (
+                subprocess.Popen([*agent_cli, "run"], env=env, **QUIET),
+                "http://127.0.0.1:19798/metrics",
+            ),
+            "node_exporter": (
+                subprocess.Popen([exporter, "--web.listen-address=127.0.0.1:19100"], **QUIET),
+                "http://127.0.0.1:19100/metrics",
+            ),
         }
-        usage = {name: Usage(name, pid) for name, (pid, _) in targets.items()}
+        if floor_python is not None:
+            for port, scheduler in ((19810, "apscheduler"), (19811, "thread")):
+                floor_state = Path(scratch) / f"floor-{scheduler}"
+                floor_state.mkdir()
+                floor = [floor_python, str(REPO / "bench" / "library_floor.py")]
+                floor += ["--scheduler", scheduler, "--listen", str(port)]
+                floor += ["--url", f"{receiver.url}/floor", "--state", str(floor_state)]
+                processes[FLOOR_NAMES[scheduler]] = (
+                    subprocess.Popen(floor, env=env, **QUIET),
+                    f"http://127.0.0.1:{port}/metrics",
+                )
+        usage = {name: Usage(name, process.pid) for name, (process, _) in processes.items()}
         for item in usage.values():
             item.cpu_start = cpu_seconds(item.pid)
         stop = threading.Event()
@@ -162,8 +224,8 @@ def main() -> int:
         started = time.monotonic()
         next_scrape = started + 2
         warm_marked = False
-        scrape_errors = dict.fromkeys(targets, 0)
-        scraped_bytes = dict.fromkeys(targets, 0)
+        scrape_errors = dict.fromkeys(processes, 0)
+        scraped_bytes = dict.fromkeys(processes, 0)
         try:
             while (elapsed := time.monotonic() - started) < args.seconds:
                 for item in usage.values():
@@ -174,7 +236,7 @@ def main() -> int:
                     warm_marked = True
                 if time.monotonic() >= next_scrape:
                     next_scrape += args.scrape_every
-                    for name, (_, url) in targets.items():
+                    for name, (_, url) in processes.items():
                         try:
                             scraped_bytes[name] = scrape(url)
                         except OSError:
@@ -185,9 +247,9 @@ def main() -> int:
                 item.rss_samples.append(rss_bytes(item.pid))
         finally:
             stop.set()
-            for process in (agent, node):
+            for process, _ in processes.values():
                 process.send_signal(signal.SIGTERM)
-            for process in (agent, node):
+            for process, _ in processes.values():
                 process.wait(timeout=30)
         batches = len(receiver.batches)
 
@@ -198,7 +260,7 @@ def main() -> int:
         f"scraped every {args.scrape_every:.0f} s, {len(WATCHED)} watched apps"
     )
     print(
-        f"{'':18} {'peak RSS':>10} {'final RSS':>10} {'CPU total':>10} {'CPU steady':>11}"
+        f"{'':30} {'peak RSS':>10} {'final RSS':>10} {'CPU total':>10} {'CPU steady':>11}"
         f" {'CPU %':>6} {'scrape':>8}"
     )
     rows = {}
@@ -209,7 +271,7 @@ def main() -> int:
         steady_cpu = item.cpu_end - item.cpu_warm
         rows[name] = (peak, total, steady_cpu)
         print(
-            f"{name:18} {peak:>8.1f}MB {final:>8.1f}MB {total:>9.2f}s {steady_cpu:>10.2f}s"
+            f"{name:30} {peak:>8.1f}MB {final:>8.1f}MB {total:>9.2f}s {steady_cpu:>10.2f}s"
             f" {100 * steady_cpu / steady:>5.2f}% {scraped_bytes[name]:>7}B"
         )
     agent_row, node_row = rows["fleetsight-agent"], rows["node_exporter"]
@@ -217,9 +279,18 @@ def main() -> int:
         f"ratio agent/node_exporter: peak RSS {agent_row[0] / node_row[0]:.2f}, "
         f"CPU total {agent_row[1] / node_row[1]:.2f}, CPU steady {agent_row[2] / node_row[2]:.2f}"
     )
+    scheme = "http" if args.plain_http else "https, system trust store"
     print(
-        f"agent shipped {batches} batches to the loopback receiver; scrape errors {scrape_errors}"
+        f"agent shipped {batches} batches to the loopback receiver ({scheme}); "
+        f"scrape errors {scrape_errors}"
     )
+    if FLOOR_NAMES["apscheduler"] in rows:
+        with_aps, without = rows[FLOOR_NAMES["apscheduler"]][0], rows[FLOOR_NAMES["thread"]][0]
+        print(
+            f"library floor: {with_aps:.1f} MB with APScheduler, {without:.1f} MB without "
+            f"(APScheduler {with_aps - without:+.1f} MB); agent above its floor: "
+            f"{agent_row[0] - without:+.1f} MB"
+        )
     rss_ok = agent_row[0] <= 35.0
     cpu_ok = agent_row[2] <= node_row[2]
     print(

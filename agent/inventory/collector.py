@@ -83,7 +83,6 @@ class InventoryCollector:
         self._clock = clock
         self._lock = threading.Lock()
         self._app_versions: dict[str, str] = {}
-        self._latest: Inventory | None = None
         self._sent: _Sent | None = None
         self._state_loaded = False
 
@@ -102,7 +101,6 @@ class InventoryCollector:
             upgradable=software.upgradable,
         )
         with self._lock:
-            self._latest = inventory
             self._app_versions = dict(software.app_versions)
         return inventory
 

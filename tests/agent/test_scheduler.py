@@ -11,6 +11,7 @@ import random
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -93,7 +94,7 @@ def test_a_job_runs_once_per_interval_and_not_before(
     scheduler: IntervalScheduler, mono: Clock
 ) -> None:
     job = Counter()
-    scheduler.every(5, job, name="sample")
+    scheduler.every(5, job, name="sample", pool="default")
     assert scheduler.run_due() == pytest.approx(5.0)
     mono.now += 4.9
     scheduler.run_due()
@@ -145,7 +146,7 @@ def test_a_run_due_while_the_previous_one_goes_on_is_skipped_and_counted(
         with lock:
             running -= 1
 
-    scheduler.every(5, slow, name="ship")
+    scheduler.every(5, slow, name="ship", pool="default")
     with caplog.at_level(logging.WARNING, logger="agent.scheduler"):
         for _ in range(4):
             mono.now += 5
@@ -186,7 +187,7 @@ def test_a_slow_probe_does_not_hold_up_sampling(scheduler: IntervalScheduler, mo
     release = threading.Event()
     scheduler.every(5, lambda: release.wait(WAIT), name="probe", pool="probes")
     sample = Counter()
-    scheduler.every(5, sample, name="sample")
+    scheduler.every(5, sample, name="sample", pool="default")
     mono.now += 5
     scheduler.run_due()
     assert sample.called.wait(WAIT)
@@ -236,7 +237,7 @@ def test_shutdown_waits_for_the_run_under_way(scheduler: IntervalScheduler, mono
         finish.wait(WAIT)
         finished.set()
 
-    scheduler.every(5, writing, name="flush")
+    scheduler.every(5, writing, name="flush", pool="default")
     mono.now += 5
     scheduler.run_due()
     assert started.wait(WAIT)
@@ -250,10 +251,58 @@ def test_shutdown_waits_for_the_run_under_way(scheduler: IntervalScheduler, mono
     assert not stopper.is_alive()
 
 
+def test_an_inline_job_runs_on_the_timing_thread_and_drops_ticks_it_overran(
+    scheduler: IntervalScheduler, mono: Clock
+) -> None:
+    threads = []
+
+    def sample() -> None:
+        threads.append(threading.current_thread())
+        mono.now += 12  # a run that took longer than two intervals
+
+    scheduler.every(5, sample, name="sample")
+    mono.now += 5
+    assert scheduler.run_due() == pytest.approx(3.0)  # next on the grid: +20, not +10 or +15
+    assert threads == [threading.current_thread()]
+    stats = stats_of(scheduler, "sample")
+    assert (stats.runs, stats.overruns, stats.last_duration) == (1, 0, 12)
+
+
+def test_run_times_the_jobs_on_the_calling_thread_until_stopped() -> None:
+    scheduler = IntervalScheduler({"default": 1})
+    stop = threading.Event()
+    threads = []
+
+    def sample() -> None:
+        threads.append(threading.current_thread())
+        if len(threads) == 3:
+            stop.set()  # as SIGTERM's handler does, between two jobs
+
+    scheduler.every(0.01, sample, name="sample", first_in=0)
+    scheduler.run(stop)
+    assert threads == [threading.current_thread()] * 3
+    scheduler.run(threading.Event(), duration=0.05)  # or until the duration is over
+    assert len(threads) > 3
+    scheduler.shutdown()
+
+
+def test_run_soon_makes_a_job_due_now_and_it_keeps_its_interval_from_there(
+    scheduler: IntervalScheduler, mono: Clock
+) -> None:
+    ship = Counter()
+    scheduler.every(15, ship, name="ship", pool="default")
+    mono.now += 4
+    scheduler.run_soon("ship")
+    assert scheduler.run_due() == pytest.approx(15.0)
+    settle(scheduler, "ship", 1)
+    with pytest.raises(KeyError, match="no job named 'nope'"):
+        scheduler.run_soon("nope")
+
+
 def test_the_timing_thread_runs_jobs_on_real_clocks_until_shut_down() -> None:
     scheduler = IntervalScheduler({"default": 1})
     job = Counter()
-    scheduler.every(0.01, job, name="tick", first_in=0)
+    scheduler.every(0.01, job, name="tick", first_in=0, pool="default")
     scheduler.start()
     settle(scheduler, "tick", 3)
     scheduler.shutdown()
@@ -263,13 +312,17 @@ def test_the_timing_thread_runs_jobs_on_real_clocks_until_shut_down() -> None:
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "message"),
+    ("name", "kwargs", "message"),
     [
-        ({"seconds": 0}, "job j: the interval must be positive, not 0"),
-        ({"seconds": 5, "pool": "nope"}, "job j: no pool named 'nope'"),
+        ("j", {"seconds": 0}, "job j: the interval must be positive, not 0"),
+        ("j", {"seconds": 5, "pool": "nope"}, "job j: no pool named 'nope'"),
+        ("taken", {"seconds": 5}, "job taken: a job of that name is already scheduled"),
     ],
 )
-def test_bad_jobs_are_refused_with_a_reason(kwargs: dict[str, object], message: str) -> None:
+def test_bad_jobs_are_refused_with_a_reason(
+    name: str, kwargs: dict[str, Any], message: str
+) -> None:
     scheduler = IntervalScheduler({"default": 1})
+    scheduler.every(60, lambda: None, name="taken")
     with pytest.raises(ValueError, match=message):
-        scheduler.every(func=lambda: None, name="j", **kwargs)  # type: ignore[arg-type]
+        scheduler.every(func=lambda: None, name=name, **kwargs)
