@@ -107,6 +107,29 @@ def scrape(url: str) -> int:
         return len(response.read())
 
 
+def deployment_python() -> str:
+    """The interpreter the install instructions give the agent: the system's ``python3``
+    (``sudo python3 -m venv /opt/fleetsight``), Debian's own build on a Debian machine, not
+    the development interpreter this script runs on. Debian links libpython statically; a
+    shared-libpython build (pyenv's) keeps ~0.7 MB more of it resident."""
+    system = Path("/usr/bin/python3")
+    if system.exists():
+        probe = [system, "-c", "import sys, venv, ensurepip; print(sys.version_info >= (3, 11))"]
+        result = subprocess.run(probe, capture_output=True, text=True, check=False)
+        if result.stdout.strip() == "True":
+            return str(system)
+    return sys.executable
+
+
+def venv_home(venv: Path) -> str | None:
+    """The directory of the interpreter that made ``venv`` (its pyvenv.cfg ``home``)."""
+    try:
+        lines = (venv / "pyvenv.cfg").read_text().splitlines()
+    except OSError:
+        return None
+    return next((line.split("=", 1)[1].strip() for line in lines if line.startswith("home")), None)
+
+
 def agent_install() -> Path:
     """The agent as a department machine gets it: a virtualenv with ``pip install .[agent]``
     and nothing else, bytecode compiled by pip. Not the development virtualenv: its advisor
@@ -115,7 +138,7 @@ def agent_install() -> Path:
     reinstalled on every run, its dependencies when they changed."""
     python = AGENT_VENV / "bin" / "python"
     if not python.exists():
-        subprocess.run([sys.executable, "-m", "venv", str(AGENT_VENV)], check=True)
+        subprocess.run([deployment_python(), "-m", "venv", str(AGENT_VENV)], check=True)
     subprocess.run([python, "-m", "pip", "install", "-q", f"{REPO}[agent]"], check=True)
     reinstall = ["install", "-q", "--no-deps", "--force-reinstall", str(REPO)]
     subprocess.run([python, "-m", "pip", *reinstall], check=True)
@@ -126,7 +149,7 @@ def floor_install() -> Path:
     """A virtualenv with the agent's libraries, the same versions, plus APScheduler 3."""
     python = FLOOR_VENV / "bin" / "python"
     if not python.exists():
-        subprocess.run([sys.executable, "-m", "venv", str(FLOOR_VENV)], check=True)
+        subprocess.run([deployment_python(), "-m", "venv", str(FLOOR_VENV)], check=True)
     frozen = subprocess.run(
         [AGENT_VENV / "bin" / "python", "-m", "pip", "freeze", "--exclude", "fleetsight"],
         check=True,
@@ -175,6 +198,10 @@ def main() -> int:
         )
         return 1
 
+    python = deployment_python()
+    for venv in (AGENT_VENV, FLOOR_VENV):
+        if venv_home(venv) not in (None, str(Path(python).parent)):
+            shutil.rmtree(venv)  # made by another interpreter (an earlier run): make it again
     agent_program = agent_install()
     floor_python = None if args.no_floor else floor_install()
     token = "bench-token"
@@ -255,6 +282,7 @@ def main() -> int:
 
     duration = args.seconds
     steady = duration - args.warmup
+    print(f"agent and floors run on {python}")
     print(
         f"footprint over {duration:.0f} s (steady state: last {steady:.0f} s), "
         f"scraped every {args.scrape_every:.0f} s, {len(WATCHED)} watched apps"
