@@ -1,4 +1,4 @@
-"""Interval jobs for the agent: one timing thread, the work in small thread pools.
+"""Interval jobs for the agent: one timing loop, quick jobs on it, slow ones in small pools.
 
 The agent's jobs are plain repeating timers (sample every 5 s, flush on the minute, ship,
 look at the inventory, run probes), so this is the standard library's ``ThreadPoolExecutor``

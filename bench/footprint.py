@@ -121,6 +121,10 @@ def deployment_python() -> str:
     return sys.executable
 
 
+def ratio(numerator: float, denominator: float) -> str:
+    return f"{numerator / denominator:.2f}" if denominator > 0 else "n/a"
+
+
 def venv_home(venv: Path) -> str | None:
     """The directory of the interpreter that made ``venv`` (its pyvenv.cfg ``home``)."""
     try:
@@ -272,6 +276,7 @@ def main() -> int:
             for item in usage.values():
                 item.cpu_end = cpu_seconds(item.pid)
                 item.rss_samples.append(rss_bytes(item.pid))
+            exited = {name: process.poll() for name, (process, _) in processes.items()}
         finally:
             stop.set()
             for process, _ in processes.values():
@@ -279,6 +284,10 @@ def main() -> int:
             for process, _ in processes.values():
                 process.wait(timeout=30)
         batches = len(receiver.batches)
+    died = {name: code for name, code in exited.items() if code is not None}
+    if died:
+        print(f"exited during the run (exit codes): {died}; figures would be meaningless")
+        return 1
 
     duration = args.seconds
     steady = duration - args.warmup
@@ -304,8 +313,9 @@ def main() -> int:
         )
     agent_row, node_row = rows["fleetsight-agent"], rows["node_exporter"]
     print(
-        f"ratio agent/node_exporter: peak RSS {agent_row[0] / node_row[0]:.2f}, "
-        f"CPU total {agent_row[1] / node_row[1]:.2f}, CPU steady {agent_row[2] / node_row[2]:.2f}"
+        f"ratio agent/node_exporter: peak RSS {ratio(agent_row[0], node_row[0])}, "
+        f"CPU total {ratio(agent_row[1], node_row[1])}, "
+        f"CPU steady {ratio(agent_row[2], node_row[2])}"
     )
     scheme = "http" if args.plain_http else "https, system trust store"
     print(
