@@ -245,3 +245,25 @@ def test_the_cached_reader_rereads_only_when_a_package_database_changed(tmp_path
     now[0] += 86400
     assert reader(config).app_versions == {"n": "3"}  # a day old: read again anyway
     assert reader.reads == 3
+
+
+def test_the_cached_answer_comes_back_whole(tmp_path: Path) -> None:
+    """The cache keeps the last answer compressed; what it gives back equals what was read."""
+    status = tmp_path / "status"
+    status.write_text("")
+    read = read_software(Config(), run=FakeRun(DEBIAN_OUTPUT))  # real dpkg and apt output
+    first = SoftwareInventory(
+        installed=read.installed,
+        upgradable=read.upgradable,
+        app_versions={"firefox": "115.6.0esr-1~deb12u1"},
+        skipped_lines={"apt": 1},
+    )
+    reader = CachedSoftwareReader(
+        max_age=86400.0, read=lambda config: first, databases=[str(status)], clock=lambda: 0.0
+    )
+    assert reader(Config()) is first
+    again = reader(Config())
+    assert reader.reads == 1
+    assert again == first
+    assert len(again.installed) > 500
+    assert len(again.upgradable) > 100
