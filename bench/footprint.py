@@ -29,7 +29,6 @@ import argparse
 import os
 import shutil
 import signal
-import ssl
 import subprocess
 import sys
 import tempfile
@@ -44,7 +43,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from tests.fakes.receiver import Receiver  # noqa: E402
-from tests.fakes.tls import CERT, CERT_SUBJECT_HASH, TLS_DIR  # noqa: E402
+from tests.fakes.tls import CERT, CERT_SUBJECT_HASH, server_context  # noqa: E402
 
 AGENT_VENV = REPO / "var" / "bench" / "agent-venv"
 FLOOR_VENV = REPO / "var" / "bench" / "floor-venv"
@@ -175,12 +174,6 @@ def trust_store(scratch: Path) -> dict[str, str]:
     return {"SSL_CERT_DIR": str(store), "SSL_CERT_FILE": ""}
 
 
-def server_tls() -> ssl.SSLContext:
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(CERT, TLS_DIR / "key.pem")
-    return context
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=150.0)
@@ -209,7 +202,7 @@ def main() -> int:
     agent_program = agent_install()
     floor_python = None if args.no_floor else floor_install()
     token = "bench-token"
-    tls = None if args.plain_http else server_tls()
+    tls = None if args.plain_http else server_context()
     with tempfile.TemporaryDirectory() as scratch, Receiver(tokens={token}, tls=tls) as receiver:
         store_env = trust_store(Path(scratch))
         state = Path(scratch) / "state"

@@ -3,22 +3,15 @@
 from __future__ import annotations
 
 import shutil
-import ssl
 from pathlib import Path
 
 import pytest
 
 from tests.e2e.agentproc import AgentProcess
 from tests.fakes.receiver import Receiver
-from tests.fakes.tls import CERT, CERT_SUBJECT_HASH, TLS_DIR
+from tests.fakes.tls import CERT, CERT_SUBJECT_HASH, server_context
 
 pytestmark = pytest.mark.e2e
-
-
-def server_context() -> ssl.SSLContext:
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(CERT, TLS_DIR / "key.pem")
-    return context
 
 
 def system_store(tmp_path: Path, *, with_test_ca: bool) -> dict[str, str]:

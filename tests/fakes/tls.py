@@ -25,13 +25,18 @@ class _NoContent(BaseHTTPRequestHandler):
         pass
 
 
-@contextmanager
-def https_server() -> Iterator[str]:
-    """Serve 204 to every GET over TLS (certificate for localhost and 127.0.0.1); yield the URL."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _NoContent)
+def server_context() -> ssl.SSLContext:
+    """A TLS server context with the test certificate (for localhost and 127.0.0.1)."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(CERT, TLS_DIR / "key.pem")
-    server.socket = context.wrap_socket(server.socket, server_side=True)
+    return context
+
+
+@contextmanager
+def https_server() -> Iterator[str]:
+    """Serve 204 to every GET over TLS with the test certificate; yield the URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _NoContent)
+    server.socket = server_context().wrap_socket(server.socket, server_side=True)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
     thread.start()
     try:
