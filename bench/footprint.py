@@ -11,10 +11,11 @@ as on a department machine; see agent_install(). It enrols with and ships to the
 HTTPS, checking the certificate against the system trust store as a machine has it
 (`--plain-http` for http://).
 
-Two more peers show the floor under the agent's memory (bench/library_floor.py, from
-var/bench/floor-venv): the agent's libraries doing the least its job needs, once timed by
-APScheduler 3 and once by a plain thread. Their difference is what APScheduler costs; the
-agent's distance from the second is what its own code costs. `--no-floor` skips them.
+Three more peers show the floor under the agent's memory (bench/library_floor.py, from
+var/bench/floor-venv): the agent's libraries doing the least its job needs, timed by
+APScheduler 3, by a plain thread, and by a plain thread posting with http.client instead of
+httpx. Their differences are what APScheduler and httpx cost; the agent's distance from the
+second is what its own code costs. `--no-floor` skips them.
 
 Printed: peak and final RSS, CPU seconds over the whole run and over the steady state (after
 a 20 s warm-up), and the ratio agent/node_exporter.
@@ -47,7 +48,11 @@ from tests.fakes.tls import CERT, CERT_SUBJECT_HASH, server_context  # noqa: E40
 
 AGENT_VENV = REPO / "var" / "bench" / "agent-venv"
 FLOOR_VENV = REPO / "var" / "bench" / "floor-venv"
-FLOOR_NAMES = {"apscheduler": "floor: libs + APScheduler", "thread": "floor: libs, thread timer"}
+FLOOR_NAMES = {
+    "apscheduler": "floor: libs + APScheduler",
+    "thread": "floor: libs, thread timer",
+    "stdlib-http": "floor: no APScheduler, no httpx",
+}
 QUIET: dict[str, Any] = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -225,13 +230,18 @@ def main() -> int:
             ),
         }
         if floor_python is not None:
-            for port, scheduler in ((19810, "apscheduler"), (19811, "thread")):
-                floor_state = Path(scratch) / f"floor-{scheduler}"
+            floors = (
+                (19810, "apscheduler", ["--scheduler", "apscheduler"]),
+                (19811, "thread", ["--scheduler", "thread"]),
+                (19812, "stdlib-http", ["--scheduler", "thread", "--http", "http.client"]),
+            )
+            for port, variant, options in floors:
+                floor_state = Path(scratch) / f"floor-{variant}"
                 floor_state.mkdir()
-                floor = [floor_python, str(REPO / "bench" / "library_floor.py")]
-                floor += ["--scheduler", scheduler, "--listen", str(port)]
+                floor = [floor_python, str(REPO / "bench" / "library_floor.py"), *options]
+                floor += ["--listen", str(port)]
                 floor += ["--url", f"{receiver.url}/floor", "--state", str(floor_state)]
-                processes[FLOOR_NAMES[scheduler]] = (
+                processes[FLOOR_NAMES[variant]] = (
                     subprocess.Popen(floor, env=env, **QUIET),
                     f"http://127.0.0.1:{port}/metrics",
                 )
@@ -290,7 +300,7 @@ def main() -> int:
         f"scraped every {args.scrape_every:.0f} s, {len(WATCHED)} watched apps"
     )
     print(
-        f"{'':30} {'peak RSS':>10} {'final RSS':>10} {'CPU total':>10} {'CPU steady':>11}"
+        f"{'':32} {'peak RSS':>10} {'final RSS':>10} {'CPU total':>10} {'CPU steady':>11}"
         f" {'CPU %':>6} {'scrape':>8}"
     )
     rows = {}
@@ -301,7 +311,7 @@ def main() -> int:
         steady_cpu = item.cpu_end - item.cpu_warm
         rows[name] = (peak, total, steady_cpu)
         print(
-            f"{name:30} {peak:>8.1f}MB {final:>8.1f}MB {total:>9.2f}s {steady_cpu:>10.2f}s"
+            f"{name:32} {peak:>8.1f}MB {final:>8.1f}MB {total:>9.2f}s {steady_cpu:>10.2f}s"
             f" {100 * steady_cpu / steady:>5.2f}% {scraped_bytes[name]:>7}B"
         )
     agent_row, node_row = rows["fleetsight-agent"], rows["node_exporter"]
@@ -317,9 +327,11 @@ def main() -> int:
     )
     if FLOOR_NAMES["apscheduler"] in rows:
         with_aps, without = rows[FLOOR_NAMES["apscheduler"]][0], rows[FLOOR_NAMES["thread"]][0]
+        stdlib_http = rows[FLOOR_NAMES["stdlib-http"]][0]
         print(
             f"library floor: {with_aps:.1f} MB with APScheduler, {without:.1f} MB without "
-            f"(APScheduler {with_aps - without:+.1f} MB); agent above its floor: "
+            f"(APScheduler {with_aps - without:+.1f} MB), {stdlib_http:.1f} MB without "
+            f"httpx too (httpx {without - stdlib_http:+.1f} MB); agent above its floor: "
             f"{agent_row[0] - without:+.1f} MB"
         )
     rss_ok = agent_row[0] <= 35.0

@@ -22,10 +22,10 @@ import signal
 import sqlite3
 import ssl
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import httpx
 import psutil
 from prometheus_client import CollectorRegistry, Gauge, start_http_server
 
@@ -38,12 +38,61 @@ def tls_context() -> ssl.SSLContext:
     return context
 
 
+def httpx_poster(url: str) -> Callable[[bytes], None]:
+    import httpx
+
+    verify: Any = tls_context() if url.startswith("https://") else False
+    client = httpx.Client(verify=verify, timeout=10)
+
+    def post(body: bytes) -> None:
+        try:
+            client.post(url, content=body, headers={"Content-Encoding": "gzip"})
+        except httpx.HTTPError as exc:
+            raise OSError(str(exc)) from exc
+
+    return post
+
+
+def stdlib_poster(url: str) -> Callable[[bytes], None]:
+    """A kept-alive connection from ``http.client``, opened again when it was dropped."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    target = urlsplit(url)
+    host, port = target.hostname or "127.0.0.1", target.port
+
+    def connect() -> http.client.HTTPConnection:
+        if target.scheme == "https":
+            return http.client.HTTPSConnection(host, port, timeout=10, context=tls_context())
+        return http.client.HTTPConnection(host, port, timeout=10)
+
+    connection = [connect()]
+
+    def post(body: bytes) -> None:
+        try:
+            connection[0].request(
+                "POST", target.path, body=body, headers={"Content-Encoding": "gzip"}
+            )
+            connection[0].getresponse().read()
+        except (OSError, http.client.HTTPException):
+            connection[0].close()
+            connection[0] = connect()
+
+    return post
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scheduler", choices=("apscheduler", "thread"), required=True)
     parser.add_argument("--listen", type=int, required=True, help="/metrics port on 127.0.0.1")
     parser.add_argument("--url", required=True, help="where to POST (the loopback receiver)")
     parser.add_argument("--state", type=Path, required=True, help="directory for the database")
+    parser.add_argument(
+        "--http",
+        choices=("httpx", "http.client"),
+        default="httpx",
+        help="the HTTP client: httpx, as the agent has it, or the standard library's",
+    )
     args = parser.parse_args()
 
     registry = CollectorRegistry()
@@ -51,8 +100,7 @@ def main() -> int:
     start_http_server(args.listen, addr="127.0.0.1", registry=registry)
     database = sqlite3.connect(args.state / "floor.sqlite3", check_same_thread=False)
     database.execute("CREATE TABLE IF NOT EXISTS readings (at REAL, cpu REAL)")
-    verify: Any = tls_context() if args.url.startswith("https://") else False
-    client = httpx.Client(verify=verify, timeout=10)
+    post = httpx_poster(args.url) if args.http == "httpx" else stdlib_poster(args.url)
     lock = threading.Lock()
     latest = {"cpu": 0.0}
 
@@ -64,10 +112,9 @@ def main() -> int:
             database.commit()
 
     def send() -> None:
-        body = gzip.compress(json.dumps(latest).encode())
         # The floor measures memory; the receiver's answer does not matter.
-        with contextlib.suppress(httpx.HTTPError):
-            client.post(args.url, content=body, headers={"Content-Encoding": "gzip"})
+        with contextlib.suppress(OSError, ValueError):
+            post(gzip.compress(json.dumps(latest).encode()))
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -87,7 +134,6 @@ def main() -> int:
             ticks += 1
             if ticks % 12 == 0:  # every 60 s, as the APScheduler variant
                 send()
-    client.close()
     database.close()
     return 0
 
