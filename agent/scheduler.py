@@ -94,9 +94,10 @@ class IntervalScheduler:
 
     ``pools`` maps a pool name to its number of threads; a job runs in the pool it names, so
     slow jobs (probes that may take a minute) never hold up others. A job with ``pool=None``
-    runs on the timing thread itself: for quick jobs (sampling takes milliseconds), it saves a
-    thread, and every thread that allocates keeps a malloc arena of its own, so the agent's
-    memory would depend on how often jobs happened to overlap.
+    runs on the timing thread itself (the thread that calls :meth:`run`): for quick jobs
+    (sampling takes milliseconds), it saves a thread, and every thread that allocates keeps a
+    malloc arena of its own, so the agent's memory would depend on how often jobs happened to
+    overlap.
     """
 
     def __init__(
@@ -118,7 +119,6 @@ class IntervalScheduler:
         }
         self._lock = threading.Lock()  # guards the counters that workers update
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     def every(
         self,
@@ -136,8 +136,6 @@ class IntervalScheduler:
         The first run is ``first_in`` seconds from now (default: one interval), or for a
         ``wall_aligned`` job the next multiple of ``seconds`` in Unix time.
         """
-        if self._thread is not None:
-            raise RuntimeError("jobs are added before start()")
         if not seconds > 0:
             raise ValueError(f"job {name}: the interval must be positive, not {seconds}")
         if pool is not None and pool not in self._pools:
@@ -152,23 +150,22 @@ class IntervalScheduler:
         job.delay = self._draw_jitter(job)
         self._jobs.append(job)
 
-    def start(self) -> None:
-        """Start a timing thread; returns at once. See :meth:`run` for the calling thread."""
-        if self._thread is not None:
-            raise RuntimeError("the scheduler is already started")
-        self._thread = threading.Thread(
-            target=self._loop, args=(self._stop, None), name="scheduler", daemon=True
-        )
-        self._thread.start()
-
     def run(self, stop: threading.Event, duration: float | None = None) -> None:
-        """Time the jobs on the calling thread until ``stop`` is set or ``duration`` passed.
+        """Time the jobs on the calling thread until ``stop`` is set, ``duration`` passed or
+        :meth:`shutdown` was called.
 
         The agent runs it on its main thread, which would otherwise only wait for SIGTERM:
         one thread fewer, and the inline jobs allocate from the main malloc arena.
         """
         deadline = None if duration is None else self._monotonic() + duration
-        self._loop(stop, deadline)
+        while not stop.is_set() and not self._stop.is_set():
+            wait = self.run_due()
+            if deadline is not None:
+                left = deadline - self._monotonic()
+                if left <= 0:
+                    return
+                wait = min(wait, left)
+            stop.wait(wait)
 
     def run_soon(self, name: str) -> None:
         """Make job ``name`` due now; it keeps its interval from there.
@@ -185,8 +182,6 @@ class IntervalScheduler:
     def shutdown(self) -> None:
         """Stop ticking and wait for the runs under way to finish; nothing new starts."""
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
         for pool in self._pools.values():
             pool.shutdown(wait=True, cancel_futures=True)
 
@@ -200,7 +195,7 @@ class IntervalScheduler:
     def run_due(self) -> float:
         """Hand every job that is due to its pool; the seconds until the next one is due.
 
-        The timing thread calls this in a loop; tests call it after moving their clocks.
+        :meth:`run` calls this in a loop; tests call it after moving their clocks.
         """
         wait = _MAX_SLEEP
         for job in self._jobs:
@@ -211,17 +206,7 @@ class IntervalScheduler:
             wait = min(wait, due_in)
         return max(wait, 0.0)
 
-    # --- the timing thread ----------------------------------------------------------------------
-
-    def _loop(self, stop: threading.Event, deadline: float | None) -> None:
-        while not stop.is_set() and not self._stop.is_set():
-            wait = self.run_due()
-            if deadline is not None:
-                left = deadline - self._monotonic()
-                if left <= 0:
-                    return
-                wait = min(wait, left)
-            stop.wait(wait)
+    # --- inside the timing loop ------------------------------------------------------------------
 
     def _now(self, job: _Job) -> float:
         return self._wall() if job.wall_aligned else self._monotonic()

@@ -1,7 +1,7 @@
 """The running agent: wires collectors, launch timing, inventory, spool and shipper together.
 
 Each scheduled job is one small method (:meth:`AgentService.sample`, :meth:`flush`,
-:meth:`ship`, :meth:`check_inventory`) that tests call directly; :meth:`start` hands them to an
+:meth:`ship`, :meth:`check_inventory`) that tests call directly; :meth:`run` hands them to an
 :class:`~agent.scheduler.IntervalScheduler`. SIGTERM only sets an event: :meth:`stop` lets the
 job in progress finish, spools the last partial interval and closes the spool, so nothing
 measured is lost on a clean stop, and a kill -9 loses at most the interval in memory.
@@ -186,12 +186,9 @@ class AgentService:
 
     # --- life cycle -----------------------------------------------------------------------------
 
-    def start(self, *, timing_thread: bool = True) -> IntervalScheduler:
-        """Start listeners, the launch watcher and the scheduler; returns at once.
-
-        With ``timing_thread=False`` the scheduler is built but not started: :meth:`run`
-        times the jobs on its own thread.
-        """
+    def _start(self) -> IntervalScheduler:
+        """Start the listeners and the launch watcher; return the jobs' scheduler, for
+        :meth:`run` to time them on its thread."""
         config = self.config
         if config.metrics.listen:
             with _listener(config, "metrics.listen", config.metrics.listen):
@@ -240,8 +237,6 @@ class AgentService:
                 pool="probes",
             )
         self._scheduler = scheduler
-        if timing_thread:
-            scheduler.start()
         self.sample()  # the first reading, so rates start with the second one
         return scheduler
 
@@ -273,7 +268,7 @@ class AgentService:
     def run(self, stop: threading.Event, duration: float | None = None) -> None:
         """Run until ``stop`` is set (SIGTERM) or ``duration`` seconds have passed; the
         calling thread times the jobs and runs the quick ones."""
-        scheduler = self.start(timing_thread=False)
+        scheduler = self._start()
         try:
             scheduler.run(stop, duration)
         finally:

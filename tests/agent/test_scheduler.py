@@ -299,13 +299,16 @@ def test_run_soon_makes_a_job_due_now_and_it_keeps_its_interval_from_there(
         scheduler.run_soon("nope")
 
 
-def test_the_timing_thread_runs_jobs_on_real_clocks_until_shut_down() -> None:
+def test_the_timing_loop_runs_jobs_on_real_clocks_until_shut_down() -> None:
     scheduler = IntervalScheduler({"default": 1})
     job = Counter()
     scheduler.every(0.01, job, name="tick", first_in=0, pool="default")
-    scheduler.start()
+    timing = threading.Thread(target=scheduler.run, args=(threading.Event(),))
+    timing.start()
     settle(scheduler, "tick", 3)
     scheduler.shutdown()
+    timing.join(WAIT)
+    assert not timing.is_alive()
     after = job.calls
     time.sleep(0.05)
     assert job.calls == after
