@@ -44,7 +44,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from tests.fakes.receiver import Receiver  # noqa: E402
-from tests.fakes.tls import CERT, CERT_SUBJECT_HASH, server_context  # noqa: E402
+from tests.fakes.tls import hashed_store, server_context  # noqa: E402
 
 AGENT_VENV = REPO / "var" / "bench" / "agent-venv"
 FLOOR_VENV = REPO / "var" / "bench" / "floor-venv"
@@ -170,15 +170,6 @@ def floor_install() -> Path:
     return python
 
 
-def trust_store(scratch: Path) -> dict[str, str]:
-    """The test certificate in a hashed CA directory, made the system store through OpenSSL's
-    own variables: the agent checks the advisor as it would against /etc/ssl/certs."""
-    store = scratch / "certs"
-    store.mkdir()
-    shutil.copy(CERT, store / f"{CERT_SUBJECT_HASH}.0")
-    return {"SSL_CERT_DIR": str(store), "SSL_CERT_FILE": ""}
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=150.0)
@@ -209,7 +200,8 @@ def main() -> int:
     token = "bench-token"
     tls = None if args.plain_http else server_context()
     with tempfile.TemporaryDirectory() as scratch, Receiver(tokens={token}, tls=tls) as receiver:
-        store_env = trust_store(Path(scratch))
+        # The agent checks the advisor as it would against /etc/ssl/certs.
+        store_env = hashed_store(Path(scratch))
         state = Path(scratch) / "state"
         config = Path(scratch) / "agent.toml"
         config.write_text(agent_config(state, 19798, receiver.url))

@@ -11,19 +11,16 @@ from urllib.parse import urlsplit
 import pytest
 
 from agent.tls import client_context, is_hashed_directory
-from tests.fakes.tls import CERT, CERT_SUBJECT_HASH, https_server
+from tests.fakes.tls import CERT, CERT_SUBJECT_HASH, hashed_store, https_server
 
 
 @pytest.fixture
 def system_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A hashed CA directory, as update-ca-certificates keeps /etc/ssl/certs, that holds the
-    test certificate; SSL_CERT_DIR makes it the system's store for this test."""
-    store = tmp_path / "certs"
-    store.mkdir()
-    shutil.copy(CERT, store / f"{CERT_SUBJECT_HASH}.0")
-    monkeypatch.setenv("SSL_CERT_DIR", str(store))
+    """The system's store for this test: a hashed CA directory holding the test certificate."""
+    environ = hashed_store(tmp_path)
+    monkeypatch.setenv("SSL_CERT_DIR", environ["SSL_CERT_DIR"])
     monkeypatch.delenv("SSL_CERT_FILE", raising=False)
-    return store
+    return Path(environ["SSL_CERT_DIR"])
 
 
 def handshake(context: ssl.SSLContext, url: str) -> None:

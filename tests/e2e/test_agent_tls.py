@@ -2,34 +2,21 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
 from tests.e2e.agentproc import AgentProcess
 from tests.fakes.receiver import Receiver
-from tests.fakes.tls import CERT, CERT_SUBJECT_HASH, server_context
+from tests.fakes.tls import hashed_store, server_context
 
 pytestmark = pytest.mark.e2e
-
-
-def system_store(tmp_path: Path, *, with_test_ca: bool) -> dict[str, str]:
-    """A hashed CA directory standing in for /etc/ssl/certs, through OpenSSL's own variable."""
-    store = tmp_path / "certs"
-    store.mkdir()
-    if with_test_ca:
-        shutil.copy(CERT, store / f"{CERT_SUBJECT_HASH}.0")
-    else:
-        (store / "00000000.0").write_text("")
-    # SSL_CERT_FILE would name a whole bundle and take precedence: not set here.
-    return {"SSL_CERT_DIR": str(store), "SSL_CERT_FILE": ""}
 
 
 def test_batches_arrive_over_https_verified_against_the_system_store(tmp_path: Path) -> None:
     with Receiver(tls=server_context()) as receiver:
         receiver.add_token("tok-tls")
-        agent = AgentProcess(tmp_path, environ=system_store(tmp_path, with_test_ca=True))
+        agent = AgentProcess(tmp_path, environ=hashed_store(tmp_path))
         assert "enrolled with" in agent.cli("enroll", receiver.url, "tok-tls").stdout
         agent.start()
         try:
@@ -43,7 +30,7 @@ def test_an_advisor_the_store_does_not_vouch_for_is_refused_with_a_reason(
 ) -> None:
     with Receiver(tls=server_context()) as receiver:
         receiver.add_token("tok-tls")
-        agent = AgentProcess(tmp_path, environ=system_store(tmp_path, with_test_ca=False))
+        agent = AgentProcess(tmp_path, environ=hashed_store(tmp_path, with_test_ca=False))
         result = agent.cli("enroll", receiver.url, "tok-tls", check=False)
     assert result.returncode != 0
     assert "certificate verify failed" in result.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import ssl
 import threading
 from collections.abc import Iterator
@@ -14,6 +15,20 @@ CERT = TLS_DIR / "cert.pem"
 # `openssl x509 -subject_hash -noout -in cert.pem`: the name OpenSSL looks the certificate up
 # by in a hashed CA directory.
 CERT_SUBJECT_HASH = "ce275665"
+
+
+def hashed_store(parent: Path, *, with_test_ca: bool = True) -> dict[str, str]:
+    """Make ``parent/certs`` a hashed CA directory, as update-ca-certificates keeps
+    /etc/ssl/certs, holding the test certificate (or, without it, only an unrelated name);
+    return the environment that makes it the system's store through OpenSSL's own variables.
+    ``SSL_CERT_FILE`` is emptied: a bundle named there would take precedence."""
+    store = parent / "certs"
+    store.mkdir()
+    if with_test_ca:
+        shutil.copy(CERT, store / f"{CERT_SUBJECT_HASH}.0")
+    else:
+        (store / "00000000.0").write_text("")
+    return {"SSL_CERT_DIR": str(store), "SSL_CERT_FILE": ""}
 
 
 class _NoContent(BaseHTTPRequestHandler):
