@@ -29,7 +29,7 @@ from pydantic import BaseModel, Field
 
 from advisor.api.admin import Admin, error_responses, serve_admin_routes_from
 from advisor.catalog.answers import is_supported
-from advisor.catalog.commands import outdated_dict
+from advisor.catalog.commands import outdated_document
 from advisor.catalog.fleet import horizon_days
 from advisor.catalog.fleet_queries import fleet_outdated
 from advisor.catalog.model import ProductRecord
@@ -309,28 +309,6 @@ def add_catalog_routes(
         except ValueError as exc:
             raise HTTPException(400, f"eol_within: {exc}") from None
         report = fleet_outdated(db, when, horizon_days=horizon, department=department)
-        groups: dict[str, list[dict[str, Any]]] = {}
-        hosts: dict[str, set[str]] = {}
-        for row in report.rows:
-            groups.setdefault(row.department, []).append(outdated_dict(row))
-            hosts.setdefault(row.department, set()).add(row.host_id)
         return Outdated.model_validate(
-            {
-                "at": when,
-                "eol_within_days": horizon,
-                "departments": [
-                    {"department": d, "hosts": len(hosts[d]), "rows": rows}
-                    for d, rows in groups.items()
-                ],
-                "unordered": [
-                    {
-                        "host_id": u.host_id,
-                        "product": u.product,
-                        "package": u.package,
-                        "version": u.version,
-                        "reason": u.reason,
-                    }
-                    for u in report.unordered
-                ],
-            }
+            {"at": when, "eol_within_days": horizon, **outdated_document(report)}
         )

@@ -305,6 +305,34 @@ def outdated_dict(row: OutdatedRow) -> dict[str, Any]:
     return values
 
 
+def outdated_document(report: OutdatedReport) -> dict[str, Any]:
+    """``report`` grouped by department, JSON-ready: what ``catalog outdated --format json``
+    prints and the API's /catalog/outdated answers, beside their own ``at``."""
+    groups: dict[str, list[OutdatedRow]] = {}
+    for row in report.rows:
+        groups.setdefault(row.department, []).append(row)
+    return {
+        "departments": [
+            {
+                "department": department,
+                "hosts": len({row.host_id for row in rows}),
+                "rows": [outdated_dict(row) for row in rows],
+            }
+            for department, rows in groups.items()
+        ],
+        "unordered": [
+            {
+                "host_id": u.host_id,
+                "product": u.product,
+                "package": u.package,
+                "version": u.version,
+                "reason": u.reason,
+            }
+            for u in report.unordered
+        ],
+    }
+
+
 def write_outdated(report: OutdatedReport, fmt: str, out: TextIO, today: dt.date) -> None:
     """``report`` as a table per department, JSON grouped by department, or flat CSV."""
     if fmt == "csv":
@@ -317,27 +345,7 @@ def write_outdated(report: OutdatedReport, fmt: str, out: TextIO, today: dt.date
     for row in report.rows:
         groups.setdefault(row.department, []).append(row)
     if fmt == "json":
-        document = {
-            "at": today.isoformat(),
-            "departments": [
-                {
-                    "department": department,
-                    "hosts": len({row.host_id for row in rows}),
-                    "rows": [outdated_dict(row) for row in rows],
-                }
-                for department, rows in groups.items()
-            ],
-            "unordered": [
-                {
-                    "host_id": u.host_id,
-                    "product": u.product,
-                    "package": u.package,
-                    "version": u.version,
-                    "reason": u.reason,
-                }
-                for u in report.unordered
-            ],
-        }
+        document = {"at": today.isoformat(), **outdated_document(report)}
         json.dump(document, out, indent=2)
         out.write("\n")
         return
