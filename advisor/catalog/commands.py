@@ -13,6 +13,7 @@ import datetime as dt
 import json
 import sys
 import time
+from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TextIO
@@ -308,9 +309,6 @@ def outdated_dict(row: OutdatedRow) -> dict[str, Any]:
 def outdated_document(report: OutdatedReport) -> dict[str, Any]:
     """``report`` grouped by department, JSON-ready: what ``catalog outdated --format json``
     prints and the API's /catalog/outdated answers, beside their own ``at``."""
-    groups: dict[str, list[OutdatedRow]] = {}
-    for row in report.rows:
-        groups.setdefault(row.department, []).append(row)
     return {
         "departments": [
             {
@@ -318,7 +316,7 @@ def outdated_document(report: OutdatedReport) -> dict[str, Any]:
                 "hosts": len({row.host_id for row in rows}),
                 "rows": [outdated_dict(row) for row in rows],
             }
-            for department, rows in groups.items()
+            for department, rows in _by_department(report.rows).items()
         ],
         "unordered": [
             {
@@ -333,6 +331,13 @@ def outdated_document(report: OutdatedReport) -> dict[str, Any]:
     }
 
 
+def _by_department(rows: Sequence[OutdatedRow]) -> dict[str, list[OutdatedRow]]:
+    groups: dict[str, list[OutdatedRow]] = {}
+    for row in rows:
+        groups.setdefault(row.department, []).append(row)
+    return groups
+
+
 def write_outdated(report: OutdatedReport, fmt: str, out: TextIO, today: dt.date) -> None:
     """``report`` as a table per department, JSON grouped by department, or flat CSV."""
     if fmt == "csv":
@@ -341,9 +346,6 @@ def write_outdated(report: OutdatedReport, fmt: str, out: TextIO, today: dt.date
         for row in report.rows:
             writer.writerow(outdated_dict(row))
         return
-    groups: dict[str, list[OutdatedRow]] = {}
-    for row in report.rows:
-        groups.setdefault(row.department, []).append(row)
     if fmt == "json":
         document = {"at": today.isoformat(), **outdated_document(report)}
         json.dump(document, out, indent=2)
@@ -351,7 +353,7 @@ def write_outdated(report: OutdatedReport, fmt: str, out: TextIO, today: dt.date
         return
     if not report.rows:
         out.write(f"nothing outdated on {today}\n")
-    for department, rows in groups.items():
+    for department, rows in _by_department(report.rows).items():
         hosts = len({row.host_id for row in rows})
         out.write(f"{department}: {hosts} host(s), {len(rows)} outdated\n")
         out.write(
