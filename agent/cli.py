@@ -153,6 +153,7 @@ def _setup_logging(level: str) -> None:
 
 def cmd_run(args: argparse.Namespace, config: Config) -> int:
     from agent.service import build_service
+    from agent.transport import ProxySettings
 
     def print_batch(batch: Batch) -> None:
         from agent.textreport import describe_batch
@@ -167,6 +168,7 @@ def cmd_run(args: argparse.Namespace, config: Config) -> int:
         )
         stop.set()
 
+    ProxySettings.from_environment()  # a proxy variable it cannot use stops it here, not later
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
     service = build_service(config, on_batch=print_batch if args.print_batches else None)
@@ -229,9 +231,13 @@ def _collect_into(accumulator: IntervalAccumulator, collector: Collector, now: f
 
 
 def cmd_check_config(args: argparse.Namespace, config: Config) -> int:
+    from agent.transport import ProxySettings
+
+    proxies = ProxySettings.from_environment()
     print(f"{config.source}: OK")
     print(f"  state directory   {config.agent.state_dir}")
     print(f"  advisor           {config.advisor.url or '(from enrolment)'}")
+    print(f"  proxy             {proxies.describe()}")
     print(
         f"  sampling          every {config.agent.sample_interval:g}s, "
         f"summaries every {config.agent.summary_interval:g}s"

@@ -37,8 +37,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import httpx
-
 from agent import __version__
 from agent.credentials import (
     Enrolment,
@@ -48,6 +46,7 @@ from agent.credentials import (
     store_enrolment,
 )
 from agent.errors import EnrolmentError
+from agent.transport import HttpClient, Response, TransportError
 from agent.wire import ENROL_PATH
 
 __all__ = ["Enrolment", "enrol", "load_credential", "load_enrolment"]
@@ -76,7 +75,7 @@ def enrol(
     state_dir: Path,
     host_id: str,
     hostname: str,
-    client: httpx.Client,
+    client: HttpClient,
     clock: Callable[[], float] = time.time,
 ) -> Enrolment:
     """Enrol with the advisor at ``url`` and store the credential and the enrolment record.
@@ -98,9 +97,9 @@ def enrol(
     }
     try:
         response = client.post(endpoint, json=payload)
-    except httpx.HTTPError as exc:
+    except TransportError as exc:
         raise EnrolmentError(f"cannot reach the advisor at {endpoint}: {exc}") from exc
-    status = response.status_code
+    status = response.status
     if status in (200, 201):
         enrolment, secret = _parse_success(response, base, endpoint, clock)
         store_credential(state_dir / CREDENTIAL_FILE, secret)
@@ -117,7 +116,7 @@ def enrol(
 
 
 def _parse_success(
-    response: httpx.Response, base: str, endpoint: str, clock: Callable[[], float]
+    response: Response, base: str, endpoint: str, clock: Callable[[], float]
 ) -> tuple[Enrolment, str]:
     try:
         data = response.json()
@@ -140,7 +139,7 @@ def _parse_success(
     return enrolment, secret
 
 
-def _detail(response: httpx.Response) -> str:
+def _detail(response: Response) -> str:
     """The advisor's one-sentence reason, from JSON ``detail`` (FastAPI/Starlette style)."""
     try:
         data = response.json()

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from agent import __version__
 from agent.collectors.base import Collector, Sample
@@ -28,9 +28,6 @@ from agent.metrics import AgentMetrics, StateValue, serve, state
 from agent.scheduler import IntervalScheduler, JobStats
 from agent.summary import IntervalAccumulator
 from agent.wire import Batch, HostIdentity, Interval, Inventory, encode_gzip, new_batch_id
-
-if TYPE_CHECKING:
-    import httpx
 
 log = logging.getLogger(__name__)
 
@@ -498,7 +495,7 @@ def build_service(
         url = config.advisor.url or (current.advisor_url if current else None)
         if not url:
             return None
-        client: httpx.Client = make_client(
+        client = make_client(
             config.advisor.timeout,
             config.advisor.ca_file,
             config.advisor.max_connections,

@@ -37,13 +37,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-import httpx
-
 from agent import __version__
 from agent.backoff import backoff_delay, parse_retry_after
 from agent.errors import FleetsightAgentError
 from agent.spool import Spool, SpooledBatch
 from agent.tls import client_context
+from agent.transport import HttpClient, Response, TransportError
 from agent.wire import INGEST_PATH
 
 log = logging.getLogger(__name__)
@@ -112,25 +111,17 @@ class ShipReport:
         return self.error_kind is None and not self.quarantined
 
 
-@dataclass(frozen=True)
-class _Answer:
-    status: int
-    retry_after: str | None
-    location: str | None
-    text: str
-
-
-def tls_verification(url: str | None, ca_file: Path | None) -> ssl.SSLContext | bool:
-    """How to check the advisor's certificate: False for plain HTTP (nothing to check),
+def tls_verification(url: str | None, ca_file: Path | None) -> ssl.SSLContext | None:
+    """How to check the advisor's certificate: None for plain HTTP (nothing to check),
     else a context trusting ``ca_file`` or, without one, the system's trust store."""
     if url is not None and not url.startswith("https://"):
-        return False
+        return None
     return client_context(ca_file)
 
 
 def make_client(
     timeout: float, ca_file: Path | None, max_connections: int, *, url: str | None = None
-) -> httpx.Client:
+) -> HttpClient:
     """The HTTP client for the advisor: few kept-alive connections, no redirects followed.
 
     Certificates are checked against ``ca_file`` (a private CA) or else the system's trust
@@ -138,16 +129,16 @@ def make_client(
     library, read certificate by certificate as handshakes need them (:mod:`agent.tls`). For
     a plain ``http://`` advisor ``url`` no trust store is loaded at all.
     Redirects are not followed: a POST body must not wander, and a redirect means
-    advisor.url needs fixing.
+    advisor.url needs fixing. Proxies come from ``HTTPS_PROXY``/``NO_PROXY`` and friends.
     """
-    return httpx.Client(
-        timeout=httpx.Timeout(timeout),
-        verify=tls_verification(url, ca_file),
-        limits=httpx.Limits(
-            max_connections=max_connections, max_keepalive_connections=max_connections
-        ),
-        follow_redirects=False,
+    return HttpClient(
+        timeout=timeout,
+        tls=tls_verification(url, ca_file),
+        max_connections=max_connections,
         headers={"User-Agent": USER_AGENT},
+        # Only the start of an answer is kept: a proxy's error page must not balloon the
+        # agent's memory; a longer answer costs the connection, not the memory.
+        max_body=_MAX_BODY_READ,
     )
 
 
@@ -165,7 +156,7 @@ class Shipper:
         url: str,
         credential: Callable[[], str | None],
         host_id: str,
-        client: httpx.Client,
+        client: HttpClient,
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
         max_backoff: float = 900.0,
@@ -208,8 +199,8 @@ class Shipper:
             now = self._clock()
             try:
                 answer = self._post(batch, credential, now)
-            except httpx.HTTPError as exc:
-                error = f"cannot reach the advisor at {self.url}: {_describe(exc)}"
+            except TransportError as exc:
+                error = f"cannot reach the advisor at {self.url}: {exc}"
                 return self._stop(sent, quarantined, due[index:], "transient", error, now)
             status = answer.status
             if 200 <= status < 300 or status == 409:
@@ -220,15 +211,17 @@ class Shipper:
                 self.stats.last_success_time = now
                 self.stats.consecutive_failures = 0
             elif status in (429, 503):
-                error = f"the advisor is busy (HTTP {status}){_retry_note(answer.retry_after)}"
+                retry_after = answer.headers.get("Retry-After")
+                error = f"the advisor is busy (HTTP {status}){_retry_note(retry_after)}"
                 return self._stop(
-                    sent, quarantined, due[index:], "throttled", error, now, answer.retry_after
+                    sent, quarantined, due[index:], "throttled", error, now, retry_after
                 )
             elif status in (401, 403):
                 error = f"HTTP {status} from {self._ingest_url}: {_snippet(answer.text)}"
                 return self._stop(sent, quarantined, due[index:], "auth", error, now)
             elif status in (404, 405) or 300 <= status < 400:
-                where = f" (redirects to {answer.location})" if answer.location else ""
+                location = answer.headers.get("Location")
+                where = f" (redirects to {location})" if location else ""
                 error = f"HTTP {status} from {self._ingest_url}{where}"
                 return self._stop(sent, quarantined, due[index:], "config", error, now)
             elif 400 <= status < 500:
@@ -246,34 +239,15 @@ class Shipper:
                 return self._stop(sent, quarantined, due[index:], "transient", error, now)
         return ShipReport(sent=tuple(sent), quarantined=tuple(quarantined))
 
-    def _post(self, batch: SpooledBatch, credential: str, now: float) -> _Answer:
+    def _post(self, batch: SpooledBatch, credential: str, now: float) -> Response:
         headers = {
             "Authorization": f"Bearer {credential}",
             "Content-Type": "application/json",
             "Content-Encoding": "gzip",
             BATCH_ID_HEADER: batch.batch_id,
             SENT_AT_HEADER: f"{now:.3f}",
-            "User-Agent": USER_AGENT,
         }
-        with self._client.stream(
-            "POST", self._ingest_url, content=batch.body, headers=headers
-        ) as response:
-            # Only the start of an answer is kept: a proxy's error page must not balloon the
-            # agent's memory. A short answer is read to the end so the connection is reused.
-            chunks: list[bytes] = []
-            read = 0
-            for chunk in response.iter_bytes():
-                chunks.append(chunk)
-                read += len(chunk)
-                if read >= _MAX_BODY_READ:
-                    break
-            text = b"".join(chunks)[:_MAX_BODY_READ].decode("utf-8", errors="replace")
-            return _Answer(
-                status=response.status_code,
-                retry_after=response.headers.get("Retry-After"),
-                location=response.headers.get("Location"),
-                text=text,
-            )
+        return self._client.post(self._ingest_url, content=batch.body, headers=headers)
 
     def _stop(
         self,
@@ -322,12 +296,6 @@ class Shipper:
             action=action,
             retry_at=retry_at,
         )
-
-
-def _describe(exc: httpx.HTTPError) -> str:
-    if isinstance(exc, httpx.TimeoutException):
-        return f"timed out ({type(exc).__name__})"
-    return str(exc) or type(exc).__name__
 
 
 def _snippet(text: str) -> str:

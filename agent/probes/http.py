@@ -1,7 +1,8 @@
 """HTTP(S) probe: one request timed phase by phase, like curl's ``--write-out`` timings.
 
 Each step is done by hand (name resolution, TCP connect, TLS handshake, then ``http.client``
-over the connected socket) because a full client such as httpx hides where the time went.
+over the connected socket) because a whole-request client (agent.transport's, or httpx) hides
+where the time went.
 Phases are seconds from the probe's start, so they only grow::
 
     {"dns": 0.002, "connect": 0.004, "tls": 0.019, "first_byte": 0.327, "total": 0.331}
@@ -25,6 +26,7 @@ from urllib.parse import urlsplit
 from agent.config import HttpProbeConfig
 from agent.launches.recorder import LaunchRecorder
 from agent.tls import client_context
+from agent.transport import describe_failure
 from agent.wire import LaunchEvent, LaunchOutcome
 
 MAX_BODY_BYTES = 4 * 1024 * 1024
@@ -263,24 +265,3 @@ def _discard_body(
         if not chunk:
             return
         read += len(chunk)
-
-
-def describe_failure(exc: BaseException) -> str:
-    """One short sentence for an operator, e.g. ``"connection refused"``."""
-    if isinstance(exc, socket.gaierror):
-        return f"DNS lookup failed: {exc.strerror or exc}"
-    if isinstance(exc, ssl.SSLCertVerificationError):
-        return f"certificate verify failed: {exc.verify_message}"
-    if isinstance(exc, ssl.SSLError):
-        return f"TLS handshake failed: {exc.reason or exc}"
-    if isinstance(exc, ConnectionRefusedError):
-        return "connection refused"
-    if isinstance(exc, http.client.RemoteDisconnected):  # before its base class below
-        return "server closed the connection without a response"
-    if isinstance(exc, ConnectionResetError):
-        return "connection reset by the server"
-    if isinstance(exc, http.client.HTTPException):
-        return f"invalid HTTP response: {type(exc).__name__} {exc}".strip()
-    if isinstance(exc, OSError) and exc.strerror:
-        return exc.strerror[0].lower() + exc.strerror[1:]
-    return str(exc) or type(exc).__name__

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -36,6 +37,36 @@ def test_check_config_accepts_the_example_config() -> None:
     assert result.returncode == 0, result.stderr
     assert "config/agent.toml: OK" in result.stdout
     assert "libreoffice, firefox, thunderbird, gimp" in result.stdout
+
+
+def test_check_config_shows_the_proxy_without_its_password() -> None:
+    env = proxyless_environ() | {
+        "HTTPS_PROXY": "http://agent:secret@proxy.corp:3128",
+        "NO_PROXY": "localhost",
+    }
+    result = agent("--config", "config/agent.toml", "check-config", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "proxy             https via proxy.corp:3128; not for localhost" in result.stdout
+    assert "secret" not in result.stdout
+
+
+def test_a_proxy_the_agent_cannot_use_stops_run_with_one_line_naming_the_variable(
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "agent.toml"
+    config.write_text(f'[agent]\nstate_dir = "{tmp_path / "state"}"\n')
+    env = proxyless_environ() | {"ALL_PROXY": "socks5://proxy.corp:1080"}
+    for command in ("check-config", "run"):
+        result = agent("--config", str(config), command, env=env)
+        assert result.returncode == 1
+        assert result.stderr.startswith("fleetsight-agent: ALL_PROXY=socks5://proxy.corp:1080: ")
+        assert "only http:// proxies are supported" in result.stderr
+        assert "Traceback" not in result.stderr
+    assert not (tmp_path / "state").exists()
+
+
+def proxyless_environ() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
 
 
 def test_a_bad_config_fails_with_one_line_naming_file_line_and_key(tmp_path: Path) -> None:

@@ -10,7 +10,6 @@ import stat
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from agent import __version__
@@ -19,6 +18,7 @@ from agent.enroll import enrol
 from agent.errors import EnrolmentError
 from agent.shipper import Shipper, make_client
 from agent.spool import Spool
+from agent.transport import HttpClient
 from agent.wire import ENROL_PATH, Batch, HostIdentity, encode_gzip
 from tests.fakes.receiver import Receiver
 
@@ -33,7 +33,7 @@ def receiver() -> Iterator[Receiver]:
 
 
 @pytest.fixture
-def client() -> Iterator[httpx.Client]:
+def client() -> Iterator[HttpClient]:
     with make_client(timeout=10.0, ca_file=None, max_connections=1) as made:
         yield made
 
@@ -43,7 +43,7 @@ def state_dir(tmp_path: Path) -> Path:
     return tmp_path / "state"
 
 
-def do_enrol(receiver: Receiver, client: httpx.Client, state_dir: Path, token: str) -> Enrolment:
+def do_enrol(receiver: Receiver, client: HttpClient, state_dir: Path, token: str) -> Enrolment:
     return enrol(
         receiver.url + "/",
         token,
@@ -56,7 +56,7 @@ def do_enrol(receiver: Receiver, client: httpx.Client, state_dir: Path, token: s
 
 
 def test_enrolment_stores_a_0600_credential_and_the_record(
-    receiver: Receiver, client: httpx.Client, state_dir: Path
+    receiver: Receiver, client: HttpClient, state_dir: Path
 ) -> None:
     enrolment = do_enrol(receiver, client, state_dir, TOKEN)
     assert enrolment == Enrolment(
@@ -73,7 +73,7 @@ def test_enrolment_stores_a_0600_credential_and_the_record(
 
 
 def test_it_sends_token_host_and_version(
-    receiver: Receiver, client: httpx.Client, state_dir: Path
+    receiver: Receiver, client: HttpClient, state_dir: Path
 ) -> None:
     do_enrol(receiver, client, state_dir, f"  {TOKEN}\n")
     [request] = receiver.requests
@@ -87,7 +87,7 @@ def test_it_sends_token_host_and_version(
 
 
 def test_the_credential_is_0600_even_under_a_permissive_umask(
-    receiver: Receiver, client: httpx.Client, state_dir: Path
+    receiver: Receiver, client: HttpClient, state_dir: Path
 ) -> None:
     previous = os.umask(0)
     try:
@@ -98,7 +98,7 @@ def test_the_credential_is_0600_even_under_a_permissive_umask(
 
 
 def test_the_issued_credential_lets_the_shipper_deliver(
-    receiver: Receiver, client: httpx.Client, state_dir: Path, tmp_path: Path
+    receiver: Receiver, client: HttpClient, state_dir: Path, tmp_path: Path
 ) -> None:
     enrolment = do_enrol(receiver, client, state_dir, TOKEN)
     with Spool(tmp_path / "spool.sqlite3", max_bytes=10**6, clock=lambda: T0) as spool:
@@ -132,7 +132,7 @@ def test_a_refused_token_raises_with_the_advisors_reason(
     status: str,
     detail: str,
     receiver: Receiver,
-    client: httpx.Client,
+    client: HttpClient,
     state_dir: Path,
 ) -> None:
     token = TOKEN
@@ -154,7 +154,7 @@ def test_a_refused_token_raises_with_the_advisors_reason(
 
 
 def test_a_failed_enrolment_leaves_the_previous_one_working(
-    receiver: Receiver, client: httpx.Client, state_dir: Path
+    receiver: Receiver, client: HttpClient, state_dir: Path
 ) -> None:
     first = do_enrol(receiver, client, state_dir, TOKEN)
     secret = load_credential(state_dir / "credential")
@@ -165,7 +165,7 @@ def test_a_failed_enrolment_leaves_the_previous_one_working(
 
 
 def test_an_unreachable_advisor_raises_naming_the_url(
-    receiver: Receiver, client: httpx.Client, state_dir: Path
+    receiver: Receiver, client: HttpClient, state_dir: Path
 ) -> None:
     url = receiver.url
     receiver.stop()
@@ -176,7 +176,7 @@ def test_an_unreachable_advisor_raises_naming_the_url(
 
 
 def test_a_wrong_url_says_there_is_no_enrolment_endpoint(
-    receiver: Receiver, client: httpx.Client, state_dir: Path
+    receiver: Receiver, client: HttpClient, state_dir: Path
 ) -> None:
     with pytest.raises(EnrolmentError, match=r"HTTP 404.*no enrolment endpoint"):
         enrol(
@@ -190,7 +190,7 @@ def test_a_wrong_url_says_there_is_no_enrolment_endpoint(
 
 
 def test_a_server_error_says_to_try_again_later(
-    receiver: Receiver, client: httpx.Client, state_dir: Path
+    receiver: Receiver, client: HttpClient, state_dir: Path
 ) -> None:
     receiver.respond_with(503, body="maintenance", path=ENROL_PATH)
     with pytest.raises(EnrolmentError, match=r"HTTP 503: maintenance; try again later"):
@@ -209,7 +209,7 @@ def test_a_server_error_says_to_try_again_later(
     ],
 )
 def test_a_success_answer_without_a_usable_credential_is_refused(
-    body: bytes, receiver: Receiver, client: httpx.Client, state_dir: Path
+    body: bytes, receiver: Receiver, client: HttpClient, state_dir: Path
 ) -> None:
     receiver.respond_with(200, body=body, path=ENROL_PATH)
     with pytest.raises(EnrolmentError, match=re.escape(receiver.url)):
@@ -218,7 +218,7 @@ def test_a_success_answer_without_a_usable_credential_is_refused(
 
 
 def test_an_empty_token_is_refused_without_asking(
-    receiver: Receiver, client: httpx.Client, state_dir: Path
+    receiver: Receiver, client: HttpClient, state_dir: Path
 ) -> None:
     with pytest.raises(EnrolmentError, match="empty"):
         do_enrol(receiver, client, state_dir, "  \n")

@@ -21,9 +21,13 @@ agent.shipper.make_client(5.0, None, 2, url="https://advisor.example").close()
 print(json.dumps(sorted(sys.modules)))
 """
 
-# Each of these costs from 0.5 MB (multiprocessing) to tens of MB (numpy, pydantic).
+# Each of these costs from 0.5 MB (multiprocessing) to tens of MB (numpy, pydantic); httpx
+# with httpcore and anyio 3.2 MB.
 HEAVY = (
     "apscheduler",
+    "httpx",
+    "httpcore",
+    "anyio",
     "asyncio",
     "multiprocessing",
     "concurrent.futures.process",

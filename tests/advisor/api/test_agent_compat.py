@@ -17,7 +17,6 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 import uvicorn
 from prometheus_client import CollectorRegistry
@@ -33,6 +32,7 @@ from agent.inventory.hardware import read_hardware
 from agent.inventory.packages import parse_apt_upgradable, parse_dpkg_query
 from agent.shipper import Shipper, make_client
 from agent.spool import Spool
+from agent.transport import HttpClient
 from agent.wire import (
     Batch,
     HostIdentity,
@@ -101,7 +101,7 @@ class FakeClock:
 class Agent:
     """An enrolled agent: its state directory, spool and shipper, as the service wires them."""
 
-    def __init__(self, advisor: RunningAdvisor, state_dir: Path, client: httpx.Client) -> None:
+    def __init__(self, advisor: RunningAdvisor, state_dir: Path, client: HttpClient) -> None:
         token, _ = advisor.store.create_token(department="finance", expires_at=T0 + 86400, now=T0)
         self.clock = FakeClock()
         self.enrolment = enrol(
@@ -132,13 +132,13 @@ class Agent:
 
 
 @pytest.fixture
-def client() -> Iterator[httpx.Client]:
+def client() -> Iterator[HttpClient]:
     with make_client(timeout=30.0, ca_file=None, max_connections=2) as made:
         yield made
 
 
 @pytest.fixture
-def agent(advisor: RunningAdvisor, tmp_path: Path, client: httpx.Client) -> Iterator[Agent]:
+def agent(advisor: RunningAdvisor, tmp_path: Path, client: HttpClient) -> Iterator[Agent]:
     made = Agent(advisor, tmp_path / "state", client)
     try:
         yield made
@@ -299,7 +299,7 @@ def test_a_revoked_hosts_shipper_gets_401_and_keeps_its_batches(
 
 
 def test_a_refused_enrolment_shows_the_advisors_reason_to_the_operator(
-    advisor: RunningAdvisor, tmp_path: Path, client: httpx.Client
+    advisor: RunningAdvisor, tmp_path: Path, client: HttpClient
 ) -> None:
     with pytest.raises(EnrolmentError) as refused:
         enrol(
