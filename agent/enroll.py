@@ -45,8 +45,8 @@ from agent.credentials import (
     store_credential,
     store_enrolment,
 )
-from agent.errors import EnrolmentError
-from agent.transport import HttpClient, Response, TransportError
+from agent.errors import EnrolmentError, TransportError
+from agent.transport import HttpClient, Response
 from agent.wire import ENROL_PATH
 
 __all__ = ["Enrolment", "enrol", "load_credential", "load_enrolment"]

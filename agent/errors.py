@@ -4,9 +4,9 @@ FleetsightAgentError
 ├── ConfigError            bad configuration; names the file, line and key
 ├── EnrolmentError         enrolment refused or impossible
 ├── SpoolError             the on-disk spool cannot be opened or written
-└── ShipError              one attempt to deliver a batch failed
-    ├── TransientShipError keep the batch and retry later (network, 5xx, 429, 503)
-    └── PermanentShipError the advisor will never accept this batch (other 4xx)
+├── ReportError            a timing could not be handed to the local agent
+└── TransportError         no HTTP answer (the shipper keeps the batch and backs off)
+    └── TransportTimeoutError
 """
 
 from __future__ import annotations
@@ -43,20 +43,9 @@ class ReportError(FleetsightAgentError):
     """``fleetsight-agent time`` or a script could not hand a timing to the local agent."""
 
 
-class ShipError(FleetsightAgentError):
-    """Delivering a batch failed."""
+class TransportError(FleetsightAgentError):
+    """No HTTP answer from the advisor: the connection failed, timed out, or was not HTTP."""
 
 
-class TransientShipError(ShipError):
-    """Worth retrying: the batch stays in the spool.
-
-    ``retry_after`` is the delay the advisor asked for (429/503 Retry-After), if any.
-    """
-
-    def __init__(self, message: str, *, retry_after: float | None = None):
-        super().__init__(message)
-        self.retry_after = retry_after
-
-
-class PermanentShipError(ShipError):
-    """The advisor rejected the batch for good: it is quarantined, never retried."""
+class TransportTimeoutError(TransportError):
+    """The server did not connect or answer within the timeout."""

@@ -39,10 +39,10 @@ from typing import Literal
 
 from agent import __version__
 from agent.backoff import backoff_delay, parse_retry_after
-from agent.errors import FleetsightAgentError
+from agent.errors import FleetsightAgentError, TransportError
 from agent.spool import Spool, SpooledBatch
 from agent.tls import client_context
-from agent.transport import HttpClient, Response, TransportError
+from agent.transport import HttpClient, Response
 from agent.wire import INGEST_PATH
 
 log = logging.getLogger(__name__)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import base64
 import http.client
 import json
+import os
 import select
 import socket
 import ssl
@@ -34,21 +35,13 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from agent.errors import ConfigError
+from agent.errors import ConfigError, TransportError, TransportTimeoutError
 
 # Idle connections older than this are closed rather than reused: servers drop idle
 # keep-alive connections after a few seconds (uvicorn: 5 s), and an idle TLS connection is
 # memory the agent does not need between rounds.
 KEEPALIVE_EXPIRY = 5.0
 _READ_CHUNK = 16384
-
-
-class TransportError(Exception):
-    """No HTTP answer: the connection failed, timed out, or the answer was not HTTP."""
-
-
-class TransportTimeoutError(TransportError):
-    """The server did not connect or answer within the timeout."""
 
 
 @dataclass(frozen=True)
@@ -139,7 +132,7 @@ class ProxySettings:
         """
         found = urllib.request.getproxies_environment() if found is None else found
         proxies = {
-            scheme: parse_proxy(f"{scheme.upper()}_PROXY", url)
+            scheme: parse_proxy(_variable_name(scheme), url)
             for scheme, url in found.items()
             if scheme in ("http", "https", "all") and url
         }
@@ -410,6 +403,12 @@ def _dropped(connection: http.client.HTTPConnection) -> bool:
         return bool(poller.poll(0))
     except (OSError, ValueError):
         return True
+
+
+def _variable_name(scheme: str) -> str:
+    """The variable that set ``scheme``'s proxy, for error messages: lowercase wins."""
+    lower = f"{scheme}_proxy"
+    return lower if os.environ.get(lower) else lower.upper()
 
 
 def _json_bytes(document: Any) -> bytes:

@@ -55,11 +55,11 @@ def test_a_proxy_the_agent_cannot_use_stops_run_with_one_line_naming_the_variabl
 ) -> None:
     config = tmp_path / "agent.toml"
     config.write_text(f'[agent]\nstate_dir = "{tmp_path / "state"}"\n')
-    env = proxyless_environ() | {"ALL_PROXY": "socks5://proxy.corp:1080"}
+    env = proxyless_environ() | {"all_proxy": "socks5://proxy.corp:1080"}
     for command in ("check-config", "run"):
         result = agent("--config", str(config), command, env=env)
         assert result.returncode == 1
-        assert result.stderr.startswith("fleetsight-agent: ALL_PROXY=socks5://proxy.corp:1080: ")
+        assert result.stderr.startswith("fleetsight-agent: all_proxy=socks5://proxy.corp:1080: ")
         assert "only http:// proxies are supported" in result.stderr
         assert "Traceback" not in result.stderr
     assert not (tmp_path / "state").exists()

@@ -16,9 +16,10 @@ from pathlib import Path
 import pytest
 
 from agent import __version__
+from agent.errors import TransportError
 from agent.shipper import Shipper, make_client, tls_verification
 from agent.spool import Spool
-from agent.transport import HttpClient, TransportError
+from agent.transport import HttpClient
 from agent.wire import Batch, HostIdentity, encode_gzip, new_batch_id
 from tests.fakes.receiver import Receiver
 from tests.fakes.tls import https_server

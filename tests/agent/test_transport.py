@@ -14,15 +14,9 @@ from typing import Any
 
 import pytest
 
-from agent.errors import ConfigError
+from agent.errors import ConfigError, TransportError, TransportTimeoutError
 from agent.tls import client_context
-from agent.transport import (
-    HttpClient,
-    ProxySettings,
-    TransportError,
-    TransportTimeoutError,
-    parse_proxy,
-)
+from agent.transport import HttpClient, ProxySettings, parse_proxy
 from tests.fakes.proxy import forward_proxy, proxy_url
 from tests.fakes.tls import https_server
 
