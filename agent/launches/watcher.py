@@ -383,6 +383,11 @@ class LaunchWatcher:
     ):
         self.stats = WatcherStats()
         self._matchers = [AppMatcher(app) for app in apps]
+        self._log_paths = tuple(
+            app.ready.log_path
+            for app in apps
+            if app.ready.signal == "log_line" and app.ready.log_path is not None
+        )
         self._recorder = recorder
         self._version_of = version_of
         self._procfs = ProcFS(proc_root)
@@ -415,6 +420,7 @@ class LaunchWatcher:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)
+        self._procfs.close()
 
     def _run(self) -> None:
         next_scan = next_poll = self._clock()
@@ -459,13 +465,7 @@ class LaunchWatcher:
 
     def _scan(self) -> None:
         # Log positions are taken before listing, so they precede every process the list misses.
-        self._log_history.append(
-            {
-                matcher.app.ready.log_path: log_file_position(matcher.app.ready.log_path)
-                for matcher in self._matchers
-                if matcher.app.ready.signal == "log_line" and matcher.app.ready.log_path
-            }
-        )
+        self._log_history.append({path: log_file_position(path) for path in self._log_paths})
         newest = self._procfs.newest_pid()
         unchanged = newest is not None and newest == self._newest_pid
         self._newest_pid = newest

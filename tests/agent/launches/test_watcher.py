@@ -531,6 +531,20 @@ def test_the_newest_pid_is_the_last_field_of_loadavg() -> None:
     assert parse_newest_pid("0.35 0.41 0.39 1/331 48213\n") == 48213
 
 
+def test_the_newest_pid_is_read_afresh_from_the_file_kept_open(tmp_path: Path) -> None:
+    procfs = ProcFS(tmp_path)
+    assert procfs.newest_pid() is None  # no loadavg: unreadable, not an error
+    loadavg = tmp_path / "loadavg"
+    loadavg.write_text("0.10 0.20 0.30 1/120 41\n")
+    assert procfs.newest_pid() == 41
+    loadavg.write_text("0.10 0.20 0.30 2/121 4321\n")  # rewritten in place, as the kernel does
+    assert procfs.newest_pid() == 4321
+    procfs.close()
+    loadavg.write_text("0.10 0.20 0.30 1/122 7\n")
+    assert procfs.newest_pid() == 7  # reopened after close()
+    procfs.close()
+
+
 def test_proc_is_listed_only_after_a_new_pid_was_handed_out(world: FakeWorld) -> None:
     announce_pid(world, 1)
     events: list[LaunchEvent] = []
