@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
 import os
@@ -51,24 +52,15 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_argument(
-        "--config",
-        type=Path,
-        metavar="FILE",
-        help=f"configuration file (default: $FLEETSIGHT_AGENT_CONFIG or {DEFAULT_CONFIG_PATH})",
-    )
-    parser.add_argument(
-        "--state-dir",
-        type=Path,
-        metavar="DIR",
-        help="state directory: spool, credential (default: [agent] state_dir)",
-    )
-    parser.add_argument(
-        "--log-level", choices=["debug", "info", "warning", "error"], help="log verbosity"
-    )
+    _add_common_options(parser, default=None)
+    # The same options after the command too ("check-config --config FILE"), where they
+    # override only when given, so one typed before the command is not reset.
+    common = argparse.ArgumentParser(add_help=False)
+    _add_common_options(common, default=argparse.SUPPRESS)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    add_command = functools.partial(commands.add_parser, parents=[common])
 
-    run = commands.add_parser("run", help="run the agent in the foreground (what systemd runs)")
+    run = add_command("run", help="run the agent in the foreground (what systemd runs)")
     run.add_argument(
         "--for",
         dest="run_for",
@@ -82,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="print a one-paragraph summary of every batch as it is spooled",
     )
 
-    collect = commands.add_parser(
+    collect = add_command(
         "collect", help="measure once and print the batch as JSON (nothing is spooled or sent)"
     )
     collect.add_argument(
@@ -102,15 +94,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-inventory", action="store_true", help="leave out the hardware and software inventory"
     )
 
-    commands.add_parser("check-config", help="validate the configuration and exit")
+    add_command("check-config", help="validate the configuration and exit")
 
-    enroll = commands.add_parser(
-        "enroll", help="exchange an enrolment token for this host's credential"
-    )
+    enroll = add_command("enroll", help="exchange an enrolment token for this host's credential")
     enroll.add_argument("url", help="advisor base URL, e.g. https://advisor.example.org:8443")
     enroll.add_argument("token", help="enrolment token from the advisor admin; '-' reads stdin")
 
-    timecmd = commands.add_parser(
+    timecmd = add_command(
         "time",
         help="run a command and report how long it took to the local agent",
         description="Run CMD, report its run time to the agent's loopback endpoint, and exit "
@@ -119,12 +109,36 @@ def build_parser() -> argparse.ArgumentParser:
     timecmd.add_argument("--app", help="app name reported (default: the command's basename)")
     timecmd.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- CMD [ARGS...]")
 
-    spool = commands.add_parser("spool", help="inspect the on-disk spool")
+    spool = add_command("spool", help="inspect the on-disk spool")
     spool_commands = spool.add_subparsers(dest="spool_command", required=True, metavar="ACTION")
-    spool_commands.add_parser("status", help="batches waiting, quarantined and dropped")
-    spool_commands.add_parser("quarantined", help="list quarantined batches and why")
-    spool_commands.add_parser("requeue", help="give quarantined batches another try")
+    add_action = functools.partial(spool_commands.add_parser, parents=[common])
+    add_action("status", help="batches waiting, quarantined and dropped")
+    add_action("quarantined", help="list quarantined batches and why")
+    add_action("requeue", help="give quarantined batches another try")
     return parser
+
+
+def _add_common_options(parser: argparse.ArgumentParser, *, default: object) -> None:
+    parser.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        default=default,
+        help=f"configuration file (default: $FLEETSIGHT_AGENT_CONFIG or {DEFAULT_CONFIG_PATH})",
+    )
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        metavar="DIR",
+        default=default,
+        help="state directory: spool, credential (default: [agent] state_dir)",
+    )
+    parser.add_argument(
+        "--log-level",
+        choices=["debug", "info", "warning", "error"],
+        default=default,
+        help="log verbosity",
+    )
 
 
 def _duration_arg(value: str) -> float:

@@ -39,6 +39,15 @@ def test_check_config_accepts_the_example_config() -> None:
     assert "libreoffice, firefox, thunderbird, gimp" in result.stdout
 
 
+def test_the_common_options_work_after_the_command_too(tmp_path: Path) -> None:
+    after = agent("check-config", "--config", "config/agent.toml", "--state-dir", str(tmp_path))
+    assert after.returncode == 0, after.stderr
+    assert f"state directory   {tmp_path}" in after.stdout
+    # Given before the command only, an option is not reset by the command's own copy of it.
+    before = agent("--state-dir", str(tmp_path), "spool", "status")
+    assert f"no spool at {tmp_path / 'spool.sqlite3'}" in before.stdout + before.stderr
+
+
 def test_check_config_shows_the_proxy_without_its_password() -> None:
     env = proxyless_environ() | {
         "HTTPS_PROXY": "http://agent:secret@proxy.corp:3128",
