@@ -48,6 +48,7 @@ from tests.fakes.receiver import Receiver  # noqa: E402
 from tests.fakes.tls import hashed_store, server_context  # noqa: E402
 
 AGENT_VENV = REPO / "var" / "bench" / "agent-venv"
+RECORDED_DPKG = REPO / "tests" / "fixtures" / "package-managers" / "dpkg-query.debian12.tsv"
 FLOOR_VENV = REPO / "var" / "bench" / "floor-venv"
 FLOOR_NAMES = {
     "apscheduler": "floor: libs + APScheduler",
@@ -105,6 +106,27 @@ def agent_config(state_dir: Path, metrics_port: int, advisor_url: str) -> str:
         f'[metrics]\nlisten = "127.0.0.1:{metrics_port}"\n'
         f'[report]\nlisten = "127.0.0.1:{metrics_port + 1}"\n' + apps
     )
+
+
+def desktop_dpkg_query(scratch: Path, packages: int) -> Path:
+    """A ``dpkg-query`` first on PATH that prints ``packages`` lines: the real Debian 12
+    output (tests/fixtures, from ../shared/data), then copies of it under new names
+    (``adduser-2``...), so the agent's inventory is as large as a desktop's. Returns the
+    directory to put on PATH."""
+    recorded = RECORDED_DPKG.read_text().splitlines(keepends=True)
+    lines = [
+        line if copy == 0 else line.replace("\t", f"-{copy + 1}\t", 1)
+        for copy in range(packages // len(recorded) + 1)
+        for line in recorded
+    ][:packages]
+    listing = scratch / "dpkg-query.tsv"
+    listing.write_text("".join(lines))
+    fake_bin = scratch / "desktop-bin"
+    fake_bin.mkdir()
+    script = fake_bin / "dpkg-query"
+    script.write_text(f"#!/bin/sh\nexec cat {listing}\n")
+    script.chmod(0o755)
+    return fake_bin
 
 
 def scrape(url: str) -> int:
@@ -184,6 +206,13 @@ def main() -> int:
     parser.add_argument(
         "--no-floor", action="store_true", help="skip the library floors (no PyPI needed)"
     )
+    parser.add_argument(
+        "--desktop-packages",
+        type=int,
+        metavar="N",
+        help="the agent's dpkg-query lists N packages (a desktop has 2,000-3,000; this VM has"
+        " ~800): the recorded Debian 12 list, repeated under new names",
+    )
     args = parser.parse_args()
 
     exporter = shutil.which("prometheus-node-exporter") or "/usr/bin/prometheus-node-exporter"
@@ -209,6 +238,9 @@ def main() -> int:
         config = Path(scratch) / "agent.toml"
         config.write_text(agent_config(state, 19798, receiver.url))
         env = {**os.environ, **store_env, "FLEETSIGHT_AGENT_CONFIG": str(config)}
+        if args.desktop_packages:
+            fake_bin = desktop_dpkg_query(Path(scratch), args.desktop_packages)
+            env["PATH"] = f"{fake_bin}{os.pathsep}{env.get('PATH', '')}"
         agent_cli = [str(agent_program)]
         subprocess.run(
             [*agent_cli, "enroll", receiver.url, token], env=env, check=True, capture_output=True
@@ -290,9 +322,10 @@ def main() -> int:
     duration = args.seconds
     steady = duration - args.warmup
     print(f"agent and floors run on {python}")
+    inventory = f", dpkg lists {args.desktop_packages} packages" if args.desktop_packages else ""
     print(
         f"footprint over {duration:.0f} s (steady state: last {steady:.0f} s), "
-        f"scraped every {args.scrape_every:.0f} s, {len(WATCHED)} watched apps"
+        f"scraped every {args.scrape_every:.0f} s, {len(WATCHED)} watched apps{inventory}"
     )
     print(
         f"{'':32} {'peak RSS':>10} {'final RSS':>10} {'CPU total':>10} {'CPU steady':>11}"

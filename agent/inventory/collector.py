@@ -23,7 +23,7 @@ from pathlib import Path
 from agent.config import Config
 from agent.inventory.hardware import read_hardware
 from agent.inventory.software import SoftwareInventory, read_software
-from agent.wire import Hardware, InstalledPackage, Inventory, UpgradablePackage
+from agent.wire import Hardware, InstalledPackage, Inventory, UpgradablePackage, field_values
 
 log = logging.getLogger(__name__)
 
@@ -33,18 +33,24 @@ def inventory_digest(
     software: Sequence[InstalledPackage],
     upgradable: Sequence[UpgradablePackage],
 ) -> str:
-    """SHA-256 of the canonical JSON of everything but the collection time.
+    """SHA-256 of everything but the collection time, as canonical JSON.
 
     Package lists are sorted first, so the digest changes with the contents, never the order.
+    Packages are hashed one at a time as JSON arrays of their fields: a desktop's 3,000 of
+    them as dicts in one document would be megabytes at once, and the agent keeps the pages
+    of its highest moment.
     """
-    document = {
-        "hardware": dataclasses.asdict(hardware),
-        "software": sorted((dataclasses.asdict(item) for item in software), key=_canonical_json),
-        "upgradable": sorted(
-            (dataclasses.asdict(item) for item in upgradable), key=_canonical_json
-        ),
-    }
-    return hashlib.sha256(_canonical_json(document).encode()).hexdigest()
+    digest = hashlib.sha256(_canonical_json(dataclasses.asdict(hardware)).encode())
+    for packages in (software, upgradable):
+        digest.update(b"\x1e")  # where one list ends and the next begins
+        for package in sorted(packages, key=_sort_key):
+            digest.update(_canonical_json(field_values(package)).encode())
+            digest.update(b"\n")
+    return digest.hexdigest()
+
+
+def _sort_key(package: InstalledPackage | UpgradablePackage) -> tuple[str, ...]:
+    return tuple(value or "" for value in field_values(package))
 
 
 def _canonical_json(value: object) -> str:

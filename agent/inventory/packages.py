@@ -13,7 +13,10 @@ Versions are kept exactly as the package manager prints them: ordering them (dpk
 
 from __future__ import annotations
 
+import io
 import re
+import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
@@ -41,6 +44,13 @@ class Parsed(Generic[T]):
     skipped: list[int] = field(default_factory=list)
 
 
+def _lines(text: str) -> Iterator[str]:
+    """The lines of ``text`` one at a time: ``splitlines()`` would hold a desktop's 3,000 at
+    once, beside the packages made from them."""
+    for line in io.StringIO(text):
+        yield line.rstrip("\r\n")
+
+
 def _token(value: str) -> bool:
     """A non-empty field without whitespace: package names, versions and arches all are."""
     return bool(value) and not any(char.isspace() for char in value)
@@ -56,7 +66,7 @@ def parse_dpkg_query(text: str) -> Parsed[InstalledPackage]:
     """
     packages: list[InstalledPackage] = []
     skipped: list[int] = []
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(_lines(text), start=1):
         if not line.strip():
             continue
         fields = line.split("\t")
@@ -72,7 +82,8 @@ def parse_dpkg_query(text: str) -> Parsed[InstalledPackage]:
             skipped.append(number)
             continue
         if status[1] == "i":
-            packages.append(InstalledPackage(name, version, "dpkg", arch or None))
+            # Interned: thousands of packages share a handful of architecture names.
+            packages.append(InstalledPackage(name, version, "dpkg", sys.intern(arch) or None))
     return Parsed(packages, skipped)
 
 
@@ -84,7 +95,7 @@ def parse_rpm_query(text: str) -> Parsed[InstalledPackage]:
     """
     packages: list[InstalledPackage] = []
     skipped: list[int] = []
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(_lines(text), start=1):
         if not line.strip():
             continue
         fields = line.split("\t")
@@ -101,7 +112,10 @@ def parse_rpm_query(text: str) -> Parsed[InstalledPackage]:
         full = f"{version}-{release}" if epoch == _NO_VALUE else f"{epoch}:{version}-{release}"
         packages.append(
             InstalledPackage(
-                name, full, "rpm", arch if _token(arch) and arch != _NO_VALUE else None
+                name,
+                full,
+                "rpm",
+                sys.intern(arch) if _token(arch) and arch != _NO_VALUE else None,
             )
         )
     return Parsed(packages, skipped)
@@ -115,7 +129,7 @@ def parse_flatpak_list(text: str) -> Parsed[InstalledPackage]:
     """
     packages: list[InstalledPackage] = []
     skipped: list[int] = []
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(_lines(text), start=1):
         if not line.strip() or line.startswith("Application ID\t"):
             continue
         fields = [item.strip() for item in line.split("\t")]
@@ -139,7 +153,7 @@ def parse_snap_list(text: str) -> Parsed[InstalledPackage]:
     """
     packages: list[InstalledPackage] = []
     skipped: list[int] = []
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(_lines(text), start=1):
         fields = line.split()
         if not fields or fields[:2] == ["Name", "Version"]:
             continue
@@ -160,7 +174,7 @@ def parse_apt_upgradable(text: str) -> Parsed[UpgradablePackage]:
     """
     packages: list[UpgradablePackage] = []
     skipped: list[int] = []
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(_lines(text), start=1):
         stripped = line.strip()
         if not stripped or stripped.startswith(("Listing...", "WARNING:", "N: ")):
             continue

@@ -7,6 +7,7 @@ out contributes nothing; the read never raises because of one.
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
@@ -14,7 +15,7 @@ import subprocess
 import time
 import zlib
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
@@ -28,7 +29,7 @@ from agent.inventory.packages import (
     parse_snap_list,
     parse_version_output,
 )
-from agent.wire import InstalledPackage, UpgradablePackage
+from agent.wire import InstalledPackage, UpgradablePackage, field_values
 
 log = logging.getLogger(__name__)
 
@@ -271,17 +272,36 @@ class CachedSoftwareReader:
 
 
 def _pack(software: SoftwareInventory) -> bytes:
-    return zlib.compress(json.dumps(asdict(software), separators=(",", ":")).encode())
+    # One JSON line a package, fed to the compressor as it is made: the whole list as dicts
+    # and one document would be the agent's highest moment on a desktop (megabytes).
+    packer = zlib.compressobj()
+    head = {"app_versions": software.app_versions, "skipped_lines": software.skipped_lines}
+    chunks = [packer.compress(_json_line(head))]
+    chunks.append(packer.compress(_json_line(len(software.installed))))
+    for installed in software.installed:
+        chunks.append(packer.compress(_json_line(field_values(installed))))
+    for upgradable in software.upgradable:
+        chunks.append(packer.compress(_json_line(field_values(upgradable))))
+    chunks.append(packer.flush())
+    return b"".join(chunks)
 
 
 def _unpack(packed: bytes) -> SoftwareInventory:
-    data = json.loads(zlib.decompress(packed))
+    lines = io.BytesIO(zlib.decompress(packed))
+    head = json.loads(lines.readline())
+    count = json.loads(lines.readline())
+    installed = [InstalledPackage(*json.loads(lines.readline())) for _ in range(count)]
+    upgradable = [UpgradablePackage(*json.loads(line)) for line in lines]
     return SoftwareInventory(
-        installed=[InstalledPackage(**item) for item in data["installed"]],
-        upgradable=[UpgradablePackage(**item) for item in data["upgradable"]],
-        app_versions=data["app_versions"],
-        skipped_lines=data["skipped_lines"],
+        installed=installed,
+        upgradable=upgradable,
+        app_versions=head["app_versions"],
+        skipped_lines=head["skipped_lines"],
     )
+
+
+def _json_line(value: object) -> bytes:
+    return json.dumps(value, separators=(",", ":")).encode() + b"\n"
 
 
 def _mtime(path: str) -> float | None:

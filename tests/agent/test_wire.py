@@ -2,22 +2,33 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import json
+import math
 import re
+
+import pytest
 
 from agent.wire import (
     SCHEMA,
     WIRE_VERSION,
     Batch,
+    Disk,
+    Hardware,
     HostIdentity,
+    InstalledPackage,
     Interval,
+    Inventory,
     LaunchCount,
     LaunchEvent,
     MetricSummary,
+    UpgradablePackage,
     encode,
     encode_gzip,
+    field_values,
     new_batch_id,
+    to_dict,
 )
 from tests.conftest import REPO
 
@@ -74,6 +85,57 @@ def test_the_gzip_body_decompresses_to_the_same_json_and_is_reproducible() -> No
     assert encode_gzip(batch) == encode_gzip(batch)
 
 
+def batch_with_inventory(packages: int) -> Batch:
+    hardware = Hardware(
+        "AMD Ryzen 5 5600G", 6, 12, 4464.0, 16 << 30, 2 << 30,
+        [Disk("nvme0n1", "ssd", 512 << 30, "Samsung SSD 980", False)],
+        "LENOVO", "ThinkCentre M75q", "2023-05-11", "Debian GNU/Linux", "12", "6.1.0-28", "x86_64",
+    )  # fmt: skip
+    inventory = Inventory(
+        collected_at=1764000000.5,
+        digest="d" * 64,
+        hardware=hardware,
+        software=[
+            InstalledPackage(f"lib{number}", f"1.{number}-2+deb12u1", "dpkg", "amd64")
+            for number in range(packages)
+        ]
+        + [InstalledPackage("libreoffice", "4:7.4.7-1+deb12u8", "dpkg", "amd64", "libreoffice")],
+        upgradable=[
+            UpgradablePackage(
+                "curl", "7.88.1-10+deb12u14", "7.88.1-10+deb12u15", "oldstable", "amd64"
+            )
+        ],
+    )
+    return dataclasses.replace(sample_batch(), inventory=inventory)
+
+
+def test_an_inventory_batch_encodes_to_the_document_of_to_dict_and_gzips_to_it() -> None:
+    batch = batch_with_inventory(packages=3000)
+    expected = json.dumps(to_dict(batch), separators=(",", ":")).encode()
+    assert encode(batch) == expected
+    assert gzip.decompress(encode_gzip(batch)) == expected  # pieces cross the 64 KiB chunks
+    assert encode_gzip(batch) == encode_gzip(batch)
+    document = json.loads(expected)
+    assert document["inventory"]["software"][-1]["app"] == "libreoffice"
+    assert document["inventory"]["hardware"]["disks"][0]["kind"] == "ssd"
+
+
+def test_a_value_json_cannot_carry_is_refused_by_both_encoders() -> None:
+    bad = MetricSummary("cpu_utilization_ratio", {}, 1, math.nan, 0.0, 0.0, 0.0, 0.0, 0.0)
+    batch = dataclasses.replace(sample_batch(), intervals=[Interval(0.0, 60.0, [bad])])
+    with pytest.raises(ValueError, match="not JSON compliant"):
+        encode(batch)
+    with pytest.raises(ValueError, match="not JSON compliant"):
+        encode_gzip(batch)
+    with pytest.raises(TypeError, match="set is not part of the wire format"):
+        encode(dataclasses.replace(sample_batch(), launches={1}))  # type: ignore[arg-type]
+
+
+def test_field_values_are_a_records_fields_in_order() -> None:
+    curl = InstalledPackage("curl", "7.88.1-10", "dpkg")
+    assert field_values(curl) == ["curl", "7.88.1-10", "dpkg", None, None]
+
+
 def test_batch_ids_are_unique_hex() -> None:
     ids = {new_batch_id() for _ in range(1000)}
     assert len(ids) == 1000
@@ -82,8 +144,6 @@ def test_batch_ids_are_unique_hex() -> None:
 
 def test_every_field_of_the_wire_format_is_documented() -> None:
     documentation = (REPO / "docs" / "wire-format.md").read_text()
-    import dataclasses
-
     from agent import wire
 
     classes = [obj for obj in vars(wire).values() if dataclasses.is_dataclass(obj)]
