@@ -23,6 +23,7 @@ a 20 s warm-up), and the ratio agent/node_exporter.
 Targets (issue 2): agent RSS <= 35 MB, CPU <= node_exporter's.
 
     .venv/bin/python bench/footprint.py [--seconds 150] [--scrape-every 5]
+    .venv/bin/python bench/footprint.py --desktop-packages 3000   # a desktop's inventory
 """
 
 from __future__ import annotations
