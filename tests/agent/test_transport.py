@@ -18,6 +18,7 @@ from agent.errors import ConfigError, TransportError, TransportTimeoutError
 from agent.tls import client_context
 from agent.transport import HttpClient, ProxySettings, parse_proxy
 from tests.fakes.proxy import forward_proxy, proxy_url
+from tests.fakes.serving import serving
 from tests.fakes.tls import https_server
 
 TLS_CERT = Path(__file__).parents[1] / "fixtures" / "tls" / "cert.pem"
@@ -101,15 +102,8 @@ class _OriginServer(ThreadingHTTPServer):
 
 @contextlib.contextmanager
 def running_origin() -> Iterator[_OriginServer]:
-    server = _OriginServer()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(_OriginServer()) as server:
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
 
 
 @pytest.fixture

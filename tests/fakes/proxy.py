@@ -19,6 +19,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
+from tests.fakes.serving import serving
+
 
 @dataclass(frozen=True)
 class ProxiedRequest:
@@ -121,15 +123,8 @@ def forward_proxy(user: str | None = None, password: str | None = None) -> Itera
     if user is not None:
         login = base64.b64encode(f"{user}:{password or ''}".encode()).decode()
         expected = f"Basic {login}"
-    server = _ProxyServer(expected)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(_ProxyServer(expected)) as server:
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
 
 
 def proxy_url(server: _ProxyServer, login: str = "") -> str:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import shutil
 import ssl
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+
+from tests.fakes.serving import serving
 
 TLS_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "tls"
 CERT = TLS_DIR / "cert.pem"
@@ -52,11 +53,5 @@ def https_server() -> Iterator[str]:
     """Serve 204 to every GET over TLS with the test certificate; yield the URL."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), _NoContent)
     server.socket = server_context().wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
+    with serving(server):
         yield f"https://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()

@@ -15,6 +15,7 @@ import pytest
 from agent.config import HttpProbeConfig
 from agent.launches.recorder import LaunchRecorder
 from agent.probes.http import HttpProbe
+from tests.fakes.serving import serving
 
 TLS_DIR = Path(__file__).parents[2] / "fixtures" / "tls"
 SERVER_DELAY = 0.3
@@ -54,15 +55,9 @@ def http_server(
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(TLS_DIR / "cert.pem", TLS_DIR / "key.pem")
         server.socket = context.wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
+    with serving(server):
         port = server.server_address[1]
         yield f"{'https' if tls else 'http'}://127.0.0.1:{port}", server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
 
 
 @contextmanager
