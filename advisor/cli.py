@@ -9,7 +9,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import OperationalError
 
@@ -52,21 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_argument(
-        "--config",
-        type=Path,
-        metavar="FILE",
-        help=f"configuration file (default: $FLEETSIGHT_ADVISOR_CONFIG or {DEFAULT_CONFIG_PATH})",
+    _add_common_options(parser, default=None)
+    commands = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", parser_class=_CommandParser
     )
-    parser.add_argument(
-        "--state-dir", type=Path, metavar="DIR", help="directory of the embedded SQLite database"
-    )
-    parser.add_argument(
-        "--database-url",
-        metavar="URL",
-        help="SQLAlchemy URL (prefer FLEETSIGHT_ADVISOR_DATABASE_URL_FILE)",
-    )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = commands.add_parser("serve", help="serve the HTTP API (what systemd runs)")
     serve.add_argument("--listen", metavar="HOST:PORT", help="override [server] listen")
@@ -115,6 +104,40 @@ def build_parser() -> argparse.ArgumentParser:
     add_detect_parser(commands)
     add_findings_parsers(commands)
     return parser
+
+
+class _CommandParser(argparse.ArgumentParser):
+    """A command's parser, which also takes the options given before the command
+    ("db upgrade --state-dir DIR"); there they override only when given, so one typed before
+    the command is not reset. Nested commands inherit the class; a command that defines one of
+    these options itself (``simulate --database-url``) keeps its own."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(conflict_handler="resolve", **kwargs)
+        _add_common_options(self, default=argparse.SUPPRESS)
+
+
+def _add_common_options(parser: argparse.ArgumentParser, *, default: object) -> None:
+    parser.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        default=default,
+        help=f"configuration file (default: $FLEETSIGHT_ADVISOR_CONFIG or {DEFAULT_CONFIG_PATH})",
+    )
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        metavar="DIR",
+        default=default,
+        help="directory of the embedded SQLite database",
+    )
+    parser.add_argument(
+        "--database-url",
+        metavar="URL",
+        default=default,
+        help="SQLAlchemy URL (prefer FLEETSIGHT_ADVISOR_DATABASE_URL_FILE)",
+    )
 
 
 def _load(args: argparse.Namespace) -> AdvisorConfig:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import logging
 import os
@@ -13,7 +12,7 @@ import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from agent import __version__
 from agent.config import DEFAULT_CONFIG_PATH, Config, duration, load_config
@@ -53,14 +52,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     _add_common_options(parser, default=None)
-    # The same options after the command too ("check-config --config FILE"), where they
-    # override only when given, so one typed before the command is not reset.
-    common = argparse.ArgumentParser(add_help=False)
-    _add_common_options(common, default=argparse.SUPPRESS)
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    add_command = functools.partial(commands.add_parser, parents=[common])
+    commands = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", parser_class=_CommandParser
+    )
 
-    run = add_command("run", help="run the agent in the foreground (what systemd runs)")
+    run = commands.add_parser("run", help="run the agent in the foreground (what systemd runs)")
     run.add_argument(
         "--for",
         dest="run_for",
@@ -74,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="print a one-paragraph summary of every batch as it is spooled",
     )
 
-    collect = add_command(
+    collect = commands.add_parser(
         "collect", help="measure once and print the batch as JSON (nothing is spooled or sent)"
     )
     collect.add_argument(
@@ -94,13 +90,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-inventory", action="store_true", help="leave out the hardware and software inventory"
     )
 
-    add_command("check-config", help="validate the configuration and exit")
+    commands.add_parser("check-config", help="validate the configuration and exit")
 
-    enroll = add_command("enroll", help="exchange an enrolment token for this host's credential")
+    enroll = commands.add_parser(
+        "enroll", help="exchange an enrolment token for this host's credential"
+    )
     enroll.add_argument("url", help="advisor base URL, e.g. https://advisor.example.org:8443")
     enroll.add_argument("token", help="enrolment token from the advisor admin; '-' reads stdin")
 
-    timecmd = add_command(
+    timecmd = commands.add_parser(
         "time",
         help="run a command and report how long it took to the local agent",
         description="Run CMD, report its run time to the agent's loopback endpoint, and exit "
@@ -109,13 +107,22 @@ def build_parser() -> argparse.ArgumentParser:
     timecmd.add_argument("--app", help="app name reported (default: the command's basename)")
     timecmd.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- CMD [ARGS...]")
 
-    spool = add_command("spool", help="inspect the on-disk spool")
+    spool = commands.add_parser("spool", help="inspect the on-disk spool")
     spool_commands = spool.add_subparsers(dest="spool_command", required=True, metavar="ACTION")
-    add_action = functools.partial(spool_commands.add_parser, parents=[common])
-    add_action("status", help="batches waiting, quarantined and dropped")
-    add_action("quarantined", help="list quarantined batches and why")
-    add_action("requeue", help="give quarantined batches another try")
+    spool_commands.add_parser("status", help="batches waiting, quarantined and dropped")
+    spool_commands.add_parser("quarantined", help="list quarantined batches and why")
+    spool_commands.add_parser("requeue", help="give quarantined batches another try")
     return parser
+
+
+class _CommandParser(argparse.ArgumentParser):
+    """A command's parser, which also takes the options given before the command
+    ("check-config --config FILE"); there they override only when given, so one typed
+    before the command is not reset. Nested commands (``spool status``) inherit the class."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        _add_common_options(self, default=argparse.SUPPRESS)
 
 
 def _add_common_options(parser: argparse.ArgumentParser, *, default: object) -> None:

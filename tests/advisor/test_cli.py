@@ -47,6 +47,28 @@ def test_db_upgrade_creates_the_schema_once_and_status_says_it_is_current(
     assert "up to date" in after
 
 
+def test_the_common_options_work_after_the_command_too(
+    state: Path, tmp_path_factory: pytest.TempPathFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    elsewhere = tmp_path_factory.mktemp("elsewhere")
+    run(capsys, "db", "upgrade", "--state-dir", str(elsewhere))
+    assert (elsewhere / "advisor.sqlite3").exists()
+    assert not (state / "advisor.sqlite3").exists()
+    # Given before the command only, an option is not reset by the command's own copy of it.
+    code, out, _ = run(capsys, "--state-dir", str(elsewhere), "token", "list")
+    assert code == 0
+    assert "no tokens" in out
+    # simulate keeps its own --database-url: where the simulated fleet goes, not the advisor's.
+    truth = str(elsewhere / "truth.json")
+    fleet = elsewhere / "fleet.sqlite3"
+    code, _, err = run(
+        capsys, "simulate", "--hosts", "1", "--days", "1", "--truth", truth,
+        "--database-url", f"sqlite:///{fleet}",
+    )  # fmt: skip
+    assert code == 1
+    assert f"the database sqlite:///{fleet} has no Fleetsight schema" in err
+
+
 def test_commands_on_a_database_never_migrated_name_the_command_that_fixes_it(
     state: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
