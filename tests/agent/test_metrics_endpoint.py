@@ -24,7 +24,8 @@ def endpoint() -> Iterator[str]:
 def scrape(url: str) -> str:
     with urllib.request.urlopen(url, timeout=10) as response:
         assert response.status == 200
-        return response.read().decode()
+        body: bytes = response.read()
+    return body.decode()
 
 
 def test_scrapes_are_answered_on_one_thread(endpoint: str) -> None:

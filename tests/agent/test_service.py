@@ -6,6 +6,7 @@ import gzip
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -107,7 +108,7 @@ def service_with(spool: object, **overrides: object) -> AgentService:
     return AgentService(parts)
 
 
-def spooled_documents(spool: Spool) -> list[dict[str, object]]:
+def spooled_documents(spool: Spool) -> list[dict[str, Any]]:
     return [json.loads(gzip.decompress(b.body)) for b in spool.due(float("inf"), 100)]
 
 

@@ -146,7 +146,11 @@ def test_every_field_of_the_wire_format_is_documented() -> None:
     documentation = (REPO / "docs" / "wire-format.md").read_text()
     from agent import wire
 
-    classes = [obj for obj in vars(wire).values() if dataclasses.is_dataclass(obj)]
+    classes = [
+        obj
+        for obj in vars(wire).values()
+        if isinstance(obj, type) and dataclasses.is_dataclass(obj)
+    ]
     missing = [
         f"{cls.__name__}.{field.name}"
         for cls in classes

@@ -476,9 +476,9 @@ def test_a_batch_waiting_for_a_slot_is_stored_when_one_frees_in_time() -> None:
     answers: dict[str, int] = {}
 
     def send(batch: Batch) -> None:
-        answers[batch.batch_id] = post(client, encode_gzip(batch), api.headers()).status_code
+        answers[batch.batch_id] = post(shared, encode_gzip(batch), api.headers()).status_code
 
-    with TestClient(api.app) as client:
+    with TestClient(api.app) as shared:
         senders = [threading.Thread(target=send, args=(batch,)) for batch in (first, second)]
         senders[0].start()
         assert entered.acquire(timeout=60), "the first ingest never reached the store"

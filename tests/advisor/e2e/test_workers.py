@@ -66,11 +66,14 @@ def test_two_workers_share_the_port_and_report_one_sum_of_metrics(
     advisor = AdvisorProcess(tmp_path, url, workers=2).start()
     try:
         metrics_dir = tmp_path / "advisor-state" / "metrics"
-        worker_pids = lambda: {  # noqa: E731 - read again until both workers wrote theirs
-            match.group(1)
-            for path in metrics_dir.glob("*.db")
-            if (match := re.search(r"_(\d+)\.db$", path.name))
-        }
+
+        def worker_pids() -> set[str]:  # read again until both workers wrote theirs
+            return {
+                match.group(1)
+                for path in metrics_dir.glob("*.db")
+                if (match := re.search(r"_(\d+)\.db$", path.name))
+            }
+
         assert wait_until(lambda: len(worker_pids()) == 2, timeout=30), advisor.log.read_text()
         for sequence in range(BATCHES):
             host_id = ("host-a", "host-b")[sequence % 2]

@@ -56,14 +56,14 @@ def test_launch_counts_per_host_and_app_agree_with_the_batches_within_poisson_no
 
 
 def test_median_load_times_per_version_and_start_kind_agree_with_the_batches() -> None:
-    batch: dict[tuple[str, str, bool], list[float]] = defaultdict(list)
+    batch: dict[tuple[str, str | None, bool], list[float]] = defaultdict(list)
     for d in batch_run():
         for launch in d.batch.launches:
             if launch.outcome == "ok" and launch.duration_seconds is not None:
                 key = (launch.app, launch.version, launch.start_kind == "cold")
                 batch[key].append(launch.duration_seconds)
     frame = columnar_run().launches
-    columnar: dict[tuple[str, str, bool], list[float]] = defaultdict(list)
+    columnar: dict[tuple[str, str | None, bool], list[float]] = defaultdict(list)
     for a, v, cold, duration in zip(
         frame.app.tolist(),
         frame.version.tolist(),

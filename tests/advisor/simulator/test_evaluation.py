@@ -9,6 +9,8 @@ import numpy as np
 from advisor.analysis.findings import Cause, Effect, Evidence, Finding, Kind, Quantiles
 from advisor.simulator.calendar import DAY
 from advisor.simulator.evaluation import (
+    EventKey,
+    TruthEvent,
     count_launches_after,
     detection_delays,
     events_from_truth,
@@ -21,7 +23,9 @@ END = T0 + 30 * DAY
 HOSTS = [f"h{i}" for i in range(10)]
 
 
-def event(event_id: str, kind: str, app: str | None, cause: str | None, **more: Any) -> dict:
+def event(
+    event_id: str, kind: str, app: str | None, cause: str | None, **more: Any
+) -> dict[str, Any]:
     base = {
         "id": event_id,
         "kind": kind,
@@ -82,7 +86,7 @@ TRUTH = {
         event("noisy", "noisy_host", None, None, hosts=["h9"], effect=None),
     ],
 }
-ENOUGH = {("lo-slower", "libreoffice"): 500, ("memory", "evince"): 400}
+ENOUGH: dict[EventKey, int] = {("lo-slower", "libreoffice"): 500, ("memory", "evince"): 400}
 
 
 def finding(
@@ -126,7 +130,7 @@ TIER = finding(
 )
 
 
-def events() -> list:
+def events() -> list[TruthEvent]:
     return events_from_truth(TRUTH, ENOUGH)
 
 

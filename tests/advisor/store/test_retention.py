@@ -32,7 +32,7 @@ KEEP_ALL = {
 
 def policy(**days: int) -> RetentionPolicy:
     """Keep everything forever except what the test names."""
-    return RetentionPolicy(**{**KEEP_ALL, **days})  # type: ignore[arg-type]
+    return RetentionPolicy(**{**KEEP_ALL, **days})
 
 
 def count(engine: sa.Engine, model: type[Any]) -> int:
@@ -137,7 +137,7 @@ def test_it_deletes_in_chunks_of_chunk_rows(
 
     deleted = apply_retention(
         engine,
-        RetentionPolicy(**{**KEEP_ALL, "launches_days": 1, "chunk_rows": 3}),  # type: ignore[arg-type]
+        RetentionPolicy(**{**KEEP_ALL, "launches_days": 1, "chunk_rows": 3}),
         now=DAY0 + 5 * DAY,
         between_chunks=lambda: chunks.append(count(engine, LaunchRow)),
     )

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.collectors import pressure
+from agent.collectors import pressure, procfs
 from agent.collectors.base import Sample
 from agent.collectors.pressure import (
     PressureCollector,
@@ -91,7 +91,7 @@ def test_it_leaves_out_cpu_full_on_kernels_that_do_not_report_it(proc_root: Path
 def test_it_skips_files_the_kernel_refuses_to_read_when_psi_is_disabled(
     proc_root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real_read_text = pressure.read_text
+    real_read_text = procfs.read_text
 
     def refuse_cpu(path: Path | str) -> str:
         if Path(path).name == "cpu":

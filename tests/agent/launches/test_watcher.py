@@ -227,7 +227,7 @@ def fake_watcher(
 
 
 def cpu_app(name: str = "office", **ready: Any) -> AppConfig:
-    settings = {"signal": "cpu_settled", "settle_for": 0.5} | ready
+    settings: dict[str, Any] = {"signal": "cpu_settled", "settle_for": 0.5} | ready
     return AppConfig(name=name, process_names=(name,), ready=ReadySection(**settings))
 
 

@@ -61,7 +61,7 @@ def http_server(
 
 
 @contextmanager
-def raw_server(script: Callable[[socket.socket], None]) -> Iterator[int]:
+def raw_server(script: Callable[[socket.socket], object]) -> Iterator[int]:
     """A TCP server on loopback that runs ``script`` on its first connection; yields the port."""
     listener = socket.create_server(("127.0.0.1", 0))
     listener.settimeout(30)
