@@ -79,6 +79,7 @@ class Usage:
     name: str
     pid: int
     rss_samples: list[int] = field(default_factory=list)
+    final_pss: int = 0
     cpu_start: float = 0.0
     cpu_warm: float = 0.0
     cpu_end: float = 0.0
@@ -93,6 +94,15 @@ def cpu_seconds(pid: int) -> float:
 
 def rss_bytes(pid: int) -> int:
     return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE
+
+
+def pss_bytes(pid: int) -> int:
+    """Proportional set size: shared pages (libcrypto, libc...) counted by the share each
+    process has of them, which is what a machine running many programs pays."""
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        if line.startswith("Pss:"):
+            return int(line.split()[1]) * 1024
+    return 0
 
 
 def agent_config(state_dir: Path, metrics_port: int, advisor_url: str) -> str:
@@ -307,6 +317,7 @@ def main() -> int:
             for item in usage.values():
                 item.cpu_end = cpu_seconds(item.pid)
                 item.rss_samples.append(rss_bytes(item.pid))
+                item.final_pss = pss_bytes(item.pid)
             exited = {name: process.poll() for name, (process, _) in processes.items()}
         finally:
             stop.set()
@@ -329,7 +340,8 @@ def main() -> int:
         f"scraped every {args.scrape_every:.0f} s, {len(WATCHED)} watched apps{inventory}"
     )
     print(
-        f"{'':32} {'peak RSS':>10} {'final RSS':>10} {'CPU total':>10} {'CPU steady':>11}"
+        f"{'':32} {'peak RSS':>10} {'final RSS':>10} {'final PSS':>10} {'CPU total':>10}"
+        f" {'CPU steady':>11}"
         f" {'CPU %':>6} {'scrape':>8}"
     )
     rows = {}
@@ -340,7 +352,8 @@ def main() -> int:
         steady_cpu = item.cpu_end - item.cpu_warm
         rows[name] = (peak, total, steady_cpu)
         print(
-            f"{name:32} {peak:>8.1f}MB {final:>8.1f}MB {total:>9.2f}s {steady_cpu:>10.2f}s"
+            f"{name:32} {peak:>8.1f}MB {final:>8.1f}MB {item.final_pss / 1e6:>8.1f}MB"
+            f" {total:>9.2f}s {steady_cpu:>10.2f}s"
             f" {100 * steady_cpu / steady:>5.2f}% {scraped_bytes[name]:>7}B"
         )
     agent_row, node_row = rows["fleetsight-agent"], rows["node_exporter"]
