@@ -420,6 +420,8 @@ class LaunchWatcher:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)
+            if self._thread.is_alive():
+                return  # still reading: its file closes when the watcher is collected
         self._procfs.close()
 
     def _run(self) -> None:
