@@ -231,11 +231,14 @@ def _as_object(record: Any) -> dict[str, Any]:
 def encode_gzip(batch: Batch) -> bytes:
     """The HTTP body as sent: gzip of :func:`encode`, reproducible (no time in its header).
 
-    Encoded piece by piece into the compressor: json's C encoder keeps every small piece of
-    the document until the end (tens of thousands for a desktop's inventory, about 1 MB the
-    agent would keep afterwards); this costs a few ms more, on a batch a minute.
+    A batch with an inventory is encoded piece by piece into the compressor: json's C
+    encoder keeps every small piece of the document until the end (tens of thousands for a
+    desktop's inventory, about 1 MB the agent would keep afterwards). The minute's batch
+    without one takes the C encoder, four times faster (0.5 ms).
     """
     compressor = zlib.compressobj(6, zlib.DEFLATED, _GZIP_WBITS)
+    if batch.inventory is None:
+        return compressor.compress(encode(batch)) + compressor.flush()
     compressed: list[bytes] = []
     pending: list[str] = []
     size = 0

@@ -127,6 +127,15 @@ def test_a_value_json_cannot_carry_is_refused_by_both_encoders() -> None:
         encode(batch)
     with pytest.raises(ValueError, match="not JSON compliant"):
         encode_gzip(batch)
+    with_inventory = batch_with_inventory(packages=10)
+    assert with_inventory.inventory is not None
+    odd_hardware = dataclasses.replace(with_inventory.inventory.hardware, cpu_max_mhz=math.inf)
+    odd = dataclasses.replace(
+        with_inventory,
+        inventory=dataclasses.replace(with_inventory.inventory, hardware=odd_hardware),
+    )
+    with pytest.raises(ValueError, match="not JSON compliant"):
+        encode_gzip(odd)  # the piece-by-piece path
     with pytest.raises(TypeError, match="set is not part of the wire format"):
         encode(dataclasses.replace(sample_batch(), launches={1}))  # type: ignore[arg-type]
 
