@@ -9,7 +9,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import OperationalError
 
@@ -22,6 +22,7 @@ from advisor.errors import FleetsightAdvisorError
 from advisor.findings_cli import add_findings_parsers, cmd_analyse, cmd_findings
 from advisor.jobs import commands as jobs_commands
 from advisor.simulator.cli import add_simulate_parser
+from agent.cli_options import command_parser_class
 from agent.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -54,7 +55,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     _add_common_options(parser, default=None)
     commands = parser.add_subparsers(
-        dest="command", required=True, metavar="COMMAND", parser_class=_CommandParser
+        dest="command",
+        required=True,
+        metavar="COMMAND",
+        parser_class=command_parser_class(_add_common_options),
     )
 
     serve = commands.add_parser("serve", help="serve the HTTP API (what systemd runs)")
@@ -104,17 +108,6 @@ def build_parser() -> argparse.ArgumentParser:
     add_detect_parser(commands)
     add_findings_parsers(commands)
     return parser
-
-
-class _CommandParser(argparse.ArgumentParser):
-    """A command's parser, which also takes the options given before the command
-    ("db upgrade --state-dir DIR"); there they override only when given, so one typed before
-    the command is not reset. Nested commands inherit the class; a command that defines one of
-    these options itself (``simulate --database-url``) keeps its own."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(conflict_handler="resolve", **kwargs)
-        _add_common_options(self, default=argparse.SUPPRESS)
 
 
 def _add_common_options(parser: argparse.ArgumentParser, *, default: object) -> None:

@@ -12,9 +12,10 @@ import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from agent import __version__
+from agent.cli_options import command_parser_class
 from agent.config import DEFAULT_CONFIG_PATH, Config, duration, load_config
 from agent.errors import FleetsightAgentError
 
@@ -53,7 +54,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     _add_common_options(parser, default=None)
     commands = parser.add_subparsers(
-        dest="command", required=True, metavar="COMMAND", parser_class=_CommandParser
+        dest="command",
+        required=True,
+        metavar="COMMAND",
+        parser_class=command_parser_class(_add_common_options),
     )
 
     run = commands.add_parser("run", help="run the agent in the foreground (what systemd runs)")
@@ -113,16 +117,6 @@ def build_parser() -> argparse.ArgumentParser:
     spool_commands.add_parser("quarantined", help="list quarantined batches and why")
     spool_commands.add_parser("requeue", help="give quarantined batches another try")
     return parser
-
-
-class _CommandParser(argparse.ArgumentParser):
-    """A command's parser, which also takes the options given before the command
-    ("check-config --config FILE"); there they override only when given, so one typed
-    before the command is not reset. Nested commands (``spool status``) inherit the class."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        _add_common_options(self, default=argparse.SUPPRESS)
 
 
 def _add_common_options(parser: argparse.ArgumentParser, *, default: object) -> None:
