@@ -22,7 +22,7 @@ from advisor.errors import FleetsightAdvisorError
 from advisor.findings_cli import add_findings_parsers, cmd_analyse, cmd_findings
 from advisor.jobs import commands as jobs_commands
 from advisor.simulator.cli import add_simulate_parser
-from agent.cli_options import command_parser_class
+from agent.cli_options import add_commands
 from agent.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -53,13 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    _add_common_options(parser, default=None)
-    commands = parser.add_subparsers(
-        dest="command",
-        required=True,
-        metavar="COMMAND",
-        parser_class=command_parser_class(_add_common_options),
-    )
+    commands = add_commands(parser, _add_common_options)
 
     serve = commands.add_parser("serve", help="serve the HTTP API (what systemd runs)")
     serve.add_argument("--listen", metavar="HOST:PORT", help="override [server] listen")

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from agent import __version__
-from agent.cli_options import command_parser_class
+from agent.cli_options import add_commands
 from agent.config import DEFAULT_CONFIG_PATH, Config, duration, load_config
 from agent.errors import FleetsightAgentError
 
@@ -52,13 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    _add_common_options(parser, default=None)
-    commands = parser.add_subparsers(
-        dest="command",
-        required=True,
-        metavar="COMMAND",
-        parser_class=command_parser_class(_add_common_options),
-    )
+    commands = add_commands(parser, _add_common_options)
 
     run = commands.add_parser("run", help="run the agent in the foreground (what systemd runs)")
     run.add_argument(

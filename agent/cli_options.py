@@ -14,6 +14,20 @@ class AddOptions(Protocol):
     def __call__(self, parser: argparse.ArgumentParser, *, default: object) -> None: ...
 
 
+def add_commands(
+    parser: argparse.ArgumentParser, add_options: AddOptions
+) -> argparse._SubParsersAction[argparse.ArgumentParser]:
+    """Give ``parser`` the options ``add_options`` adds (default None) and a required
+    ``command``, whose parsers (and theirs) take the same options after the command."""
+    add_options(parser, default=None)
+    return parser.add_subparsers(
+        dest="command",
+        required=True,
+        metavar="COMMAND",
+        parser_class=command_parser_class(add_options),
+    )
+
+
 def command_parser_class(add_options: AddOptions) -> type[argparse.ArgumentParser]:
     """A parser class for ``add_subparsers(parser_class=...)`` whose parsers also take the
     options ``add_options`` adds to the top-level parser.
