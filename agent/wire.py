@@ -225,7 +225,7 @@ def encode(batch: Batch) -> bytes:
 def _as_object(record: Any) -> dict[str, Any]:
     if not dataclasses.is_dataclass(type(record)):
         raise TypeError(f"{type(record).__name__} is not part of the wire format")
-    return {name: getattr(record, name) for name in record.__slots__}
+    return dict(zip(record.__slots__, field_values(record), strict=True))
 
 
 def encode_gzip(batch: Batch) -> bytes:
