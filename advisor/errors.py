@@ -4,11 +4,16 @@ agent.errors.ConfigError   bad configuration; names the file, line and key (one 
                            both programs: they share the config parser)
 FleetsightAdvisorError
 ├── SchemaOutOfDate      the database needs `fleetsight-advisor db upgrade`
-├── EnrolmentRefused     an enrolment token was not accepted (unknown, expired, revoked,
-│                        used up); ``reason`` is one of those words
+├── EnrolmentRefused     an enrolment was not accepted: the token (unknown, expired,
+│                        revoked, used up) or the host (enrolled already without proof of
+│                        its credential, revoked, another department's); ``reason`` says
 ├── UnknownCredential    an ingest credential is unknown, or its host was revoked
-└── WrongHost            an ingest credential belongs to another host than the batch's;
-                         ``credential_host_id`` is the host it belongs to
+├── WrongHost            an ingest credential belongs to another host than the batch's;
+│                        ``credential_host_id`` is the host it belongs to
+├── UnstorableBatch      the database refused a batch for what it holds: it never will take
+│                        it (the API answers 422, the agent quarantines the batch)
+└── StoreUnavailable     the database could not take a batch now (connection, lock,
+                         resources): worth retrying (503 with Retry-After)
 """
 
 from __future__ import annotations
@@ -20,7 +25,9 @@ __all__ = [
     "EnrolmentRefused",
     "FleetsightAdvisorError",
     "SchemaOutOfDate",
+    "StoreUnavailable",
     "UnknownCredential",
+    "UnstorableBatch",
     "WrongHost",
 ]
 
@@ -34,7 +41,10 @@ class SchemaOutOfDate(FleetsightAdvisorError):  # noqa: N818 - reads as the verd
 
 
 class EnrolmentRefused(FleetsightAdvisorError):  # noqa: N818 - reads as the verdict it is
-    """An enrolment token was refused; ``reason`` is unknown, expired, revoked or used_up."""
+    """An enrolment was refused. ``reason`` is about the token (``unknown``, ``expired``,
+    ``revoked``, ``used_up``) or the host (``host_enrolled``: it exists and the request did
+    not prove its current credential; ``host_revoked``; ``other_department``: the token is
+    for another department than the host's)."""
 
     def __init__(self, reason: str, message: str):
         super().__init__(message)
@@ -51,3 +61,13 @@ class WrongHost(FleetsightAdvisorError):  # noqa: N818 - reads as the verdict it
     def __init__(self, credential_host_id: str):
         super().__init__(f"the credential belongs to host {credential_host_id!r}")
         self.credential_host_id = credential_host_id
+
+
+class UnstorableBatch(FleetsightAdvisorError):  # noqa: N818 - reads as the verdict it is
+    """The database refused a batch for its content (a constraint, a value out of range):
+    retrying cannot help. The message says what the database objected to."""
+
+
+class StoreUnavailable(FleetsightAdvisorError):  # noqa: N818 - reads as the verdict it is
+    """The database could not take a batch now (unreachable, locked, out of resources):
+    the same batch may well be stored on a later try."""

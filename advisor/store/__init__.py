@@ -108,13 +108,29 @@ class Store(Protocol):
         ...
 
     def enrol(
-        self, *, token: str, host_id: str, hostname: str, agent_version: str, now: float
+        self,
+        *,
+        token: str,
+        host_id: str,
+        hostname: str,
+        agent_version: str,
+        now: float,
+        current_credential: str | None = None,
     ) -> Enrolment:
         """Exchange a token for a new per-host credential; raises EnrolmentRefused.
 
-        Enrolling a host id again (a reinstalled machine) replaces its credential and
-        un-revokes it; the department comes from the token, never from the agent.
+        The department comes from the token, never from the agent. An existing host id is
+        never taken over, moved to another department or un-revoked: enrolling it again
+        needs a token of its department and ``current_credential`` matching its credential
+        (the old credential then stops working), or an admin's :meth:`release_host` first.
+        A refused enrolment leaves the token's uses as they were.
         """
+        ...
+
+    def release_host(self, host_id: str, *, now: float, department: str | None = None) -> bool:
+        """An admin's action: the host's credential stops working and the next enrolment of
+        its id with a token of its department (``department``, when given, moves it first)
+        takes it over, lifting a revocation. False if the host is unknown."""
         ...
 
     def authenticate(self, credential: str) -> AuthenticatedHost | None:
@@ -141,9 +157,12 @@ class Store(Protocol):
     ) -> IngestResult:
         """:meth:`ingest` for the host the batch names, if ``credential`` is that host's.
 
-        The check is part of the ingest transaction. Raises advisor.errors.UnknownCredential
-        (unknown credential or revoked host) or advisor.errors.WrongHost (the credential is
-        another host's); nothing is stored then.
+        Batch ids are unique per host: another host's batch with the same id is another
+        batch. The check is part of the ingest transaction. Raises
+        advisor.errors.UnknownCredential (unknown credential or revoked host) or
+        advisor.errors.WrongHost (the credential is another host's); and when the database
+        refuses, advisor.errors.UnstorableBatch (it never will take this batch) or
+        advisor.errors.StoreUnavailable (try again later). Nothing is stored then.
         """
         ...
 

@@ -6,6 +6,8 @@ advisor creates engines. Creating an engine connects to nothing: the first query
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -68,7 +70,7 @@ def make_engine(url: str) -> sa.Engine:
 
 def _sqlite_engine(url: URL) -> sa.Engine:
     if url.database and url.database != ":memory:" and not url.database.startswith("file:"):
-        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        _private_database_file(Path(url.database))
     engine = sa.create_engine(url)
 
     @event.listens_for(engine, "connect")
@@ -93,6 +95,27 @@ def _sqlite_engine(url: URL) -> sa.Engine:
         connection.exec_driver_sql(f"BEGIN {mode}")
 
     return engine
+
+
+def _private_database_file(path: Path) -> None:
+    """Create the database file readable by its owner only, wherever the advisor runs.
+
+    The database holds credential hashes, inventories and hostnames. systemd's UMask covers
+    the packaged service; a hand-started advisor gets 0600 too. SQLite gives the -wal and
+    -shm files the mode of the database file. An existing file open to others (created by
+    an older advisor) loses those bits: the owner's and group's stay as an operator set them.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        mode = path.stat().st_mode
+        if mode & 0o007:
+            path.chmod(stat.S_IMODE(mode) & ~0o007)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot create the database file {path}: {exc.strerror or exc}", key="database.url"
+        ) from exc
 
 
 def _postgres_engine(url: URL) -> sa.Engine:

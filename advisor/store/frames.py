@@ -381,7 +381,9 @@ def _load_pressure(
         )
         .group_by(DAILY.c.host_id, DAILY.c.bucket_start)
     )
-    pending_batches = sa.select(BATCHES.c.batch_id).where(BATCHES.c.rolled_up_at.is_(None))
+    pending_batches = sa.select(BATCHES.c.host_id, BATCHES.c.batch_id).where(
+        BATCHES.c.rolled_up_at.is_(None)
+    )
     pending = sa.select(
         SUMMARIES.c.host_id,
         SUMMARIES.c.name,
@@ -393,7 +395,7 @@ def _load_pressure(
         _series_filter(SUMMARIES.c.name, SUMMARIES.c.labels),
         SUMMARIES.c.interval_start >= start,
         SUMMARIES.c.interval_start <= now,
-        SUMMARIES.c.batch_id.in_(pending_batches),
+        sa.tuple_(SUMMARIES.c.host_id, SUMMARIES.c.batch_id).in_(pending_batches),
     )
     parts: list[tuple[npt.NDArray[Any], ...]] = []
     for rows in _chunks(conn, rolled):

@@ -78,6 +78,8 @@ class Host(Base):
     inventory_collected_at: Mapped[float | None] = mapped_column(sa.Double)
     """``collected_at`` of the newest inventory applied: older ones are not applied."""
     inventory_digest: Mapped[str | None] = mapped_column(sa.String)
+    released_at: Mapped[float | None] = mapped_column(sa.Double)
+    """When an admin released the host for re-enrolment without its credential (else NULL)."""
 
 
 class BatchRecord(Base):
@@ -99,8 +101,11 @@ class BatchRecord(Base):
         ),
     )
 
+    # Batch ids are unique per host: another host reusing an id is another batch.
+    host_id: Mapped[str] = mapped_column(
+        sa.String, sa.ForeignKey("hosts.host_id"), primary_key=True
+    )
     batch_id: Mapped[str] = mapped_column(sa.String, primary_key=True)
-    host_id: Mapped[str] = mapped_column(sa.String, sa.ForeignKey("hosts.host_id"))
     sequence: Mapped[int] = mapped_column(sa.BigInteger)
     created_at: Mapped[float] = mapped_column(sa.Double)
     received_at: Mapped[float] = mapped_column(sa.Double, index=True)

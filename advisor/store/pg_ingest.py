@@ -41,7 +41,7 @@ WITH host AS (
     SELECT %(batch_id)s::text, host_id, %(sequence)s::int8, %(created_at)s::float8,
            %(received_at)s::float8, %(sent_at)s::float8, %(dropped)s::int4
     FROM host
-    ON CONFLICT (batch_id) DO NOTHING
+    ON CONFLICT (host_id, batch_id) DO NOTHING
     RETURNING host_id
 ), touched AS (
     -- A retry changes nothing, not even the host's last-seen time.

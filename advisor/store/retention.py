@@ -126,6 +126,7 @@ def _deletable(
     if summaries is not None:
         # A summary whose batch row is gone was rolled up: batches go only after that.
         waiting = sa.exists().where(
+            BATCHES.c.host_id == SUMMARIES.c.host_id,
             BATCHES.c.batch_id == SUMMARIES.c.batch_id,
             sa.or_(BATCHES.c.rolled_up_at.is_(None), BATCHES.c.rolled_up_at >= summaries),
         )
@@ -143,7 +144,12 @@ def _deletable(
             conditions.append(BATCHES.c.rolled_up_at < summaries)
         else:
             # Raw summaries are kept forever: so are the batches that vouch they are rolled up.
-            conditions.append(~sa.exists().where(SUMMARIES.c.batch_id == BATCHES.c.batch_id))
+            conditions.append(
+                ~sa.exists().where(
+                    SUMMARIES.c.host_id == BATCHES.c.host_id,
+                    SUMMARIES.c.batch_id == BATCHES.c.batch_id,
+                )
+            )
         found.append((BATCHES, sa.and_(*conditions)))
     return found
 

@@ -198,9 +198,11 @@ def roll_up_chunk(
     transaction."""
     writer = engine.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"})
     with writer.begin() as conn:
-        batch_ids = list(
-            conn.execute(
-                sa.select(BATCHES.c.batch_id)
+        # Batch ids are unique per host only: a batch is its (host_id, batch_id) pair.
+        batch_keys = [
+            tuple(row)
+            for row in conn.execute(
+                sa.select(BATCHES.c.host_id, BATCHES.c.batch_id)
                 .where(
                     BATCHES.c.rolled_up_at.is_(None),
                     sa.true()
@@ -213,9 +215,9 @@ def roll_up_chunk(
                 # PostgreSQL: a rollup run by hand next to the scheduled one takes other
                 # batches instead of waiting. SQLite ignores it (BEGIN IMMEDIATE serialises).
                 .with_for_update(skip_locked=True)
-            ).scalars()
-        )
-        if not batch_ids:
+            )
+        ]
+        if not batch_keys:
             return RollupResult()
         rows = (
             conn.execute(
@@ -229,7 +231,11 @@ def roll_up_chunk(
                     SUMMARIES.c.min,
                     SUMMARIES.c.max,
                     *(SUMMARIES.c[name] for name in QUANTILES),
-                ).where(SUMMARIES.c.batch_id.in_(batch_ids))
+                ).where(
+                    # The first test lets the batch_id index find the rows; the pair decides.
+                    SUMMARIES.c.batch_id.in_({batch_id for _, batch_id in batch_keys}),
+                    sa.tuple_(SUMMARIES.c.host_id, SUMMARIES.c.batch_id).in_(batch_keys),
+                )
             )
             .mappings()
             .all()
@@ -239,10 +245,12 @@ def roll_up_chunk(
         _upsert(conn, HOURLY, hourly, now)
         _upsert(conn, DAILY, daily, now)
         conn.execute(
-            BATCHES.update().where(BATCHES.c.batch_id.in_(batch_ids)).values(rolled_up_at=now)
+            BATCHES.update()
+            .where(sa.tuple_(BATCHES.c.host_id, BATCHES.c.batch_id).in_(batch_keys))
+            .values(rolled_up_at=now)
         )
     return RollupResult(
-        batches=len(batch_ids), summaries=len(rows), hourly_rows=len(hourly), daily_rows=len(daily)
+        batches=len(batch_keys), summaries=len(rows), hourly_rows=len(hourly), daily_rows=len(daily)
     )
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import hashlib
+import hmac
 import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -28,7 +29,13 @@ from typing import Any, cast
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from advisor.errors import EnrolmentRefused, UnknownCredential, WrongHost
+from advisor.errors import (
+    EnrolmentRefused,
+    StoreUnavailable,
+    UnknownCredential,
+    UnstorableBatch,
+    WrongHost,
+)
 from advisor.store import (
     AuthenticatedHost,
     Enrolment,
@@ -36,6 +43,7 @@ from advisor.store import (
     IngestResult,
     TokenRecord,
     VersionSpan,
+    failures,
     pg_ingest,
 )
 from advisor.store.engine import SQLITE_BEGIN_OPTION
@@ -105,7 +113,7 @@ class SqlStore:
         # Ingest is the hot path: its statements are built once, not per batch.
         self._claim_batch = (
             self._insert(BATCHES)
-            .on_conflict_do_nothing(index_elements=[BATCHES.c.batch_id])
+            .on_conflict_do_nothing(index_elements=[BATCHES.c.host_id, BATCHES.c.batch_id])
             .returning(BATCHES.c.batch_id)
         )
         count_insert = self._insert(LAUNCH_COUNTS)
@@ -201,9 +209,23 @@ class SqlStore:
     # -- hosts ------------------------------------------------------------------------------
 
     def enrol(
-        self, *, token: str, host_id: str, hostname: str, agent_version: str, now: float
+        self,
+        *,
+        token: str,
+        host_id: str,
+        hostname: str,
+        agent_version: str,
+        now: float,
+        current_credential: str | None = None,
     ) -> Enrolment:
-        """Exchange a token for a new credential; raises :class:`EnrolmentRefused`."""
+        """Exchange a token for a new credential; raises :class:`EnrolmentRefused`.
+
+        A new host id is enrolled in the token's department. An existing one is never taken
+        over, moved or un-revoked: it is enrolled again (a new credential replacing the old)
+        only with a token of its own department and ``current_credential`` (the agent proving
+        it is the machine that enrolled), or after an admin released it
+        (:meth:`release_host`). Refusals use no token (its uses stay as they were).
+        """
         with self._writer.begin() as conn:
             row = conn.execute(
                 sa.select(TOKENS)
@@ -211,36 +233,72 @@ class SqlStore:
                 .with_for_update()
             ).one_or_none()
             row = _usable_token(row, now)
+            existing = conn.execute(
+                sa.select(
+                    HOSTS.c.department,
+                    HOSTS.c.credential_sha256,
+                    HOSTS.c.revoked_at,
+                    HOSTS.c.released_at,
+                )
+                .where(HOSTS.c.host_id == host_id)
+                .with_for_update()
+            ).one_or_none()
+            if existing is not None:
+                _may_enrol_again(existing, host_id, row.department, current_credential)
             conn.execute(
                 TOKENS.update()
                 .where(TOKENS.c.token_id == row.token_id)
                 .values(uses=TOKENS.c.uses + 1)
             )
             credential = self._secret(CREDENTIAL_PREFIX, CREDENTIAL_BYTES)
-            insert = self._insert(HOSTS).values(
-                host_id=host_id,
-                hostname=hostname,
-                department=row.department,
-                credential_sha256=secret_sha256(credential),
-                enrolled_at=now,
-                revoked_at=None,
-                last_seen_at=None,
-                agent_version=agent_version,
-            )
-            conn.execute(
-                insert.on_conflict_do_update(
-                    index_elements=[HOSTS.c.host_id],
-                    set_={
-                        "hostname": insert.excluded.hostname,
-                        "department": insert.excluded.department,
-                        "credential_sha256": insert.excluded.credential_sha256,
-                        "enrolled_at": insert.excluded.enrolled_at,
-                        "revoked_at": None,
-                        "agent_version": insert.excluded.agent_version,
-                    },
+            if existing is None:
+                conn.execute(
+                    HOSTS.insert().values(
+                        host_id=host_id,
+                        hostname=hostname,
+                        department=row.department,
+                        credential_sha256=secret_sha256(credential),
+                        enrolled_at=now,
+                        revoked_at=None,
+                        last_seen_at=None,
+                        agent_version=agent_version,
+                    )
                 )
-            )
+            else:
+                conn.execute(
+                    HOSTS.update()
+                    .where(HOSTS.c.host_id == host_id)
+                    .values(
+                        hostname=hostname,
+                        credential_sha256=secret_sha256(credential),
+                        enrolled_at=now,
+                        revoked_at=None,
+                        released_at=None,
+                        agent_version=agent_version,
+                    )
+                )
         return Enrolment(host_id=host_id, department=row.department, credential=credential)
+
+    def release_host(self, host_id: str, *, now: float, department: str | None = None) -> bool:
+        """Let the next enrolment of ``host_id`` with a token of its department take the host
+        over without its credential (a reinstalled machine, a lost state directory), and
+        lift a revocation then. The current credential stops working at once. ``department``
+        moves the host first. False if there is no such host.
+        """
+        values: dict[str, Any] = {
+            "released_at": now,
+            # Nobody knows a preimage of this: the old credential is refused from now on.
+            "credential_sha256": secret_sha256(self._secret("released_", CREDENTIAL_BYTES)),
+        }
+        if department is not None:
+            if not department:
+                raise ValueError("a host's department cannot be empty")
+            values["department"] = department
+        with self._writer.begin() as conn:
+            changed = conn.execute(
+                HOSTS.update().where(HOSTS.c.host_id == host_id).values(**values)
+            ).rowcount
+        return bool(changed)
 
     def authenticate(self, credential: str) -> AuthenticatedHost | None:
         """The unrevoked host a credential belongs to, or None."""
@@ -292,7 +350,8 @@ class SqlStore:
 
         The credential is checked in the ingest transaction itself (no round trip of its
         own). Raises :class:`UnknownCredential` for an unknown credential or a revoked host,
-        :class:`WrongHost` when the credential belongs to another host than the batch's.
+        :class:`WrongHost` when the credential belongs to another host than the batch's,
+        :class:`UnstorableBatch` or :class:`StoreUnavailable` when the database refuses.
         """
         result = self._ingest(
             _Arrival(batch.host.host_id, batch, secret_sha256(credential), received_at, sent_at)
@@ -310,7 +369,8 @@ class SqlStore:
 
         The host is checked first (with the credential, when there is one), then the batch id
         is claimed with the database's own conflict handling, so a retry (or two advisors
-        racing on the same batch) finds it and writes nothing else.
+        racing on the same batch) finds it and writes nothing else. A database error becomes
+        :class:`UnstorableBatch` or :class:`StoreUnavailable` (advisor.store.failures).
         """
         try:
             if self._dialect != "postgresql":
@@ -321,6 +381,15 @@ class SqlStore:
                 stored = self._ingest_inventory_on_postgres(arrival)
         except _HostDidNotMatchError:
             return None
+        except Exception as exc:
+            what = f"batch {arrival.batch.batch_id} of host {arrival.host_id}"
+            if failures.classify(exc) == "permanent":
+                raise UnstorableBatch(
+                    f"the database refused {what}: {failures.describe(exc)}"
+                ) from exc
+            raise StoreUnavailable(
+                f"the database could not take {what} now: {failures.describe(exc)}"
+            ) from exc
         return IngestResult(batch_id=arrival.batch.batch_id, stored=stored)
 
     def _ingest_on_postgres(self, arrival: _Arrival) -> bool:
@@ -494,6 +563,40 @@ def _usable_token(row: sa.Row[Any] | None, now: float) -> sa.Row[Any]:
             "ask for a new token",
         )
     return row
+
+
+def _may_enrol_again(
+    host: Any,  # the row of department, credential_sha256, revoked_at, released_at
+    host_id: str,
+    token_department: str,
+    current_credential: str | None,
+) -> None:
+    """Raise EnrolmentRefused unless an enrolment may replace this existing host's credential
+    (the rule in :meth:`SqlStore.enrol`)."""
+    if host.department != token_department:
+        raise EnrolmentRefused(
+            "other_department",
+            f"host {host_id!r} is enrolled in department {host.department!r}, and the token is"
+            f" for {token_department!r}: an admin moves hosts between departments"
+            f" (`fleetsight-advisor host release {host_id} --department {token_department}`)",
+        )
+    if host.released_at is not None:
+        return
+    if host.revoked_at is not None:
+        raise EnrolmentRefused(
+            "host_revoked",
+            f"host {host_id!r} was revoked at {_iso(host.revoked_at)}; only an admin can let it"
+            f" enrol again (`fleetsight-advisor host release {host_id}`)",
+        )
+    if current_credential is None or not hmac.compare_digest(
+        secret_sha256(current_credential), host.credential_sha256
+    ):
+        raise EnrolmentRefused(
+            "host_enrolled",
+            f"host {host_id!r} is enrolled already: enrol it again from the machine that holds"
+            " its credential (the agent sends it), or ask an admin to release it"
+            f" (`fleetsight-advisor host release {host_id}`)",
+        )
 
 
 def _revoke(

@@ -48,7 +48,11 @@ class MemoryStore:
         self._host_ids_by_credential: dict[str, str] = {}
         self._spans: list[VersionSpan] = []
         self._inventory_at: dict[str, float] = {}
+        self._released: set[str] = set()
+        # By batch id, for the tests' assertions (they use distinct ids); idempotency goes by
+        # (host id, batch id), as in the SQL store.
         self.batches: dict[str, StoredBatch] = {}
+        self._stored_keys: set[tuple[str, str]] = set()
         self.ingest_calls = 0
         self.closed = False
         # Set by hold_ingest: ingest() announces itself on ``entered`` and waits for ``release``.
@@ -100,7 +104,14 @@ class MemoryStore:
             return True
 
     def enrol(
-        self, *, token: str, host_id: str, hostname: str, agent_version: str, now: float
+        self,
+        *,
+        token: str,
+        host_id: str,
+        hostname: str,
+        agent_version: str,
+        now: float,
+        current_credential: str | None = None,
     ) -> Enrolment:
         with self._lock:
             token_id = self._token_ids_by_digest.get(_digest(token))
@@ -113,24 +124,58 @@ class MemoryStore:
                 raise EnrolmentRefused("expired", f"token {record.token_id} has expired")
             if record.max_uses is not None and record.uses >= record.max_uses:
                 raise EnrolmentRefused("used_up", f"token {record.token_id} is used up")
+            existing = self._hosts.get(host_id)
+            if existing is not None:
+                self._check_enrol_again(existing, record.department, current_credential)
             self._tokens[record.token_id] = replace(record, uses=record.uses + 1)
             credential = secrets.token_urlsafe(32)
-            self._host_ids_by_credential = {
-                digest: owner
-                for digest, owner in self._host_ids_by_credential.items()
-                if owner != host_id
-            }
+            self._forget_credentials_of(host_id)
             self._host_ids_by_credential[_digest(credential)] = host_id
+            self._released.discard(host_id)
             self._hosts[host_id] = HostRecord(
                 host_id=host_id,
                 hostname=hostname,
                 department=record.department,
                 agent_version=agent_version,
                 enrolled_at=now,
-                last_seen_at=None,
+                last_seen_at=None if existing is None else existing.last_seen_at,
                 revoked_at=None,
             )
             return Enrolment(host_id=host_id, department=record.department, credential=credential)
+
+    def _check_enrol_again(
+        self, host: HostRecord, department: str, current_credential: str | None
+    ) -> None:
+        if host.department != department:
+            raise EnrolmentRefused("other_department", f"{host.host_id} is another department's")
+        if host.host_id in self._released:
+            return
+        if host.revoked_at is not None:
+            raise EnrolmentRefused("host_revoked", f"{host.host_id} was revoked")
+        proven = (
+            current_credential is not None
+            and self._host_ids_by_credential.get(_digest(current_credential)) == host.host_id
+        )
+        if not proven:
+            raise EnrolmentRefused("host_enrolled", f"{host.host_id} is enrolled already")
+
+    def _forget_credentials_of(self, host_id: str) -> None:
+        self._host_ids_by_credential = {
+            digest: owner
+            for digest, owner in self._host_ids_by_credential.items()
+            if owner != host_id
+        }
+
+    def release_host(self, host_id: str, *, now: float, department: str | None = None) -> bool:
+        with self._lock:
+            host = self._hosts.get(host_id)
+            if host is None:
+                return False
+            self._forget_credentials_of(host_id)
+            self._released.add(host_id)
+            if department is not None:
+                self._hosts[host_id] = replace(host, department=department)
+            return True
 
     def authenticate(self, credential: str) -> AuthenticatedHost | None:
         with self._lock:
@@ -162,8 +207,9 @@ class MemoryStore:
             release.wait(timeout=60)
         with self._lock:
             self.ingest_calls += 1
-            if batch.batch_id in self.batches:
+            if (host_id, batch.batch_id) in self._stored_keys:
                 return IngestResult(batch_id=batch.batch_id, stored=False)
+            self._stored_keys.add((host_id, batch.batch_id))
             self.batches[batch.batch_id] = StoredBatch(host_id, batch, received_at, sent_at)
             host = self._hosts.get(host_id)
             if host is not None:

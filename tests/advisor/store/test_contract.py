@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from advisor.errors import EnrolmentRefused
+from advisor.errors import EnrolmentRefused, UnstorableBatch
 from advisor.store import Enrolment, IngestResult, VersionSpan
 from advisor.store.models import (
     BatchRecord,
@@ -369,18 +369,116 @@ def test_unknown_credentials_do_not_authenticate(store: SqlStore) -> None:
     assert store.authenticate("Bearer nonsense") is None
 
 
-def test_reenrolment_replaces_the_credential_and_unrevokes_the_host(store: SqlStore) -> None:
+def token_for(store: SqlStore, department: str = "finance") -> str:
+    secret, _ = store.create_token(department=department, expires_at=T0 + 7 * DAY, now=T0)
+    return secret
+
+
+def enrol_again(
+    store: SqlStore,
+    department: str = "finance",
+    current_credential: str | None = None,
+    host_id: str = "host-a",
+) -> Enrolment:
+    return store.enrol(
+        token=token_for(store, department),
+        host_id=host_id,
+        hostname="reinstalled.example",
+        agent_version="0.2.0",
+        now=T0 + 100,
+        current_credential=current_credential,
+    )
+
+
+def test_reenrolment_with_the_current_credential_replaces_it(store: SqlStore) -> None:
+    first = enrolled(store, "host-a", department="finance")
+
+    second = enrol_again(store, "finance", current_credential=first.credential)
+
+    assert store.authenticate(first.credential) is None
+    assert store.authenticate(second.credential) is not None
+    [host] = store.list_hosts()
+    assert (host.department, host.hostname, host.agent_version) == (
+        "finance",
+        "reinstalled.example",
+        "0.2.0",
+    )
+
+
+def test_another_departments_token_never_takes_over_or_moves_a_host(store: SqlStore) -> None:
+    first = enrolled(store, "host-a", department="finance")
+    hr_token = token_for(store, "hr")
+
+    with pytest.raises(EnrolmentRefused) as refused:
+        store.enrol(
+            token=hr_token,
+            host_id="host-a",
+            hostname="evil",
+            agent_version="6.6.6",
+            now=T0 + 100,
+            current_credential=first.credential,
+        )
+
+    assert refused.value.reason == "other_department"
+    assert store.authenticate(first.credential) is not None
+    [host] = store.list_hosts()
+    assert (host.department, host.hostname) == ("finance", "host-a.example")
+    assert {t.uses for t in store.list_tokens() if t.department == "hr"} == {0}
+
+
+def test_reenrolment_without_proof_of_the_credential_is_refused(store: SqlStore) -> None:
+    first = enrolled(store, "host-a", department="finance")
+
+    for proof in (None, "fsc_" + "A" * 43, "not-a-credential"):
+        with pytest.raises(EnrolmentRefused) as refused:
+            enrol_again(store, "finance", current_credential=proof)
+        assert refused.value.reason == "host_enrolled"
+
+    assert store.authenticate(first.credential) is not None
+
+
+def test_reenrolment_never_lifts_a_revocation(store: SqlStore) -> None:
     first = enrolled(store, "host-a", department="finance")
     assert store.revoke_host("host-a", now=T0 + 10)
 
-    second = enrolled(store, "host-a", department="legal")
+    with pytest.raises(EnrolmentRefused) as refused:
+        enrol_again(store, "finance", current_credential=first.credential)
 
-    assert store.authenticate(first.credential) is None
-    authenticated = store.authenticate(second.credential)
-    assert authenticated is not None
-    assert authenticated.department == "legal"
+    assert refused.value.reason == "host_revoked"
     [host] = store.list_hosts()
-    assert (host.department, host.revoked_at) == ("legal", None)
+    assert host.revoked_at == T0 + 10
+
+
+def test_a_released_host_is_taken_over_by_its_departments_next_enrolment(
+    store: SqlStore,
+) -> None:
+    first = enrolled(store, "host-a", department="finance")
+    assert store.revoke_host("host-a", now=T0 + 10)
+
+    assert store.release_host("host-a", now=T0 + 20)
+    assert store.release_host("no-such-host", now=T0 + 20) is False
+    assert store.authenticate(first.credential) is None
+    second = enrol_again(store, "finance")
+
+    assert store.authenticate(second.credential) is not None
+    [host] = store.list_hosts()
+    assert (host.department, host.revoked_at) == ("finance", None)
+    # Released once, taken once: the next enrolment needs proof again.
+    with pytest.raises(EnrolmentRefused):
+        enrol_again(store, "finance")
+
+
+def test_an_admin_moves_a_host_to_another_department_by_releasing_it(store: SqlStore) -> None:
+    enrolled(store, "host-a", department="finance")
+
+    assert store.release_host("host-a", now=T0 + 20, department="legal")
+    with pytest.raises(EnrolmentRefused) as refused:
+        enrol_again(store, "finance")
+    moved = enrol_again(store, "legal")
+
+    assert refused.value.reason == "other_department"
+    assert moved.department == "legal"
+    assert [host.department for host in store.list_hosts()] == ["legal"]
 
 
 def test_revoking_a_host_stops_its_credential(store: SqlStore) -> None:
@@ -721,3 +819,45 @@ def test_each_architecture_of_a_multiarch_package_has_its_own_span(store: SqlSto
         ("libc6", "amd64", "2.36-9"),
         ("libc6", "i386", "2.36-9"),
     ]
+
+
+# -- batch ids per host, and database refusals ------------------------------------------------
+
+
+def test_another_hosts_batch_with_a_used_id_is_stored_not_dropped(
+    store: SqlStore, engine: sa.Engine
+) -> None:
+    a = enrolled(store, "host-a")
+    b = enrolled(store, "host-b")
+    batch_a = make_batch("host-a")
+    batch_b = replace(make_batch("host-b"), batch_id=batch_a.batch_id)
+
+    first = store.ingest_with_credential(a.credential, batch_a, received_at=T0 + 61, sent_at=None)
+    second = store.ingest_with_credential(b.credential, batch_b, received_at=T0 + 62, sent_at=None)
+    retry = store.ingest_with_credential(b.credential, batch_b, received_at=T0 + 63, sent_at=None)
+
+    assert (first.stored, second.stored, retry.stored) == (True, True, False)
+    stored = rows(engine, MetricSummaryRow, batch_id=batch_a.batch_id)
+    assert {row["host_id"] for row in stored} == {"host-a", "host-b"}
+    assert len(stored) == 2 * len(SERIES)
+
+
+def test_a_launch_count_past_64_bits_is_unstorable_not_unavailable_on_postgresql(
+    store: SqlStore, backend: str
+) -> None:
+    if backend != "postgresql":
+        pytest.skip("SQLite turns an overflowing sum into a float: the API refuses it first")
+    enrolled(store)
+    # Each count fits in 64 bits; their sum does not.
+    huge = [LaunchCount(app="libreoffice", day="2025-11-24", method="passive", count=3 * 2**61)]
+    store.ingest(
+        "host-a", make_batch("host-a", launch_counts=huge), received_at=T0 + 61, sent_at=None
+    )
+
+    with pytest.raises(UnstorableBatch, match="out of range"):
+        store.ingest(
+            "host-a",
+            make_batch("host-a", sequence=2, launch_counts=huge),
+            received_at=T0 + 61,
+            sent_at=None,
+        )

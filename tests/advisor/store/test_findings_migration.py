@@ -35,7 +35,7 @@ def test_upgrade_adds_the_findings_and_downgrade_removes_them_keeping_the_rest(
 ) -> None:
     assert not FINDINGS_TABLES & table_names(engine_at_0003)
 
-    upgrade(engine_at_0003)
+    upgrade(engine_at_0003, "0004")
 
     assert current_revision(engine_at_0003) == "0004"
     record_run(engine_at_0003, [finding()], now=T0)
@@ -47,6 +47,6 @@ def test_upgrade_adds_the_findings_and_downgrade_removes_them_keeping_the_rest(
     assert not FINDINGS_TABLES & table_names(engine_at_0003)
     assert [t.note for t in list_api_tokens(engine_at_0003)] == ["kept"]
 
-    upgrade(engine_at_0003)
+    upgrade(engine_at_0003, "0004")
 
     assert list_findings(engine_at_0003) == []
