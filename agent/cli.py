@@ -10,14 +10,14 @@ import signal
 import socket
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 from agent import __version__
 from agent.cli_options import add_commands
 from agent.config import DEFAULT_CONFIG_PATH, Config, duration, load_config
-from agent.errors import FleetsightAgentError
+from agent.errors import EnrolmentError, FleetsightAgentError
 
 if TYPE_CHECKING:
     from agent.collectors.base import Collector
@@ -35,7 +35,7 @@ configuration:
 
 examples:
   fleetsight-agent check-config
-  fleetsight-agent enroll https://advisor.example.org:8443 TOKEN
+  fleetsight-agent enroll https://advisor.example.org:8443 - < token.txt
   fleetsight-agent run
   fleetsight-agent collect --once | jq .intervals
   fleetsight-agent time --app login -- /usr/local/bin/login-script
@@ -91,10 +91,22 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("check-config", help="validate the configuration and exit")
 
     enroll = commands.add_parser(
-        "enroll", help="exchange an enrolment token for this host's credential"
+        "enroll",
+        help="exchange an enrolment token for this host's credential",
+        description="Enrol with the advisor. Give the token on stdin ('-'), in a file, or at "
+        "the prompt: on the command line it is visible to every user in `ps`. Example: "
+        "fleetsight-agent enroll https://advisor.example.org:8443 - < token.txt",
     )
     enroll.add_argument("url", help="advisor base URL, e.g. https://advisor.example.org:8443")
-    enroll.add_argument("token", help="enrolment token from the advisor admin; '-' reads stdin")
+    enroll.add_argument(
+        "token",
+        nargs="?",
+        help="'-' reads the enrolment token from stdin (recommended); left out, it is asked "
+        "for at a terminal, else read from stdin; the token itself here works but shows in `ps`",
+    )
+    enroll.add_argument(
+        "--token-file", type=Path, metavar="FILE", help="read the enrolment token from FILE"
+    )
 
     timecmd = commands.add_parser(
         "time",
@@ -261,13 +273,15 @@ def cmd_check_config(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_enroll(args: argparse.Namespace, config: Config) -> int:
-    from agent.enroll import enrol
+    from agent.enroll import cleartext_warning, enrol
     from agent.shipper import make_client
 
-    token: str = args.token
-    if token == "-":  # noqa: S105 - "-" means "read it from stdin", not a password
-        token = sys.stdin.readline().strip()
     url = args.url.rstrip("/")
+    warning = cleartext_warning(url)
+    if warning is not None:
+        # Before the token is asked for, so the operator can stop and use https.
+        print(f"fleetsight-agent: warning: {warning}", file=sys.stderr)
+    token = read_token(args.token, args.token_file)
     with make_client(config.advisor.timeout, config.advisor.ca_file, 1, url=url) as client:
         enrolment = enrol(
             url,
@@ -283,6 +297,56 @@ def cmd_enroll(args: argparse.Namespace, config: Config) -> int:
         f" credential stored in {config.credential_path}"
     )
     return 0
+
+
+def read_token(
+    given: str | None,
+    token_file: Path | None,
+    *,
+    stdin: TextIO | None = None,
+    ask: Callable[[str], str] | None = None,
+) -> str:
+    """The enrolment token: from ``token_file``, from ``stdin`` for '-' (or when none is given
+    and stdin is no terminal), from ``ask`` (getpass) at a terminal, else ``given`` itself.
+
+    Raises :class:`EnrolmentError` naming the source when it holds no token.
+    """
+    stdin = sys.stdin if stdin is None else stdin
+    if token_file is not None:
+        if given is not None:
+            raise EnrolmentError("give the enrolment token once: TOKEN, '-' or --token-file")
+        try:
+            text = token_file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+            raise EnrolmentError(f"cannot read the token file {token_file}: {reason}") from exc
+        return _one_token(text, f"the token file {token_file}")
+    if given == "-":
+        return _one_token(stdin.readline(), "stdin")
+    if given is not None:
+        return given
+    if not stdin.isatty():
+        return _one_token(stdin.readline(), "stdin")
+    if ask is None:
+        import getpass
+
+        ask = getpass.getpass
+    try:
+        typed = ask("enrolment token (not shown): ")
+    except EOFError:
+        typed = ""
+    return _one_token(typed, "the prompt")
+
+
+def _one_token(text: str, source: str) -> str:
+    token = text.strip()
+    if not token:
+        raise EnrolmentError(f"the enrolment token from {source} is empty")
+    if any(character.isspace() for character in token):
+        raise EnrolmentError(
+            f"{source} holds more than a token (spaces or several lines); give the token alone"
+        )
+    return token
 
 
 def cmd_time(args: argparse.Namespace, config: Config) -> int:

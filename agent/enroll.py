@@ -5,11 +5,18 @@ The protocol (the advisor implements the other side)::
     POST {advisor_url}/api/v1/enrol            (agent.wire.ENROL_PATH)
     Content-Type: application/json
     {"token": "<enrolment token>", "host_id": "<machine id>", "hostname": "fin-ws-12",
-     "agent_version": "0.1.0"}
+     "agent_version": "0.1.0", "current_credential": "<credential held now>"}
 
     200 or 201, application/json
     {"host_id": "<id the advisor files this host under>", "credential": "<bearer secret>",
      "department": "finance" | null}
+
+``current_credential`` (at most 512 characters) is sent only when the state directory holds a
+credential for this host id from this advisor (the same host name, and never over http:// when
+it was issued over https://): the advisor never lets an enrolment take over an existing host,
+and this is how a re-enrolment proves it comes from the machine that holds the host's
+credential. Without it, re-enrolling a known host needs the admin's
+``fleetsight-advisor host release HOST_ID`` first.
 
 The agent then sends every batch with ``Authorization: Bearer <credential>``, and the batch's
 ``host.host_id`` set to the ``host_id`` of the answer (the advisor may keep the one it was given
@@ -19,9 +26,11 @@ detail to the operator. Their statuses:
 =======  ====================================================================
 400      malformed request (missing field, bad host id)
 401      the token is unknown
-403      the token was revoked, or this host may not enrol
+403      the token was revoked, or the host was revoked (the admin must release it)
 404      no enrolment endpoint at this URL (wrong URL, advisor too old)
-409      the token was already used, or the host is enrolled under another id
+409      the token was used up, or the host is already enrolled and the request
+         did not prove its current credential (re-enrol from the machine that
+         holds it, or have the admin run ``fleetsight-advisor host release``)
 410      the token has expired
 =======  ====================================================================
 
@@ -31,11 +40,13 @@ credential is stored only in ``STATE_DIR/credential`` (mode 0600, see agent.cred
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from agent import __version__
 from agent.credentials import (
@@ -49,7 +60,7 @@ from agent.errors import EnrolmentError, TransportError
 from agent.transport import HttpClient, Response
 from agent.wire import ENROL_PATH
 
-__all__ = ["Enrolment", "enrol", "load_credential", "load_enrolment"]
+__all__ = ["Enrolment", "cleartext_warning", "enrol", "load_credential", "load_enrolment"]
 
 log = logging.getLogger(__name__)
 
@@ -59,13 +70,18 @@ ENROLMENT_FILE = "enrolment.json"
 _REFUSALS = {
     400: "the advisor rejected the enrolment request",
     401: "the enrolment token is unknown",
-    403: "the enrolment token was revoked or this host may not enrol",
+    403: "the enrolment token was revoked, or this host was revoked and the advisor's admin"
+    " must release it",
     404: "there is no enrolment endpoint at this URL (wrong URL, or an advisor too old)",
     405: "there is no enrolment endpoint at this URL (wrong URL, or an advisor too old)",
-    409: "the enrolment token was already used",
+    409: "the enrolment token was used up, or this host is already enrolled: re-enrol from the"
+    " machine that holds its credential, or have the admin release it",
     410: "the enrolment token has expired",
 }
 _DETAIL_CHARS = 300
+# The advisor takes a current_credential of at most this many characters; a longer one is
+# none it issued.
+MAX_CURRENT_CREDENTIAL = 512
 
 
 def enrol(
@@ -80,9 +96,11 @@ def enrol(
 ) -> Enrolment:
     """Enrol with the advisor at ``url`` and store the credential and the enrolment record.
 
-    Raises :class:`EnrolmentError` with a sentence for the operator when the advisor refuses
-    (from its ``detail``), answers nonsense, or cannot be reached. Nothing is written unless
-    enrolment succeeded, so a failed attempt leaves an earlier enrolment working.
+    The credential already in ``state_dir`` for this host and advisor goes along as proof
+    (see the module docstring). Raises :class:`EnrolmentError` with a sentence for the
+    operator when the advisor refuses (from its ``detail``), answers nonsense, or cannot be
+    reached. Nothing is written unless enrolment succeeded, so a failed attempt leaves an
+    earlier enrolment working.
     """
     base = url.rstrip("/")
     endpoint = base + ENROL_PATH
@@ -95,6 +113,9 @@ def enrol(
         "hostname": hostname,
         "agent_version": __version__,
     }
+    current = _current_credential(state_dir, base, host_id)
+    if current is not None:
+        payload["current_credential"] = current
     try:
         response = client.post(endpoint, json=payload)
     except TransportError as exc:
@@ -110,9 +131,68 @@ def enrol(
     if status in _REFUSALS:
         reason = _REFUSALS[status]
         said = f": {detail}" if detail else ""
+        if status == 409 and current is None:
+            # Often the operator is on the right machine with the wrong --state-dir or user.
+            said += f" (no credential of host {host_id} from this advisor in {state_dir})"
         raise EnrolmentError(f"enrolment refused by {endpoint} (HTTP {status}, {reason}){said}")
     said = f": {detail}" if detail else ""
     raise EnrolmentError(f"the advisor at {endpoint} answered HTTP {status}{said}; try again later")
+
+
+def cleartext_warning(url: str) -> str | None:
+    """One sentence for the operator when enrolling at ``url`` sends secrets in clear text:
+    plain http:// to a host other than this one (loopback: 127.0.0.0/8, ::1, localhost).
+
+    >>> cleartext_warning("http://127.0.0.1:8080") is None
+    True
+    >>> cleartext_warning("http://advisor.corp:8080").startswith("http://advisor.corp:8080 is")
+    True
+    """
+    parts = urlsplit(url)
+    if parts.scheme.lower() != "http" or _is_loopback(parts.hostname or ""):
+        return None
+    return (
+        f"{url} is plain http:// to another machine: the enrolment token and this host's"
+        " credential would cross the network in clear text; use https:// if the advisor"
+        " offers it"
+    )
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _current_credential(state_dir: Path, base: str, host_id: str) -> str | None:
+    """The credential this machine holds for ``host_id`` from the advisor at ``base``, if any."""
+    try:
+        enrolment = load_enrolment(state_dir / ENROLMENT_FILE)
+    except EnrolmentError as exc:
+        # Enrolling again is what rewrites a damaged record; the advisor decides without proof.
+        log.warning("%s; enrolling without the current credential", exc)
+        return None
+    if enrolment is None or enrolment.host_id != host_id:
+        return None
+    if not _same_advisor(enrolment.advisor_url, base):
+        return None
+    secret = load_credential(state_dir / CREDENTIAL_FILE)
+    if secret is None or len(secret) > MAX_CURRENT_CREDENTIAL:
+        return None
+    return secret
+
+
+def _same_advisor(enrolled_at: str, url: str) -> bool:
+    """Whether ``url`` names the advisor that issued the credential: the same host name (the
+    port may change, e.g. when moving to https), and not plain http where https was used.
+    The credential is shown to no other server."""
+    old, new = urlsplit(enrolled_at), urlsplit(url)
+    if old.hostname is None or old.hostname != new.hostname:
+        return False
+    return not (old.scheme == "https" and new.scheme != "https")
 
 
 def _parse_success(

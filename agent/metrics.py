@@ -147,7 +147,8 @@ class AgentMetrics:
         )
         self.spool_write_errors = Counter(
             "fleetsight_agent_spool_write_errors",
-            "Batches that could not be written to the spool; their data is kept for the next.",
+            "Intervals that could not be written to the spool (a full or failing disk): their"
+            " resource summaries are lost, their launches wait for the next batch.",
             registry=self.registry,
         )
         self.launches = Counter(

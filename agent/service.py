@@ -5,6 +5,10 @@ Each scheduled job is one small method (:meth:`AgentService.sample`, :meth:`flus
 :class:`~agent.scheduler.IntervalScheduler`. SIGTERM only sets an event: :meth:`stop` lets the
 job in progress finish, spools the last partial interval and closes the spool, so nothing
 measured is lost on a clean stop, and a kill -9 loses at most the interval in memory.
+
+A spool that cannot be written (a full disk) costs the interval's summaries, never its
+launches, and is said in three log lines at most per episode, not a traceback per interval
+(:class:`SpoolTrouble`).
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from typing import Any, Protocol
 from agent import __version__
 from agent.collectors.base import Collector, Sample
 from agent.config import Config
-from agent.errors import ConfigError
+from agent.errors import ConfigError, SpoolError
 from agent.launches.recorder import LaunchRecorder
 from agent.metrics import AgentMetrics, StateValue, serve, state
 from agent.scheduler import IntervalScheduler, JobStats
@@ -30,6 +34,10 @@ from agent.summary import IntervalAccumulator
 from agent.wire import Batch, HostIdentity, Interval, Inventory, encode_gzip, new_batch_id
 
 log = logging.getLogger(__name__)
+
+# How often a spool that keeps failing is mentioned again: a full disk is not fixed in a
+# minute, and a line a minute would bury the rest of the journal.
+SPOOL_REMINDER_SECONDS = 600.0
 
 
 class _Startable(Protocol):
@@ -45,6 +53,61 @@ class _Inventory(Protocol):
     def take_due(self) -> Inventory | None: ...
     def mark_sent(self, inventory: Inventory) -> None: ...
     def version_of(self, app: str) -> str | None: ...
+
+
+class SpoolTrouble:
+    """What to log while writing to the spool fails: pure bookkeeping, the caller logs.
+
+    :meth:`failed` returns a warning for the first failure, then at most one reminder every
+    ``remind_every`` seconds with the intervals lost since the last line; :meth:`worked`
+    returns one line when a write succeeds again. Other calls return None::
+
+        trouble = SpoolTrouble(remind_every=600)
+        trouble.failed(0, "disk full")    # "cannot spool this interval's batch: disk full; ..."
+        trouble.failed(60, "disk full")   # None
+        trouble.failed(600, "disk full")  # "still ...: 2 more intervals lost (3 in 10 min)"
+        trouble.worked(660)               # "spooling batches works again, after 3 lost ..."
+    """
+
+    def __init__(self, remind_every: float = SPOOL_REMINDER_SECONDS) -> None:
+        self._remind_every = remind_every
+        self._since: float | None = None
+        self._last_said = 0.0
+        self._lost = 0
+        self._lost_unsaid = 0
+
+    def failed(self, now: float, error: str) -> str | None:
+        self._lost += 1
+        if self._since is None:
+            self._since = self._last_said = now
+            return (
+                f"cannot spool this interval's batch: {error}; until that is fixed every"
+                " interval loses its resource summaries, its launches wait for the next batch"
+            )
+        self._lost_unsaid += 1
+        if now - self._last_said < self._remind_every:
+            return None
+        lost, self._lost_unsaid, self._last_said = self._lost_unsaid, 0, now
+        return (
+            f"still cannot spool batches: {error}; {lost} more intervals lost"
+            f" ({self._lost} in {_minutes(now - self._since)})"
+        )
+
+    def worked(self, now: float) -> str | None:
+        if self._since is None:
+            return None
+        message = (
+            f"spooling batches works again, after {self._lost} lost intervals"
+            f" in {_minutes(now - self._since)}"
+        )
+        self._since = None
+        self._lost = self._lost_unsaid = 0
+        return message
+
+
+def _minutes(seconds: float) -> str:
+    minutes = round(seconds / 60)
+    return f"{minutes} min" if minutes else f"{seconds:.0f} s"
 
 
 @dataclass
@@ -82,7 +145,9 @@ class AgentService:
         self._scheduler: IntervalScheduler | None = None
         self._stop_metrics: Callable[[], None] | None = None
         self._stopped = threading.Event()
+        self._spool_trouble = SpoolTrouble()
         # Separate sources, so one that fails costs only its own metrics.
+        parts.metrics.add_state_source(self._spool_recoveries)
         parts.metrics.add_state_source(self._spool_health)
         parts.metrics.add_state_source(self._delivery_health)
 
@@ -134,13 +199,21 @@ class AgentService:
                 inventory=inventory,
             )
             spool.put(batch.batch_id, sequence, encode_gzip(batch))
-        except Exception:
+        except Exception as exc:
             # Launches and inventory wait for the next interval; this interval's resource
             # summaries are lost, which is what the error counter says.
             self.parts.recorder.restore(drained)
             self.parts.metrics.spool_write_errors.inc()
-            log.exception("could not write a batch to the spool; its launches are kept")
+            notice = self._spool_trouble.failed(self.parts.clock(), str(exc) or repr(exc))
+            if notice is not None:
+                # A full disk or a failing one is expected: one line says it. Anything
+                # else is a bug, and its traceback is what fixes it.
+                expected = isinstance(exc, SpoolError | OSError)
+                log.warning("%s", notice, exc_info=not expected)
             return None
+        notice = self._spool_trouble.worked(self.parts.clock())
+        if notice is not None:
+            log.info("%s", notice)
         self.parts.metrics.batches_spooled.inc()
         if inventory is not None and self.parts.inventory is not None:
             self.parts.inventory.mark_sent(inventory)
@@ -273,6 +346,14 @@ class AgentService:
 
     # --- health ---------------------------------------------------------------------------------
 
+    def _spool_recoveries(self) -> Iterable[StateValue]:
+        yield state(
+            "fleetsight_agent_spool_recovered_total",
+            "Damaged spool files moved aside and replaced by an empty spool.",
+            self.parts.spool.recoveries,
+            "counter",
+        )
+
     def _spool_health(self) -> Iterable[StateValue]:
         status = self.parts.spool.status()
         yield state(
@@ -341,7 +422,7 @@ def _shipper_values(stats: Any) -> Iterable[StateValue]:
     for kind, count in sorted(stats.send_errors.items()):
         yield state(
             "fleetsight_agent_send_errors_total",
-            "Failed sends by kind: transient, throttled, auth, permanent.",
+            "Failed sends by kind: transient, throttled, auth, config, permanent.",
             count,
             "counter",
             kind=kind,
@@ -452,7 +533,8 @@ def build_service(
     recorder = LaunchRecorder(
         max_events=config.launches.max_events_per_interval, on_record=metrics.record_launch
     )
-    spool = Spool(config.spool_path, config.spool.max_bytes)
+    # A damaged spool must not stop all monitoring: it is moved aside, counted and logged.
+    spool = Spool(config.spool_path, config.spool.max_bytes, recover=True)
     inventory = InventoryCollector(
         config,
         state_path=config.inventory_state_path,

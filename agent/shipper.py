@@ -8,11 +8,13 @@ a way that says the advisor cannot take more now. What each answer means:
 answer                    what happens
 ========================  ====================================================================
 2xx, 409                  the advisor has the batch (409: from an earlier attempt): ack it
-429, 503                  throttled: nothing is sent before Retry-After (and never before the
+503, other 5xx, timeout,  transient: this batch alone waits its own exponential backoff with
+connection error          jitter (at least Retry-After, if given) and the round goes on, so
+                          one batch the advisor keeps failing on does not hold up the rest;
+                          when the next attempt, on another batch, fails too, the advisor is
+                          down: the round stops and everything waits the backoff
+429                       throttled: nothing is sent before Retry-After (and never before the
                           backoff); the round stops
-other 5xx, timeout,       transient: the batch is kept and everything waits an exponential
-connection error          backoff with jitter; the round stops (the advisor is down, the rest
-                          would fail too)
 401, 403                  the credential is refused: everything is kept, backs off; the
                           operator must re-enrol
 3xx, 404, 405             wrong advisor.url or an advisor too old for this agent: everything
@@ -20,6 +22,10 @@ connection error          backoff with jitter; the round stops (the advisor is d
 other 4xx                 the advisor will never take this batch: it is quarantined with the
                           status and the start of the answer; the round goes on
 ========================  ====================================================================
+
+An outage costs at most two requests per round: the first failure defers its batch, the second
+stops the round; two failures in a row count across rounds, so after the first round of an
+outage each round costs one.
 
 Batch ids make retries safe: the advisor stores a batch once per id, so a batch whose answer
 was lost is simply sent again. Errors never escape ``send_due``: they end up in the report,
@@ -60,10 +66,11 @@ _REASON_CHARS = 500
 _MAX_BODY_READ = 8192
 
 RE_ENROL_ACTION = (
-    "the advisor refused this agent's credential: re-enrol with `fleetsight-agent enroll URL"
-    " TOKEN` (a new token from the advisor)"
+    "the advisor refused this agent's credential: re-enrol with `fleetsight-agent enroll URL`"
+    " and a new token from the advisor's admin (a revoked host must be released by the admin"
+    " first)"
 )
-NOT_ENROLLED_ACTION = "not enrolled: run `fleetsight-agent enroll URL TOKEN`"
+NOT_ENROLLED_ACTION = "not enrolled: run `fleetsight-agent enroll URL` and paste the token"
 
 
 def fix_url_action(url: str) -> str:
@@ -77,9 +84,10 @@ def fix_url_action(url: str) -> str:
 class ShipStats:
     """Running totals the /metrics exporter reads (plain ints, updated by the shipper thread).
 
-    ``send_errors`` is keyed by :data:`ERROR_KINDS`: transient (network, 5xx), throttled
-    (429/503), auth (401/403), config (3xx/404/405: advisor.url) and permanent (other 4xx,
-    the batch was quarantined).
+    ``send_errors`` counts failed requests, keyed by :data:`ERROR_KINDS`: transient (network,
+    5xx), throttled (429), auth (401/403), config (3xx/404/405: advisor.url) and permanent
+    (other 4xx, the batch was quarantined). ``consecutive_failures`` counts failed requests
+    since the last batch the advisor took.
     """
 
     batches_sent: int = 0
@@ -93,9 +101,10 @@ class ShipStats:
 class ShipReport:
     """The outcome of one round.
 
-    ``error_kind`` and ``error`` describe what stopped the round (None if nothing did);
-    ``action`` is what the operator must do, when it is up to them; ``retry_at`` is when the
-    shipper will try again after a stop.
+    ``error_kind`` and ``error`` describe what stopped the round, else the last batch that was
+    deferred alone (None if nothing failed); ``action`` is what the operator must do, when it
+    is up to them; ``retry_at`` is when the shipper will try again after a stop, else when the
+    first batch deferred alone is due again. ``deferred`` holds both kinds of held batches.
     """
 
     sent: tuple[str, ...] = ()
@@ -176,6 +185,9 @@ class Shipper:
         self._batch_limit = batch_limit
         self.stats = ShipStats()
         self._said_not_enrolled = False
+        # The batch whose attempt failed transiently last, if the last attempt did: the
+        # next failure on another batch means the advisor is down, not a batch.
+        self._last_failed: str | None = None
 
     def send_due(self) -> ShipReport:
         """Send what is due now; never raises for network or advisor trouble."""
@@ -194,50 +206,110 @@ class Shipper:
         self._said_not_enrolled = False
         sent: list[str] = []
         quarantined: list[str] = []
+        alone: list[tuple[SpooledBatch, float, str]] = []
         due = self._spool.due(self._clock(), self._batch_limit)
         for index, batch in enumerate(due):
             now = self._clock()
+            retry_after: str | None = None
             try:
                 answer = self._post(batch, credential, now)
             except TransportError as exc:
                 error = f"cannot reach the advisor at {self.url}: {exc}"
-                return self._stop(sent, quarantined, due[index:], "transient", error, now)
-            status = answer.status
-            if 200 <= status < 300 or status == 409:
-                self._spool.ack(batch.batch_id)
-                sent.append(batch.batch_id)
-                self.stats.batches_sent += 1
-                self.stats.bytes_sent += len(batch.body)
-                self.stats.last_success_time = now
-                self.stats.consecutive_failures = 0
-            elif status in (429, 503):
-                retry_after = answer.headers.get("Retry-After")
-                error = f"the advisor is busy (HTTP {status}){_retry_note(retry_after)}"
-                return self._stop(
-                    sent, quarantined, due[index:], "throttled", error, now, retry_after
-                )
-            elif status in (401, 403):
-                error = f"HTTP {status} from {self._ingest_url}: {_snippet(answer.text)}"
-                return self._stop(sent, quarantined, due[index:], "auth", error, now)
-            elif status in (404, 405) or 300 <= status < 400:
-                location = answer.headers.get("Location")
-                where = f" (redirects to {location})" if location else ""
-                error = f"HTTP {status} from {self._ingest_url}{where}"
-                return self._stop(sent, quarantined, due[index:], "config", error, now)
-            elif 400 <= status < 500:
-                reason = f"HTTP {status}: {_snippet(answer.text)}"
-                self._spool.quarantine(batch.batch_id, reason)
-                quarantined.append(batch.batch_id)
-                self.stats.send_errors["permanent"] += 1
-                log.error(
-                    "the advisor rejected batch %s for good, quarantined: %s",
-                    batch.batch_id,
-                    reason,
-                )
             else:
-                error = f"HTTP {status} from {self._ingest_url}: {_snippet(answer.text)}"
-                return self._stop(sent, quarantined, due[index:], "transient", error, now)
-        return ShipReport(sent=tuple(sent), quarantined=tuple(quarantined))
+                status = answer.status
+                if 200 <= status < 300 or status == 409:
+                    self._delivered(batch, now)
+                    sent.append(batch.batch_id)
+                    continue
+                if status == 429:
+                    retry_after = answer.headers.get("Retry-After")
+                    error = f"the advisor is busy (HTTP {status}){_retry_note(retry_after)}"
+                    return self._stop(
+                        sent, quarantined, alone, due[index:], "throttled", error, now, retry_after
+                    )
+                if status in (401, 403):
+                    error = f"HTTP {status} from {self._ingest_url}: {_snippet(answer.text)}"
+                    return self._stop(sent, quarantined, alone, due[index:], "auth", error, now)
+                if status in (404, 405) or 300 <= status < 400:
+                    location = answer.headers.get("Location")
+                    where = f" (redirects to {location})" if location else ""
+                    error = f"HTTP {status} from {self._ingest_url}{where}"
+                    return self._stop(sent, quarantined, alone, due[index:], "config", error, now)
+                if 400 <= status < 500:
+                    self._quarantine(batch, f"HTTP {status}: {_snippet(answer.text)}")
+                    quarantined.append(batch.batch_id)
+                    continue
+                retry_after = answer.headers.get("Retry-After")
+                error = (
+                    f"HTTP {status} from {self._ingest_url}: {_snippet(answer.text)}"
+                    f"{_retry_note(retry_after)}"
+                )
+            # Transient: the advisor failed on this batch. Once may be the batch; twice in a
+            # row, on two batches, is the advisor.
+            if self._last_failed not in (None, batch.batch_id):
+                return self._stop(
+                    sent, quarantined, alone, due[index:], "transient", error, now, retry_after
+                )
+            alone.append((batch, self._defer_alone(batch, error, now, retry_after), error))
+        return self._report(sent, quarantined, alone)
+
+    def _delivered(self, batch: SpooledBatch, now: float) -> None:
+        self._spool.ack(batch.batch_id)
+        self.stats.batches_sent += 1
+        self.stats.bytes_sent += len(batch.body)
+        self.stats.last_success_time = now
+        self.stats.consecutive_failures = 0
+        self._last_failed = None
+
+    def _quarantine(self, batch: SpooledBatch, reason: str) -> None:
+        self._spool.quarantine(batch.batch_id, reason)
+        self.stats.send_errors["permanent"] += 1
+        # The advisor answered with judgement: it is up.
+        self._last_failed = None
+        log.error("the advisor rejected batch %s for good, quarantined: %s", batch.batch_id, reason)
+
+    def _defer_alone(
+        self, batch: SpooledBatch, error: str, now: float, retry_after_header: str | None
+    ) -> float:
+        """Hold this batch alone for its own backoff; the round goes on. When it is due again."""
+        self.stats.send_errors["transient"] += 1
+        self.stats.consecutive_failures += 1
+        self._last_failed = batch.batch_id
+        delay = self._delay(batch.attempts + 1, retry_after_header, now)
+        self._spool.defer(batch.batch_id, now + delay, error)
+        log.warning(
+            "batch %s not delivered: %s; retrying it in %.0f s, the others go on",
+            batch.batch_id,
+            error,
+            delay,
+        )
+        return now + delay
+
+    def _delay(self, attempt: int, retry_after_header: str | None, now: float) -> float:
+        delay = backoff_delay(
+            attempt, base=self._base_backoff, cap=self._max_backoff, rng=self._rng
+        )
+        retry_after = parse_retry_after(retry_after_header, now)
+        if retry_after is not None:
+            delay = max(delay, min(retry_after, MAX_RETRY_AFTER))
+        return delay
+
+    def _report(
+        self,
+        sent: list[str],
+        quarantined: list[str],
+        alone: list[tuple[SpooledBatch, float, str]],
+    ) -> ShipReport:
+        if not alone:
+            return ShipReport(sent=tuple(sent), quarantined=tuple(quarantined))
+        return ShipReport(
+            sent=tuple(sent),
+            deferred=tuple(batch.batch_id for batch, _, _ in alone),
+            quarantined=tuple(quarantined),
+            error_kind="transient",
+            error=alone[-1][2],
+            retry_at=min(until for _, until, _ in alone),
+        )
 
     def _post(self, batch: SpooledBatch, credential: str, now: float) -> Response:
         headers = {
@@ -253,6 +325,7 @@ class Shipper:
         self,
         sent: list[str],
         quarantined: list[str],
+        alone: list[tuple[SpooledBatch, float, str]],
         held: list[SpooledBatch],
         kind: ErrorKind,
         error: str,
@@ -261,18 +334,15 @@ class Shipper:
     ) -> ShipReport:
         """End the round: hold every batch until the backoff (or Retry-After) has passed.
 
-        ``held[0]`` is the batch whose attempt failed, the rest were due but not tried.
+        ``held[0]`` is the batch whose attempt failed, the rest were due but not tried;
+        ``alone`` are the batches deferred alone earlier in the round.
         """
         batch = held[0]
         self.stats.send_errors[kind] += 1
         self.stats.consecutive_failures += 1
+        self._last_failed = batch.batch_id if kind == "transient" else None
         attempt = max(self.stats.consecutive_failures, batch.attempts + 1)
-        delay = backoff_delay(
-            attempt, base=self._base_backoff, cap=self._max_backoff, rng=self._rng
-        )
-        retry_after = parse_retry_after(retry_after_header, now)
-        if retry_after is not None:
-            delay = max(delay, min(retry_after, MAX_RETRY_AFTER))
+        delay = self._delay(attempt, retry_after_header, now)
         retry_at = now + delay
         action: str | None = None
         if kind == "auth":
@@ -285,11 +355,18 @@ class Shipper:
         message = f"{error}; {action}" if action else error
         if kind in ("auth", "config"):
             log.error("sending batches stopped: %s; retrying in %.0f s", message, delay)
+        elif kind == "transient":
+            log.warning(
+                "sending batches stopped, the advisor failed on two batches in a row: %s;"
+                " retrying in %.0f s",
+                message,
+                delay,
+            )
         else:
             log.warning("sending batches stopped: %s; retrying in %.0f s", message, delay)
         return ShipReport(
             sent=tuple(sent),
-            deferred=tuple(b.batch_id for b in held),
+            deferred=tuple(b.batch_id for b, _, _ in alone) + tuple(b.batch_id for b in held),
             quarantined=tuple(quarantined),
             error_kind=kind,
             error=error,

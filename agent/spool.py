@@ -21,12 +21,21 @@ Rows move through two states::
    quarantined└────────────────────┘
 
 The file is created with mode 0600 (batches name the host, its apps and its people's habits).
-A file that is not a readable spool raises :class:`~agent.errors.SpoolError` naming the path;
-it is never deleted or rewritten behind the operator's back.
+A file that cannot be used raises :class:`~agent.errors.SpoolError` naming the path. A damaged
+one (SQLite says "not a database" or "malformed", or the quick check fails) is moved aside
+when the spool is opened with ``recover=True``, as the running agent does, at start-up and when
+an operation meets the damage later: it is renamed, with its -wal and -shm files, to
+``spool.sqlite3.corrupt-20261207T031500Z`` (UTC) for inspection, never deleted, and a new empty
+spool takes its place, so one bad sector does not stop all monitoring. Its batches are lost
+to the advisor. Another program's database and a newer schema are never moved: those are
+configuration mistakes, and stay errors. Without ``recover`` (the ``spool`` commands, often
+run as root, which must not create the agent's files) a damaged file is only reported.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import logging
 import os
 import sqlite3
@@ -35,8 +44,10 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
+from typing import Concatenate, ParamSpec, TypeVar
 
 from agent.errors import SpoolError
 
@@ -49,6 +60,13 @@ _WAL_LIMIT_BYTES = 4 * 1024**2
 _CACHE_KIB = 256
 _BUSY_TIMEOUT_SECONDS = 30.0
 _MAX_ERROR_CHARS = 1000
+# SQLite's primary result codes for a damaged file (extended codes keep them in the low byte).
+_SQLITE_CORRUPT = 11
+_SQLITE_NOTADB = 26
+_SIDE_FILES = ("-wal", "-shm")
+
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -119,20 +137,56 @@ class SpoolStatus:
     max_bytes: int
 
 
+def _recovering(
+    method: Callable[Concatenate[Spool, _P], _T],
+) -> Callable[Concatenate[Spool, _P], _T]:
+    """Run ``method``; if it meets a damaged file, recover (see :meth:`Spool._recover`) and
+    run it once more on the new spool: a put then lands there instead of being lost."""
+
+    @functools.wraps(method)
+    def run(spool: Spool, /, *args: _P.args, **kwargs: _P.kwargs) -> _T:
+        try:
+            return method(spool, *args, **kwargs)
+        except _DamagedError as exc:
+            spool._recover(exc)
+        return method(spool, *args, **kwargs)
+
+    return run
+
+
 class Spool:
     """A bounded, durable queue of batches (see the module docstring).
 
-    ``clock`` gives Unix seconds; it stamps puts and quarantines and measures ages.
+    ``clock`` gives Unix seconds; it stamps puts and quarantines, measures ages and names a
+    damaged file moved aside. With ``recover`` a damaged file is moved aside and replaced by
+    an empty spool, at opening or later; ``recoveries`` counts how often this object did it.
     """
 
-    def __init__(self, path: Path, max_bytes: int, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        path: Path,
+        max_bytes: int,
+        clock: Callable[[], float] = time.time,
+        *,
+        recover: bool = False,
+    ) -> None:
         if max_bytes <= 0:
             raise ValueError(f"max_bytes must be positive, got {max_bytes}")
         self.path = path
         self.max_bytes = max_bytes
+        self.recover = recover
+        self.recoveries = 0
         self._clock = clock
         self._lock = threading.Lock()
-        self._conn = _open(path)
+        # Bumped when a damaged file is replaced, so two threads that both met the damage
+        # move aside the damaged file only, never the fresh one.
+        self._generation = 0
+        try:
+            self._conn = _open(path)
+        except _DamagedError as exc:
+            if not recover:
+                raise
+            self._conn = self._replace_damaged(exc)
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -154,17 +208,20 @@ class Spool:
 
     # --- writer side ------------------------------------------------------------------------
 
+    @_recovering
     def allocate_sequence(self) -> int:
         """The next batch sequence number: strictly increasing, also across restarts.
 
         Numbers may be skipped (a crash between this call and :meth:`put`, a dropped batch),
-        so a gap is not proof of a lost batch; ``dropped_batches`` counts real losses.
+        so a gap is not proof of a lost batch; ``dropped_batches`` counts real losses. After
+        a damaged file was moved aside they go on from the time in milliseconds.
         """
         with self._transaction() as conn:
             number = _meta_int(conn, "next_sequence", 1)
             _set_meta(conn, "next_sequence", number + 1)
             return number
 
+    @_recovering
     def put(self, batch_id: str, sequence: int, body: bytes) -> None:
         """Store a batch durably; a batch id already stored is left as it is.
 
@@ -223,6 +280,7 @@ class Spool:
 
     # --- shipper side -----------------------------------------------------------------------
 
+    @_recovering
     def due(self, now: float, limit: int) -> list[SpooledBatch]:
         """Up to ``limit`` pending batches whose next attempt has come, oldest first."""
         with self._transaction() as conn:
@@ -236,11 +294,13 @@ class Spool:
             ).fetchall()
         return [SpooledBatch(r[0], r[1], bytes(r[2]), r[3], r[4], r[5]) for r in rows]
 
+    @_recovering
     def ack(self, batch_id: str) -> None:
         """The advisor has the batch: forget it."""
         with self._transaction() as conn:
             conn.execute("DELETE FROM batches WHERE batch_id = ?", (batch_id,))
 
+    @_recovering
     def defer(self, batch_id: str, until: float, error: str) -> None:
         """Sending failed: count the attempt, remember why, and wait until ``until``."""
         error = error[:_MAX_ERROR_CHARS]
@@ -252,6 +312,7 @@ class Spool:
             )
             self._record_error(conn, error)
 
+    @_recovering
     def defer_all(self, until: float, error: str) -> None:
         """Send nothing before ``until``, including batches put later (429/503, refused auth).
 
@@ -264,6 +325,7 @@ class Spool:
                 _set_meta(conn, "not_before", until)
             self._record_error(conn, error)
 
+    @_recovering
     def quarantine(self, batch_id: str, reason: str) -> None:
         """The advisor will never accept this batch: keep it aside, never send it again."""
         with self._transaction() as conn:
@@ -274,6 +336,7 @@ class Spool:
             )
             self._record_error(conn, reason[:_MAX_ERROR_CHARS])
 
+    @_recovering
     def requeue_quarantined(self) -> int:
         """Make every quarantined batch pending and due now (after an advisor fix); how many."""
         with self._transaction() as conn:
@@ -291,6 +354,7 @@ class Spool:
 
     # --- inspection -------------------------------------------------------------------------
 
+    @_recovering
     def status(self) -> SpoolStatus:
         """Counts, sizes, age of the oldest pending batch, drops and the last error."""
         with self._transaction() as conn:
@@ -325,6 +389,7 @@ class Spool:
             max_bytes=self.max_bytes,
         )
 
+    @_recovering
     def quarantined(self) -> list[QuarantinedBatch]:
         """Quarantined batches, oldest first."""
         with self._transaction() as conn:
@@ -338,7 +403,11 @@ class Spool:
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction, taken up front so two processes never deadlock upgrading."""
+        """One write transaction, taken up front so two processes never deadlock upgrading.
+
+        SQLite errors leave as :class:`SpoolError`; damage as :class:`_DamagedError`, which
+        :func:`_recovering` acts on.
+        """
         with self._lock:
             conn = self._conn
             try:
@@ -346,20 +415,103 @@ class Spool:
             except sqlite3.ProgrammingError as exc:
                 raise SpoolError(f"spool {self.path} is closed") from exc
             except sqlite3.Error as exc:
-                raise SpoolError(f"spool {self.path}: {exc}") from exc
+                raise self._error(exc, f"spool {self.path}") from exc
             try:
                 yield conn
+            except sqlite3.Error as exc:
+                _rollback(conn)
+                raise self._error(exc, f"spool {self.path}") from exc
             except BaseException:
-                conn.rollback()
+                _rollback(conn)
                 raise
             try:
                 conn.commit()
             except sqlite3.Error as exc:
-                conn.rollback()
-                raise SpoolError(f"cannot write spool {self.path}: {exc}") from exc
+                _rollback(conn)
+                raise self._error(exc, f"cannot write spool {self.path}") from exc
+
+    def _error(self, exc: sqlite3.Error, prefix: str) -> SpoolError:
+        if _is_damage(exc):
+            return _DamagedError(_damaged_message(self.path, str(exc)), self._generation, str(exc))
+        return SpoolError(f"{prefix}: {exc}")
+
+    # --- recovery ---------------------------------------------------------------------------
+
+    def _recover(self, damage: _DamagedError) -> None:
+        """Met ``damage`` in operation: replace the file, or re-raise without ``recover``."""
+        if not self.recover:
+            raise damage
+        with self._lock:
+            if damage.generation != self._generation:
+                return  # another thread has replaced it already
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.close()
+            try:
+                self._conn = self._replace_damaged(damage)
+            except SpoolError:
+                # Keep a connection, so the next operation meets the damage and tries again.
+                with contextlib.suppress(sqlite3.Error):
+                    self._conn = _connect(self.path)
+                raise
+
+    def _replace_damaged(self, damage: _DamagedError) -> sqlite3.Connection:
+        """Move the damaged file aside, open an empty spool in its place, say so once."""
+        now = self._clock()
+        aside = _move_aside(self.path, now)
+        conn = _open(self.path)
+        try:
+            _continue_sequences(conn, now)
+        except sqlite3.Error as exc:
+            conn.close()
+            raise SpoolError(f"cannot write the new spool {self.path}: {exc}") from exc
+        self._generation += 1
+        self.recoveries += 1
+        log.warning(
+            "spool %s was damaged (%s): moved it aside to %s, kept for inspection, and started"
+            " a new, empty spool; the batches in the damaged file will not be sent",
+            self.path,
+            damage.reason,
+            aside,
+        )
+        return conn
 
 
 # --- opening ------------------------------------------------------------------------------------
+
+
+class _DamagedError(SpoolError):
+    """The file is damaged or not a database: what ``recover`` moves aside."""
+
+    def __init__(self, message: str, generation: int = 0, reason: str = "") -> None:
+        super().__init__(message)
+        self.generation = generation
+        self.reason = reason or message
+
+
+def _damaged_message(path: Path, reason: str) -> str:
+    return (
+        f"spool {path} is damaged ({reason}); the agent moves it aside and starts a new spool"
+        " when it runs"
+    )
+
+
+def _is_damage(exc: sqlite3.Error) -> bool:
+    # Only these two codes: "locked", "disk full" or "cannot open" are not reasons to move
+    # batches aside. The low byte is the primary code (SQLITE_CORRUPT_INDEX is 779).
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code is not None and code & 0xFF in (_SQLITE_CORRUPT, _SQLITE_NOTADB)
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    # A rollback on a damaged or full disk can fail too; the first error is the one to report.
+    with contextlib.suppress(sqlite3.Error):
+        conn.rollback()
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    return sqlite3.connect(
+        path, timeout=_BUSY_TIMEOUT_SECONDS, isolation_level=None, check_same_thread=False
+    )
 
 
 def _open(path: Path) -> sqlite3.Connection:
@@ -370,21 +522,71 @@ def _open(path: Path) -> sqlite3.Connection:
         os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
     except OSError as exc:
         raise SpoolError(f"cannot create spool {path}: {exc.strerror or exc}") from exc
-    conn = sqlite3.connect(
-        path, timeout=_BUSY_TIMEOUT_SECONDS, isolation_level=None, check_same_thread=False
-    )
+    try:
+        conn = _connect(path)
+    except sqlite3.Error as exc:
+        raise SpoolError(f"cannot open spool {path}: {exc}") from exc
     try:
         _check_and_prepare(conn, path)
     except sqlite3.Error as exc:
         conn.close()
-        raise SpoolError(
-            f"spool {path} is not a readable SQLite database ({exc}); move it aside or restore"
-            " it, the agent will start a new spool"
-        ) from exc
+        if _is_damage(exc):
+            raise _DamagedError(_damaged_message(path, str(exc)), reason=str(exc)) from exc
+        raise SpoolError(f"cannot open spool {path}: {exc}") from exc
     except SpoolError:
         conn.close()
         raise
     return conn
+
+
+def _move_aside(path: Path, now: float) -> Path:
+    """Rename ``path`` and its -wal and -shm files to ``PATH.corrupt-<UTC time>``.
+
+    The side files go first and keep their suffix, so ``sqlite3 PATH.corrupt-...`` opens the
+    moved file with its journal; a -wal left behind would be replayed into the new spool.
+    """
+    stamp = datetime.fromtimestamp(now, UTC).strftime("%Y%m%dT%H%M%SZ")
+    aside = path.with_name(f"{path.name}.corrupt-{stamp}")
+    counter = 1
+    while any(_with_suffix(aside, suffix).exists() for suffix in ("", *_SIDE_FILES)):
+        aside = path.with_name(f"{path.name}.corrupt-{stamp}-{counter}")
+        counter += 1
+    try:
+        for suffix in (*_SIDE_FILES, ""):
+            with contextlib.suppress(FileNotFoundError):
+                _with_suffix(path, suffix).rename(_with_suffix(aside, suffix))
+        directory = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
+    except OSError as exc:
+        raise SpoolError(
+            f"spool {path} is damaged and cannot be moved aside to {aside}:"
+            f" {exc.strerror or exc}; move it aside by hand"
+        ) from exc
+    return aside
+
+
+def _with_suffix(path: Path, suffix: str) -> Path:
+    return path.with_name(path.name + suffix)
+
+
+def _continue_sequences(conn: sqlite3.Connection, now: float) -> None:
+    """Start the new spool's sequences above any the damaged one can have handed out.
+
+    The advisor expects them to keep increasing; the damaged file cannot say how far it got,
+    but one batch per millisecond since 1970 is more than any agent spools.
+    """
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        floor = int(now * 1000)
+        if _meta_int(conn, "next_sequence", 1) < floor:
+            _set_meta(conn, "next_sequence", floor)
+        conn.commit()
+    except BaseException:
+        _rollback(conn)
+        raise
 
 
 def _check_and_prepare(conn: sqlite3.Connection, path: Path) -> None:
@@ -399,10 +601,7 @@ def _check_and_prepare(conn: sqlite3.Connection, path: Path) -> None:
         )
     (check,) = conn.execute("PRAGMA quick_check").fetchone()
     if check != "ok":
-        raise SpoolError(
-            f"spool {path} is damaged ({check}); move it aside or restore it, the agent will"
-            " start a new spool"
-        )
+        raise _DamagedError(_damaged_message(path, str(check)), reason=str(check))
     (mode,) = conn.execute("PRAGMA journal_mode=WAL").fetchone()
     if mode != "wal":
         raise SpoolError(f"spool {path}: cannot switch to WAL mode (got {mode!r})")

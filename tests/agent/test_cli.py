@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
+from agent.cli import read_token
 from agent.collectors.metricdefs import METRICS
+from agent.credentials import load_credential
+from agent.errors import EnrolmentError
 from tests.conftest import REPO
+from tests.fakes.receiver import Receiver
 
 
-def agent(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def agent(
+    *args: str, env: dict[str, str] | None = None, stdin: str = ""
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "agent", *args],
         capture_output=True,
@@ -22,6 +32,7 @@ def agent(*args: str, env: dict[str, str] | None = None) -> subprocess.Completed
         check=False,
         cwd=REPO,
         env=env,
+        input=stdin,
     )
 
 
@@ -132,3 +143,108 @@ def test_a_taken_metrics_port_is_one_clear_line_not_a_traceback(tmp_path: Path) 
     assert f"metrics.listen: cannot listen on 127.0.0.1:{port}: Address already in use" in (
         result.stderr
     )
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    with Receiver(tokens={"tok-cli"}) as running:
+        yield running
+
+
+def test_enroll_reads_the_token_from_stdin(receiver: Receiver, tmp_path: Path) -> None:
+    result = agent("--state-dir", str(tmp_path), "enroll", receiver.url, "-", stdin="tok-cli\n")
+    assert result.returncode == 0, result.stderr
+    assert "enrolled with" in result.stdout
+    assert "warning" not in result.stderr  # loopback http: nothing crosses the network
+    [issued] = receiver.enrolled.values()
+    assert load_credential(tmp_path / "credential") == issued
+
+
+def test_enroll_reads_the_token_from_a_file(receiver: Receiver, tmp_path: Path) -> None:
+    token_file = tmp_path / "token"
+    token_file.write_text("tok-cli\n")
+    state = tmp_path / "state"
+    result = agent(
+        "--state-dir", str(state), "enroll", receiver.url, "--token-file", str(token_file)
+    )
+    assert result.returncode == 0, result.stderr
+    assert (state / "credential").exists()
+
+
+def test_enroll_still_takes_the_token_as_an_argument(receiver: Receiver, tmp_path: Path) -> None:
+    result = agent("--state-dir", str(tmp_path), "enroll", receiver.url, "tok-cli")
+    assert result.returncode == 0, result.stderr
+
+
+def test_enroll_help_recommends_stdin() -> None:
+    result = agent("enroll", "--help")
+    assert result.returncode == 0
+    assert "stdin" in result.stdout
+    assert "--token-file" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "stdin", "error"),
+    [
+        (["-"], "", "the enrolment token from stdin is empty"),
+        ([], "  \n", "the enrolment token from stdin is empty"),
+        (["--token-file", "/nonexistent/token"], "", "cannot read the token file"),
+        (["tok", "--token-file", "/etc/hostname"], "", "give the enrolment token once"),
+    ],
+)
+def test_enroll_names_what_is_wrong_with_the_token(
+    args: list[str], stdin: str, error: str, receiver: Receiver, tmp_path: Path
+) -> None:
+    result = agent("--state-dir", str(tmp_path), "enroll", receiver.url, *args, stdin=stdin)
+    assert result.returncode == 1
+    assert error in result.stderr
+    assert "Traceback" not in result.stderr
+    assert receiver.requests == []
+
+
+def test_enroll_over_plain_http_to_another_machine_warns_once(tmp_path: Path) -> None:
+    # The empty token stops it before any connection: the warning comes first.
+    result = agent("--state-dir", str(tmp_path), "enroll", "http://advisor.invalid:8080", "-")
+    lines = result.stderr.splitlines()
+    assert lines[0].startswith("fleetsight-agent: warning: http://advisor.invalid:8080 is plain")
+    assert "in clear text" in lines[0]
+    assert len([line for line in lines if "warning" in line]) == 1
+    assert "token from stdin is empty" in lines[-1]
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_without_a_token_a_terminal_is_asked_without_echo() -> None:
+    prompts: list[str] = []
+
+    def ask(prompt: str) -> str:
+        prompts.append(prompt)
+        return " tok-typed "
+
+    assert read_token(None, None, stdin=Terminal("ignored\n"), ask=ask) == "tok-typed"
+    assert prompts == ["enrolment token (not shown): "]
+
+
+def test_without_a_token_and_no_terminal_stdin_is_read() -> None:
+    def ask(prompt: str) -> str:
+        raise AssertionError("no prompt without a terminal")
+
+    assert read_token(None, None, stdin=io.StringIO("tok-piped\nmore\n"), ask=ask) == "tok-piped"
+
+
+def test_a_token_file_with_more_than_the_token_is_refused(tmp_path: Path) -> None:
+    token_file = tmp_path / "token"
+    token_file.write_text("tok-1\ntok-2\n")
+    with pytest.raises(EnrolmentError, match="more than a token"):
+        read_token(None, token_file)
+
+
+def test_an_interrupted_prompt_is_an_empty_token() -> None:
+    def ask(prompt: str) -> str:
+        raise EOFError
+
+    with pytest.raises(EnrolmentError, match="from the prompt is empty"):
+        read_token(None, None, stdin=Terminal(), ask=ask)

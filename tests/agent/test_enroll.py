@@ -13,8 +13,14 @@ from pathlib import Path
 import pytest
 
 from agent import __version__
-from agent.credentials import Enrolment, load_credential, load_enrolment, store_credential
-from agent.enroll import enrol
+from agent.credentials import (
+    Enrolment,
+    load_credential,
+    load_enrolment,
+    store_credential,
+    store_enrolment,
+)
+from agent.enroll import cleartext_warning, enrol
 from agent.errors import EnrolmentError
 from agent.shipper import Shipper, make_client
 from agent.spool import Spool
@@ -247,3 +253,119 @@ def test_a_damaged_enrolment_record_raises_naming_the_file(tmp_path: Path) -> No
     path.write_text('{"advisor_url": "http://a"')
     with pytest.raises(EnrolmentError, match=re.escape(str(path))):
         load_enrolment(path)
+
+
+def enrol_again(receiver: Receiver, client: HttpClient, state_dir: Path) -> Enrolment:
+    receiver.add_token("enrol-token-2")
+    return do_enrol(receiver, client, state_dir, "enrol-token-2")
+
+
+def sent_proof(receiver: Receiver) -> object:
+    return json.loads(receiver.requests[-1].body).get("current_credential")
+
+
+def test_re_enrolling_sends_the_credential_it_holds_and_replaces_it(
+    receiver: Receiver, client: HttpClient, state_dir: Path
+) -> None:
+    do_enrol(receiver, client, state_dir, TOKEN)
+    first = load_credential(state_dir / "credential")
+    enrol_again(receiver, client, state_dir)
+    assert sent_proof(receiver) == first
+    second = load_credential(state_dir / "credential")
+    assert second == receiver.enrolled["host-1"]
+    assert second != first
+
+
+def test_re_enrolling_a_known_host_without_its_credential_says_what_to_do(
+    receiver: Receiver, client: HttpClient, state_dir: Path, tmp_path: Path
+) -> None:
+    do_enrol(receiver, client, tmp_path / "the-real-machine", TOKEN)
+    with pytest.raises(EnrolmentError) as raised:
+        enrol_again(receiver, client, state_dir)
+    message = str(raised.value)
+    assert "HTTP 409" in message
+    assert "host already enrolled" in message
+    assert "fleetsight-advisor host release host-1" in message
+    assert f"no credential of host host-1 from this advisor in {state_dir}" in message
+    assert sent_proof(receiver) is None
+    assert not state_dir.exists()
+    receiver.release_host("host-1")
+    assert enrol_again(receiver, client, state_dir).host_id == "host-1"
+
+
+def test_a_revoked_host_is_told_the_admin_must_release_it(
+    receiver: Receiver, client: HttpClient, state_dir: Path
+) -> None:
+    do_enrol(receiver, client, state_dir, TOKEN)
+    receiver.revoke_host("host-1")
+    with pytest.raises(EnrolmentError) as raised:
+        enrol_again(receiver, client, state_dir)
+    message = str(raised.value)
+    assert "HTTP 403" in message
+    assert "host revoked" in message
+    assert "admin must release it" in message
+
+
+@pytest.mark.parametrize(
+    ("enrolled_at", "host_id", "sent"),
+    [
+        ("http://127.0.0.1:1", "host-1", True),  # the same advisor on another port
+        ("https://advisor.example.org", "host-1", False),  # another advisor
+        ("https://127.0.0.1:8443", "host-1", False),  # https then, plain http now
+        ("http://127.0.0.1:1", "host-2", False),  # another host id
+    ],
+)
+def test_the_credential_goes_only_to_the_advisor_that_issued_it_for_this_host(
+    enrolled_at: str,
+    host_id: str,
+    sent: bool,
+    receiver: Receiver,
+    client: HttpClient,
+    state_dir: Path,
+) -> None:
+    store_credential(state_dir / "credential", "held-credential")
+    store_enrolment(state_dir / "enrolment.json", Enrolment(enrolled_at, host_id, None, T0))
+    do_enrol(receiver, client, state_dir, TOKEN)
+    assert sent_proof(receiver) == ("held-credential" if sent else None)
+
+
+def test_a_credential_longer_than_the_advisor_takes_is_not_sent(
+    receiver: Receiver, client: HttpClient, state_dir: Path
+) -> None:
+    store_credential(state_dir / "credential", "x" * 513)
+    store_enrolment(state_dir / "enrolment.json", Enrolment(receiver.url, "host-1", None, T0))
+    do_enrol(receiver, client, state_dir, TOKEN)
+    assert sent_proof(receiver) is None
+
+
+def test_a_damaged_enrolment_record_does_not_stop_enrolling_again(
+    receiver: Receiver, client: HttpClient, state_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store_credential(state_dir / "credential", "held-credential")
+    (state_dir / "enrolment.json").write_text("{not json")
+    enrolment = do_enrol(receiver, client, state_dir, TOKEN)
+    assert sent_proof(receiver) is None
+    assert load_enrolment(state_dir / "enrolment.json") == enrolment
+    assert "enrolment.json" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("url", "warned"),
+    [
+        ("http://advisor.corp.example:8080", True),
+        ("http://10.1.2.3", True),
+        ("HTTP://advisor.corp.example", True),
+        ("https://advisor.corp.example:8443", False),
+        ("http://127.0.0.1:8080", False),
+        ("http://127.9.8.7", False),
+        ("http://[::1]:8080", False),
+        ("http://localhost:8080", False),
+        ("http://LOCALHOST", False),
+    ],
+)
+def test_plain_http_to_another_machine_is_warned_about(url: str, warned: bool) -> None:
+    warning = cleartext_warning(url)
+    assert (warning is not None) == warned
+    if warning is not None:
+        assert "in clear text" in warning
+        assert "https://" in warning

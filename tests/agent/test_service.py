@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,9 +13,10 @@ import pytest
 
 from agent.collectors.base import Sample
 from agent.config import Config
+from agent.errors import SpoolError
 from agent.launches.recorder import LaunchRecorder
 from agent.metrics import AgentMetrics
-from agent.service import AgentService, Parts
+from agent.service import SPOOL_REMINDER_SECONDS, AgentService, Parts, SpoolTrouble
 from agent.spool import Spool
 from agent.wire import Hardware, HostIdentity, Inventory, LaunchEvent
 
@@ -73,6 +75,34 @@ class OneInventory:
 class BrokenSpool:
     def allocate_sequence(self) -> int:
         raise OSError("disk full")
+
+
+class FillingSpool:
+    """A real spool whose writes fail while ``full`` is set, as SQLite reports a full disk."""
+
+    def __init__(self, spool: Spool) -> None:
+        self.spool = spool
+        self.full = False
+        self.recoveries = 0
+
+    def allocate_sequence(self) -> int:
+        return self.spool.allocate_sequence()
+
+    def put(self, batch_id: str, sequence: int, body: bytes) -> None:
+        if self.full:
+            raise SpoolError(f"cannot write spool {self.spool.path}: database or disk is full")
+        self.spool.put(batch_id, sequence, body)
+
+    def status(self) -> Any:
+        return self.spool.status()
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
 
 
 def launch(app: str = "gimp") -> LaunchEvent:
@@ -175,3 +205,73 @@ def test_metrics_show_spool_depth_and_the_latest_samples(spool: Spool) -> None:
     assert "fleetsight_cpu_ratio 0.25" in text
     assert 'fleetsight_agent_spool_batches{state="pending"} 1.0' in text
     assert 'fleetsight_agent_collector_errors_total{collector="broken"} 1.0' in text
+
+
+def test_a_full_disk_is_said_once_then_reminded_then_cleared_without_tracebacks(
+    spool: Spool, caplog: pytest.LogCaptureFixture
+) -> None:
+    filling = FillingSpool(spool)
+    clock = Clock()
+    service = service_with(filling, clock=clock)
+    caplog.set_level(logging.INFO, logger="agent.service")
+    filling.full = True
+    # Half an hour of one-minute intervals on a full disk.
+    for minute in range(31):
+        clock.now = minute * 60.0
+        service.parts.recorder.record(launch())
+        assert service.flush() is None
+    filling.full = False
+    clock.now = 31 * 60.0
+    batch = service.flush()
+    assert batch is not None
+    lines = [(r.levelname, r.getMessage()) for r in caplog.records]
+    assert not any(r.exc_info for r in caplog.records)
+    assert "Traceback" not in caplog.text
+    assert [level for level, _ in lines] == ["WARNING", "WARNING", "WARNING", "WARNING", "INFO"]
+    assert "database or disk is full" in lines[0][1]
+    assert "10 more intervals lost" in lines[1][1]
+    assert "31 lost intervals" in lines[4][1]
+    assert service.parts.metrics.spool_write_errors._value.get() == 31
+    # Every launch measured while the disk was full rides on the first batch that is written.
+    assert len(batch.launches) == 31
+
+
+def test_an_unexpected_error_while_spooling_keeps_its_traceback(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    class BuggySpool:
+        def allocate_sequence(self) -> int:
+            raise TypeError("a bug")
+
+    service = service_with(BuggySpool())
+    assert service.flush() is None
+    assert service.flush() is None
+    [record] = caplog.records
+    assert record.exc_info is not None
+    assert service.parts.metrics.spool_write_errors._value.get() == 2
+
+
+def test_spool_trouble_reminds_at_most_every_interval_with_the_count_since_the_last_line() -> None:
+    trouble = SpoolTrouble(remind_every=600)
+    said = [(t, trouble.failed(t, "disk full")) for t in range(0, 1260, 60)]
+    assert [t for t, line in said if line] == [0, 600, 1200]
+    assert [line for t, line in said if line][1:] == [
+        "still cannot spool batches: disk full; 10 more intervals lost (11 in 10 min)",
+        "still cannot spool batches: disk full; 10 more intervals lost (21 in 20 min)",
+    ]
+    assert trouble.worked(1260) == "spooling batches works again, after 21 lost intervals in 21 min"
+    assert trouble.worked(1320) is None
+    assert trouble.failed(1380, "disk full") is not None
+
+
+def test_the_default_reminder_is_minutes_apart() -> None:
+    assert SPOOL_REMINDER_SECONDS >= 300
+
+
+def test_metrics_count_a_damaged_spool_moved_aside(tmp_path: Path) -> None:
+    path = tmp_path / "spool.sqlite3"
+    path.write_bytes(b"not a database" * 100)
+    with Spool(path, 1024**2, recover=True) as recovered:
+        service = service_with(recovered)
+        text = service.parts.metrics.render().decode()
+    assert "fleetsight_agent_spool_recovered_total 1.0" in text

@@ -21,7 +21,7 @@ from agent.shipper import Shipper, make_client, tls_verification
 from agent.spool import Spool
 from agent.transport import HttpClient
 from agent.wire import Batch, HostIdentity, encode_gzip, new_batch_id
-from tests.fakes.receiver import Receiver
+from tests.fakes.receiver import Receiver, RecordedRequest, Reply
 from tests.fakes.tls import https_server
 
 T0 = 1_764_000_000.0
@@ -157,8 +157,9 @@ def test_a_receiver_down_for_a_while_gets_everything_once_when_back(
         assert report.error_kind == "transient"
         assert report.retry_at is not None
     assert spool.status().pending == 7
-    assert shipper.stats.consecutive_failures == 5
-    assert shipper.stats.send_errors["transient"] == 5
+    # Each round tried one or two batches: the second failure in a row stops it.
+    assert 5 <= shipper.stats.consecutive_failures <= 10
+    assert shipper.stats.send_errors["transient"] == shipper.stats.consecutive_failures
     receiver.start()
     assert report.retry_at is not None
     clock.now = report.retry_at
@@ -169,22 +170,43 @@ def test_a_receiver_down_for_a_while_gets_everything_once_when_back(
     assert shipper.stats.consecutive_failures == 0
 
 
-def test_nothing_is_tried_before_the_backoff_has_passed(
+def test_a_batch_that_fails_waits_its_own_backoff_and_the_others_go_on(
     shipper: Shipper, spool: Spool, receiver: Receiver, clock: FakeClock
 ) -> None:
-    spool_batches(spool, 2)
+    first, second = spool_batches(spool, 2)
     receiver.respond_with(500, body="database is locked")
     report = shipper.send_due()
     assert report.error_kind == "transient"
     assert "HTTP 500" in (report.error or "")
+    assert report.deferred == (first,)
+    assert report.sent == (second,)
     assert report.retry_at is not None
-    # The round stopped at the first failure: the second batch was not tried.
-    assert len(receiver.ingest_requests()) == 1
     clock.now = report.retry_at - 0.001
     assert shipper.send_due().sent == ()
-    assert len(receiver.ingest_requests()) == 1
+    assert len(receiver.ingest_requests()) == 2
     clock.now = report.retry_at
-    assert len(shipper.send_due().sent) == 2
+    assert shipper.send_due().sent == (first,)
+    [row] = [r for r in receiver.ingest_requests() if r.status == 500]
+    assert row.headers["x-fleetsight-batch-id"] == first
+
+
+def test_when_two_batches_fail_in_a_row_nothing_is_tried_before_the_backoff(
+    shipper: Shipper, spool: Spool, receiver: Receiver, clock: FakeClock
+) -> None:
+    spool_batches(spool, 3)
+    receiver.respond_with(500, body="database is locked", times=2)
+    report = shipper.send_due()
+    assert report.error_kind == "transient"
+    assert report.sent == ()
+    assert len(report.deferred) == 3
+    assert report.retry_at is not None
+    assert len(receiver.ingest_requests()) == 2
+    clock.now = report.retry_at - 0.001
+    spool_batches(spool, 1)
+    assert shipper.send_due().sent == ()
+    assert len(receiver.ingest_requests()) == 2
+    drain(shipper, clock, spool)
+    assert len(receiver.batches) == 4
 
 
 def test_backoff_grows_with_consecutive_failures_up_to_the_cap(
@@ -231,12 +253,11 @@ def test_a_timeout_keeps_the_batch_for_later(
     assert list(receiver.batches) == [batch_id]
 
 
-@pytest.mark.parametrize("status", [429, 503])
 def test_it_honours_retry_after_on_throttling(
-    status: int, shipper: Shipper, spool: Spool, receiver: Receiver, clock: FakeClock
+    shipper: Shipper, spool: Spool, receiver: Receiver, clock: FakeClock
 ) -> None:
     spool_batches(spool, 3)
-    receiver.respond_with(status, {"Retry-After": "120"})
+    receiver.respond_with(429, {"Retry-After": "120"})
     report = shipper.send_due()
     assert report.error_kind == "throttled"
     assert report.retry_at is not None
@@ -249,6 +270,41 @@ def test_it_honours_retry_after_on_throttling(
     clock.now = report.retry_at
     assert len(shipper.send_due().sent) == 4
     assert shipper.stats.send_errors["throttled"] == 1
+
+
+def test_a_503_holds_that_batch_for_retry_after_and_the_others_go_on(
+    shipper: Shipper, spool: Spool, receiver: Receiver, clock: FakeClock
+) -> None:
+    first, *others = spool_batches(spool, 3)
+    receiver.respond_with(503, {"Retry-After": "120"}, body='{"detail": "database trouble"}')
+    report = shipper.send_due()
+    assert report.sent == tuple(others)
+    assert report.deferred == (first,)
+    assert report.retry_at is not None
+    assert report.retry_at >= T0 + 120
+    assert "Retry-After: 120" in (report.error or "")
+    clock.now = T0 + 119
+    assert shipper.send_due().sent == ()
+    clock.now = report.retry_at
+    assert shipper.send_due().sent == (first,)
+
+
+def test_a_503_on_every_batch_holds_everything_for_retry_after(
+    shipper: Shipper, spool: Spool, receiver: Receiver, clock: FakeClock
+) -> None:
+    spool_batches(spool, 3)
+    receiver.respond_with(503, {"Retry-After": "120"}, times=2)
+    report = shipper.send_due()
+    assert report.error_kind == "transient"
+    assert len(report.deferred) == 3
+    assert report.retry_at is not None
+    assert report.retry_at >= T0 + 120
+    clock.now = T0 + 119
+    spool_batches(spool, 1)
+    assert shipper.send_due().sent == ()
+    assert len(receiver.ingest_requests()) == 2
+    clock.now = report.retry_at
+    assert len(shipper.send_due().sent) == 4
 
 
 def test_it_honours_retry_after_given_as_a_date(
@@ -455,3 +511,49 @@ def test_a_plain_http_advisor_loads_no_trust_store_and_https_loads_one() -> None
     assert isinstance(private, ssl.SSLContext)
     assert private.cert_store_stats()["x509_ca"] == 1
     assert private.verify_mode == ssl.CERT_REQUIRED
+
+
+def test_one_batch_the_advisor_always_fails_on_does_not_hold_up_the_rest(
+    shipper: Shipper, spool: Spool, receiver: Receiver, clock: FakeClock
+) -> None:
+    poisoned, *behind = spool_batches(spool, 14)
+
+    def fail_on_poisoned(request: RecordedRequest) -> Reply | None:
+        if request.headers.get("x-fleetsight-batch-id") == poisoned:
+            return Reply(503, {"Retry-After": "5"}, b'{"detail": "could not store the batch"}')
+        return None
+
+    receiver.set_handler(fail_on_poisoned)
+    report = shipper.send_due()
+    assert report.sent == tuple(behind)
+    assert report.deferred == (poisoned,)
+    assert set(receiver.batches) == set(behind)
+    # An hour of rounds: later batches keep flowing, the poisoned one is kept and retried.
+    later: list[str] = []
+    for _ in range(60):
+        clock.now += 60
+        later += spool_batches(spool, 1)
+        shipper.send_due()
+    assert set(receiver.batches) == set(behind) | set(later)
+    assert [b.batch_id for b in spool.due(float("inf"), 100)] == [poisoned]
+    assert spool.quarantined() == []
+    tries = [r for r in receiver.ingest_requests() if r.status == 503]
+    assert 2 <= len(tries) <= 20  # its own backoff spaces the retries out
+
+
+def test_an_outage_costs_at_most_two_requests_per_round(
+    shipper: Shipper, spool: Spool, receiver: Receiver, clock: FakeClock
+) -> None:
+    ids = spool_batches(spool, 14)
+    receiver.set_handler(lambda request: Reply(503, body=b'{"detail": "database down"}'))
+    for _ in range(30):
+        before = len(receiver.ingest_requests())
+        report = shipper.send_due()
+        assert len(receiver.ingest_requests()) - before <= 2
+        assert report.sent == ()
+        clock.now = max(clock.now + 1, report.retry_at or 0.0)
+    assert spool.status().pending == 14
+    assert len(receiver.ingest_requests()) >= 30  # every round did try
+    receiver.set_handler(None)
+    drain(shipper, clock, spool)
+    assert set(receiver.batches) == set(ids)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from agent.errors import SpoolError
-from agent.spool import Spool
+from agent.spool import Spool, _move_aside
 
 T0 = 1_764_000_000.0
 
@@ -210,15 +210,8 @@ def test_status_of_an_empty_spool_has_no_age(spool: Spool) -> None:
     assert (status.pending, status.oldest_pending_age, status.dropped_batches) == (0, None, 0)
 
 
-def test_opening_a_corrupt_file_raises_a_spool_error_naming_it(path: Path) -> None:
-    path.parent.mkdir(parents=True)
-    path.write_bytes(b"this is not an SQLite database, it is a text file\n" * 200)
-    with pytest.raises(SpoolError, match=re.escape(str(path))):
-        Spool(path, max_bytes=1000)
-    assert path.read_bytes().startswith(b"this is not an SQLite")
-
-
-def test_opening_a_spool_with_damaged_pages_raises_a_spool_error(path: Path) -> None:
+def write_damaged_spool(path: Path) -> bytes:
+    """A real spool whose b-tree pages were overwritten; returns the damaged file's bytes."""
     with Spool(path, max_bytes=10**6) as spool:
         for n in range(50):
             spool.put(f"b{n}", n + 1, body(n, size=3000))
@@ -226,18 +219,193 @@ def test_opening_a_spool_with_damaged_pages_raises_a_spool_error(path: Path) -> 
     # Page 1 holds the header and the schema; scribble over the b-tree pages after it.
     data[4096 : 4096 * 6] = b"\xa5" * (4096 * 5)
     path.write_bytes(bytes(data))
+    return bytes(data)
+
+
+def write_truncated_spool(path: Path) -> bytes:
+    """A real spool cut off in the middle, as by a full disk during a copy."""
+    with Spool(path, max_bytes=10**6) as spool:
+        for n in range(50):
+            spool.put(f"b{n}", n + 1, body(n, size=3000))
+    data = path.read_bytes()[: 4096 * 10]
+    path.write_bytes(data)
+    return data
+
+
+def write_garbage(path: Path) -> bytes:
+    data = b"this is not an SQLite database, it is a text file\n" * 200
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return data
+
+
+DAMAGE = {"garbage": write_garbage, "damaged pages": write_damaged_spool}
+DAMAGE["truncated"] = write_truncated_spool
+
+
+@pytest.mark.parametrize("damage", sorted(DAMAGE))
+def test_without_recover_a_damaged_file_raises_naming_it_and_is_left_alone(
+    damage: str, path: Path
+) -> None:
+    data = DAMAGE[damage](path)
     with pytest.raises(SpoolError, match=re.escape(str(path))):
         Spool(path, max_bytes=10**6)
+    assert path.read_bytes() == data
+    assert [p.name for p in path.parent.iterdir() if "corrupt" in p.name] == []
 
 
-def test_another_programs_database_is_refused(path: Path) -> None:
+@pytest.mark.parametrize("damage", sorted(DAMAGE))
+def test_it_moves_a_damaged_file_aside_and_starts_an_empty_spool(
+    damage: str, path: Path, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    data = DAMAGE[damage](path)
+    clock.now = 1_796_613_300.0  # 2026-12-07 03:15:00 UTC
+    with Spool(path, max_bytes=10**6, clock=clock, recover=True) as spool:
+        assert spool.recoveries == 1
+        assert spool.status().pending == 0
+        spool.put("fresh", spool.allocate_sequence(), body(1))
+        assert [b.batch_id for b in spool.due(clock.now, 10)] == ["fresh"]
+    aside = path.with_name("spool.sqlite3.corrupt-20261207T031500Z")
+    assert aside.read_bytes() == data
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    [warning] = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert str(path) in warning.getMessage()
+    assert str(aside) in warning.getMessage()
+
+
+def test_the_wal_and_shm_files_move_with_it_keeping_their_suffix(path: Path) -> None:
+    path.parent.mkdir(parents=True)
+    for suffix in ("", "-wal", "-shm"):
+        path.with_name(path.name + suffix).write_bytes(b"old" + suffix.encode())
+    aside = _move_aside(path, 1_796_613_300.0)
+    assert aside.name == "spool.sqlite3.corrupt-20261207T031500Z"
+    assert sorted(p.name for p in path.parent.iterdir()) == [
+        "spool.sqlite3.corrupt-20261207T031500Z",
+        "spool.sqlite3.corrupt-20261207T031500Z-shm",
+        "spool.sqlite3.corrupt-20261207T031500Z-wal",
+    ]
+    assert aside.with_name(aside.name + "-wal").read_bytes() == b"old-wal"
+
+
+def test_no_journal_of_the_damaged_file_is_left_for_the_new_spool(
+    path: Path, clock: FakeClock
+) -> None:
+    write_garbage(path)
+    for suffix in ("-wal", "-shm"):
+        path.with_name(path.name + suffix).write_bytes(b"old" + suffix.encode())
+    with Spool(path, max_bytes=10**6, clock=clock, recover=True) as spool:
+        spool.put("fresh", 1, body(1))
+        for suffix in ("-wal", "-shm"):
+            side = path.with_name(path.name + suffix)
+            assert not side.exists() or not side.read_bytes().startswith(b"old")
+    with Spool(path, max_bytes=10**6, clock=clock) as reopened:
+        assert [b.batch_id for b in reopened.due(clock.now, 10)] == ["fresh"]
+
+
+def test_a_second_damaged_file_in_the_same_second_gets_its_own_name(
+    path: Path, clock: FakeClock
+) -> None:
+    for _ in range(2):
+        write_garbage(path)
+        Spool(path, max_bytes=1000, clock=clock, recover=True).close()
+    names = sorted(p.name for p in path.parent.iterdir() if ".corrupt-" in p.name)
+    assert names == [
+        "spool.sqlite3.corrupt-20251124T160000Z",
+        "spool.sqlite3.corrupt-20251124T160000Z-1",
+    ]
+
+
+def test_sequences_after_a_recovery_stay_above_the_damaged_spools(
+    path: Path, clock: FakeClock
+) -> None:
+    with Spool(path, max_bytes=10**6, clock=clock) as spool:
+        spool.put("old", 10**9, body(1))
+    write_garbage(path)
+    with Spool(path, max_bytes=10**6, clock=clock, recover=True) as spool:
+        assert spool.allocate_sequence() > 10**9
+
+
+def test_damage_met_while_running_is_moved_aside_and_the_put_kept(
+    path: Path, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    with Spool(path, max_bytes=10**8, clock=clock, recover=True) as spool:
+        for n in range(300):
+            spool.put(f"b{n}", n + 1, bytes(range(256)) * 12)
+        _checkpoint(path)
+        _scribble_over_pages(path)
+        spool.put("after", 301, body(7))
+        assert spool.recoveries == 1
+        assert [b.batch_id for b in spool.due(clock.now, 10)] == ["after"]
+        assert spool.allocate_sequence() > 301
+    [aside] = [p for p in path.parent.iterdir() if p.name.startswith("spool.sqlite3.corrupt-")]
+    [warning] = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert str(aside) in warning.getMessage()
+
+
+def test_damage_met_while_running_without_recover_raises(path: Path) -> None:
+    with Spool(path, max_bytes=10**8) as spool:
+        for n in range(300):
+            spool.put(f"b{n}", n + 1, bytes(range(256)) * 12)
+        _checkpoint(path)
+        _scribble_over_pages(path)
+        with pytest.raises(SpoolError, match="damaged"):
+            spool.due(T0, 1000)
+    assert [p.name for p in path.parent.iterdir() if "corrupt" in p.name] == []
+
+
+def _checkpoint(path: Path) -> None:
+    """Move everything from the WAL into the main file, where the scribbling will hit it."""
+    other = sqlite3.connect(path)
+    try:
+        other.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        other.close()
+
+
+def _scribble_over_pages(path: Path) -> None:
+    size = path.stat().st_size
+    with path.open("r+b") as file:
+        file.seek(4096)
+        file.write(b"\xa5" * (size - 4096 * 2))
+
+
+def test_another_programs_database_is_refused_and_never_moved(path: Path) -> None:
     path.parent.mkdir(parents=True)
     with sqlite3.connect(path) as other:
         other.execute("PRAGMA application_id = 1234")
         other.execute("CREATE TABLE users (name TEXT)")
     other.close()
-    with pytest.raises(SpoolError, match="another program"):
-        Spool(path, max_bytes=1000)
+    with pytest.raises(SpoolError, match="another program") as raised:
+        Spool(path, max_bytes=1000, recover=True)
+    assert str(path) in str(raised.value)
+    assert sorted(p.name for p in path.parent.iterdir()) == ["spool.sqlite3"]
+
+
+def test_a_spool_of_a_newer_agent_is_refused_and_never_moved(path: Path) -> None:
+    Spool(path, max_bytes=1000).close()
+    with sqlite3.connect(path) as other:
+        other.execute("PRAGMA user_version = 99")
+    other.close()
+    with pytest.raises(SpoolError, match="newer than this agent") as raised:
+        Spool(path, max_bytes=1000, recover=True)
+    assert str(path) in str(raised.value)
+    assert [p.name for p in path.parent.iterdir() if "corrupt" in p.name] == []
+
+
+def fill(spool: Spool, count: int) -> None:
+    for n in range(count):
+        spool.put(f"b{n}", n + 1, body(n, size=3000))
+
+
+def test_a_full_disk_is_an_error_not_damage(path: Path) -> None:
+    with Spool(path, max_bytes=10**8, recover=True) as spool:
+        # SQLite's own limit gives the very error a full disk gives (SQLITE_FULL).
+        spool._conn.execute("PRAGMA max_page_count = 20")
+        with pytest.raises(SpoolError, match="database or disk is full"):
+            fill(spool, count=100)
+        assert spool.recoveries == 0
+        assert spool.status().pending > 0
+    assert [p.name for p in path.parent.iterdir() if "corrupt" in p.name] == []
 
 
 def test_a_closed_spool_raises_spool_error(path: Path) -> None:

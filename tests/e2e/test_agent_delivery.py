@@ -237,3 +237,27 @@ def test_a_full_spool_keeps_the_newest_batches_and_counts_every_dropped_one(
     # Sequences start at 1: everything before the oldest kept batch was dropped, and counted.
     assert status.dropped_batches == kept[0] - 1
     assert status.pending_bytes <= 6 * 1024
+
+
+def test_an_agent_with_a_damaged_spool_moves_it_aside_and_goes_on(tmp_path: Path) -> None:
+    with Receiver() as receiver:
+        agent = enrolled_agent(tmp_path, receiver)
+        spool_path = agent.state_dir / "spool.sqlite3"
+        damaged = b"\x00\xffnot a spool any more" * 4096
+        spool_path.write_bytes(damaged)
+        agent.start()
+        try:
+            assert receiver.wait_for_batches(2, timeout=30), agent.log_text()
+            url = f"http://127.0.0.1:{agent.metrics_port}/metrics"
+            with urllib.request.urlopen(url, timeout=5) as response:
+                exposition = response.read().decode()
+            assert agent.terminate() == 0
+        finally:
+            agent.close()
+    [aside] = agent.state_dir.glob("spool.sqlite3.corrupt-*")
+    assert aside.read_bytes() == damaged
+    warnings = [line for line in agent.log_text().splitlines() if "moved it aside" in line]
+    assert len(warnings) == 1
+    assert str(spool_path) in warnings[0]
+    assert str(aside) in warnings[0]
+    assert "fleetsight_agent_spool_recovered_total 1.0" in exposition

@@ -16,7 +16,10 @@ recorded (gunzipped and parsed) under its id; a batch id seen before is counted 
 ``duplicates`` and answered ``duplicate_status`` (409 by default), as the advisor will.
 
 Enrolment (``POST /api/v1/enrol``) follows agent.enroll's protocol: tokens are single-use;
-``expire_token`` and ``revoke_token`` produce 410 and 403; unknown tokens get 401.
+``expire_token`` and ``revoke_token`` produce 410 and 403; unknown tokens get 401. As the
+advisor, it never lets an enrolment take over a known host: enrolling an enrolled host id again
+needs its credential as ``current_credential`` (else 409, unless ``release_host`` was called),
+and a host revoked with ``revoke_host`` gets 403 until released.
 
 Scripted answers (``respond_with``, ``disconnect``, ``set_handler``) take precedence over the
 default behaviour, in order, for the path they name (ingest by default).
@@ -116,6 +119,9 @@ class _Server(ThreadingHTTPServer):
 class _RequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     timeout = _IDLE_TIMEOUT
+    # Headers and body go out as two writes; with Nagle on, the body waits for the client's
+    # delayed ACK, 40 ms a request, which is most of a test that sends a hundred.
+    disable_nagle_algorithm = True
     server: _Server
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -165,6 +171,7 @@ class Receiver:
         self.duplicates: Counter[str] = Counter()
         self.requests: list[RecordedRequest] = []
         self.enrolled: dict[str, str] = {}  # host_id -> credential
+        self.revoked_hosts: set[str] = set()
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -275,6 +282,18 @@ class Receiver:
     def revoke_token(self, token: str) -> None:
         with self._lock:
             self._tokens[token] = "revoked"
+
+    def revoke_host(self, host_id: str) -> None:
+        """The admin's ``host revoke``: its credential stops working, it may not re-enrol."""
+        with self._lock:
+            self.revoked_hosts.add(host_id)
+            self._credentials.discard(self.enrolled.get(host_id, ""))
+
+    def release_host(self, host_id: str) -> None:
+        """The admin's ``host release``: the next enrolment of ``host_id`` takes it over."""
+        with self._lock:
+            self.revoked_hosts.discard(host_id)
+            self._credentials.discard(self.enrolled.pop(host_id, ""))
 
     # --- inspection ---------------------------------------------------------------------------
 
@@ -407,6 +426,9 @@ class Receiver:
         token, host_id = request.get("token"), request.get("host_id")
         if not isinstance(token, str) or not isinstance(host_id, str) or not host_id:
             return _json_reply(400, {"detail": "token and host_id are required"})
+        proof = request.get("current_credential")
+        if proof is not None and (not isinstance(proof, str) or len(proof) > 512):
+            return _json_reply(400, {"detail": "current_credential: a string of at most 512"})
         with self._lock:
             state = self._tokens.get(token)
             if state is None:
@@ -417,7 +439,20 @@ class Receiver:
                 return _json_reply(403, {"detail": "enrolment token revoked"})
             if state == "used":
                 return _json_reply(409, {"detail": "enrolment token already used"})
+            release = f"ask the admin to run `fleetsight-advisor host release {host_id}`"
+            if host_id in self.revoked_hosts:
+                return _json_reply(403, {"detail": f"host revoked: {release}"})
+            held = self.enrolled.get(host_id)
+            if held is not None and proof != held:
+                return _json_reply(
+                    409,
+                    {
+                        "detail": "host already enrolled: re-enrol from the machine that holds"
+                        f" its credential, or {release}"
+                    },
+                )
             self._tokens[token] = "used"
+            self._credentials.discard(held or "")
             credential = secrets.token_urlsafe(32)
             self._credentials.add(credential)
             self.enrolled[host_id] = credential
