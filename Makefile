@@ -45,6 +45,7 @@ bench: venv system-deps postgres
 	$(BIN)/python bench/footprint.py
 	$(BIN)/python bench/launch_accuracy.py
 	$(BIN)/python bench/ingest.py --seconds 60 --backend both
+	$(BIN)/python bench/attack.py --seconds 20
 	$(BIN)/python bench/catalog_match.py
 	$(BIN)/python bench/detection_eval.py
 	$(BIN)/python bench/analysis_scale.py

@@ -50,7 +50,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import psutil
 import psycopg
@@ -406,6 +406,16 @@ def batch_times(round_index: int) -> dict[float, float]:
     }
 
 
+def render_batch(host: SimHost, batch_id: str, round_index: int) -> bytes:
+    """The gzip body of ``host``'s batch number ``round_index`` (sequence ``round_index + 1``)."""
+    text = host.template.replace(S_BATCH_ID, batch_id).replace(
+        str(S_SEQUENCE), str(round_index + 1)
+    )
+    for sentinel, value in batch_times(round_index).items():
+        text = text.replace(repr(sentinel), repr(value))
+    return gzip.compress(text.encode(), compresslevel=6, mtime=0)
+
+
 def write_partitions(hosts: list[SimHost], needed: int, prefix: Path) -> float:
     """Write ``needed`` batches, hosts round-robin, into PARTITIONS files; mean gzip size."""
     files = [Path(f"{prefix}.{i}").open("wb") for i in range(PARTITIONS)]  # noqa: SIM115
@@ -415,12 +425,7 @@ def write_partitions(hosts: list[SimHost], needed: int, prefix: Path) -> float:
             round_index, host_index = divmod(index, len(hosts))
             host = hosts[host_index]
             batch_id = uuid.uuid4().hex
-            text = host.template.replace(S_BATCH_ID, batch_id).replace(
-                str(S_SEQUENCE), str(round_index + 1)
-            )
-            for sentinel, value in batch_times(round_index).items():
-                text = text.replace(repr(sentinel), repr(value))
-            body = gzip.compress(text.encode(), compresslevel=6, mtime=0)
+            body = render_batch(host, batch_id, round_index)
             total += len(body)
             out = files[index % PARTITIONS]
             out.write(f"{len(body)} {batch_id} {host.credential}\n".encode())
@@ -438,14 +443,17 @@ def free_port() -> int:
         return port
 
 
-def start_advisor(url: str, port: int, tmp: Path, workers: int) -> subprocess.Popen[bytes]:
+def start_advisor(
+    url: str, port: int, tmp: Path, workers: int, output: IO[bytes] | None = None
+) -> subprocess.Popen[bytes]:
+    """`python -m advisor serve` on 127.0.0.1:``port``; its log to ``output`` (else ours)."""
     config = tmp / "advisor.toml"
     config.write_text("")
     env = dict(os.environ, FLEETSIGHT_ADVISOR_ADVISOR_LOG_LEVEL="warning")
     command = [sys.executable, "-m", "advisor", "--config", str(config), "--state-dir", str(tmp)]
     command += ["--database-url", url, "serve", "--listen", f"127.0.0.1:{port}"]
     command += ["--workers", str(workers)]
-    return subprocess.Popen(command, cwd=REPO, env=env)
+    return subprocess.Popen(command, cwd=REPO, env=env, stdout=output, stderr=output)
 
 
 def wait_ready(port: int, timeout: float = 60.0) -> None:
