@@ -24,11 +24,30 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from agent.errors import ConfigError
+from agent.text import MAX_APP, MAX_PROBE, forbidden_in_name
 
 DEFAULT_CONFIG_PATH = Path("/etc/fleetsight/agent.toml")
 DEFAULT_STATE_DIR = Path("/var/lib/fleetsight")
 ENV_PREFIX = "FLEETSIGHT_AGENT_"
 PACKAGE_MANAGERS = ("dpkg", "rpm", "flatpak", "snap")
+
+# Bounds that keep every batch within the advisor's limits (advisor/api/batch_rules.py), which
+# refuse a whole batch, a minute of the host's data, for one value out of range.
+MAX_EVENTS_PER_INTERVAL = 5_000
+"""launches.max_events_per_interval: a batch after a failed spool write carries two intervals'
+events, and the advisor takes 10,000 launches per batch."""
+MAX_TIMEOUT_SECONDS = 86_400.0
+"""Launch and probe timeouts: a timed-out launch's duration is its timeout, and the advisor
+takes durations up to a day."""
+MAX_SUMMARY_INTERVAL = 86_400.0
+"""agent.summary_interval: the advisor takes intervals of 92 days; a day is plenty."""
+MAX_SAMPLES_PER_INTERVAL = 100_000
+"""summary_interval / sample_interval: samples per series and interval (the advisor takes
+1,000,000; a flush delayed by a stepped clock adds a few)."""
+MAX_APPS = 1_000
+"""Watched apps: 3 summaries each, with at most 500 mounts (2 each), 500 disks (4 each) and
+about 20 machine series, stay within the advisor's 10,000 summaries per batch."""
+_HOST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")  # the advisor's, as at enrolment
 
 _DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _SIZE_UNITS = {
@@ -94,6 +113,65 @@ def text(value: object) -> str:
 
 def optional_text(value: object) -> str | None:
     return text(value) or None
+
+
+def name(value: object, limit: int = MAX_APP) -> str:
+    """A name as the advisor takes it: at most ``limit`` characters, no control character."""
+    result = text(value)
+    if len(result) > limit:
+        raise InvalidValue(f"at most {limit} characters, got {len(result)}")
+    found = forbidden_in_name(result)
+    if found is not None:
+        raise InvalidValue(
+            f"contains the control or formatting character {found}; the advisor refuses it"
+        )
+    return result
+
+
+def probe_name(value: object) -> str:
+    return name(value, MAX_PROBE)
+
+
+def optional_name(value: object) -> str | None:
+    return name(value) or None
+
+
+def host_id(value: object) -> str | None:
+    result = text(value)
+    if result and not _HOST_ID.fullmatch(result):
+        raise InvalidValue(
+            "expected 1 to 128 letters, digits, '.', '_', ':' or '-' starting with a letter or"
+            f" digit (as the advisor enrols hosts), got {result!r}"
+        )
+    return result or None
+
+
+def timeout(value: object) -> float:
+    """A duration of at most a day (:data:`MAX_TIMEOUT_SECONDS`)."""
+    seconds = duration(value)
+    if seconds > MAX_TIMEOUT_SECONDS:
+        raise InvalidValue(
+            f"at most a day ({MAX_TIMEOUT_SECONDS:g} s): the advisor refuses longer launch"
+            f" durations, got {value!r}"
+        )
+    return seconds
+
+
+def summary_interval(value: object) -> float:
+    seconds = duration(value)
+    if seconds > MAX_SUMMARY_INTERVAL:
+        raise InvalidValue(f"at most a day ({MAX_SUMMARY_INTERVAL:g} s), got {value!r}")
+    return seconds
+
+
+def events_cap(value: object) -> int:
+    number = positive_int(value)
+    if number > MAX_EVENTS_PER_INTERVAL:
+        raise InvalidValue(
+            f"at most {MAX_EVENTS_PER_INTERVAL}: a batch can carry two intervals' events and"
+            f" the advisor refuses more than {2 * MAX_EVENTS_PER_INTERVAL}, got {number}"
+        )
+    return number
 
 
 def path(value: object) -> Path:
@@ -256,11 +334,16 @@ class AgentSection:
         DEFAULT_STATE_DIR, path, "Directory for the spool, credential and agent state."
     )
     host_id: str | None = _opt(
-        None, optional_text, "Stable host identity; default: /etc/machine-id, else the hostname."
+        None,
+        host_id,
+        "Stable host identity (letters, digits, . _ : -); default: /etc/machine-id, else the"
+        " hostname.",
     )
     sample_interval: float = _opt(5.0, duration, "How often resources are sampled.")
     summary_interval: float = _opt(
-        60.0, duration, "Length of one summary interval; one batch is spooled per interval."
+        60.0,
+        summary_interval,
+        "Length of one summary interval (at most a day); one batch is spooled per interval.",
     )
     log_level: str = _opt("info", log_level, "debug, info, warning or error.")
 
@@ -333,7 +416,9 @@ class LaunchesSection:
         0.1, duration, "How often a launching process is sampled until it is ready."
     )
     max_events_per_interval: int = _opt(
-        1000, positive_int, "Launch events kept per summary interval; the rest are only counted."
+        1000,
+        events_cap,
+        "Launch events kept per summary interval (at most 5000); the rest are only counted.",
     )
 
 
@@ -350,7 +435,9 @@ def ready_signal(value: object) -> str:
 @dataclass(frozen=True)
 class ReadySection:
     signal: str = _opt("cpu_settled", ready_signal, "What tells that a launch is ready.")
-    timeout: float = _opt(60.0, duration, "A launch not ready by then is recorded as timeout.")
+    timeout: float = _opt(
+        60.0, timeout, "A launch not ready by then (at most a day) is recorded as timeout."
+    )
     cpu_threshold: float = _opt(
         0.05, ratio, "cpu_settled: tree CPU (fraction of one core) counted as idle."
     )
@@ -364,7 +451,9 @@ class ReadySection:
 
 @dataclass(frozen=True)
 class AppConfig:
-    name: str = _opt("", text, "Name of the application as reported, e.g. 'libreoffice'.")
+    name: str = _opt(
+        "", name, "Name of the application as reported, e.g. 'libreoffice' (128 characters)."
+    )
     process_names: tuple[str, ...] = _opt_factory(
         tuple, string_list, "Process names (comm or executable basename) of a launch."
     )
@@ -387,11 +476,11 @@ class AppConfig:
 
 @dataclass(frozen=True)
 class HttpProbeConfig:
-    name: str = _opt("", text, "Probe name.")
+    name: str = _opt("", probe_name, "Probe name (128 characters).")
     url: str | None = _opt(None, url, "URL to fetch.")
-    app: str | None = _opt(None, optional_text, "App the timing is reported for; default: name.")
+    app: str | None = _opt(None, optional_name, "App the timing is reported for; default: name.")
     interval: float = _opt(300.0, duration, "How often to probe.")
-    timeout: float = _opt(30.0, duration, "Timeout of one probe.")
+    timeout: float = _opt(30.0, timeout, "Timeout of one probe (at most a day).")
     method: str = _opt("GET", text, "HTTP method.")
     verify_tls: bool = _opt(True, boolean, "Verify the server's certificate.")
     ca_file: Path | None = _opt(
@@ -404,11 +493,13 @@ class HttpProbeConfig:
 
 @dataclass(frozen=True)
 class CommandProbeConfig:
-    name: str = _opt("", text, "Probe name.")
+    name: str = _opt("", probe_name, "Probe name (128 characters).")
     command: tuple[str, ...] = _opt_factory(tuple, command, "Command to time, as a list.")
-    app: str | None = _opt(None, optional_text, "App the timing is reported for; default: name.")
+    app: str | None = _opt(None, optional_name, "App the timing is reported for; default: name.")
     interval: float = _opt(3600.0, duration, "How often to run it.")
-    timeout: float = _opt(120.0, duration, "A run longer than this is killed, outcome timeout.")
+    timeout: float = _opt(
+        120.0, timeout, "A run longer than this (at most a day) is killed, outcome timeout."
+    )
     cwd: Path | None = _opt(None, optional_path, "Working directory.")
 
 
@@ -602,6 +693,18 @@ def _validate(parser: TableParser, config: Config) -> None:
     if config.agent.summary_interval < config.agent.sample_interval:
         raise parser.error(
             "agent.summary_interval", "must not be shorter than agent.sample_interval"
+        )
+    if config.agent.summary_interval > config.agent.sample_interval * MAX_SAMPLES_PER_INTERVAL:
+        raise parser.error(
+            "agent.sample_interval",
+            f"at most {MAX_SAMPLES_PER_INTERVAL} samples per summary interval: the advisor"
+            " refuses summaries of more; sample less often or summarise more often",
+        )
+    if len(config.apps) > MAX_APPS:
+        raise parser.error(
+            "apps",
+            f"{len(config.apps)} [[apps]], at most {MAX_APPS}: a batch would hold more metric"
+            " summaries than the advisor takes",
         )
     _unique(parser, "apps", [app.name for app in config.apps])
     for index, app in enumerate(config.apps):

@@ -7,8 +7,13 @@
 
 Only ``app`` and ``duration_seconds`` are required. Each accepted timing becomes a launch event
 with method ``reported``; a batch is accepted whole or not at all. Bad input gets a 4xx with
-``{"error": "..."}`` naming the field. The server binds to a loopback address only: anyone who
-can reach it can add timings, so it must never face the network.
+``{"error": "..."}`` naming the field. Text the advisor would refuse is refused here (400), not
+cleaned: control characters (terminal colour codes), bidirectional overrides and the like in
+``version``, and the same in ``detail`` except tabs and line breaks; a refused field costs
+only that report, while one in a batch would cost the advisor's whole batch (a minute of the
+host's data). When an interval already holds all the launches a batch may carry, the answer
+is 429. The server binds to a loopback address only: anyone who can reach it can add timings,
+so it must never face the network.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from typing import Any
 from agent.errors import ReportError
 from agent.httpserve import IDLE_POLL_SECONDS, serve_in_thread
 from agent.launches.recorder import LaunchRecorder
+from agent.text import forbidden_in_name, forbidden_in_text
 from agent.wire import LaunchEvent, LaunchOutcome
 
 logger = logging.getLogger(__name__)
@@ -131,7 +137,7 @@ def _parse_one(
     duration = _duration(item, where)
     started_at = _started_at(item, where, now, duration)
     outcome = _outcome(item, where)
-    version = _optional_text(item, "version", where, MAX_VERSION_CHARS)
+    version = _optional_text(item, "version", where, MAX_VERSION_CHARS, line_breaks=False)
     return LaunchEvent(
         app=app,
         version=version if version is not None else version_of(app),
@@ -140,7 +146,7 @@ def _parse_one(
         started_at=started_at,
         duration_seconds=duration,
         ready_signal="reported",
-        detail=_optional_text(item, "detail", where, MAX_DETAIL_CHARS),
+        detail=_optional_text(item, "detail", where, MAX_DETAIL_CHARS, line_breaks=True),
     )
 
 
@@ -194,7 +200,14 @@ def _outcome(item: Mapping[str, object], where: str) -> LaunchOutcome:
     raise InvalidReport(f"{where}outcome: expected one of {', '.join(_OUTCOMES)}")
 
 
-def _optional_text(item: Mapping[str, object], key: str, where: str, max_chars: int) -> str | None:
+def _optional_text(
+    item: Mapping[str, object], key: str, where: str, max_chars: int, *, line_breaks: bool
+) -> str | None:
+    """A string field, refused when the advisor would refuse the batch carrying it.
+
+    Refused rather than cleaned: the reporter is a local script, and a 400 naming the field
+    and the character (terminal colour codes, most often) tells its author what to fix.
+    """
     value = item.get(key)
     if value is None:
         return None
@@ -202,6 +215,13 @@ def _optional_text(item: Mapping[str, object], key: str, where: str, max_chars: 
         raise InvalidReport(f"{where}{key}: expected a string, got {type(value).__name__}")
     if len(value) > max_chars:
         raise InvalidReport(f"{where}{key}: at most {max_chars} characters")
+    found = forbidden_in_text(value) if line_breaks else forbidden_in_name(value)
+    if found is not None:
+        allowed = "tabs and line breaks are allowed" if line_breaks else "one line of text"
+        raise InvalidReport(
+            f"{where}{key}: contains the control or formatting character {found}"
+            f" (terminal colour codes?); send plain text: {allowed}"
+        )
     return value
 
 
@@ -273,8 +293,13 @@ class _Handler(BaseHTTPRequestHandler):
             )
         except InvalidReport as exc:
             return HTTPStatus.BAD_REQUEST, {"error": str(exc)}
-        for event in events:
-            self.server.recorder.record(event)
+        refused = self.server.recorder.record_all(events)
+        if refused is not None:
+            # The interval holds all the launches one batch may carry (agent.launches.recorder):
+            # a reporter in a loop. It learns now; the launches already taken still go out.
+            return HTTPStatus.TOO_MANY_REQUESTS, {
+                "error": f"{refused}; none of these were recorded, try again next interval"
+            }
         return HTTPStatus.ACCEPTED, {"accepted": len(events)}
 
     def _discard(self, length: int) -> None:

@@ -14,6 +14,7 @@ launches, and is said in three log lines at most per episode, not a traceback pe
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import socket
 import threading
@@ -30,7 +31,8 @@ from agent.errors import ConfigError, SpoolError
 from agent.launches.recorder import LaunchRecorder
 from agent.metrics import AgentMetrics, StateValue, serve, state
 from agent.scheduler import IntervalScheduler, JobStats
-from agent.summary import IntervalAccumulator
+from agent.summary import EARLIEST_TIME, IntervalAccumulator, interval_start
+from agent.text import MAX_HOSTNAME, clean_name
 from agent.wire import Batch, HostIdentity, Interval, Inventory, encode_gzip, new_batch_id
 
 log = logging.getLogger(__name__)
@@ -138,6 +140,10 @@ class AgentService:
         self._accumulator = IntervalAccumulator()
         self._lock = threading.Lock()  # guards the accumulator and the interval bounds
         self._interval_start = parts.wall_clock()
+        # The same moment on the monotonic clock: how long the interval lasted when the wall
+        # clock is stepped during it (see agent.summary.interval_start).
+        self._interval_began = parts.clock()
+        self._clock_unset_said = False
         self._pending_inventory: Inventory | None = None
         self._shipper: Any | None = None
         self._ship_lock = threading.Lock()
@@ -177,13 +183,31 @@ class AgentService:
         return samples
 
     def flush(self) -> Batch | None:
-        """Close the current interval and write it, with launches and inventory, to the spool."""
+        """Close the current interval and write it, with launches and inventory, to the spool.
+
+        Every time in the batch is one the advisor accepts, as far as this host can tell: an
+        interval never ends before it starts (the wall clock may have been stepped back), and
+        nothing is dated before 2000 (a clock not set yet). While the wall clock reads before
+        2000 no batch is written at all: the interval's summaries are lost, its launches wait.
+        """
         end = self.parts.wall_clock()
+        ended = self.parts.clock()
         with self._lock:
             summaries = self._accumulator.flush()
             start, self._interval_start = self._interval_start, end
-        drained = self.parts.recorder.drain()
+            began, self._interval_began = self._interval_began, ended
+        if end < EARLIEST_TIME:
+            self._clock_not_set(end)
+            return None
+        if self._clock_unset_said:
+            log.info("the wall clock is set (it reads %.0f); batches are written again", end)
+            self._clock_unset_said = False
+        start = interval_start(start, end, ended - began)
+        drained = self.parts.recorder.drain().dated()
         inventory = self._pending_inventory
+        if inventory is not None and inventory.collected_at < EARLIEST_TIME:
+            # Read before the clock was set: the batch's time is the best known for it.
+            inventory = dataclasses.replace(inventory, collected_at=end)
         spool = self.parts.spool
         try:
             sequence = spool.allocate_sequence()
@@ -221,6 +245,15 @@ class AgentService:
         if self.parts.on_batch is not None:
             self.parts.on_batch(batch)
         return batch
+
+    def _clock_not_set(self, now: float) -> None:
+        if not self._clock_unset_said:
+            log.warning(
+                "the wall clock reads %.0f, before 2000: it is not set yet (NTP, a dead RTC"
+                " battery?); no batch is written until it is, launches wait",
+                now,
+            )
+            self._clock_unset_said = True
 
     def ship(self) -> Any | None:
         """Send what is due; builds the shipper once the agent is enrolled.
@@ -505,7 +538,8 @@ def _listener(config: Config, key: str, address: str) -> Iterator[None]:
 def host_identity(config: Config, enrolled_host_id: str | None = None) -> HostIdentity:
     return HostIdentity(
         host_id=enrolled_host_id or config.host_id(),
-        hostname=socket.gethostname(),
+        # The kernel takes any 64 bytes as a hostname; the advisor refuses control characters.
+        hostname=clean_name(socket.gethostname(), MAX_HOSTNAME) or "localhost",
         agent_version=__version__,
     )
 

@@ -29,12 +29,28 @@ import json
 import uuid
 import zlib
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 SCHEMA = "fleetsight.batch"
 WIRE_VERSION = 1
 INGEST_PATH = "/api/v1/ingest"
 ENROL_PATH = "/api/v1/enrol"
+
+
+class _FailFast:
+    """Tells pydantic (the advisor validates batches with it; the agent never imports it) to
+    stop at a list's first invalid item instead of describing every one: 16 MiB of
+    ``"intervals": [1,1,...]`` would otherwise build eight million error records (gigabytes).
+    Plain Python sees only the list type."""
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: Any) -> Any:
+        schema = handler(source)
+        if schema.get("type") == "list":
+            schema["fail_fast"] = True
+        return schema
+
+
+_FAIL_FAST = _FailFast()
 
 LaunchMethod = Literal["passive", "probe", "reported"]
 LaunchOutcome = Literal["ok", "timeout", "failed"]
@@ -74,7 +90,7 @@ class MetricSummary:
 class Interval:
     start: float
     end: float
-    metrics: list[MetricSummary]
+    metrics: Annotated[list[MetricSummary], _FAIL_FAST]
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +146,7 @@ class Hardware:
     cpu_max_mhz: float | None
     memory_bytes: int
     swap_bytes: int
-    disks: list[Disk]
+    disks: Annotated[list[Disk], _FAIL_FAST]
     machine_vendor: str | None
     machine_model: str | None
     bios_date: str | None
@@ -170,8 +186,8 @@ class Inventory:
     collected_at: float
     digest: str
     hardware: Hardware
-    software: list[InstalledPackage]
-    upgradable: list[UpgradablePackage]
+    software: Annotated[list[InstalledPackage], _FAIL_FAST]
+    upgradable: Annotated[list[UpgradablePackage], _FAIL_FAST]
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,9 +201,9 @@ class Batch:
     sequence: int
     created_at: float
     host: HostIdentity
-    intervals: list[Interval] = field(default_factory=list)
-    launches: list[LaunchEvent] = field(default_factory=list)
-    launch_counts: list[LaunchCount] = field(default_factory=list)
+    intervals: Annotated[list[Interval], _FAIL_FAST] = field(default_factory=list)
+    launches: Annotated[list[LaunchEvent], _FAIL_FAST] = field(default_factory=list)
+    launch_counts: Annotated[list[LaunchCount], _FAIL_FAST] = field(default_factory=list)
     dropped_launch_events: int = 0
     inventory: Inventory | None = None
     schema: str = SCHEMA

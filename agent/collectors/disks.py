@@ -10,6 +10,13 @@ real hardware (or a virtual machine's virtio/SCSI disk). Loop, RAM, zram, device
 devices have none and are skipped, so I/O through LVM, LUKS or RAID is counted once, on the
 physical disks underneath. Partitions are not in /sys/block, so they are skipped too. Optical
 drives (``sr*``) are skipped by name.
+
+Mount points and device names become label values, which the advisor refuses (with the whole
+batch) when they hold a control character or pass 1,024 characters. A path may hold anything
+but NUL, so a mount point's label shows such characters escaped (``/media/usb\\x0adisk`` for a
+newline), and a mount point whose label would still be too long is skipped: cut, it could name
+another mount. At most :data:`MAX_MOUNTS` mounts and :data:`MAX_DISKS` disks are reported, so
+a batch stays within the advisor's 10,000 summaries (2 per mount, 4 per disk) on any machine.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from agent.collectors.procfs import (
     sample,
     unescape_mount_field,
 )
+from agent.text import MAX_LABEL_VALUE, clean_name
 
 LOCAL_FILESYSTEMS = frozenset(
     {
@@ -51,6 +59,8 @@ LOCAL_FILESYSTEMS = frozenset(
 SKIPPED_DISK_PREFIXES = ("loop", "ram", "zram", "dm-", "md", "sr")
 # /proc/diskstats counts in 512-byte sectors whatever the device's own sector size.
 SECTOR_BYTES = 512
+MAX_MOUNTS = 500
+MAX_DISKS = 500
 
 StatVfs = Callable[[str], os.statvfs_result]
 
@@ -91,6 +101,16 @@ def parse_mounts(text: str) -> list[Mount]:
         seen_mountpoints.add(mountpoint)
         mounts.append(Mount(device=device, mountpoint=mountpoint, fstype=fields[2]))
     return mounts
+
+
+def label_of(name: str) -> str | None:
+    """A mount point or device name as a label value the advisor takes, None if none fits.
+
+    >>> label_of("/media/usb\\ndisk")
+    '/media/usb\\\\x0adisk'
+    """
+    label = clean_name(name, len(name) * 6)  # room for every character escaped: never cut
+    return label if len(label) <= MAX_LABEL_VALUE else None
 
 
 def usage_samples(mountpoint: str, stat: os.statvfs_result) -> list[Sample]:
@@ -189,13 +209,18 @@ class DiskCollector:
     def collect(self, now: float) -> list[Sample]:
         """Read /proc/mounts, statvfs each local mount, read /proc/diskstats."""
         samples: list[Sample] = []
+        labels: set[str] = set()
         for mount in parse_mounts(read_text(self._proc_root / "mounts")):
+            label = label_of(mount.mountpoint)
+            if label is None or label in labels or len(labels) == MAX_MOUNTS:
+                continue
             try:
                 stat = self._statvfs(mount.mountpoint)
             except OSError:
                 # A mount point we may not enter (another user's, a vanished USB stick).
                 continue
-            samples += usage_samples(mount.mountpoint, stat)
+            labels.add(label)
+            samples += usage_samples(label, stat)
         disks = {
             name: counters
             for name, counters in parse_diskstats(read_text(self._proc_root / "diskstats")).items()
@@ -203,8 +228,9 @@ class DiskCollector:
         }
         if self._previous is not None:
             then, before = self._previous
-            for name in sorted(disks):
-                if name in before:
-                    samples += io_samples(name, before[name], disks[name], now - then)
+            for name in sorted(disks)[:MAX_DISKS]:
+                label = label_of(name)
+                if name in before and label is not None:
+                    samples += io_samples(label, before[name], disks[name], now - then)
         self._previous = (now, disks)
         return samples

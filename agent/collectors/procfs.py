@@ -11,7 +11,8 @@ from pathlib import Path
 
 from agent.collectors.base import Sample
 
-_OCTAL_ESCAPE = re.compile(r"\\([0-7]{3})")
+# The kernel escapes a byte as a backslash and three octal digits: \000 to \377.
+_OCTAL_ESCAPE = re.compile(rb"\\([0-3][0-7]{2})")
 
 
 def read_text(path: Path | str) -> str:
@@ -57,8 +58,16 @@ def parse_key_values(text: str) -> dict[str, int]:
 
 
 def unescape_mount_field(field: str) -> str:
-    r"""Undo the octal escapes of /proc/mounts: ``/srv/my\040disk`` -> ``/srv/my disk``."""
-    return _OCTAL_ESCAPE.sub(lambda match: chr(int(match[1], 8)), field)
+    r"""Undo the octal escapes of /proc/mounts: ``/srv/my\040disk`` -> ``/srv/my disk``.
+
+    An escape stands for a byte, not a character, so they are undone on the UTF-8 bytes:
+    ``caf\303\251`` is ``café``. (The kernel escapes only space, tab, newline and backslash,
+    but other tools writing this format escape more.)
+    """
+    if "\\" not in field:
+        return field  # nearly every mount point: no bytes to build
+    raw = _OCTAL_ESCAPE.sub(lambda match: bytes((int(match[1], 8),)), field.encode())
+    return raw.decode("utf-8", "replace")
 
 
 def sample(name: str, value: float, **labels: str) -> Sample:

@@ -8,7 +8,9 @@ Lines that are well formed but not packages (headers, warnings, blank lines, pac
 not installed) are not counted as skipped.
 
 Versions are kept exactly as the package manager prints them: ordering them (dpkg epochs, ``~``,
-``+debNuM``, rpm's rules) is the advisor's job.
+``+debNuM``, rpm's rules) is the advisor's job. The one exception is what the advisor would
+refuse, with the whole batch: :func:`fit_installed` and :func:`fit_upgradable` escape control
+characters and cut fields longer than its limits (package databases take any bytes).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
+from agent.text import MAX_APP, MAX_ORIGIN, MAX_PACKAGE, MAX_SHORT_NAME, MAX_VERSION, clean_name
 from agent.wire import InstalledPackage, UpgradablePackage
 
 T = TypeVar("T")
@@ -195,6 +198,53 @@ def parse_apt_upgradable(text: str) -> Parsed[UpgradablePackage]:
     return Parsed(packages, skipped)
 
 
+def fit_installed(package: InstalledPackage) -> InstalledPackage:
+    """``package`` as the advisor takes it: the same object when it already is (nearly always).
+
+    >>> fit_installed(InstalledPackage("evil\\x1b[2J", "1.0", "dpkg")).package
+    'evil\\\\x1b[2J'
+    """
+    name, version, arch = package.package, package.version, package.arch
+    if (
+        _fits(name, MAX_PACKAGE)
+        and _fits(version, MAX_VERSION)
+        and (arch is None or _fits(arch, MAX_SHORT_NAME))
+    ):
+        return package
+    return InstalledPackage(
+        clean_name(name, MAX_PACKAGE),
+        clean_name(version, MAX_VERSION),
+        package.source,
+        None if arch is None else clean_name(arch, MAX_SHORT_NAME),
+        None if package.app is None else clean_name(package.app, MAX_APP),
+    )
+
+
+def fit_upgradable(package: UpgradablePackage) -> UpgradablePackage:
+    """Like :func:`fit_installed`, for an upgradable package."""
+    origin, arch = package.origin, package.arch
+    if (
+        _fits(package.package, MAX_PACKAGE)
+        and _fits(package.installed, MAX_VERSION)
+        and _fits(package.candidate, MAX_VERSION)
+        and (origin is None or _fits(origin, MAX_ORIGIN))
+        and (arch is None or _fits(arch, MAX_SHORT_NAME))
+    ):
+        return package
+    return UpgradablePackage(
+        package=clean_name(package.package, MAX_PACKAGE),
+        installed=clean_name(package.installed, MAX_VERSION),
+        candidate=clean_name(package.candidate, MAX_VERSION),
+        origin=None if origin is None else clean_name(origin, MAX_ORIGIN),
+        arch=None if arch is None else clean_name(arch, MAX_SHORT_NAME),
+        source=package.source,
+    )
+
+
+def _fits(value: str, limit: int) -> bool:
+    return len(value) <= limit and value.isprintable()
+
+
 def parse_version_output(text: str, pattern: str) -> str | None:
     """The first group of ``pattern`` (the whole match if it has no group) in ``APP --version``.
 
@@ -205,4 +255,5 @@ def parse_version_output(text: str, pattern: str) -> str | None:
     if match is None:
         return None
     version = (match.group(1) if match.re.groups else match.group(0)) or ""
-    return version.strip() or None
+    # A pattern may match more than a version ("(.*)"): the advisor takes one line of 256.
+    return clean_name(version.strip(), MAX_VERSION) or None

@@ -22,6 +22,8 @@ from typing import TypeVar
 from agent.config import Config
 from agent.inventory.packages import (
     Parsed,
+    fit_installed,
+    fit_upgradable,
     parse_apt_upgradable,
     parse_dpkg_query,
     parse_flatpak_list,
@@ -65,6 +67,10 @@ _PARSERS: dict[str, Callable[[str], Parsed[InstalledPackage]]] = {
 # --version should answer at once, and a hung one must not hold the inventory up for long.
 PACKAGE_MANAGER_TIMEOUT = 120.0
 VERSION_COMMAND_TIMEOUT = 15.0
+MAX_PACKAGES = 50_000
+"""The advisor's most installed (and upgradable) packages per inventory; a desktop has 2,000 to
+10,000. Past it the list is cut, in its sorted order: a cut list costs a few packages, a
+refused batch the whole inventory and a minute of data."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +141,7 @@ def read_software(config: Config, run: RunCommand = run_command) -> SoftwareInve
             continue
         output = run(PACKAGE_LIST_COMMANDS[manager], PACKAGE_MANAGER_TIMEOUT)
         if output is not None:
-            found.extend(_keep(manager, parser(output), skipped))
+            found.extend(map(fit_installed, _keep(manager, parser(output), skipped)))
 
     owner: dict[str, str] = {}
     for app in config.apps:
@@ -155,11 +161,15 @@ def read_software(config: Config, run: RunCommand = run_command) -> SoftwareInve
     if config.inventory.upgradable:
         output = run(APT_UPGRADABLE_COMMAND, PACKAGE_MANAGER_TIMEOUT)
         if output is not None:
-            upgradable = _keep("apt", parse_apt_upgradable(output), skipped)
+            upgradable = [
+                fit_upgradable(item) for item in _keep("apt", parse_apt_upgradable(output), skipped)
+            ]
 
     return SoftwareInventory(
-        installed=sorted(installed, key=_installed_key),
-        upgradable=sorted(upgradable, key=lambda item: (item.package, item.arch or "")),
+        installed=sorted(installed, key=_installed_key)[:MAX_PACKAGES],
+        upgradable=sorted(upgradable, key=lambda item: (item.package, item.arch or ""))[
+            :MAX_PACKAGES
+        ],
         app_versions=app_versions,
         skipped_lines=skipped,
     )

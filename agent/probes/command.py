@@ -18,6 +18,7 @@ from typing import IO
 
 from agent.config import CommandProbeConfig
 from agent.launches.recorder import LaunchRecorder
+from agent.text import MAX_DETAIL, clean_text
 from agent.wire import LaunchEvent, LaunchOutcome
 
 STDERR_TAIL_CHARS = 200
@@ -43,10 +44,14 @@ class _TailReader:
                 self._tail = (self._tail + chunk)[-_STDERR_TAIL_BYTES:]
 
     def text(self, timeout: float) -> str:
-        """The last STDERR_TAIL_CHARS characters read by the time the pipe closes (or timeout)."""
+        """The last STDERR_TAIL_CHARS characters read by the time the pipe closes (or timeout).
+
+        Colour codes and other control characters are shown escaped (``\\x1b[31m``): the
+        advisor refuses a batch whose detail holds them.
+        """
         self._thread.join(timeout)
         decoded = self._tail.decode("utf-8", errors="replace").strip()
-        return decoded[-STDERR_TAIL_CHARS:]
+        return clean_text(decoded, STDERR_TAIL_CHARS, keep_end=True)
 
 
 def kill_group(pgid: int) -> None:
@@ -102,7 +107,8 @@ class CommandProbe:
             duration_seconds=ended - start,
             ready_signal="command",
             probe=self._config.name,
-            detail=detail,
+            # The command's own name can be in it too, and argv[0] may hold anything.
+            detail=clean_text(detail, MAX_DETAIL) if detail else None,
         )
         self._recorder.record(event)
         return event

@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 
 from agent.config import HttpProbeConfig
 from agent.launches.recorder import LaunchRecorder
+from agent.text import clean_text
 from agent.tls import client_context
 from agent.transport import describe_failure
 from agent.wire import LaunchEvent, LaunchOutcome
@@ -140,7 +141,8 @@ class HttpProbe:
             ready_signal="http",
             phases=phases,
             probe=self._config.name,
-            detail=detail[:_MAX_DETAIL_CHARS] if detail else None,
+            # Error messages can quote what the server sent: escape what the advisor refuses.
+            detail=clean_text(detail, _MAX_DETAIL_CHARS) if detail else None,
         )
         self._recorder.record(event)
         return event

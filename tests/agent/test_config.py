@@ -141,3 +141,71 @@ def test_every_setting_is_documented() -> None:
     documentation = (REPO / "docs" / "configuration.md").read_text()
     missing = [key for key, _, _ in describe() if f"`{key}`" not in documentation]
     assert not missing, f"docs/configuration.md lacks: {missing}"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "[launches]\nmax_events_per_interval = 5001\n",
+            "agent.toml:2: launches.max_events_per_interval: at most 5000",
+        ),
+        (
+            '[agent]\nsummary_interval = "2d"\n',
+            "agent.toml:2: agent.summary_interval: at most a day",
+        ),
+        (
+            '[agent]\nsample_interval = "100ms"\nsummary_interval = "1d"\n',
+            "agent.toml:2: agent.sample_interval: at most 100000 samples per summary interval",
+        ),
+        (
+            '[agent]\nhost_id = "fin ws 12"\n',
+            "agent.toml:2: agent.host_id: expected 1 to 128 letters, digits",
+        ),
+        (
+            '[[apps]]\nname = "gimp"\nprocess_names = ["gimp"]\nready.timeout = "2d"\n',
+            "agent.toml: apps[0].ready.timeout: at most a day",
+        ),
+        (
+            '[[apps]]\nname = "gimp\\u001b[31m"\nprocess_names = ["gimp"]\n',
+            "agent.toml:2: apps[0].name: contains the control or formatting character \\x1b",
+        ),
+        (
+            f'[[apps]]\nname = "{"g" * 129}"\nprocess_names = ["gimp"]\n',
+            "agent.toml:2: apps[0].name: at most 128 characters",
+        ),
+        (
+            '[[probes.command]]\nname = "convert"\ncommand = ["x"]\ntimeout = "25h"\n',
+            "agent.toml: probes.command[0].timeout: at most a day",
+        ),
+        (
+            '[[probes.http]]\nname = "intranet\\u202e"\nurl = "https://intranet"\n',
+            "agent.toml: probes.http[0].name: contains the control or formatting character",
+        ),
+        (
+            '[[probes.http]]\nname = "intranet"\nurl = "https://intranet"\napp = "a\\tb"\n',
+            "agent.toml: probes.http[0].app: contains the control or formatting character",
+        ),
+    ],
+)
+def test_values_that_would_make_the_advisor_refuse_batches_are_refused_naming_the_key(
+    text: str, message: str
+) -> None:
+    assert error_of(text).startswith(message)
+
+
+def test_more_apps_than_a_batch_can_summarise_are_refused() -> None:
+    apps = "".join(f'[[apps]]\nname = "app{i}"\nprocess_names = ["p{i}"]\n' for i in range(1001))
+    assert "apps: 1001 [[apps]], at most 1000" in error_of(apps)
+
+
+def test_the_bounds_themselves_are_accepted() -> None:
+    config = parse_config(
+        '[agent]\nhost_id = "fin-ws-12.example:1"\nsample_interval = 1\nsummary_interval = "1d"\n'
+        "[launches]\nmax_events_per_interval = 5000\n"
+        '[[apps]]\nname = "LibreOffice Writer"\nprocess_names = ["soffice.bin"]\n'
+        'ready.timeout = "1d"\n',
+        environ={},
+    )
+    assert config.launches.max_events_per_interval == 5000
+    assert config.apps[0].ready.timeout == 86_400.0

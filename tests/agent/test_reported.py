@@ -127,6 +127,23 @@ def test_it_records_a_list_of_reports_with_every_field(
         ({"app": "x", "duration_seconds": 1, "version": 3}, "version: expected a string"),
         ({"app": "x", "duration_seconds": 1, "detail": "d" * 201}, "detail: at most 200"),
         ({"app": "x", "duration_seconds": 1, "duraton": 2}, "duraton: unknown field"),
+        (
+            {"app": "x", "duration_seconds": 1, "detail": "\x1b[31mfailed\x1b[0m"},
+            "detail: contains the control or formatting character \\x1b",
+        ),
+        (
+            {"app": "x", "duration_seconds": 1, "detail": "ok\u202etxt.exe"},
+            "detail: contains the control or formatting character \\u202e",
+        ),
+        (
+            {"app": "x", "duration_seconds": 1, "version": "7.4\n"},
+            "version: contains the control or formatting character \\x0a",
+        ),
+        (
+            {"app": "x", "duration_seconds": 1, "version": "7.4\ud800"},
+            "version: contains the control or formatting character \\ud800",
+        ),
+        ({"app": "x\x1b", "duration_seconds": 1}, "app: expected 1-64 characters"),
         ([{"app": "x", "duration_seconds": 1}, {"app": "y"}], "[1].duration_seconds: required"),
         ([], "a list must hold 1 to 100 launches, got 0"),
         ([{"app": "x", "duration_seconds": 1}] * 101, "a list must hold 1 to 100"),
@@ -142,6 +159,31 @@ def test_it_refuses_bad_input_naming_the_field(
     assert status == 400
     assert reply["error"].startswith(message)
     assert recorder.pending() == 0
+
+
+def test_a_detail_may_break_lines_and_use_tabs(
+    server: ReportServer, recorder: LaunchRecorder
+) -> None:
+    detail = "exit status 1:\n\tcannot open profile\r\n"
+    status, _ = post_json(server, {"app": "x", "duration_seconds": 1, "detail": detail})
+
+    assert status == 202
+    assert [event.detail for event in recorder.drain().events] == [detail]
+
+
+def test_a_reporter_in_a_loop_is_told_when_the_interval_is_full(
+    server: ReportServer, recorder: LaunchRecorder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("agent.launches.recorder.MAX_COUNTED", 150)
+    report = {"app": "x", "duration_seconds": 1}
+    assert post_json(server, [report] * 100)[0] == 202
+
+    status, reply = post_json(server, [report] * 100)
+
+    assert status == 429
+    assert reply["error"].startswith("too many launches this interval; none of these")
+    assert len(recorder.drain().events) == 100
+    assert post_json(server, [report] * 100)[0] == 202  # a new interval
 
 
 @pytest.mark.parametrize(

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import json
 import logging
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,13 +16,20 @@ import pytest
 from agent.collectors.base import Sample
 from agent.config import Config
 from agent.errors import SpoolError
-from agent.launches.recorder import LaunchRecorder
+from agent.launches.recorder import LaunchRecorder, local_day
 from agent.metrics import AgentMetrics
-from agent.service import SPOOL_REMINDER_SECONDS, AgentService, Parts, SpoolTrouble
+from agent.service import (
+    SPOOL_REMINDER_SECONDS,
+    AgentService,
+    Parts,
+    SpoolTrouble,
+    host_identity,
+)
 from agent.spool import Spool
 from agent.wire import Hardware, HostIdentity, Inventory, LaunchEvent
 
 HOST = HostIdentity(host_id="h-1", hostname="ws-1", agent_version="0.1.0")
+T0 = 1_764_000_000  # 2025-11-24: the recorded times are real ones, as the advisor requires
 
 
 class FixedCollector:
@@ -59,7 +68,7 @@ class OneInventory:
             arch="x86_64",
         )
         self.inventory = Inventory(
-            collected_at=1.0, digest="d1", hardware=hardware, software=[], upgradable=[]
+            collected_at=T0 - 5.0, digest="d1", hardware=hardware, software=[], upgradable=[]
         )
 
     def take_due(self) -> Inventory | None:
@@ -111,7 +120,7 @@ def launch(app: str = "gimp") -> LaunchEvent:
         version="2.10",
         method="passive",
         outcome="ok",
-        started_at=1000.0,
+        started_at=T0 + 1.0,
         duration_seconds=1.5,
         ready_signal="cpu_settled",
     )
@@ -124,16 +133,19 @@ def spool(tmp_path: Path) -> Iterator[Spool]:
 
 
 def service_with(spool: object, **overrides: object) -> AgentService:
-    times = iter(range(1000, 100000, 10))
+    times = iter(range(T0, T0 + 100000, 10))
+    settings: dict[str, Any] = {
+        "recorder": LaunchRecorder(day_of=lambda _: "2026-11-24"),
+        "wall_clock": lambda: float(next(times)),
+        **overrides,
+    }
     parts = Parts(
         config=Config(),
         host=HOST,
         collectors=[FixedCollector("cpu", 0.25), BrokenCollector()],
-        recorder=LaunchRecorder(day_of=lambda _: "2026-11-24"),
         metrics=AgentMetrics(),
         spool=spool,
-        wall_clock=lambda: float(next(times)),
-        **overrides,  # type: ignore[arg-type]
+        **settings,
     )
     return AgentService(parts)
 
@@ -275,3 +287,69 @@ def test_metrics_count_a_damaged_spool_moved_aside(tmp_path: Path) -> None:
         service = service_with(recovered)
         text = service.parts.metrics.render().decode()
     assert "fleetsight_agent_spool_recovered_total 1.0" in text
+
+
+def test_a_wall_clock_stepped_back_never_sends_an_interval_that_ends_before_it_starts(
+    spool: Spool,
+) -> None:
+    wall, monotonic = Clock(), Clock()
+    wall.now = T0 + 7_200.0  # the RTC kept local time, two hours ahead of UTC
+    service = service_with(spool, wall_clock=wall, clock=monotonic)
+    service.sample()
+    wall.now, monotonic.now = T0 + 60.0, 60.0  # NTP stepped it back during the interval
+    batch = service.flush()
+    service.sample()
+    wall.now, monotonic.now = T0 + 120.0, 120.0
+    following = service.flush()
+
+    assert batch is not None
+    assert following is not None
+    assert [(i.start, i.end) for i in batch.intervals] == [(T0, T0 + 60.0)]
+    assert [(i.start, i.end) for i in following.intervals] == [(T0 + 60.0, T0 + 120.0)]
+
+
+def test_no_batch_is_written_while_the_clock_reads_before_2000_and_launches_wait(
+    spool: Spool, caplog: pytest.LogCaptureFixture
+) -> None:
+    wall, monotonic = Clock(), Clock()
+    wall.now = 30.0  # 1970: a dead RTC battery, NTP not there yet
+    recorder = LaunchRecorder()
+    inventory = OneInventory()
+    inventory.inventory = dataclasses.replace(inventory.inventory, collected_at=35.0)
+    service = service_with(
+        spool, wall_clock=wall, clock=monotonic, recorder=recorder, inventory=inventory
+    )
+    caplog.set_level(logging.INFO, logger="agent.service")
+    service.check_inventory()
+    service.sample()
+    before_ntp = launch()
+    recorder.record(dataclasses.replace(before_ntp, started_at=40.0))
+    wall.now, monotonic.now = 60.0, 30.0
+    assert service.flush() is None
+    wall.now, monotonic.now = 120.0, 90.0
+    assert service.flush() is None
+    assert spooled_documents(spool) == []
+
+    recorder.record(before_ntp)
+    service.sample()
+    wall.now, monotonic.now = T0 + 60.0, 150.0  # NTP set the clock
+    batch = service.flush()
+
+    assert batch is not None
+    assert [(i.start, i.end) for i in batch.intervals] == [(T0, T0 + 60.0)]
+    # The launch timed by the unset clock cannot be placed; the one after it can.
+    assert [e.started_at for e in batch.launches] == [before_ntp.started_at]
+    assert [c.day for c in batch.launch_counts] == [local_day(before_ntp.started_at)]
+    assert batch.inventory is not None
+    assert batch.inventory.collected_at == T0 + 60.0
+    messages = [r.getMessage() for r in caplog.records if "clock" in r.getMessage()]
+    assert len(messages) == 2
+    assert "before 2000" in messages[0]
+    assert "batches are written again" in messages[1]
+
+
+def test_the_hostname_is_sent_without_control_characters(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(socket, "gethostname", lambda: "ws-12\x1b[2J")
+    assert host_identity(Config(), "h-1").hostname == "ws-12\\x1b[2J"

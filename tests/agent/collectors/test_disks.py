@@ -11,10 +11,12 @@ from agent.collectors.disks import (
     DiskIo,
     Mount,
     io_samples,
+    label_of,
     parse_diskstats,
     parse_mounts,
     usage_samples,
 )
+from tests.agent.hostile import LONG_MOUNT, hostile_machine
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 SDA = DiskIo(
@@ -163,3 +165,46 @@ def test_it_skips_a_mount_point_it_cannot_stat(proc_root: Path, sys_root: Path) 
     mountpoints = {sample.labels[0][1] for sample in collector.collect(0.0)}
 
     assert mountpoints == {"/boot/efi", "/srv/data archive"}
+
+
+def test_a_mount_point_label_shows_control_characters_escaped_and_a_too_long_one_is_skipped(
+    tmp_path: Path,
+) -> None:
+    machine = hostile_machine(tmp_path)
+    seen: list[str] = []
+
+    def any_filesystem(path: str) -> os.statvfs_result:
+        seen.append(path)
+        return _statvfs(blocks=100, bfree=50, bavail=50)
+
+    collector = DiskCollector(proc_root=machine.proc, sys_root=machine.sys, statvfs=any_filesystem)
+
+    labels = {sample.labels[0][1] for sample in collector.collect(0.0)}
+
+    assert labels == {
+        "/",
+        "/boot/efi",
+        "/srv/data archive",
+        "/media/alice/USB\\x0aSTICK",
+        "/media/alice/\\x1b[31mRED\\x1b[0m",
+        "/media/alice/caf\u00e9\\u202etxt.exe",
+    }
+    # The filesystem is asked about by its real path; the one too long to label is not asked.
+    assert "/media/alice/USB\nSTICK" in seen
+    assert LONG_MOUNT not in seen
+
+
+def test_at_most_max_mounts_mount_points_are_reported(
+    proc_root: Path, sys_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("agent.collectors.disks.MAX_MOUNTS", 2)
+    collector = DiskCollector(proc_root=proc_root, sys_root=sys_root, statvfs=_fake_statvfs)
+
+    mountpoints = {sample.labels[0][1] for sample in collector.collect(0.0)}
+
+    assert mountpoints == {"/", "/boot/efi"}
+
+
+def test_a_label_is_never_cut() -> None:
+    assert label_of("/x\n" * 170) == "/x\\x0a" * 170  # 1,020 characters
+    assert label_of("/x\n" * 171) is None  # 1,026

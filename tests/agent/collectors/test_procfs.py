@@ -20,6 +20,13 @@ def test_it_undoes_the_octal_escapes_of_mount_points() -> None:
     assert unescape_mount_field(r"/srv/data\040archive\011tab") == "/srv/data archive\ttab"
 
 
+def test_octal_escapes_stand_for_bytes_of_utf_8() -> None:
+    assert unescape_mount_field(r"/media/caf\303\251\012x") == "/media/caf\u00e9\nx"
+    assert unescape_mount_field(r"/a\134040b") == "/a\\040b"  # an escaped backslash
+    assert unescape_mount_field(r"/bad\377byte") == "/bad\ufffdbyte"
+    assert unescape_mount_field("/plain/\u00e9") == "/plain/\u00e9"
+
+
 def test_it_sorts_labels_of_a_sample() -> None:
     assert sample("x", 1, mountpoint="/", device="sda") == Sample(
         "x", 1.0, (("device", "sda"), ("mountpoint", "/"))

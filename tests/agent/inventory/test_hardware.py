@@ -13,6 +13,7 @@ from agent.inventory.hardware import (
     read_hardware,
 )
 from agent.wire import Disk, Hardware
+from tests.agent.hostile import hostile_machine
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 
@@ -165,3 +166,48 @@ def test_it_skips_virtual_optical_and_empty_block_devices() -> None:
     names = [disk.name for disk in read_disks(FIXTURES / "sys" / "nvme-vm")]
 
     assert names == ["nvme0n1"]
+
+
+def test_firmware_strings_come_out_escaped_and_within_the_advisors_limits(
+    tmp_path: Path,
+) -> None:
+    machine = hostile_machine(tmp_path)
+
+    hardware = read_hardware(
+        proc_root=machine.proc,
+        sys_root=machine.sys,
+        etc_root=machine.etc,
+        machine=lambda: "x86_64\x1b",
+    )
+
+    assert hardware.machine_vendor == "Dell\\x1b[31m Inc.\\x00\\x07"
+    assert hardware.machine_model is not None
+    assert hardware.machine_model.startswith("OptiPlex\\u202e 7050 \u03a9")
+    assert len(hardware.machine_model) == 256
+    assert hardware.bios_date is not None
+    assert hardware.bios_date.startswith("09/14/2022\\x01")
+    assert len(hardware.bios_date) == 64
+    assert hardware.cpu_model == "\\x1b]0;pwned\\x07Intel(R) Core(TM) i7-7700 CPU @ 3.60GHz"
+    assert hardware.os_name == "Debian\\x1b[1m\\x7f"
+    assert hardware.kernel == "6.1.0-28-amd64\\x01\\u2028-"
+    assert hardware.arch == "x86_64\\x1b"
+    assert [disk.model for disk in hardware.disks if disk.name == "sda"] == [
+        "Samsung\\x09SSD 870\\x1b[K\\x7f"
+    ]
+
+
+def test_numbers_outside_the_advisors_range_are_left_out_or_cut(tmp_path: Path) -> None:
+    machine = hostile_machine(tmp_path)
+
+    hardware = _read("desktop", proc_root=machine.proc, sys_root=machine.sys)
+
+    assert "sdz" not in [disk.name for disk in hardware.disks]  # claims 2^70 bytes
+    # cpufreq says a million GHz, one cpuinfo line says NaN: the other lines' highest is left.
+    assert hardware.cpu_max_mhz == 1500.0
+    assert hardware.swap_bytes == 2**50
+
+
+def test_a_cpu_mhz_of_nan_is_no_speed() -> None:
+    text = "processor\t: 0\nmodel name\t: X\ncpu MHz\t\t: nan\n"
+
+    assert parse_cpuinfo(text) == ("X", 1, 1, None)

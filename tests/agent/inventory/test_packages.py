@@ -11,6 +11,8 @@ from hypothesis import strategies as st
 from agent.config import AppConfig
 from agent.inventory.packages import (
     Parsed,
+    fit_installed,
+    fit_upgradable,
     parse_apt_upgradable,
     parse_dpkg_query,
     parse_flatpak_list,
@@ -18,7 +20,9 @@ from agent.inventory.packages import (
     parse_snap_list,
     parse_version_output,
 )
+from agent.text import CUT_MARK
 from agent.wire import InstalledPackage, UpgradablePackage
+from tests.agent.hostile import HOSTILE_APT, HOSTILE_DPKG
 from tests.conftest import FIXTURES
 
 DEBIAN = FIXTURES / "package-managers"
@@ -240,3 +244,40 @@ def test_parsers_never_raise_and_account_for_each_line_at_most_once(
     lines = len(text.splitlines())
     assert len(parsed.packages) + len(parsed.skipped) <= lines
     assert all(1 <= number <= lines for number in parsed.skipped)
+
+
+def test_package_fields_the_advisor_would_refuse_are_escaped_and_cut() -> None:
+    parsed = parse_dpkg_query(HOSTILE_DPKG)
+    assert parsed.skipped == []
+
+    evil, long_version, long_name, bidi = map(fit_installed, parsed.packages)
+
+    assert (evil.package, evil.version) == ("evil\\x1b[2J", "1.0\\x1b[0m")
+    assert len(long_version.version) == 256
+    assert long_version.version.endswith(CUT_MARK)
+    assert len(long_name.package) == 256
+    assert (bidi.package, bidi.version) == ("bidi\\u202egpj.exe", "2.0\\u2066")
+
+
+def test_a_package_the_advisor_takes_is_kept_as_the_same_object() -> None:
+    package = InstalledPackage("curl", "7.88.1-10+deb12u8", "dpkg", "amd64")
+    assert fit_installed(package) is package
+    upgrade = UpgradablePackage("curl", "1", "2", "oldstable", "amd64")
+    assert fit_upgradable(upgrade) is upgrade
+
+
+def test_upgradable_fields_the_advisor_would_refuse_are_escaped_and_cut() -> None:
+    evil, long_origin = map(fit_upgradable, parse_apt_upgradable(HOSTILE_APT).packages)
+
+    assert (evil.package, evil.installed, evil.candidate) == (
+        "evil\\x1b[2J",
+        "1.0\\x1b[0m",
+        "2.0",
+    )
+    assert (evil.origin, evil.arch) == ("stable\\x1b", "amd64\\x1b")
+    assert long_origin.origin is not None
+    assert len(long_origin.origin) == 256
+
+
+def test_a_version_pattern_that_matches_too_much_gives_one_clean_line() -> None:
+    assert parse_version_output("Tool \x1b[1m9.1\x1b[0m", r"Tool (.*)") == "\\x1b[1m9.1\\x1b[0m"

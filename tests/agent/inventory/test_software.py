@@ -19,7 +19,8 @@ from agent.inventory.software import (
     read_software,
     run_command,
 )
-from agent.wire import InstalledPackage
+from agent.wire import InstalledPackage, field_values
+from tests.agent.hostile import HOSTILE_APT, HOSTILE_DPKG
 from tests.conftest import FIXTURES
 
 DPKG = tuple(PACKAGE_LIST_COMMANDS["dpkg"])
@@ -267,3 +268,46 @@ def test_the_cached_answer_comes_back_whole(tmp_path: Path) -> None:
     assert again == first
     assert len(again.installed) > 500
     assert len(again.upgradable) > 100
+
+
+def test_hostile_package_output_comes_out_as_the_advisor_takes_it() -> None:
+    run = FakeRun(
+        {
+            DPKG: DEBIAN_OUTPUT[DPKG] + HOSTILE_DPKG,
+            APT: DEBIAN_OUTPUT[APT] + HOSTILE_APT,
+            ("evil-tool", "--version"): "evil-tool \x1b[1m9.1\x1b[0m\n",
+        }
+    )
+    config = Config(
+        apps=(
+            AppConfig(
+                name="tool",
+                process_names=("tool",),
+                version_command=("evil-tool", "--version"),
+                version_pattern=r"evil-tool (.*)",
+            ),
+        )
+    )
+
+    software = read_software(config, run)
+
+    fields = [
+        value
+        for package in [*software.installed, *software.upgradable]
+        for value in field_values(package)
+        if isinstance(value, str)
+    ]
+    assert all(value.isprintable() and len(value) <= 256 for value in fields)
+    assert "dpkg:evil\\x1b[2J" in {f"{p.source}:{p.package}" for p in software.installed}
+    assert software.app_versions == {"tool": "\\x1b[1m9.1\\x1b[0m"}
+
+
+def test_a_package_list_longer_than_the_advisor_takes_is_cut(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("agent.inventory.software.MAX_PACKAGES", 100)
+
+    software = read_software(Config(), FakeRun(DEBIAN_OUTPUT))
+
+    assert len(software.installed) == 100
+    assert software.installed == sorted(software.installed, key=lambda p: (p.source, p.package))

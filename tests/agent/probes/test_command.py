@@ -63,9 +63,31 @@ def test_it_records_a_non_zero_exit_with_the_tail_of_stderr() -> None:
 
     assert event.outcome == "failed"
     assert event.detail is not None
-    assert event.detail.startswith("exit status 3: xxx")
+    assert event.detail.startswith("exit status 3: …xxx")  # the mark says the start was cut
     assert event.detail.endswith("cannot open document.odt")
     assert len(event.detail) == len("exit status 3: ") + 200
+
+
+def test_colour_codes_in_stderr_are_shown_escaped_within_the_tail() -> None:
+    script = (
+        "import sys; sys.stderr.write('\\x1b[1;31merror\\x1b[0m: bad\\x07 \\u202etxt.exe'"
+        " + '\\x1b[K' * 100); sys.exit(2)"
+    )
+
+    event = run(PYTHON, "-c", script).run_once()
+
+    assert event.detail is not None
+    assert event.detail.endswith("\\x1b[K\\x1b[K")
+    assert "\x1b" not in event.detail
+    assert len(event.detail) == len("exit status 2: ") + 200
+
+
+def test_a_short_stderr_keeps_its_line_breaks_and_escapes_the_rest() -> None:
+    script = "import sys; sys.stderr.write('\\x1b[31mfirst\\nsecond\\u202e'); sys.exit(1)"
+
+    event = run(PYTHON, "-c", script).run_once()
+
+    assert event.detail == "exit status 1: \\x1b[31mfirst\nsecond\\u202e"
 
 
 def test_it_runs_the_command_in_its_working_directory_without_a_shell(tmp_path: Path) -> None:

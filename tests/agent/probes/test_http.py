@@ -272,6 +272,25 @@ def test_it_reports_a_server_that_closes_without_answering() -> None:
     assert event.detail == "server closed the connection without a response"
 
 
+def answer(status_line: bytes) -> Callable[[socket.socket], object]:
+    def script(conn: socket.socket) -> None:
+        conn.recv(65536)
+        conn.sendall(status_line)
+
+    return script
+
+
+def test_a_status_line_with_terminal_escapes_is_reported_escaped() -> None:
+    # http.client reads the line as Latin-1: \x85 is a C1 control, \x1b starts a colour code.
+    with raw_server(answer(b"HTTP/1.1 2\x1b[31m00 \x85OK\x7f\r\n\r\n")) as port:
+        event = probe(f"http://127.0.0.1:{port}/")[0].run_once()
+
+    assert event.outcome == "failed"
+    assert event.detail is not None
+    assert "\\x1b[31m00 \\x85OK\\x7f" in event.detail
+    assert not {"\x1b", "\x85", "\x7f"} & set(event.detail)
+
+
 @pytest.mark.parametrize("url", ["ftp://files.example/", "http:///no-host"])
 def test_it_fails_a_url_it_cannot_probe_without_raising(url: str) -> None:
     event = probe(url)[0].run_once()
