@@ -22,6 +22,7 @@ from advisor.errors import FleetsightAdvisorError
 from advisor.findings_cli import add_findings_parsers, cmd_analyse, cmd_findings
 from advisor.jobs import commands as jobs_commands
 from advisor.simulator.cli import add_simulate_parser
+from advisor.text import printable
 from agent.cli_options import add_commands
 from agent.errors import ConfigError
 
@@ -70,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     token = commands.add_parser("token", help="enrolment tokens")
     actions = token.add_subparsers(dest="action", required=True, metavar="ACTION")
     create = actions.add_parser(
-        "create", help="create a token; agents enrol with `fleetsight-agent enroll URL TOKEN`"
+        "create", help="create a token; agents enrol with `fleetsight-agent enroll URL -`"
     )
     create.add_argument("--department", required=True, help="department the hosts belong to")
     create.add_argument(
@@ -96,6 +97,21 @@ def build_parser() -> argparse.ArgumentParser:
     host_commands.add_parser("list", help="list hosts")
     host_revoke = host_commands.add_parser("revoke", help="revoke a host: its ingest stops")
     host_revoke.add_argument("host_id")
+    host_release = host_commands.add_parser(
+        "release",
+        help="let a host enrol again without its credential (reinstalled, state lost)",
+        description=(
+            "An enrolled host enrols again only from the machine that holds its credential."
+            " Release it when that is lost (a reinstalled machine, a wiped state directory) or"
+            " to move it to another department: its credential stops working now, and the"
+            " next enrolment of its id with a token of its department takes it over, lifting"
+            " a revocation."
+        ),
+    )
+    host_release.add_argument("host_id")
+    host_release.add_argument(
+        "--department", help="move the host to this department (the token must be for it)"
+    )
     jobs_commands.add_parser(commands)
     catalog_commands.add_parsers(commands)
     add_simulate_parser(commands)
@@ -246,8 +262,8 @@ def cmd_token(args: argparse.Namespace, config: AdvisorConfig) -> int:
                 )
                 uses = f"{token.uses}" + (f"/{token.max_uses}" if token.max_uses else "")
                 print(
-                    f"{token.token_id}  {token.department:<16} {state:<8} "
-                    f"until {_when(token.expires_at)}  uses {uses}  {token.note or ''}"
+                    f"{token.token_id}  {printable(token.department):<16} {state:<8} "
+                    f"until {_when(token.expires_at)}  uses {uses}  {printable(token.note or '')}"
                 )
             if not tokens:
                 print("no tokens; create one with `fleetsight-advisor token create`")
@@ -269,17 +285,30 @@ def cmd_host(args: argparse.Namespace, config: AdvisorConfig) -> int:
             for host in hosts:
                 seen = _when(host.last_seen_at) if host.last_seen_at else "never"
                 state = "revoked" if host.revoked_at else "active"
+                # Hostname and agent version are whatever the host's agent last sent.
                 print(
-                    f"{host.host_id}  {host.hostname:<20} {host.department:<16} {state:<8} "
-                    f"last seen {seen}  agent {host.agent_version}"
+                    f"{printable(host.host_id)}  {printable(host.hostname):<20} "
+                    f"{printable(host.department):<16} {state:<8} "
+                    f"last seen {seen}  agent {printable(host.agent_version)}"
                 )
             if not hosts:
                 print("no hosts enrolled yet")
-        else:
+        elif args.action == "revoke":
             if not store.revoke_host(args.host_id, now=time.time()):
                 print(f"fleetsight-advisor: no host {args.host_id}", file=sys.stderr)
                 return 1
             print(f"host {args.host_id} revoked: its batches are refused from now on")
+        else:
+            if args.department is not None and not args.department.strip():
+                print("fleetsight-advisor: --department must not be empty", file=sys.stderr)
+                return 2
+            if not store.release_host(args.host_id, now=time.time(), department=args.department):
+                print(f"fleetsight-advisor: no host {args.host_id}", file=sys.stderr)
+                return 1
+            print(
+                f"host {args.host_id} released: its credential no longer works; the next"
+                " enrolment of this host id with a token of its department takes it over"
+            )
     finally:
         store.close()
     return 0

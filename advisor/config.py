@@ -100,6 +100,29 @@ class IngestSection:
         "How long a batch waits for a free slot before the agent gets 429 and retries later.",
     )
     retry_after: float = _opt(5.0, duration, "Retry-After sent with 429.")
+    body_timeout: float = _opt(
+        30.0,
+        duration,
+        "A batch whose body has not arrived whole this long after its headers gets 408: a"
+        " stalled upload holds its slot no longer.",
+    )
+    max_per_host: int = _opt(
+        2,
+        positive_int,
+        "Batches of one host handled at once (an agent sends one at a time); more get 429.",
+    )
+    host_batches_per_minute: int = _opt(
+        600,
+        positive_int,
+        "Batches one host may send a minute (an agent sends one, and drains its spool after"
+        " an outage); more get 429 with Retry-After. Per advisor process.",
+    )
+    auth_cache: float = _opt(
+        300.0,
+        duration,
+        "How long a credential the database vouched for is trusted before a body is read;"
+        " a revoked host's batches are never stored, whatever this says.",
+    )
 
 
 def days(value: object) -> int:

@@ -20,6 +20,7 @@ from advisor.analysis.parameters import (
     DEFAULT_PENALTY_FACTOR,
 )
 from advisor.cli_args import int_at_least, non_negative_float, positive_float
+from advisor.text import printable
 
 if TYPE_CHECKING:
     from advisor.analysis.changepoints import Detection
@@ -145,5 +146,6 @@ def _details(detection: Detection) -> dict[str, Any]:
 
 
 def _refuse(message: str) -> int:
-    print(f"fleetsight-advisor detect: {message}", file=sys.stderr)
+    # The message may quote the file, which could be an export of agents' data.
+    print(f"fleetsight-advisor detect: {printable(message)}", file=sys.stderr)
     return BAD_INPUT

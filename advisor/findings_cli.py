@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from advisor.cli_args import positive_int
 from advisor.config import AdvisorConfig
 from advisor.store.findings import STATUSES, FindingFilter, StoredFinding
+from advisor.text import printable
 
 FORMATS = ("table", "json", "csv")
 SHOWN_HOSTS = 20
@@ -175,7 +176,7 @@ def cmd_analyse(args: argparse.Namespace, config: AdvisorConfig) -> int:
         )
     )
     for note in summary.notes:
-        print(f"note: {note}")
+        print(f"note: {printable(note)}")
     if summary.open:
         print("see them with `fleetsight-advisor findings list`")
     return 0
@@ -259,11 +260,13 @@ CSV_COLUMNS = (
 
 def _csv_row(found: StoredFinding) -> dict[str, Any]:
     values = found.to_dict()
+    # Escaped like the table: CSV is read on terminals too, and no real name needs a control
+    # character (ingest refuses them; older rows may hold some).
     return {
-        "key": found.key,
+        "key": printable(found.key),
         "status": found.status,
         "kind": found.kind,
-        "app": found.app,
+        "app": printable(found.app),
         "scope": json.dumps(found.scope, sort_keys=True),
         "direction": found.direction,
         "effect": values["effect"]["estimate"],
@@ -276,7 +279,7 @@ def _csv_row(found: StoredFinding) -> dict[str, Any]:
         "last_detected_at": _iso(found.last_detected_at),
         "resolved_at": _iso(found.resolved_at),
         "hosts": len(found.hosts),
-        "departments": ";".join(found.departments),
+        "departments": printable(";".join(found.departments)),
     }
 
 
@@ -303,16 +306,19 @@ def write_findings(findings: Sequence[StoredFinding], fmt: str, out: TextIO) -> 
         confidence = found.confidence
         cause = found.cause + ("" if confidence != confidence else f" ({confidence:.0%})")
         out.write(
-            f"{found.status:<9}{found.kind:<15}{found.app:<16}{_effect(found):<22}{cause:<22}"
-            f"{_utc(found.since):<19}{len(found.hosts):>6}  {found.key}\n"
+            f"{found.status:<9}{found.kind:<15}{printable(found.app):<16}{_effect(found):<22}"
+            f"{cause:<22}{_utc(found.since):<19}{len(found.hosts):>6}  {printable(found.key)}\n"
         )
 
 
 def write_finding(found: StoredFinding, out: TextIO) -> None:
-    """One finding in full: lifecycle, effect, cause, evidence, hosts."""
-    out.write(f"{found.key}\n")
+    """One finding in full: lifecycle, effect, cause, evidence, hosts.
+
+    Apps, versions, host ids and departments came from agents and admins: escaped.
+    """
+    out.write(f"{printable(found.key)}\n")
     scope = ", ".join(f"{k}={v}" for k, v in sorted(found.scope.items())) or "-"
-    out.write(f"  app          {found.app} ({found.kind}; {scope})\n")
+    out.write(f"  app          {printable(found.app)} ({found.kind}; {printable(scope)})\n")
     out.write(f"  status       {found.status}")
     out.write(f", resolved {_utc(found.resolved_at)}\n" if found.resolved_at else "\n")
     out.write(f"  effect       {found.direction} {_effect(found)} of the median load time\n")
@@ -323,12 +329,12 @@ def write_finding(found: StoredFinding, out: TextIO) -> None:
         f"  detected     first {_utc(found.first_detected_at)}, "
         f"last {_utc(found.last_detected_at)}\n"
     )
-    out.write(f"  departments  {', '.join(found.departments) or '-'}\n")
+    out.write(f"  departments  {printable(', '.join(found.departments)) or '-'}\n")
     hosts = list(found.hosts)
     more = f" ... and {len(hosts) - SHOWN_HOSTS} more" if len(hosts) > SHOWN_HOSTS else ""
-    out.write(f"  hosts        {len(hosts)}: {', '.join(hosts[:SHOWN_HOSTS])}{more}\n")
+    out.write(f"  hosts        {len(hosts)}: {printable(', '.join(hosts[:SHOWN_HOSTS]))}{more}\n")
     evidence = found.evidence
-    out.write(f"  evidence     {evidence.get('method') or '-'}\n")
+    out.write(f"  evidence     {printable(str(evidence.get('method') or '-'))}\n")
     for side in ("before", "after"):
         q = evidence.get(side)
         if isinstance(q, dict):
@@ -340,4 +346,4 @@ def write_finding(found: StoredFinding, out: TextIO) -> None:
         if evidence.get(name) is not None:
             out.write(f"    {name:<7} {evidence[name]:.3g}\n")
     for name, value in sorted((evidence.get("detail") or {}).items()):
-        out.write(f"    {name}: {value}\n")
+        out.write(f"    {printable(str(name))}: {printable(str(value))}\n")

@@ -41,6 +41,7 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
 from advisor.api.app import create_app
+from advisor.api.header_deadline import HeaderDeadlineProtocol
 from advisor.api.metrics import multiprocess_registry, process_registry
 from advisor.api.settings import ApiSettings
 from advisor.config import AdvisorConfig, load_config
@@ -76,6 +77,10 @@ def build_app(config: AdvisorConfig, *, multiprocess: bool = False) -> FastAPI:
         max_concurrent_ingests=config.ingest.max_concurrent,
         retry_after_seconds=config.ingest.retry_after,
         queue_wait_seconds=config.ingest.queue_wait,
+        body_timeout_seconds=config.ingest.body_timeout,
+        max_ingests_per_host=config.ingest.max_per_host,
+        host_batches_per_minute=config.ingest.host_batches_per_minute,
+        auth_cache_seconds=config.ingest.auth_cache,
         ready_check=lambda: check_schema(engine),
     )
     if multiprocess:
@@ -108,6 +113,8 @@ def serve(config: AdvisorConfig, overrides: dict[str, str]) -> None:
         "ssl_certfile": str(config.server.tls_cert_file) if config.server.tls_cert_file else None,
         "ssl_keyfile": str(config.server.tls_key_file) if config.server.tls_key_file else None,
         "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_SECONDS,
+        # httptools with a deadline on request headers (slowloris).
+        "http": HeaderDeadlineProtocol,
     }
     if workers == 1:
         uvicorn.run(build_app(config), **options)

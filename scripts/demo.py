@@ -119,8 +119,10 @@ def main() -> int:
     serving = subprocess.Popen([*advisor, "serve"], env=advisor_env)
     wait_for_advisor()
 
-    say("enrolling the agent (fleetsight-agent enroll URL TOKEN)")
-    subprocess.run([*agent, "enroll", f"http://{ADVISOR}", token], env=env, check=True)
+    say("enrolling the agent (fleetsight-agent enroll URL -, the token on stdin)")
+    subprocess.run(
+        [*agent, "enroll", f"http://{ADVISOR}", "-"], input=token, text=True, env=env, check=True
+    )
 
     web = http.server.ThreadingHTTPServer(WEB, QuietHandler)
     threading.Thread(target=web.serve_forever, daemon=True).start()

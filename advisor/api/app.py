@@ -27,26 +27,24 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
-import anyio
-import anyio.to_thread
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from pydantic import BaseModel, Field, TypeAdapter
-from starlette.requests import ClientDisconnect
+from pydantic import BaseModel, Field
 
 from advisor import __version__
-from advisor.api import auth, ingest
+from advisor.api import ingest, openapi_doc
+from advisor.api.body_limits import BodyLimits
 from advisor.api.catalog import add_catalog_routes
 from advisor.api.findings import add_findings_routes
-from advisor.api.ingest import RejectedError
+from advisor.api.ingest_route import IngestHandler
 from advisor.api.metrics import ApiMetrics, process_registry
 from advisor.api.settings import ApiSettings
-from advisor.errors import EnrolmentRefused, UnknownCredential, WrongHost
-from advisor.store import IngestResult, Store
+from advisor.errors import EnrolmentRefused
+from advisor.store import Store
 from agent.shipper import BATCH_ID_HEADER, SENT_AT_HEADER
-from agent.wire import ENROL_PATH, INGEST_PATH, SCHEMA, WIRE_VERSION, Batch
+from agent.wire import ENROL_PATH, INGEST_PATH, SCHEMA, WIRE_VERSION
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +54,8 @@ HOST_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]*$"
 _NO_CONTROL_CHARS = r"^[^\x00-\x1f\x7f]+$"
 
 _ASK_ADMIN = "ask the advisor's admin for a new one (`fleetsight-advisor token create`)"
-_REFUSALS: Mapping[str, tuple[int, str]] = {
+_RELEASE = "fleetsight-advisor host release"
+_TOKEN_REFUSALS: Mapping[str, tuple[int, str]] = {
     "unknown": (
         401,
         "this advisor does not know the enrolment token: check it was copied whole, or"
@@ -66,6 +65,36 @@ _REFUSALS: Mapping[str, tuple[int, str]] = {
     "expired": (410, f"the enrolment token has expired: {_ASK_ADMIN}"),
     "used_up": (409, f"the enrolment token has been used as often as it allows: {_ASK_ADMIN}"),
 }
+# Host refusals name the host (the caller chose its id) but never another department.
+_HOST_REFUSALS: Mapping[str, tuple[int, str]] = {
+    "host_enrolled": (
+        409,
+        "host {host} is enrolled already: enrol it again from the machine that holds its"
+        " credential (the agent sends it), or ask the advisor's admin to release it"
+        f" (`{_RELEASE} {{host}}`)",
+    ),
+    "host_revoked": (
+        403,
+        "host {host} was revoked: only the advisor's admin can let it enrol again"
+        f" (`{_RELEASE} {{host}}`)",
+    ),
+    "other_department": (
+        409,
+        "host {host} is enrolled in another department than this token's: the advisor's"
+        f" admin moves hosts between departments (`{_RELEASE} {{host}} --department ...`)",
+    ),
+}
+ENROLMENT_REFUSALS = frozenset(_TOKEN_REFUSALS) | frozenset(_HOST_REFUSALS)
+"""The refusal reasons the enrolment metric counts by name."""
+
+
+def _refusal(reason: str, host_id: str) -> tuple[int, str]:
+    if reason in _TOKEN_REFUSALS:
+        return _TOKEN_REFUSALS[reason]
+    if reason in _HOST_REFUSALS:
+        status, template = _HOST_REFUSALS[reason]
+        return status, template.format(host=host_id)
+    return 403, "enrolment refused"
 
 
 class EnrolRequest(BaseModel):
@@ -83,6 +112,15 @@ class EnrolRequest(BaseModel):
     )
     agent_version: str = Field(
         min_length=1, max_length=64, pattern=_NO_CONTROL_CHARS, description="Agent version."
+    )
+    current_credential: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=512,
+        description=(
+            "The credential this host holds now, when it enrols again: the proof that lets"
+            " an enrolment replace an existing host's credential."
+        ),
     )
 
 
@@ -135,6 +173,10 @@ def create_app(
         version=__version__,
         description='Agents enrol and send batches here. Errors are JSON `{"detail": "..."}`.',
     )
+    # Ingest reads its own body, against larger limits; every other body is small JSON.
+    app.add_middleware(
+        BodyLimits, exempt=frozenset({INGEST_PATH}), timeout=settings.body_timeout_seconds
+    )
     _install_error_handlers(app, metrics)
     _add_enrol_route(app, store, clock, metrics)
     _add_ingest_route(app, store, settings, clock, metrics)
@@ -145,36 +187,21 @@ def create_app(
 
 
 class _AdvisorApp(FastAPI):
-    """FastAPI with an OpenAPI document that also describes what FastAPI cannot see.
-
-    The ingest route reads its body itself (limits, gzip), so the Batch schema, its headers
-    and the bearer scheme are added here; FastAPI's default 422 answer is removed from routes
-    whose validation errors are answered 400 by our handler.
+    """FastAPI with an OpenAPI document that also describes what FastAPI cannot see
+    (advisor.api.openapi_doc): the Batch schema with every rule ingest enforces on a value,
+    which bearer each route wants and the challenge of its 401; FastAPI's default 422 answer
+    is removed, since our handler answers validation errors 400.
     """
 
     def openapi(self) -> dict[str, Any]:
         if self.openapi_schema is not None:
             return self.openapi_schema
         document = super().openapi()
-        components = document.setdefault("components", {})
-        schemas = components.setdefault("schemas", {})
-        batch = TypeAdapter(Batch).json_schema(ref_template="#/components/schemas/{model}")
-        schemas.update(batch.pop("$defs", {}))
-        # What ingest enforces beyond the dataclass types, said where clients and fuzzers look.
-        batch["properties"]["batch_id"].update(ingest.BATCH_ID_SCHEMA)
-        schemas["Batch"] = batch
-        components.setdefault("securitySchemes", {})["HostCredential"] = {
-            "type": "http",
-            "scheme": "bearer",
-            "description": "The host credential from enrolment.",
-        }
-        for path in document.get("paths", {}).values():
-            for operation in path.values():
-                responses = operation.get("responses", {})
-                if responses.get("422", {}).get("description") == "Validation Error":
-                    del responses["422"]
-        schemas.pop("HTTPValidationError", None)
-        schemas.pop("ValidationError", None)
+        schemas = document.setdefault("components", {}).setdefault("schemas", {})
+        host_id = schemas["EnrolRequest"]["properties"]["host_id"]
+        schemas.update(openapi_doc.batch_schemas(host_id))
+        openapi_doc.describe_security(document, self.routes)
+        openapi_doc.drop_default_validation_errors(document)
         self.openapi_schema = document
         return document
 
@@ -219,15 +246,19 @@ def _add_enrol_route(
             {
                 400: "Malformed request: a field is missing, too long or has bad characters.",
                 401: "The enrolment token is unknown.",
-                403: "The enrolment token was revoked.",
-                409: "The enrolment token has been used as often as it allows.",
+                403: "The enrolment token was revoked, or the host was.",
+                409: (
+                    "The enrolment token has been used as often as it allows; or the host is"
+                    " enrolled already (send current_credential) or in another department."
+                ),
                 410: "The enrolment token has expired.",
             }
         ),
         tags=["agents"],
     )
     def enrol(request: EnrolRequest) -> EnrolResponse:
-        """Enrolling a host id again (a reinstalled machine) replaces its credential."""
+        """An existing host id is enrolled again only with its current credential and a token
+        of its department, or after an admin released it (docs/advisor.md)."""
         try:
             enrolment = store.enrol(
                 token=request.token,
@@ -235,10 +266,11 @@ def _add_enrol_route(
                 hostname=request.hostname,
                 agent_version=request.agent_version,
                 now=clock(),
+                current_credential=request.current_credential,
             )
         except EnrolmentRefused as refused:
-            outcome = refused.reason if refused.reason in _REFUSALS else "refused"
-            status, detail = _REFUSALS.get(refused.reason, (403, f"enrolment refused: {refused}"))
+            outcome = refused.reason if refused.reason in ENROLMENT_REFUSALS else "refused"
+            status, detail = _refusal(refused.reason, request.host_id)
             metrics.enrolment(outcome)
             log.info("enrolment of host %s refused: %s", request.host_id, refused.reason)
             raise HTTPException(status, detail) from None
@@ -251,173 +283,61 @@ def _add_enrol_route(
         )
 
 
+# Content-Encoding and X-Fleetsight-Batch-Id are described in words, not listed as parameters:
+# each is right only together with the body (gzip bytes; the body's own batch id), which a
+# parameter's schema cannot say, so a client filling them in from it would be refused.
 _INGEST_DOC = {
     "requestBody": {
         "required": True,
-        "description": f"One {SCHEMA} document, version {WIRE_VERSION} (docs/wire-format.md).",
+        "description": (
+            f"One {SCHEMA} document, version {WIRE_VERSION} (docs/wire-format.md). Agents send"
+            " it gzip-compressed with `Content-Encoding: gzip`; without that header (or with"
+            " `identity`) it is read as plain JSON, and any other coding is 415."
+        ),
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Batch"}}},
     },
     "parameters": [
-        {
-            "name": "Content-Encoding",
-            "in": "header",
-            "required": False,
-            "schema": {"type": "string", "enum": ["gzip", "identity"]},
-            "description": "gzip (what agents send) or identity.",
-        },
-        {
-            "name": BATCH_ID_HEADER,
-            "in": "header",
-            "required": False,
-            "schema": {"type": "string"},
-            "description": "When sent, must equal the body's batch_id.",
-        },
         {
             "name": SENT_AT_HEADER,
             "in": "header",
             "required": False,
             "schema": {"type": "string"},
-            "description": "Unix seconds when this attempt was sent (clock skew estimate).",
+            "description": "Unix seconds when this attempt was sent (clock skew estimate);"
+            " a value that is not a usable time is ignored.",
         },
     ],
     "security": [{"HostCredential": []}],
 }
+_RETRY_AFTER = {
+    "Retry-After": {
+        "required": True,
+        "description": "Seconds to wait before sending the batch again.",
+        "schema": {"type": "integer", "minimum": 1},
+    }
+}
 
 
-class _Ingest:
-    """The ingest route's work, in the order of advisor.api.ingest's table."""
-
-    def __init__(
-        self,
-        store: Store,
-        settings: ApiSettings,
-        clock: Callable[[], float],
-        metrics: ApiMetrics,
-    ) -> None:
-        self._store = store
-        self._settings = settings
-        self._clock = clock
-        self._metrics = metrics
-        # A short, bounded wait for a slot absorbs bursts; beyond it an advisor at capacity
-        # says so (429) rather than queueing requests until the agents' own timeouts fire.
-        self._slots = anyio.Semaphore(settings.max_concurrent_ingests)
-
-    async def __call__(self, request: Request) -> Response:
-        started = time.perf_counter()
-        try:
-            batch, result = await self._ingest(request)
-        except RejectedError as rejection:
-            self._metrics.rejected(rejection.reason)
-            log.info("ingest refused (%s): %s", rejection.status, rejection.detail)
-            raise HTTPException(
-                rejection.status, rejection.detail, rejection.headers or None
-            ) from None
-        finally:
-            self._metrics.ingest_duration.observe(time.perf_counter() - started)
-        if result.stored:
-            self._metrics.stored(batch)
-        else:
-            self._metrics.duplicate()
-        # IngestResponse, written directly: the hot path skips re-validating its own answer.
-        return JSONResponse({"batch_id": result.batch_id, "stored": result.stored})
-
-    async def _ingest(self, request: Request) -> tuple[Batch, IngestResult]:
-        headers = request.headers
-        credential = auth.credential_from_header(headers.get("authorization"))
-        if isinstance(credential, auth.AuthFailure):
-            raise _unauthenticated(credential)
-        ingest.check_content_length(headers.get("content-length"), self._settings.max_body_bytes)
-        coding = ingest.content_coding(headers.get("content-encoding"))
-        if not await self._take_slot():
-            raise RejectedError(
-                429,
-                "overloaded",
-                "the advisor is at its limit of concurrent ingests: retry after"
-                f" {self._settings.retry_after_header} s",
-                {"Retry-After": self._settings.retry_after_header},
-            )
-        self._metrics.ingests_in_progress.inc()
-        try:
-            try:
-                batch = await self._read_batch(request, coding)
-            except RejectedError:
-                # Authentication comes first: a stranger learns nothing about batches. The
-                # store checks credentials while storing; a refused body asks it here.
-                owner = await anyio.to_thread.run_sync(self._store.authenticate, credential)
-                if owner is None:
-                    raise _unauthenticated(auth.UNKNOWN_CREDENTIAL) from None
-                raise
-            # The store blocks on the database: in a worker thread, one hop per batch.
-            result = await anyio.to_thread.run_sync(self._store_batch, request, credential, batch)
-            return batch, result
-        finally:
-            self._metrics.ingests_in_progress.dec()
-            self._slots.release()
-
-    async def _take_slot(self) -> bool:
-        try:
-            self._slots.acquire_nowait()
-        except anyio.WouldBlock:
-            with anyio.move_on_after(self._settings.queue_wait_seconds):
-                await self._slots.acquire()
-                return True
-            return False
-        return True
-
-    async def _read_batch(self, request: Request, coding: ingest.Coding) -> Batch:
-        # Decoding and validation run on the event loop: they are bounded by the size
-        # limits, and a thread hop would cost more than they do.
-        body = await _read_body(request, self._settings.max_body_bytes)
-        document = ingest.decode_body(body, coding, self._settings.max_decompressed_bytes)
-        del body  # a bomb's worth of JSON may follow; the gzip is no longer needed
-        batch = ingest.parse_batch(document)
-        del document
-        ingest.check_batch_id_header(request.headers.get(BATCH_ID_HEADER), batch, BATCH_ID_HEADER)
-        return batch
-
-    def _store_batch(self, request: Request, credential: str, batch: Batch) -> IngestResult:
-        sent_at = ingest.parse_sent_at(request.headers.get(SENT_AT_HEADER))
-        try:
-            return self._store.ingest_with_credential(
-                credential, batch, received_at=self._clock(), sent_at=sent_at
-            )
-        except UnknownCredential:
-            raise _unauthenticated(auth.UNKNOWN_CREDENTIAL) from None
-        except WrongHost as wrong:
-            raise ingest.wrong_host(batch, wrong.credential_host_id) from None
-        except Exception as exc:
-            # The batch is valid; the database is not taking it. 503 makes the agent keep it
-            # and retry after Retry-After, where a 500 would look like a bug in the request.
-            log.exception("storing batch %s of host %s failed", batch.batch_id, batch.host.host_id)
-            self._metrics.error()
-            raise HTTPException(
-                503,
-                "the advisor could not store the batch now (database trouble); it is kept by"
-                " the agent and will be retried",
-                {"Retry-After": self._settings.retry_after_header},
-            ) from exc
-
-
-def _unauthenticated(failure: auth.AuthFailure) -> RejectedError:
-    return RejectedError(
-        401, "auth", failure.detail, {"WWW-Authenticate": failure.www_authenticate}
+def _ingest_responses() -> dict[int | str, dict[str, Any]]:
+    responses = _errors(
+        {
+            400: "Broken gzip, a Content-Length that is not a number, or the"
+            f" {BATCH_ID_HEADER} header differs from the body's batch_id.",
+            401: "No credential, or an unknown or revoked one.",
+            403: "The batch is for another host than the credential's.",
+            408: "The body did not arrive whole within the read deadline.",
+            413: "The body is over the size limit, compressed or decompressed, or has more"
+            " JSON arrays and objects than a batch within the limits can hold.",
+            415: "Content-Encoding other than gzip or identity.",
+            422: "The body is not a valid batch (this schema, or a rule its description"
+            " states), or the database refuses its content; the detail names each bad field.",
+            429: "Too many ingests at once, or from this host (in flight or per minute):"
+            " retry after Retry-After seconds.",
+            503: "The database cannot take the batch now: retry after Retry-After seconds.",
+        }
     )
-
-
-async def _read_body(request: Request, limit: int) -> bytes:
-    """The request body, refused with 413 as soon as it passes ``limit`` bytes, whatever
-    Content-Length said (or when there was none: a chunked upload)."""
-    chunks: list[bytes] = []
-    size = 0
-    try:
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise ingest.too_large(limit)
-            chunks.append(chunk)
-    except ClientDisconnect as exc:
-        raise RejectedError(400, "invalid", "the client went away before sending the body") from exc
-    return b"".join(chunks)
+    for status in (429, 503):
+        responses[status]["headers"] = _RETRY_AFTER
+    return responses
 
 
 def _add_ingest_route(
@@ -427,7 +347,7 @@ def _add_ingest_route(
     clock: Callable[[], float],
     metrics: ApiMetrics,
 ) -> None:
-    handler = _Ingest(store, settings, clock, metrics)
+    handler = IngestHandler(store, settings, clock, metrics)
 
     async def ingest_batch(request: Request) -> Response:
         return await handler(request)
@@ -441,21 +361,11 @@ def _add_ingest_route(
         description=(
             "The body is a batch in the agent's wire format, gzip-compressed or not. A batch"
             " id stored before is acknowledged again with `stored: false`. An agent may only"
-            " send its own host's batches."
+            f" send its own host's batches. A `{BATCH_ID_HEADER}` header, when sent, must be"
+            " the body's batch_id."
         ),
         response_description="The batch is stored (now, or by an earlier attempt).",
-        responses=_errors(
-            {
-                400: "Broken gzip, or the batch id header differs from the body's.",
-                401: "No credential, or an unknown or revoked one.",
-                403: "The batch is for another host than the credential's.",
-                413: "The body is over the size limit, compressed or decompressed.",
-                415: "Content-Encoding other than gzip or identity.",
-                422: "The body is not a valid batch; the detail names each bad field.",
-                429: "Too many ingests at once: retry after Retry-After seconds.",
-                503: "The database cannot take the batch now: retry after Retry-After seconds.",
-            }
-        ),
+        responses=_ingest_responses(),
         openapi_extra=_INGEST_DOC,
         tags=["agents"],
     )

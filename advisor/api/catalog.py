@@ -28,9 +28,10 @@ from fastapi import FastAPI, HTTPException, Path, Query
 from pydantic import BaseModel, Field
 
 from advisor.api.admin import Admin, error_responses, serve_admin_routes_from
+from advisor.api.openapi_doc import NO_NUL
 from advisor.catalog.answers import is_supported
 from advisor.catalog.commands import outdated_document
-from advisor.catalog.fleet import horizon_days
+from advisor.catalog.fleet import MAX_HORIZON_DAYS, horizon_days
 from advisor.catalog.fleet_queries import fleet_outdated
 from advisor.catalog.model import ProductRecord
 from advisor.catalog.store import CatalogStore
@@ -40,15 +41,49 @@ PREFIX = "/api/v1/catalog"
 # Dates the lifecycle arithmetic can take, horizon included, without overflowing.
 EARLIEST = dt.date(1970, 1, 1)
 LATEST = dt.date(9000, 12, 31)
+# The shape of the two text parameters is checked by FastAPI, their range here, with a
+# sentence (day(), horizon_days()); the document states both at once, as these patterns.
+AT_PATTERN = r"^(?:19[7-9][0-9]|[2-8][0-9]{3}|9000)-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])$"
+"""EARLIEST..LATEST (format "date" leaves out the days that do not exist, such as 02-30)."""
 # A string, parsed here: pydantic would also take Unix timestamps ("0") as dates.
 _At = Annotated[
     str | None,
     Query(
         pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
-        json_schema_extra={"format": "date"},
-        description="The day lifecycle questions are asked for, YYYY-MM-DD (default: today).",
+        json_schema_extra={"format": "date", "pattern": AT_PATTERN},
+        description=(
+            f"The day lifecycle questions are asked for, YYYY-MM-DD from {EARLIEST} to {LATEST}"
+            " (default: today)."
+        ),
     ),
 ]
+_EOL_WITHIN_DIGITS = 6
+
+
+def numbers_up_to(limit: int, digits: int) -> str:
+    """A regular expression matching the numerals of 1 to ``digits`` digits (leading zeros
+    allowed) whose value is at most ``limit``.
+
+    Example: ``numbers_up_to(250, 4)`` is ``[0-9]{1,2}|0{0,1}(?:[0-1][0-9]{2}|2[0-4][0-9]{1}|250)``.
+    """
+    text = str(limit)
+    width = len(text)
+    if digits < width:
+        return f"[0-9]{{1,{digits}}}"
+    full_width = [
+        text[:i] + f"[0-{int(digit) - 1}]" + (f"[0-9]{{{width - i - 1}}}" if i < width - 1 else "")
+        for i, digit in enumerate(text)
+        if digit != "0"
+    ]
+    shorter = f"[0-9]{{1,{width - 1}}}|" if width > 1 else ""
+    return f"{shorter}0{{0,{digits - width}}}(?:{'|'.join([*full_width, text])})"
+
+
+EOL_WITHIN_PATTERN = (
+    f"^(?:(?:{numbers_up_to(MAX_HORIZON_DAYS, _EOL_WITHIN_DIGITS)})d?"
+    f"|(?:{numbers_up_to(MAX_HORIZON_DAYS // 7, _EOL_WITHIN_DIGITS)})w)$"
+)
+"""What horizon_days() takes: days up to its maximum, or as many whole weeks."""
 
 
 class Identifiers(BaseModel):
@@ -206,7 +241,18 @@ def add_catalog_routes(
     @app.get(
         f"{PREFIX}/products",
         summary="Every product in the catalog",
-        responses=errors({}),
+        responses={
+            **errors({}),
+            200: {
+                "description": "The products; each slug names one for the product route.",
+                "links": {
+                    "GetProduct": {
+                        "operationRef": "#/paths/~1api~1v1~1catalog~1products~1{name}/get",
+                        "parameters": {"name": "$response.body#/products/0/slug"},
+                    }
+                },
+            },
+        },
         tags=["catalog"],
     )
     def products(db: Admin, at: _At = None) -> ProductList:
@@ -223,7 +269,9 @@ def add_catalog_routes(
         tags=["catalog"],
     )
     def product(
-        name: Annotated[str, Path(min_length=1, max_length=200, description="Product slug.")],
+        name: Annotated[
+            str, Path(min_length=1, max_length=200, pattern=NO_NUL, description="Product slug.")
+        ],
         db: Admin,
         at: _At = None,
     ) -> ProductDetail:
@@ -292,13 +340,20 @@ def add_catalog_routes(
     def outdated(
         db: Admin,
         department: Annotated[
-            str | None, Query(min_length=1, max_length=200, description="Only this department.")
+            str | None,
+            Query(
+                min_length=1, max_length=200, pattern=NO_NUL, description="Only this department."
+            ),
         ] = None,
         eol_within: Annotated[
             str,
             Query(
-                pattern=r"^[0-9]{1,6}[dw]?$",
-                description="'End-of-life soon' horizon: days ('90d', '90') or weeks ('12w').",
+                pattern=f"^[0-9]{{1,{_EOL_WITHIN_DIGITS}}}[dw]?$",
+                json_schema_extra={"pattern": EOL_WITHIN_PATTERN},
+                description=(
+                    "'End-of-life soon' horizon: days ('90d', '90') or weeks ('12w'), at most"
+                    f" {MAX_HORIZON_DAYS} days."
+                ),
             ),
         ] = "90d",
         at: _At = None,

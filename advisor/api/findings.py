@@ -27,6 +27,7 @@ from pydantic import BaseModel, Field
 
 from advisor.analysis.findings import Cause, Kind
 from advisor.api.admin import Admin, error_responses, serve_admin_routes_from
+from advisor.api.openapi_doc import NO_NUL
 from advisor.store.findings import FindingFilter, get_finding, list_findings
 
 PREFIX = "/api/v1/findings"
@@ -76,7 +77,23 @@ def add_findings_routes(app: FastAPI, store: object, error_model: type[BaseModel
     def errors(described: dict[int, str]) -> dict[int | str, dict[str, Any]]:
         return error_responses(error_model, "Findings are", described)
 
-    @app.get(PREFIX, summary="Findings of the analysis", responses=errors({}), tags=["findings"])
+    @app.get(
+        PREFIX,
+        summary="Findings of the analysis",
+        responses={
+            **errors({}),
+            200: {
+                "description": "The findings; each key names one for the finding route.",
+                "links": {
+                    "GetFinding": {
+                        "operationRef": "#/paths/~1api~1v1~1findings~1{key}/get",
+                        "parameters": {"key": "$response.body#/findings/0/key"},
+                    }
+                },
+            },
+        },
+        tags=["findings"],
+    )
     def findings(
         db: Admin,
         status: Annotated[
@@ -84,13 +101,21 @@ def add_findings_routes(app: FastAPI, store: object, error_model: type[BaseModel
         ] = "open",
         app_name: Annotated[
             str | None,
-            Query(alias="app", min_length=1, max_length=200, description="Only this app."),
+            Query(
+                alias="app",
+                min_length=1,
+                max_length=200,
+                pattern=NO_NUL,
+                description="Only this app.",
+            ),
         ] = None,
         kind: Annotated[Kind | None, Query(description="Only this kind.")] = None,
         cause: Annotated[Cause | None, Query(description="Only this cause.")] = None,
         department: Annotated[
             str | None,
-            Query(min_length=1, max_length=200, description="Only those affecting it."),
+            Query(
+                min_length=1, max_length=200, pattern=NO_NUL, description="Only those affecting it."
+            ),
         ] = None,
         limit: Annotated[int | None, Query(ge=1, le=100_000, description="At most this many.")] = (
             None
@@ -115,7 +140,10 @@ def add_findings_routes(app: FastAPI, store: object, error_model: type[BaseModel
         tags=["findings"],
     )
     def finding(
-        key: Annotated[str, Path(min_length=1, max_length=2000, description="The finding's key.")],
+        key: Annotated[
+            str,
+            Path(min_length=1, max_length=2000, pattern=NO_NUL, description="The finding's key."),
+        ],
         db: Admin,
     ) -> FindingOut:
         found = get_finding(db, key)

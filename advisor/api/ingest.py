@@ -1,18 +1,31 @@
 """Turning an ingest request's body into a :class:`agent.wire.Batch`, or saying why not.
 
 Pure: bytes and header values in, a batch or a :class:`RejectedError` out; no I/O, no framework.
-The steps, in the order the API applies them::
+The steps, in the order the API applies them (advisor.api.ingest_route); nothing after the
+first two happens for a caller who is not an enrolled host::
 
+    credential             no, malformed, unknown or revoked credential        -> 401
+                           (advisor.api.auth; the body is never read)
     check_content_length   Content-Length over the compressed limit        -> 413
     content_coding         Content-Encoding other than gzip / identity     -> 415
+    host quota             too many in flight or per minute for the host   -> 429
+                           (advisor.api.quotas), with Retry-After
+    slot                   every ingest slot busy past the queue wait      -> 429
+    body                   not whole within the read deadline              -> 408
     decode_body            gzip expanding past the decompressed limit      -> 413
                            broken or truncated gzip                        -> 400
+    check_element_count    more objects and arrays than a batch can hold   -> 413
+    check_separator_count  more items and members than a batch can hold    -> 413
+                           (advisor.api.batch_rules, both before any parsing)
     parse_batch            not JSON, NaN, integers beyond 64 bits, NUL     -> 422
                            schema / version this advisor does not read     -> 422
                            fields that do not match agent.wire.Batch       -> 422, by path
+    check_batch            values out of range, bad dates, order, sizes,   -> 422, by path
+                           control characters (advisor.api.batch_rules)
     check_batch_id_header  X-Fleetsight-Batch-Id differs from batch_id     -> 400
     wrong_host             the batch is for another host than the caller   -> 403
-                           (found by the store, which checks the credential)
+    store                  the database refuses the batch for its content  -> 422
+                           the database cannot take it now                 -> 503
 
 Each rejection carries the metric ``reason`` it is counted under and a ``detail`` sentence
 that the agent keeps as the quarantine reason, so it says which field is wrong and how.
@@ -32,7 +45,17 @@ from pydantic_core import ErrorDetails
 
 from agent.wire import SCHEMA, WIRE_VERSION, Batch
 
-RejectReason = Literal["auth", "too_large", "bad_encoding", "invalid", "wrong_host", "overloaded"]
+RejectReason = Literal[
+    "auth",
+    "too_large",
+    "bad_encoding",
+    "invalid",
+    "wrong_host",
+    "overloaded",
+    "host_quota",
+    "slow_body",
+    "unstorable",
+]
 REJECT_REASONS: tuple[RejectReason, ...] = (
     "auth",
     "too_large",
@@ -40,6 +63,9 @@ REJECT_REASONS: tuple[RejectReason, ...] = (
     "invalid",
     "wrong_host",
     "overloaded",
+    "host_quota",
+    "slow_body",
+    "unstorable",
 )
 Coding = Literal["gzip", "identity"]
 
@@ -254,7 +280,7 @@ def wrong_host(batch: Batch, credential_host_id: str) -> RejectedError:
         "wrong_host",
         f"this credential belongs to host {_echo(credential_host_id)}, but the batch is for host"
         f" {_echo(batch.host.host_id)}: an agent sends only its own host's data"
-        " (re-enrol this agent with `fleetsight-agent enroll URL TOKEN`)",
+        " (re-enrol this agent with `fleetsight-agent enroll URL -`)",
     )
 
 

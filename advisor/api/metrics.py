@@ -6,7 +6,8 @@ metric                                          meaning
 fleetsight_advisor_ingest_requests_total        ingest requests by ``outcome`` (stored,
                                                 duplicate, rejected, error) and, for
                                                 rejected ones, ``reason`` (auth, too_large,
-                                                bad_encoding, invalid, wrong_host, overloaded)
+                                                bad_encoding, invalid, wrong_host, overloaded,
+                                                host_quota, slow_body, unstorable)
 fleetsight_advisor_ingest_duration_seconds      time to answer an ingest request (histogram)
 fleetsight_advisor_ingests_in_progress          ingests holding a concurrency slot now
 fleetsight_advisor_batches_stored_total         batches stored (retries not counted)
@@ -15,7 +16,8 @@ fleetsight_advisor_metric_summaries_stored_total  metric summaries in the stored
 fleetsight_advisor_inventories_stored_total     inventories in the stored batches
 fleetsight_advisor_enrolments_total             enrolment requests by ``outcome`` (enrolled,
                                                 unknown, revoked, expired, used_up,
-                                                refused, invalid)
+                                                host_enrolled, host_revoked,
+                                                other_department, refused, invalid)
 ==============================================  ============================================
 
 Every label combination is created up front, so a rate over a counter that has not moved yet
@@ -39,7 +41,18 @@ from advisor.api.ingest import REJECT_REASONS, RejectReason
 from agent.wire import Batch
 
 # "refused" is a refusal for a reason this advisor has no status for (a newer store).
-ENROLMENT_OUTCOMES = ("enrolled", "unknown", "revoked", "expired", "used_up", "refused", "invalid")
+ENROLMENT_OUTCOMES = (
+    "enrolled",
+    "unknown",
+    "revoked",
+    "expired",
+    "used_up",
+    "host_enrolled",
+    "host_revoked",
+    "other_department",
+    "refused",
+    "invalid",
+)
 # Spans a fast SQLite insert (milliseconds) to an agent's patience (its HTTP timeout).
 _DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 

@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from advisor.catalog.errors import CatalogError
 from advisor.catalog.fleet import OutdatedReport, OutdatedRow, horizon_days
 from advisor.config import AdvisorConfig
+from advisor.text import printable, printable_or
 
 CENT = Decimal("0.01")  # the table shows money to the cent; JSON and CSV keep it exact
 
@@ -195,16 +196,20 @@ def _import(engine: sa.Engine, args: argparse.Namespace) -> int:
         report = store.import_costs(load_costs(args.file), source=str(args.file), now=now)
     else:
         report = store.import_offers(now=now)
+    # Package names and versions of the "upgradable" import come from agents: escaped.
     for change in report.changes[:20]:
-        print(f"  {change}")
+        print(f"  {printable(str(change))}")
     if len(report.changes) > 20:
         print(
             f"  ... and {len(report.changes) - 20} more (`catalog log --changes "
             f"{report.import_id}`)"
         )
-    print(f"import {report.import_id} ({report.kind}, {report.source}): {report.summary}")
+    print(
+        f"import {report.import_id} ({report.kind}, {printable(report.source)}): "
+        f"{printable(report.summary)}"
+    )
     for problem in report.problems:
-        print(f"fleetsight-advisor: {problem}", file=sys.stderr)
+        print(f"fleetsight-advisor: {printable(str(problem))}", file=sys.stderr)
     return 1 if report.problems else 0
 
 
@@ -228,18 +233,24 @@ def _show(engine: sa.Engine, slug: str, today: dt.date, newest: int, out: TextIO
         raise CatalogError(f"no product {slug!r} in the catalog (see `catalog log`)")
     product = record.product
     ids = product.identifiers
-    out.write(f"{product.name} ({product.slug})\n")
-    out.write(f"  vendor     {product.vendor or '-'}\n  category   {product.category or '-'}\n")
+    # Catalog text comes from endoflife.date, organisation files and agents' package
+    # managers: escaped like everything else printed from the database.
+    out.write(f"{printable(product.name)} ({printable(product.slug)})\n")
+    out.write(
+        f"  vendor     {printable_or(product.vendor)}\n"
+        f"  category   {printable_or(product.category)}\n"
+    )
     out.write(f"  versions   {product.version_scheme} ordering\n")
     for ecosystem, names in sorted(ids.packages.items()):
-        out.write(f"  packages   {ecosystem}: {', '.join(names)}\n")
+        out.write(f"  packages   {printable(ecosystem)}: {printable(', '.join(names))}\n")
     aliases = sorted(alias for alias, target in catalog.aliases.items() if target == slug)
     if aliases:
-        out.write(f"  aliases    {', '.join(aliases)}\n")
+        out.write(f"  aliases    {printable(', '.join(aliases))}\n")
     for price in store.prices(slug):
         out.write(
-            f"  price      {price['licence']} {price['amount']} {price['currency']} "
-            f"as of {price['as_of']} {price['source'] or ''}\n"
+            f"  price      {printable(str(price['licence']))} {price['amount']} "
+            f"{printable(str(price['currency']))} as of {price['as_of']} "
+            f"{printable(str(price['source'] or ''))}\n"
         )
     if record.requirements:
         ram = record.requirements.min_ram_bytes
@@ -257,8 +268,8 @@ def _show(engine: sa.Engine, slug: str, today: dt.date, newest: int, out: TextIO
         )
         lts = " LTS" if cycle.lts else ""
         out.write(
-            f"  {cycle.name:<16} {_milestone(cycle.release_date):<10} "
-            f"{_milestone(cycle.end_of_life):<10} {cycle.latest or '-':<14} {state}{lts}\n"
+            f"  {printable(cycle.name):<16} {_milestone(cycle.release_date):<10} "
+            f"{_milestone(cycle.end_of_life):<10} {printable_or(cycle.latest):<14} {state}{lts}\n"
         )
     scheme = product.version_scheme
     by_name = {v.version: v for v in record.versions}
@@ -266,10 +277,10 @@ def _show(engine: sa.Engine, slug: str, today: dt.date, newest: int, out: TextIO
     out.write(f"\nnewest versions ({len(by_name)} known):\n")
     for name in reversed(ordered[-newest:] if newest > 0 else []):
         version = by_name[name]
-        tags = ",".join(sorted(version.tags))
+        tags = printable(",".join(sorted(version.tags)))
         out.write(
-            f"  {name:<20} {_milestone(version.release_date):<10} {tags:<20} "
-            f"{version.notes_url or ''}\n".rstrip()
+            f"  {printable(name):<20} {_milestone(version.release_date):<10} {tags:<20} "
+            f"{printable(version.notes_url or '')}\n".rstrip()
             + "\n"
         )
     return 0
@@ -344,7 +355,13 @@ def write_outdated(report: OutdatedReport, fmt: str, out: TextIO, today: dt.date
         writer = csv.DictWriter(out, fieldnames=OUTDATED_COLUMNS, lineterminator="\n")
         writer.writeheader()
         for row in report.rows:
-            writer.writerow(outdated_dict(row))
+            # Escaped like the table (CSV is read on terminals too); JSON escapes by itself.
+            writer.writerow(
+                {
+                    name: printable(value) if isinstance(value, str) else value
+                    for name, value in outdated_dict(row).items()
+                }
+            )
         return
     if fmt == "json":
         document = {"at": today.isoformat(), **outdated_document(report)}
@@ -353,9 +370,10 @@ def write_outdated(report: OutdatedReport, fmt: str, out: TextIO, today: dt.date
         return
     if not report.rows:
         out.write(f"nothing outdated on {today}\n")
+    # Hostnames, versions and offers come from agents: every text is escaped.
     for department, rows in _by_department(report.rows).items():
         hosts = len({row.host_id for row in rows})
-        out.write(f"{department}: {hosts} host(s), {len(rows)} outdated\n")
+        out.write(f"{printable(department)}: {hosts} host(s), {len(rows)} outdated\n")
         out.write(
             f"  {'HOST':<20} {'PRODUCT':<14} {'INSTALLED':<14} {'LATEST':<12} {'SUPPORTED':<12} "
             f"{'OFFERED':<12} {'STATUS':<17} {'EOL':<10} COST\n"
@@ -366,16 +384,18 @@ def write_outdated(report: OutdatedReport, fmt: str, out: TextIO, today: dt.date
                 if row.cost_per_seat is not None
                 else "-"
             )
-            offered = (row.offered or "-") + (" (security)" if row.offered_security else "")
+            offered = printable_or(row.offered) + (" (security)" if row.offered_security else "")
             out.write(
-                f"  {row.hostname:<20} {row.product:<14} {row.installed:<14} "
-                f"{row.latest or '-':<12} {row.newest_supported or '-':<12} {offered:<12} "
+                f"  {printable(row.hostname):<20} {printable(row.product):<14} "
+                f"{printable(row.installed):<14} {printable_or(row.latest):<12} "
+                f"{printable_or(row.newest_supported):<12} {offered:<12} "
                 f"{row.status:<17} {_milestone(row.end_of_life_on):<10} {cost}\n"
             )
     for item in report.unordered:
         out.write(
-            f"not compared: {item.product} {item.version!r} ({item.package} on "
-            f"{item.host_id}): {item.reason}\n"
+            f"not compared: {printable(item.product)} {item.version!r} "
+            f"({printable(item.package)} on {printable(item.host_id)}): "
+            f"{printable(item.reason)}\n"
         )
 
 
@@ -387,7 +407,11 @@ def _unmatched(engine: sa.Engine, limit: int) -> int:
     print(f"{'HOSTS':>6}  {'SOURCE':<8} {'PACKAGE':<40} REASON")
     for item in shown:
         reason = item.reason + (f" ({', '.join(item.candidates)})" if item.candidates else "")
-        print(f"{item.hosts:>6}  {item.source:<8} {item.package:<40} {reason}")
+        # Package names are what agents reported.
+        print(
+            f"{item.hosts:>6}  {printable(item.source):<8} {printable(item.package):<40} "
+            f"{printable(reason)}"
+        )
     print(
         f"{len(items)} unmatched package(s)"
         + (f", {len(shown)} shown" if len(shown) < len(items) else "")
@@ -402,11 +426,14 @@ def _log(engine: sa.Engine, limit: int, changes_of: int | None) -> int:
     store = CatalogStore(engine)
     if changes_of is not None:
         for change in store.changes(changes_of):
-            print(change)
+            print(printable(str(change)))
         return 0
     for entry in store.import_log(limit):
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(entry.imported_at))
-        print(f"{entry.import_id:>5}  {when}  {entry.kind:<16} {entry.summary}  ({entry.source})")
+        print(
+            f"{entry.import_id:>5}  {when}  {entry.kind:<16} {printable(entry.summary)}  "
+            f"({printable(entry.source)})"
+        )
     return 0
 
 
@@ -427,7 +454,9 @@ def cmd_api_token(args: argparse.Namespace, config: AdvisorConfig) -> int:
             for token in tokens:
                 state = "revoked" if token.revoked_at else "valid"
                 created = time.strftime("%Y-%m-%d %H:%M", time.localtime(token.created_at))
-                print(f"{token.token_id}  {state:<8} created {created}  {token.note or ''}")
+                print(
+                    f"{token.token_id}  {state:<8} created {created}  {printable(token.note or '')}"
+                )
             if not tokens:
                 print("no api tokens; create one with `fleetsight-advisor api-token create`")
         else:

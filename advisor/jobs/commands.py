@@ -20,6 +20,7 @@ from advisor.jobs.metrics import JobMetrics
 from advisor.jobs.tasks import JOB_TABLES, build_runners, default_owner
 from advisor.store.job_state import JobStatus, job_status
 from advisor.store.rollup import backlog
+from advisor.text import printable, printable_or
 
 
 def add_parser(commands: Any) -> None:
@@ -55,7 +56,8 @@ def _run(engine: sa.Engine, config: AdvisorConfig, job: str) -> int:
         print(f"{job}: another advisor is running it now; nothing done")
         return 0
     if report.result is None:
-        print(f"{job}: {report.outcome}: {report.error}")
+        # A database error can quote values that agents wrote.
+        print(f"{job}: {report.outcome}: {printable_or(report.error)}")
         return 1
     rows = ", ".join(f"{count} {table}" for table, count in report.result.rows.items())
     print(f"{job}: done ({rows})")
@@ -83,14 +85,15 @@ def _describe(job: str, status: JobStatus | None, now: float) -> str:
         took = status.last_finished_at - status.last_started_at
         parts.append(f"{status.last_outcome} in {took:.1f} s, rows {status.last_rows or 0}")
     if status.last_error:
-        parts.append(f"error: {status.last_error}")
+        parts.append(f"error: {printable(status.last_error)}")
     success = _when(status.last_success_at) if status.last_success_at else "never"
     parts.append(f"last success {success}")
     if status.failures:
         parts.append(f"{status.failures} failures in a row")
     expires = status.lease_expires_at
     if status.lease_owner and expires is not None and expires > now:
-        parts.append(f"running now in {status.lease_owner} (lease until {_when(expires)})")
+        owner = printable(status.lease_owner)
+        parts.append(f"running now in {owner} (lease until {_when(expires)})")
     return "; ".join(parts)
 
 

@@ -315,6 +315,19 @@ class SqlStore:
             return None
         return AuthenticatedHost(host_id=row.host_id, department=row.department)
 
+    def active_credentials(self) -> dict[str, AuthenticatedHost]:
+        """Every unrevoked host by the SHA-256 of its credential."""
+        with self._engine.begin() as conn:
+            rows = conn.execute(
+                sa.select(HOSTS.c.credential_sha256, HOSTS.c.host_id, HOSTS.c.department).where(
+                    HOSTS.c.revoked_at.is_(None)
+                )
+            )
+            return {
+                row.credential_sha256: AuthenticatedHost(row.host_id, row.department)
+                for row in rows
+            }
+
     def revoke_host(self, host_id: str, *, now: float) -> bool:
         """Revoke a host's credential (until it enrols again); False if the host is unknown."""
         with self._writer.begin() as conn:

@@ -133,6 +133,63 @@ def test_hosts_are_listed_and_a_revoked_one_can_no_longer_authenticate(
         store.close()
 
 
+def test_host_list_escapes_what_an_agent_put_in_a_hostname_on_one_line(
+    state: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(capsys, "db", "upgrade")
+    store = SqlStore(make_engine(f"sqlite:///{state / 'advisor.sqlite3'}"))
+    try:
+        # Stored before ingest refused such names; the store itself takes any text.
+        token, _ = store.create_token(department="hr", expires_at=T0 * 2, now=T0)
+        store.enrol(
+            token=token,
+            host_id="host-1",
+            hostname="hr-ws-1\x1b]0;owned\x07\nhost-2  evil\u202e",
+            agent_version="0.1.0\x1b[2J",
+            now=T0,
+        )
+
+        code, listed, _ = run(capsys, "host", "list")
+    finally:
+        store.close()
+
+    assert code == 0
+    (line,) = listed.splitlines()
+    assert line.startswith("host-1  hr-ws-1\\x1b]0;owned\\x07\\nhost-2  evil\\u202e ")
+    assert line.endswith("agent 0.1.0\\x1b[2J")
+    assert "\x1b" not in listed
+    assert "\u202e" not in listed
+
+
+def test_a_released_host_is_taken_over_by_its_next_enrolment_in_the_new_department(
+    state: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(capsys, "db", "upgrade")
+    store = SqlStore(make_engine(f"sqlite:///{state / 'advisor.sqlite3'}"))
+    try:
+        hr, _ = store.create_token(department="hr", expires_at=T0 * 2, now=T0)
+        legal, _ = store.create_token(department="legal", expires_at=T0 * 2, now=T0)
+        first = store.enrol(
+            token=hr, host_id="host-1", hostname="hr-ws-1", agent_version="0.1.0", now=T0
+        )
+
+        code, released, _ = run(capsys, "host", "release", "host-1", "--department", "legal")
+        unknown = run(capsys, "host", "release", "host-2")
+        empty = run(capsys, "host", "release", "host-1", "--department", " ")
+        second = store.enrol(
+            token=legal, host_id="host-1", hostname="hr-ws-1", agent_version="0.2.0", now=T0
+        )
+
+        assert code == 0
+        assert "released" in released
+        assert store.authenticate(first.credential) is None
+        assert second.department == "legal"
+        assert (unknown[0], empty[0]) == (1, 2)
+        assert "no host host-2" in unknown[2]
+    finally:
+        store.close()
+
+
 def test_check_config_shows_the_settings_without_the_database_password(
     state: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

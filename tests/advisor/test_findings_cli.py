@@ -17,6 +17,7 @@ from advisor.cli import main
 from advisor.store.findings import record_run
 from advisor.store.job_state import claim
 from advisor.store.sql import SqlStore
+from advisor.text import printable
 from tests.advisor.store.findingsdata import T0, finding
 from tests.advisor.store.fleetbatches import DAY, DAY0
 from tests.advisor.store.fleetbatches import write_fleet as write_small_fleet
@@ -104,6 +105,35 @@ def test_findings_show_prints_the_evidence_and_the_first_hosts(
     assert "hr-19 ... and 5 more\n" in out
     _, as_json, _ = run(capsys, database_url, "findings", "show", FIREFOX.key, "--format", "json")
     assert json.loads(as_json)["hosts"][-1] == "hr-24"
+
+
+def test_findings_print_the_names_agents_gave_escaped_one_finding_a_line(
+    database_url: str, engine: sa.Engine, capsys: pytest.CaptureFixture[str]
+) -> None:
+    hostile = finding(
+        app="calc\x1b[2J",
+        scope={"from_version": "1.0", "version": "1.1\nopen  trend"},
+        hosts=("fin-1\u202e",),
+        departments=("fin\x07",),
+    )
+    record_run(engine, [hostile], now=T0)
+
+    _, table, _ = run(capsys, database_url, "findings", "list")
+    _, as_csv, _ = run(capsys, database_url, "findings", "list", "--format", "csv")
+    code, shown, _ = run(capsys, database_url, "findings", "show", hostile.key)
+
+    assert code == 0
+    for out in (table, as_csv, shown):
+        assert not {"\x1b", "\x07", "\u202e"} & set(out)
+    assert len(table.splitlines()) == 2
+    assert table.splitlines()[1].endswith(
+        "|calc\\x1b[2J|from_version=1.0|version=1.1\\nopen  trend"
+    )
+    (row,) = csv.DictReader(io.StringIO(as_csv))
+    assert (row["app"], row["departments"]) == ("calc\\x1b[2J", "fin\\x07")
+    assert shown.splitlines()[0] == printable(hostile.key)
+    assert "  app          calc\\x1b[2J (version_change; from_version=1.0, version=1.1\\n" in shown
+    assert "  hosts        1: fin-1\\u202e\n" in shown
 
 
 def test_findings_show_of_an_unknown_key_exits_1_naming_it(

@@ -137,6 +137,20 @@ def test_it_refuses_a_directory_with_exit_code_2(
     assert err.startswith(f"fleetsight-advisor detect: {tmp_path}: cannot read: ")
 
 
+def test_it_escapes_control_characters_of_the_file_name_in_its_message(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "fleet\x1b[2J\nexport.csv"
+    path.write_text("t,value\n1,x\n")
+
+    code, _, err = run(["detect", str(path)], capsys)
+
+    assert code == 2
+    assert "fleet\\x1b[2J\\nexport.csv" in err
+    assert "\x1b" not in err
+    assert err.count("\n") == 1
+
+
 def test_its_options_change_the_search(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     values = steps(np.random.default_rng(4), 300, {150: 0.3}, outliers=0.0)
     path = str(write_series(tmp_path / "s.csv", values))

@@ -22,6 +22,7 @@ from advisor.store import (
     TokenRecord,
     VersionSpan,
 )
+from advisor.store.sql import CREDENTIAL_BYTES, CREDENTIAL_PREFIX
 from agent.wire import Batch, InstalledPackage
 
 
@@ -128,7 +129,7 @@ class MemoryStore:
             if existing is not None:
                 self._check_enrol_again(existing, record.department, current_credential)
             self._tokens[record.token_id] = replace(record, uses=record.uses + 1)
-            credential = secrets.token_urlsafe(32)
+            credential = CREDENTIAL_PREFIX + secrets.token_urlsafe(CREDENTIAL_BYTES)
             self._forget_credentials_of(host_id)
             self._host_ids_by_credential[_digest(credential)] = host_id
             self._released.discard(host_id)
@@ -184,6 +185,14 @@ class MemoryStore:
             if host is None or host.revoked_at is not None:
                 return None
             return AuthenticatedHost(host_id=host.host_id, department=host.department)
+
+    def active_credentials(self) -> dict[str, AuthenticatedHost]:
+        with self._lock:
+            return {
+                digest: AuthenticatedHost(host_id, self._hosts[host_id].department)
+                for digest, host_id in self._host_ids_by_credential.items()
+                if self._hosts[host_id].revoked_at is None
+            }
 
     def revoke_host(self, host_id: str, *, now: float) -> bool:
         with self._lock:

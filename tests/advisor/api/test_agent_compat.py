@@ -84,8 +84,10 @@ class RunningAdvisor:
         assert not self._thread.is_alive(), "uvicorn did not stop"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def advisor() -> Iterator[RunningAdvisor]:
+    # One per test: each test's agent enrols the same host id, which only its first
+    # enrolment may take.
     with RunningAdvisor() as running:
         yield running
 

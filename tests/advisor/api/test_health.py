@@ -132,6 +132,7 @@ def test_openapi_lists_every_route_with_a_summary_and_the_batch_schema(
         "400",
         "401",
         "403",
+        "408",
         "413",
         "415",
         "422",

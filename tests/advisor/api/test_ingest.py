@@ -27,6 +27,7 @@ from starlette.exceptions import StarletteDeprecationWarning
 from advisor.api.app import create_app
 from advisor.api.ingest import RejectedError, _parse_carefully, gunzip_limited, parse_batch
 from advisor.api.settings import ApiSettings
+from advisor.errors import StoreUnavailable, UnstorableBatch
 from advisor.store import IngestResult
 from agent import __version__
 from agent.wire import (
@@ -495,14 +496,26 @@ def test_a_batch_waiting_for_a_slot_is_stored_when_one_frees_in_time() -> None:
 
 
 class FailingStore(MemoryStore):
+    """A store whose database refuses every batch with ``error``."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__()
+        self.error = error
+
     def ingest(
         self, host_id: str, batch: Batch, *, received_at: float, sent_at: float | None
     ) -> IngestResult:
-        raise OSError("database is locked")
+        raise self.error
 
 
-def test_a_store_failure_is_503_with_retry_after_so_the_agent_keeps_the_batch() -> None:
-    api = Api(ApiSettings(), store=FailingStore())
+@pytest.mark.parametrize(
+    "error",
+    [StoreUnavailable("database is locked"), OSError("a failure the store did not classify")],
+)
+def test_a_store_failure_is_503_with_retry_after_so_the_agent_keeps_the_batch(
+    error: Exception,
+) -> None:
+    api = Api(ApiSettings(), store=FailingStore(error))
     with TestClient(api.app) as client:
         response = post(client, encode_gzip(make_batch(api.host_id)), api.headers())
 
@@ -514,6 +527,18 @@ def test_a_store_failure_is_503_with_retry_after_so_the_agent_keeps_the_batch() 
         )
         == 1
     )
+
+
+def test_a_batch_the_database_refuses_for_its_content_is_422_so_the_agent_sets_it_aside() -> None:
+    refused = UnstorableBatch("the database refused batch x of host-1: value out of range")
+    api = Api(ApiSettings(), store=FailingStore(refused))
+    with TestClient(api.app) as client:
+        response = post(client, encode_gzip(make_batch(api.host_id)), api.headers())
+
+    assert response.status_code == 422
+    assert "can never be stored" in response.json()["detail"]
+    assert "value out of range" in response.json()["detail"]
+    assert api.rejected("unstorable") == 1
 
 
 def test_every_ingest_request_is_timed(api: Api, client: TestClient) -> None:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
 from pathlib import Path
 
 import pytest
 
+from advisor.catalog.commands import write_outdated
+from advisor.catalog.fleet import OutdatedReport, OutdatedRow, Unordered
 from advisor.cli import main
 from advisor.store.sql import SqlStore
 from tests.advisor.catalog.conftest import ENDOFLIFE
@@ -146,3 +149,45 @@ def test_api_tokens_are_created_listed_and_revoked(
     capsys.readouterr()
     assert run(database_url, "api-token", "list") == 0
     assert f"{token_id}  revoked" in capsys.readouterr().out
+
+
+def test_outdated_prints_what_agents_sent_escaped_one_row_a_line() -> None:
+    row = OutdatedRow(
+        department="finance",
+        host_id="host-1",
+        hostname="fin-ws-1\x1b]0;owned\x07\nfin-ws-2",
+        product="postgresql",
+        package="postgresql-15",
+        package_version="15.18-0+deb12u1",
+        installed="15.18\u202e",
+        cycle="15",
+        latest="15.20",
+        newest_in_cycle="15.20",
+        newest_supported="17.6",
+        offered="15.20\x1b[2J",
+        offered_security=True,
+        status="behind",
+        end_of_life_on=None,
+        cost_per_seat=None,
+        currency=None,
+    )
+    odd = Unordered("host-1\x1b", "postgresql", "postgresql-15\n", "x\x1by", "cannot be ordered")
+    report = OutdatedReport(rows=[row], unordered=[odd])
+    table, as_csv = io.StringIO(), io.StringIO()
+
+    write_outdated(report, "table", table, dt.date(2026, 8, 22))
+    write_outdated(report, "csv", as_csv, dt.date(2026, 8, 22))
+
+    for out in (table.getvalue(), as_csv.getvalue()):
+        assert not {"\x1b", "\x07", "\u202e"} & set(out)
+    lines = table.getvalue().splitlines()
+    assert len(lines) == 4  # department, header, the row, the version not compared
+    assert lines[2].startswith(
+        "  fin-ws-1\\x1b]0;owned\\x07\\nfin-ws-2 postgresql     15.18\\u202e"
+    )
+    assert "15.20\\x1b[2J (security)" in lines[2]
+    assert lines[3] == (
+        "not compared: postgresql 'x\\x1by' (postgresql-15\\n on host-1\\x1b): cannot be ordered"
+    )
+    (written,) = csv.DictReader(io.StringIO(as_csv.getvalue()))
+    assert written["hostname"] == "fin-ws-1\\x1b]0;owned\\x07\\nfin-ws-2"

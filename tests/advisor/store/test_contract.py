@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from advisor.errors import EnrolmentRefused, UnstorableBatch
-from advisor.store import Enrolment, IngestResult, VersionSpan
+from advisor.store import AuthenticatedHost, Enrolment, IngestResult, VersionSpan
 from advisor.store.models import (
     BatchRecord,
     CurrentPackage,
@@ -21,7 +21,7 @@ from advisor.store.models import (
     MetricSummaryRow,
     UpgradablePackageRow,
 )
-from advisor.store.sql import SqlStore
+from advisor.store.sql import SqlStore, secret_sha256
 from agent.wire import (
     Batch,
     Disk,
@@ -479,6 +479,20 @@ def test_an_admin_moves_a_host_to_another_department_by_releasing_it(store: SqlS
     assert refused.value.reason == "other_department"
     assert moved.department == "legal"
     assert [host.department for host in store.list_hosts()] == ["legal"]
+
+
+def test_active_credentials_are_the_unrevoked_hosts_by_credential_hash(store: SqlStore) -> None:
+    a = enrolled(store, "host-a", department="finance")
+    b = enrolled(store, "host-b", department="legal")
+    enrolled(store, "host-c")
+    store.revoke_host("host-c", now=T0 + 1)
+
+    active = store.active_credentials()
+
+    assert active == {
+        secret_sha256(a.credential): AuthenticatedHost("host-a", "finance"),
+        secret_sha256(b.credential): AuthenticatedHost("host-b", "legal"),
+    }
 
 
 def test_revoking_a_host_stops_its_credential(store: SqlStore) -> None:
