@@ -34,17 +34,40 @@ def test_a_host_gets_its_in_flight_share_back_when_a_request_is_answered() -> No
     assert quotas.in_flight("h1") == 2
 
 
-def test_a_refused_request_spends_no_rate_and_holds_no_share() -> None:
-    quotas = HostQuotas(max_in_flight=10, per_minute=2)
+def test_a_host_past_its_rate_waits_for_its_bucket_to_refill() -> None:
+    clock = Clock()
+    quotas = HostQuotas(max_in_flight=10, per_minute=2, clock=clock)
     for _ in range(2):
         assert quotas.admit("h1") is None
         quotas.release("h1")
 
     refused = quotas.admit("h1")
+    clock.now += 29.0
+    still = quotas.admit("h1")
+    clock.now += 1.0
+    admitted = quotas.admit("h1")
 
     assert refused is not None
-    assert 1 <= refused.retry_after <= 60
-    assert quotas.in_flight("h1") == 0
+    assert refused.retry_after == 30  # one batch every 30 s at 2 a minute
+    assert "more than 2 batches in a minute" in refused.detail
+    assert still is not None
+    assert still.retry_after == 1
+    assert admitted is None
+    assert quotas.in_flight("h1") == 1
+
+
+def test_idle_hosts_buckets_are_forgotten() -> None:
+    clock = Clock()
+    quotas = HostQuotas(max_in_flight=1, per_minute=60, clock=clock)
+    for n in range(9_999):
+        assert quotas.admit(f"h{n}") is None
+        quotas.release(f"h{n}")
+    assert quotas.tracked_hosts() == 9_999
+
+    clock.now += 60.0  # every bucket full again
+    assert quotas.admit("busy") is None  # the 10,000th admission sweeps
+
+    assert quotas.tracked_hosts() == 1
 
 
 def test_a_remembered_credential_expires_after_its_ttl() -> None:
