@@ -35,7 +35,7 @@ from pydantic import BaseModel, Field
 
 from advisor import __version__
 from advisor.api import ingest, openapi_doc
-from advisor.api.body_limits import BodyLimits
+from advisor.api.body_limits import DEFAULT_MAX_BYTES, BodyLimits
 from advisor.api.catalog import add_catalog_routes
 from advisor.api.findings import add_findings_routes
 from advisor.api.ingest_route import IngestHandler
@@ -252,6 +252,8 @@ def _add_enrol_route(
                     " enrolled already (send current_credential) or in another department."
                 ),
                 410: "The enrolment token has expired.",
+                408: "The body did not arrive whole within the read deadline.",
+                413: f"The body is over {DEFAULT_MAX_BYTES} bytes.",
             }
         ),
         tags=["agents"],

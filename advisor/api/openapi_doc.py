@@ -54,19 +54,7 @@ CHALLENGE_HEADER = {
 INT64 = {"minimum": -(2**63), "maximum": 2**63 - 1}
 NO_NUL = "^[^\\u0000]*$"
 _REF = "#/components/schemas/{model}"
-STORABLE_VALUE = {
-    "description": "Any JSON value without NUL in its texts (names included).",
-    "anyOf": [
-        {"type": ["null", "boolean", "number"]},
-        {"type": "string", "pattern": NO_NUL},
-        {"type": "array", "items": {"$ref": _REF.format(model="StorableValue")}},
-        {
-            "type": "object",
-            "propertyNames": {"pattern": NO_NUL},
-            "additionalProperties": {"$ref": _REF.format(model="StorableValue")},
-        },
-    ],
-}
+
 
 # batch_rules' forbidden characters as a JSON Schema class (ECMA, Rust and Python read it
 # alike). Lone surrogates, refused too, cannot be written in a pattern: the description says so.
@@ -84,8 +72,9 @@ BATCH_DESCRIPTION = (
     f" {rules.EARLIEST_DAY} .. the advisor's local tomorrow anywhere on Earth; an integer"
     " literal beyond 64 bits anywhere (a number field, a field it does not know); an"
     " integer field written with a fraction or exponent (5.0, 5e0: JSON Schema calls those"
-    " integers, ingest reads only 5); a lone surrogate in a text. A body"
-    " with more JSON arrays and objects than a batch within these limits can hold is 413."
+    " integers, ingest reads only 5); a lone surrogate in a text. A body with more JSON"
+    " arrays and objects, or more array items and object members, than a batch within these"
+    " limits can hold is 413."
 )
 
 
@@ -208,6 +197,24 @@ def _value_rules() -> dict[str, dict[str, dict[str, Any]]]:
     }
 
 
+def _storable_value() -> dict[str, Any]:
+    """The schema of a field ingest does not know: ignored, but read, so without NUL."""
+    itself = {"$ref": _REF.format(model="StorableValue")}
+    return {
+        "description": "Any JSON value without NUL in its texts (names included).",
+        "anyOf": [
+            {"type": ["null", "boolean", "number"]},
+            {"type": "string", "pattern": NO_NUL},
+            {"type": "array", "items": itself},
+            {
+                "type": "object",
+                "propertyNames": {"pattern": NO_NUL},
+                "additionalProperties": itself,
+            },
+        ],
+    }
+
+
 def batch_schemas(host_id: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     """``Batch`` and the schemas it refers to, keyed by name, stating what ingest enforces.
 
@@ -230,7 +237,7 @@ def batch_schemas(host_id: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     for schema in schemas.values():
         schema.setdefault("additionalProperties", {"$ref": _REF.format(model="StorableValue")})
         schema.setdefault("propertyNames", {"pattern": NO_NUL})
-    schemas["StorableValue"] = STORABLE_VALUE
+    schemas["StorableValue"] = _storable_value()
     rule = {key: host_id[key] for key in ("pattern", "minLength", "maxLength")}
     schemas["HostIdentity"]["properties"]["host_id"].update(rule)
     batch["description"] = BATCH_DESCRIPTION

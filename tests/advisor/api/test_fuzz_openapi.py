@@ -29,7 +29,7 @@ the code. Valid cases get what random data cannot guess, and what the document c
 in words (the batch rules over several fields: the clock window, quantile order, totals), so
 they reach the store instead of all stopping at a 401, 403 or 422; nothing a schema can state
 is repaired, so a rule the document leaves out shows as a refused valid case. Generation is
-deterministic and bounded (about 30 s on two cores).
+deterministic and bounded (about 40 s on two cores).
 """
 
 from __future__ import annotations

@@ -144,7 +144,7 @@ def test_openapi_lists_every_route_with_a_summary_and_the_batch_schema(
     }
     assert ingest["security"] == [{"HostCredential": []}]
     enrol = paths[ENROL_PATH]["post"]
-    assert set(enrol["responses"]) == {"201", "400", "401", "403", "409", "410"}
+    assert set(enrol["responses"]) == {"201", "400", "401", "403", "408", "409", "410", "413"}
     schemas = document["components"]["schemas"]
     assert {"Batch", "LaunchEvent", "Inventory", "EnrolRequest", "ErrorDetail"} <= set(schemas)
     assert schemas["LaunchEvent"]["properties"]["outcome"]["enum"] == ["ok", "timeout", "failed"]

@@ -7,8 +7,9 @@ generation reaches rarely or never:
   promises the WWW-Authenticate challenge it sends; no other route declares one;
 * no text parameter lets NUL through: the pattern says so and the route answers 400, on
   SQLite and on PostgreSQL (which cannot take NUL: it was a 500 there);
-* the refusals only load makes (408 slow body, 429 host quota, 503 database down) are
-  documented, with the Retry-After they carry;
+* the refusals only load or hostile clients cause (408 slow body, 413 enrolment over the
+  size limit, 429 host quota, 503 database down) are documented, with the Retry-After they
+  carry;
 * every limit of advisor.api.batch_rules is stated in the Batch schema or its description;
 * the Batch schema and ingest's parsing and checks agree, on generated batches both valid
   and invalid by the schema;
@@ -22,7 +23,7 @@ import datetime as dt
 import json
 import re
 import warnings
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 from urllib.parse import quote
 
@@ -39,14 +40,14 @@ from starlette.exceptions import StarletteDeprecationWarning
 
 from advisor.api import batch_rules, ingest
 from advisor.api.app import create_app
-from advisor.api.catalog import AT_PATTERN, EARLIEST, EOL_WITHIN_PATTERN, LATEST
+from advisor.api.catalog import EARLIEST, LATEST
 from advisor.api.ingest import RejectedError
 from advisor.api.settings import ApiSettings
 from advisor.catalog.fleet import horizon_days
 from advisor.errors import StoreUnavailable
 from advisor.store.api_tokens import create_api_token
 from advisor.store.sql import SqlStore
-from agent.wire import INGEST_PATH, encode
+from agent.wire import ENROL_PATH, INGEST_PATH, encode
 
 from .memory_store import MemoryStore
 from .openapi_cases import NOW, T0, advisor_document, keep_the_rules_stated_in_words
@@ -222,7 +223,48 @@ def test_a_body_that_stalls_gets_a_documented_408() -> None:
     assert_documented(INGEST_PATH, "post", answer)
 
 
+def test_an_enrolment_over_the_size_limit_gets_a_documented_413() -> None:
+    api = _Ingest(ApiSettings())
+    with TestClient(api.app) as client:
+        answer = client.post(ENROL_PATH, json={"token": "x" * 70_000})
+
+    assert answer.status_code == 413
+    assert_documented(ENROL_PATH, "post", answer)
+
+
+def test_an_enrolment_that_stalls_gets_a_documented_408() -> None:
+    api = _Ingest(ApiSettings(body_timeout_seconds=0.05))
+
+    async def stalled() -> AsyncIterator[bytes]:
+        yield b'{"token": '
+        await anyio.sleep(5)
+        yield b'"x"}'
+
+    async def send() -> httpx.Response:
+        transport = httpx.ASGITransport(app=api.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            return await http.post(ENROL_PATH, content=stalled())
+
+    answer = anyio.run(send)
+
+    assert answer.status_code == 408
+    assert_documented(ENROL_PATH, "post", answer)
+
+
 # --- the Batch schema and ingest ------------------------------------------------------------
+
+
+def _reachable(name: str, seen: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The schemas ``name`` refers to, itself included, by name."""
+    seen = {} if seen is None else seen
+    seen[name] = SCHEMAS[name]
+    for ref in re.findall(r'"#/components/schemas/([^"]+)"', json.dumps(SCHEMAS[name])):
+        if ref not in seen:
+            _reachable(ref, seen)
+    return seen
+
+
+BATCH_SCHEMAS = _reachable("Batch")
 
 
 def _numbers_in(schema: Any) -> set[float]:
@@ -240,7 +282,7 @@ def _numbers_in(schema: Any) -> set[float]:
 
 
 def test_every_limit_of_the_batch_rules_is_in_the_document() -> None:
-    stated = _numbers_in(SCHEMAS)
+    stated = _numbers_in(BATCH_SCHEMAS)
     words = SCHEMAS["Batch"]["description"]
     # MAX_PROBLEMS_LISTED shapes a message; MAX_CONTAINERS and MAX_SEPARATORS follow from the
     # other limits.
@@ -258,6 +300,29 @@ def test_every_limit_of_the_batch_rules_is_in_the_document() -> None:
     ]
 
     assert missing == []
+
+
+def _integers(schema: Any) -> Iterator[dict[str, Any]]:
+    if isinstance(schema, dict):
+        if schema.get("type") == "integer":
+            yield schema
+        for value in schema.values():
+            yield from _integers(value)
+    elif isinstance(schema, list):
+        for item in schema:
+            yield from _integers(item)
+
+
+def test_every_integer_the_batch_schema_allows_fits_64_bits() -> None:
+    # Ingest refuses integer literals beyond 64 bits anywhere; PostgreSQL stores no more.
+    unbounded = [
+        schema
+        for schema in _integers(BATCH_SCHEMAS)
+        if "const" not in schema
+        and not -(2**63) <= schema.get("minimum", -(2**64)) <= schema.get("maximum", 2**64) < 2**63
+    ]
+
+    assert unbounded == []
 
 
 _BATCH_VALIDATOR = jsonschema_rs.validator_for(
@@ -281,6 +346,7 @@ def _ingest_reads(body: Any) -> None:
     """What ingest does with a body it has read: count, parse, check (RejectedError if not)."""
     document = body if isinstance(body, bytes) else json.dumps(body).encode()
     batch_rules.check_element_count(document)
+    batch_rules.check_separator_count(document)
     batch_rules.check_batch(ingest.parse_batch(document), now=NOW)
 
 
@@ -328,9 +394,19 @@ def test_a_known_good_batch_is_valid_by_the_schema() -> None:
 # --- the catalog's text parameters ----------------------------------------------------------
 
 
-def test_the_eol_within_pattern_is_what_horizon_days_takes() -> None:
+def _documented_text(path: str, name: str) -> Callable[[str], bool]:
+    """Whether the document allows text ``value`` for parameter ``name`` of GET ``path``:
+    every pattern that applies to a string (at the top, or in its string branch) matches."""
+    parameter = next(p for p in DOCUMENT["paths"][path]["get"]["parameters"] if p["name"] == name)
+    schema = parameter["schema"]
+    string = next(b for b in schema.get("anyOf", [schema]) if b.get("type") == "string")
+    patterns = [re.compile(p) for p in (schema.get("pattern"), string.get("pattern")) if p]
+    return lambda value: all(pattern.search(value) for pattern in patterns)
+
+
+def test_the_documented_eol_within_is_what_the_catalog_takes() -> None:
+    documented = _documented_text("/api/v1/catalog/outdated", "eol_within")
     shape = re.compile(r"[0-9]{1,6}[dw]?")  # what FastAPI checks before horizon_days
-    pattern = re.compile(EOL_WITHIN_PATTERN)
 
     def taken(value: str) -> bool:
         try:
@@ -343,19 +419,17 @@ def test_the_eol_within_pattern_is_what_horizon_days_takes() -> None:
         value
         for number in range(40_000)
         for value in (f"{number}", f"{number:06d}d", f"{number}w", f"{number:07d}")
-        if bool(pattern.fullmatch(value)) != taken(value)
+        if documented(value) != taken(value)
     ]
 
     assert differ == []
 
 
-def test_the_at_pattern_is_the_range_of_days_the_catalog_takes() -> None:
-    pattern = re.compile(AT_PATTERN)
+def test_the_documented_at_is_the_range_of_days_the_catalog_takes() -> None:
+    documented = _documented_text("/api/v1/catalog/products", "at")
     days = [dt.date(year, month, 1) for year in range(1, 10_000) for month in (1, 12)]
     days += [EARLIEST, EARLIEST - dt.timedelta(days=1), LATEST, LATEST + dt.timedelta(days=1)]
 
-    differ = [
-        day for day in days if bool(pattern.fullmatch(f"{day}")) != (EARLIEST <= day <= LATEST)
-    ]
+    differ = [day for day in days if documented(f"{day}") != (EARLIEST <= day <= LATEST)]
 
     assert differ == []
