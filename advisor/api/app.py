@@ -4,9 +4,10 @@
 route                     what it does
 ========================  ===================================================================
 POST /api/v1/enrol        trade an enrolment token for a host credential (201); refusals are
-                          401 unknown, 403 revoked, 410 expired, 409 used up, 400 malformed
-POST /api/v1/ingest       store one batch of the agent's wire format, once per batch id (200,
-                          ``stored`` false for a retry); the checks are in advisor.api.ingest
+                          401 unknown, 403 revoked (token or host), 410 expired, 409 used up
+                          or host enrolled already / in another department, 400 malformed
+POST /api/v1/ingest       store one batch of the agent's wire format, once per host and batch
+                          id (200, ``stored`` false for a retry); advisor.api.ingest_route
 GET /healthz              the process answers
 GET /readyz               the advisor can serve (``ApiSettings.ready_check``), else 503
 GET /metrics              Prometheus text (advisor.api.metrics)
@@ -15,9 +16,10 @@ GET /metrics              Prometheus text (advisor.api.metrics)
 Every error answer is ``{"detail": "<one sentence>"}``: the agent shows it to the operator or
 keeps it as a quarantine reason, so it says what was wrong and, where it can, what to do.
 Bad input is always a 4xx, never a 500; FastAPI's own validation errors are rewritten to that
-shape too. The store blocks on the database, so its calls run in the server's thread pool: the
-enrolment route is a plain ``def`` route; the ingest route reads and validates the body on the
-event loop and hands only the store call to a thread (one hop per batch, the hot path).
+shape too. Every body but ingest's is read whole, bounded in size and time, before a route
+runs (advisor.api.body_limits). The store blocks on the database, so its calls run in the
+server's thread pool: the enrolment route is a plain ``def`` route; the ingest route
+authenticates from the headers, then decodes, checks and stores in one worker thread.
 """
 
 from __future__ import annotations
