@@ -13,10 +13,12 @@ The order is the defence (the steps and their answers are tabled in advisor.api.
 3. **Take an ingest slot** (bounded memory: each slot holds at most one body).
 4. **Read the body against a deadline**: a slow or stalled upload holds its slot that long at
    most, then gets 408.
-5. **Decode, check and store in one worker thread**: the event loop stays free to answer
-   everyone else, whatever the batch costs to parse; structure is bounded before any parser
-   builds objects, meaning is checked before the database sees a value, and a database refusal
-   is told apart from a database outage (422 against 503).
+5. **Decode and check, then store in a worker thread**: structure is bounded before any
+   parser builds objects, meaning is checked before the database sees a value, and a database
+   refusal is told apart from a database outage (422 against 503). A body that decodes to at
+   most :data:`INLINE_DOCUMENT_BYTES` (a minute's batch) is decoded and checked on the event
+   loop, a bounded millisecond; anything larger is decoded, checked and stored in one worker
+   thread, so the loop stays free to answer everyone else whatever a batch costs to parse.
 """
 
 from __future__ import annotations
@@ -46,6 +48,11 @@ log = logging.getLogger(__name__)
 # Credential lookups in flight at once: a flood of made-up credentials queues here, not in the
 # thread pool that stores real batches.
 _AUTH_LOOKUPS = 4
+INLINE_DOCUMENT_BYTES = 64 * 1024
+"""A document up to this size (a minute's batch is 10 to 20 KB) is decoded and checked on the
+event loop: at most about a millisecond, where doing it in the worker thread made every thread
+contend with the loop for the GIL and cost a fifth of PostgreSQL ingest throughput
+(docs/benchmarks.md). Anything larger (an inventory, a bomb) never touches the loop."""
 # Every refusal before the body is read closes the connection: an unread body (a stalled
 # upload, a bomb still arriving) is not worth draining to keep the connection alive, and a
 # client trickling it would keep the connection forever.
@@ -126,10 +133,17 @@ class IngestHandler:
             self._metrics.ingests_in_progress.inc()
             try:
                 body = await self._read_body(request)
-                # Parsing, checking and storing block: one hop to a worker thread for all.
-                return await anyio.to_thread.run_sync(
-                    self._parse_and_store, body, coding, request, credential, host
+                document = self._decode_inline(body, coding)
+                if document is None:
+                    # Large: decoding, checking and storing in one worker thread.
+                    return await anyio.to_thread.run_sync(
+                        self._parse_and_store, body, coding, request, credential, host
+                    )
+                batch, received_at = self._check(document, request, host)
+                result = await anyio.to_thread.run_sync(
+                    self._store_batch, batch, request, credential, host, received_at
                 )
+                return batch, result
             except RejectedError as refused:
                 if refused.reason == "auth":
                     # Revoked since it was remembered: the store checks every batch.
@@ -201,6 +215,21 @@ class IngestHandler:
             ) from exc
         return b"".join(chunks)
 
+    def _decode_inline(self, body: bytes, coding: ingest.Coding) -> bytes | None:
+        """The document, if it is small enough to check on the event loop; else None.
+
+        Decoding stops at :data:`INLINE_DOCUMENT_BYTES`, so a bomb costs the loop no more
+        than a real batch before it goes to a worker thread with the full limit.
+        """
+        if coding == "identity" and len(body) > INLINE_DOCUMENT_BYTES:
+            return None
+        try:
+            return ingest.decode_body(body, coding, INLINE_DOCUMENT_BYTES)
+        except RejectedError as refused:
+            if refused.reason == "too_large":
+                return None
+            raise
+
     def _parse_and_store(
         self,
         body: bytes,
@@ -209,22 +238,39 @@ class IngestHandler:
         credential: str,
         host: AuthenticatedHost,
     ) -> tuple[Batch, IngestResult]:
-        """In a worker thread: the body to a checked batch, then into the store."""
-        settings = self._settings
-        document = ingest.decode_body(body, coding, settings.max_decompressed_bytes)
+        """In a worker thread: a large body to a checked batch, then into the store."""
+        document = ingest.decode_body(body, coding, self._settings.max_decompressed_bytes)
         del body  # a bomb's worth of JSON may follow; the gzip is no longer needed
+        batch, received_at = self._check(document, request, host)
+        del document
+        return batch, self._store_batch(batch, request, credential, host, received_at)
+
+    def _check(
+        self, document: bytes, request: Request, host: AuthenticatedHost
+    ) -> tuple[Batch, float]:
+        """The document as a batch whose every field means something; and when it arrived."""
         batch_rules.check_element_count(document)
         batch_rules.check_separator_count(document)
         batch = ingest.parse_batch(document)
-        del document
         received_at = self._clock()
         batch_rules.check_batch(batch, now=received_at)
         ingest.check_batch_id_header(request.headers.get(BATCH_ID_HEADER), batch, BATCH_ID_HEADER)
         if batch.host.host_id != host.host_id:
             raise ingest.wrong_host(batch, host.host_id)
+        return batch, received_at
+
+    def _store_batch(
+        self,
+        batch: Batch,
+        request: Request,
+        credential: str,
+        host: AuthenticatedHost,
+        received_at: float,
+    ) -> IngestResult:
+        """In a worker thread: the batch into the store, its refusals as answers."""
         sent_at = ingest.parse_sent_at(request.headers.get(SENT_AT_HEADER))
         try:
-            result = self._store.ingest_with_credential(
+            return self._store.ingest_with_credential(
                 credential, batch, received_at=received_at, sent_at=sent_at
             )
         except UnknownCredential:
@@ -250,9 +296,8 @@ class IngestHandler:
                 503,
                 "the advisor could not store the batch now (database trouble); it is kept by"
                 " the agent and will be retried",
-                {"Retry-After": settings.retry_after_header},
+                {"Retry-After": self._settings.retry_after_header},
             ) from None
-        return batch, result
 
 
 def _unauthenticated(failure: auth.AuthFailure) -> RejectedError:

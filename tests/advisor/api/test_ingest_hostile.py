@@ -18,8 +18,9 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from advisor.api.app import create_app
+from advisor.api.ingest_route import INLINE_DOCUMENT_BYTES
 from advisor.api.settings import ApiSettings
-from agent.wire import ENROL_PATH, INGEST_PATH, LaunchCount, encode_gzip
+from agent.wire import ENROL_PATH, INGEST_PATH, LaunchCount, encode, encode_gzip
 from tests.advisor.api.test_ingest import T0, Api, make_batch
 
 from .memory_store import MemoryStore
@@ -405,3 +406,21 @@ def test_a_revoked_host_stays_revoked_whatever_token_it_enrols_with() -> None:
     assert again.status_code == 403
     assert "fleetsight-advisor host release h1" in again.json()["detail"]
     assert released.status_code == 201
+
+
+def test_a_batch_too_large_to_check_on_the_event_loop_is_checked_and_stored_in_a_thread(
+    api: Api,
+) -> None:
+    launches = [
+        dataclasses.replace(make_batch(api.host_id).launches[0], started_at=T0 - 50 + n * 0.001)
+        for n in range(600)
+    ]
+    batch = make_batch(api.host_id, launches=launches)
+    body = encode_gzip(batch)
+    assert len(encode(batch)) > INLINE_DOCUMENT_BYTES
+
+    with TestClient(api.app) as client:
+        response = client.post(INGEST_PATH, content=body, headers=api.headers())
+
+    assert response.json() == {"batch_id": batch.batch_id, "stored": True}
+    assert len(api.store.batches[batch.batch_id].batch.launches) == 600
