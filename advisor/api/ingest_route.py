@@ -5,7 +5,9 @@ The order is the defence (the steps and their answers are tabled in advisor.api.
 1. **Authenticate from the headers.** A caller without a credential the store vouches for gets
    401 before a byte of its body is read, and the connection is closed: a stranger's parse bomb
    or stalled upload costs a header parse and, for a well-formed unknown credential, one indexed
-   lookup (at most ``_AUTH_LOOKUPS`` at once, off the event loop). Known credentials are
+   lookup (at most ``_AUTH_LOOKUPS`` at once, off the event loop). An address that keeps
+   failing waits a second for its answers (advisor.api.quotas.FailedAuthentications), so a
+   closed loop of refusals cannot take the event loop from real agents. Known credentials are
    remembered (:class:`advisor.api.auth.KnownCredentials`), so an agent's batch costs no
    extra round trip.
 2. **Spend the host's quota** (advisor.api.quotas): one host never holds more than its share
@@ -36,7 +38,7 @@ from starlette.requests import ClientDisconnect
 from advisor.api import auth, batch_rules, ingest
 from advisor.api.ingest import RejectedError
 from advisor.api.metrics import ApiMetrics
-from advisor.api.quotas import HostQuotas
+from advisor.api.quotas import FailedAuthentications, HostQuotas
 from advisor.api.settings import ApiSettings
 from advisor.errors import StoreUnavailable, UnknownCredential, UnstorableBatch, WrongHost
 from advisor.store import AuthenticatedHost, IngestResult, Store
@@ -78,6 +80,7 @@ class IngestHandler:
         self._slots = anyio.Semaphore(settings.max_concurrent_ingests)
         self._known = auth.KnownCredentials(ttl=settings.auth_cache_seconds)
         self._lookups = anyio.CapacityLimiter(_AUTH_LOOKUPS)
+        self._failures = FailedAuthentications()
         self._quotas = HostQuotas(
             max_in_flight=settings.max_ingests_per_host,
             per_minute=settings.host_batches_per_minute,
@@ -90,6 +93,8 @@ class IngestHandler:
         except RejectedError as rejection:
             self._metrics.rejected(rejection.reason)
             log.info("ingest refused (%s): %s", rejection.status, rejection.detail)
+            if rejection.reason == "auth":
+                await self._tarpit(request)
             raise HTTPException(
                 rejection.status, rejection.detail, rejection.headers or None
             ) from None
@@ -154,6 +159,18 @@ class IngestHandler:
                 self._slots.release()
         finally:
             self._quotas.release(host.host_id)
+
+    async def _tarpit(self, request: Request) -> None:
+        """Make an address that keeps failing authentication wait for its answers."""
+        address = request.client.host if request.client is not None else ""
+        delay = self._failures.penalty(address)
+        if not delay:
+            return
+        self._failures.waiting(address, +1)
+        try:
+            await anyio.sleep(delay)
+        finally:
+            self._failures.waiting(address, -1)
 
     async def _authenticate(self, authorization: str | None) -> tuple[str, AuthenticatedHost]:
         """The credential and its host, from the header alone; else 401 (and the connection

@@ -122,3 +122,65 @@ class HostQuotas:
 # A sweep walks every bucket: often enough to bound memory by the hosts active in the last
 # minute or so, rarely enough to cost nothing per request.
 _SWEEP_EVERY = 10_000
+
+
+class FailedAuthentications:
+    """Slows down a client address that keeps failing authentication (a tarpit).
+
+    A caller without a valid credential is refused before its body is read, so each refusal
+    is cheap; but a closed loop of them (connect, send a parse bomb, get 401, again) is as fast
+    as the advisor answers, and on a quiet machine it took the event loop and the GIL from the
+    threads storing real batches. Each address gets ``per_second`` failures (bursts of
+    ``burst``) answered at once; past that, its refusals wait ``delay`` seconds first, which
+    costs the advisor a sleeping task and the attacker its pace. At most ``max_waiting`` of an
+    address's refusals wait at once; more are answered at once (and their connection closed),
+    so the tarpit never holds more than that many sockets per address. Real agents never fail
+    authentication, so sharing an address (NAT, a proxy) with an attacker does not slow them.
+    Not thread-safe: the event loop owns it.
+    """
+
+    def __init__(
+        self,
+        *,
+        per_second: float = 10.0,
+        burst: int = 20,
+        delay: float = 1.0,
+        max_waiting: int = 64,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._per_second = per_second
+        self._burst = float(burst)
+        self.delay = delay
+        self._max_waiting = max_waiting
+        self._clock = clock
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._waiting: dict[str, int] = {}
+        self._since_sweep = 0
+
+    def penalty(self, address: str) -> float:
+        """Count a failure of ``address``: how long its answer should wait (0: at once)."""
+        now = self._clock()
+        tokens, counted_at = self._buckets.get(address, (self._burst, now))
+        tokens = min(self._burst, tokens + (now - counted_at) * self._per_second)
+        self._buckets[address] = (max(0.0, tokens - 1.0), now)
+        self._since_sweep += 1
+        if self._since_sweep >= _SWEEP_EVERY:
+            self._sweep(now)
+        if tokens >= 1.0 or self._waiting.get(address, 0) >= self._max_waiting:
+            return 0.0
+        return self.delay
+
+    def waiting(self, address: str, change: int) -> None:
+        """An answer of ``address`` starts (+1) or stops (-1) waiting."""
+        left = self._waiting.get(address, 0) + change
+        if left > 0:
+            self._waiting[address] = left
+        else:
+            self._waiting.pop(address, None)
+
+    def _sweep(self, now: float) -> None:
+        self._since_sweep = 0
+        full = self._burst
+        for address, (tokens, counted_at) in list(self._buckets.items()):
+            if tokens + (now - counted_at) * self._per_second >= full:
+                del self._buckets[address]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from advisor.api.auth import KnownCredentials, plausible_credential
-from advisor.api.quotas import HostQuotas
+from advisor.api.quotas import FailedAuthentications, HostQuotas
 from advisor.store import AuthenticatedHost
 from advisor.store.sql import secret_sha256
 
@@ -119,3 +119,30 @@ def test_a_bulk_load_authenticates_the_whole_fleet_until_it_expires() -> None:
     clock.now += 300.0
     assert known.bulk_load_due()
     assert known.get("fsc_0") is None
+
+
+def test_an_address_that_keeps_failing_authentication_waits_for_its_answers() -> None:
+    clock = Clock()
+    failures = FailedAuthentications(per_second=1.0, burst=3, delay=1.0, max_waiting=2, clock=clock)
+
+    at_once = [failures.penalty("10.0.0.9") for _ in range(3)]
+    slowed = failures.penalty("10.0.0.9")
+    other = failures.penalty("10.0.0.10")
+    clock.now += 2.0  # two failures' worth refilled
+
+    assert at_once == [0.0, 0.0, 0.0]
+    assert slowed == 1.0
+    assert other == 0.0
+    assert [failures.penalty("10.0.0.9") for _ in range(3)] == [0.0, 0.0, 1.0]
+
+
+def test_the_tarpit_holds_at_most_max_waiting_answers_of_an_address() -> None:
+    failures = FailedAuthentications(per_second=0.001, burst=1, max_waiting=2, clock=Clock())
+    failures.penalty("a")  # the burst
+    for _ in range(2):
+        assert failures.penalty("a") == failures.delay
+        failures.waiting("a", +1)
+
+    assert failures.penalty("a") == 0.0  # answered at once: no third socket held
+    failures.waiting("a", -1)
+    assert failures.penalty("a") == failures.delay
