@@ -249,7 +249,10 @@ def cmd_token(args: argparse.Namespace, config: AdvisorConfig) -> int:
                 f"valid until {_when(record.expires_at)}"
             )
             print(f"  {secret}")
-            print("shown once; on each machine: fleetsight-agent enroll https://ADVISOR TOKEN")
+            print(
+                "shown once; on each machine, the token on stdin (never on the command line,"
+                " where ps shows it): fleetsight-agent enroll https://ADVISOR - < token.txt"
+            )
         elif args.action == "list":
             tokens = store.list_tokens()
             for token in tokens:
