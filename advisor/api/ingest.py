@@ -38,7 +38,7 @@ import math
 import re
 import zlib
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal, NoReturn
+from typing import Any, Literal, NoReturn, get_args
 
 from pydantic import TypeAdapter, ValidationError
 from pydantic_core import ErrorDetails
@@ -56,17 +56,7 @@ RejectReason = Literal[
     "slow_body",
     "unstorable",
 ]
-REJECT_REASONS: tuple[RejectReason, ...] = (
-    "auth",
-    "too_large",
-    "bad_encoding",
-    "invalid",
-    "wrong_host",
-    "overloaded",
-    "host_quota",
-    "slow_body",
-    "unstorable",
-)
+REJECT_REASONS: tuple[RejectReason, ...] = get_args(RejectReason)
 Coding = Literal["gzip", "identity"]
 
 # Beyond these the database cannot store an integer; say so here rather than fail there.
