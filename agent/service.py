@@ -32,8 +32,9 @@ from agent.launches.recorder import LaunchRecorder
 from agent.metrics import AgentMetrics, StateValue, serve, state
 from agent.scheduler import IntervalScheduler, JobStats
 from agent.summary import EARLIEST_TIME, IntervalAccumulator, interval_start
-from agent.text import MAX_HOSTNAME, clean_name
+from agent.text import clean_name
 from agent.wire import Batch, HostIdentity, Interval, Inventory, encode_gzip, new_batch_id
+from agent.wire_limits import MAX_HOSTNAME
 
 log = logging.getLogger(__name__)
 

@@ -9,35 +9,17 @@ field allows. A refused batch is a lost minute of the host's data, so whatever t
 :func:`clean_name` or :func:`clean_text` first: forbidden characters are shown escaped, as
 Python shows them (``\\x1b``, ``\\u202e``), and the result is cut to the field's limit.
 
-The limits below are the advisor's (advisor/api/batch_rules.py, which the agent does not
-import; a test compares them).
+The rules and the limits are the wire format's (agent.wire_limits), the advisor's too.
 """
 
 from __future__ import annotations
 
 import re
 
-MAX_APP = 128
-MAX_VERSION = 256
-MAX_LABEL_VALUE = 1_024
-MAX_SHORT_NAME = 64  # disk names, arch, bios_date
-MAX_PROBE = 128
-MAX_DETAIL = 1_000
-MAX_PACKAGE = 256
-MAX_ORIGIN = 256
-MAX_DESCRIPTION = 256  # CPU model, disk model, machine vendor and model, OS name and version
-MAX_HOSTNAME = 255
+from agent.wire_limits import NAME_FORBIDDEN, TEXT_FORBIDDEN
 
 CUT_MARK = "…"
 """Ends a string that was cut, so a reader knows there was more."""
-
-_NAME_FORBIDDEN = re.compile(
-    "[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ud800-\udfff]"
-)
-# Free text may also hold tabs and line breaks (a probe's stderr).
-_TEXT_FORBIDDEN = re.compile(
-    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ud800-\udfff]"
-)
 
 
 def clean_name(text: str, limit: int) -> str:
@@ -52,7 +34,7 @@ def clean_name(text: str, limit: int) -> str:
     # regular expression: nearly every string the agent reads takes this way out.
     if len(text) <= limit and text.isprintable():
         return text
-    return _cut(_NAME_FORBIDDEN.sub(_escape, text), limit)
+    return _cut(NAME_FORBIDDEN.sub(_escape, text), limit)
 
 
 def clean_text(text: str, limit: int, *, keep_end: bool = False) -> str:
@@ -64,9 +46,9 @@ def clean_text(text: str, limit: int, *, keep_end: bool = False) -> str:
     >>> clean_text("\\x1b[1;31merror\\x1b[0m: no disk\\n", 100)
     '\\\\x1b[1;31merror\\\\x1b[0m: no disk\\n'
     """
-    if len(text) <= limit and (text.isprintable() or _TEXT_FORBIDDEN.search(text) is None):
+    if len(text) <= limit and (text.isprintable() or TEXT_FORBIDDEN.search(text) is None):
         return text
-    escaped = _TEXT_FORBIDDEN.sub(_escape, text)
+    escaped = TEXT_FORBIDDEN.sub(_escape, text)
     if keep_end and len(escaped) > limit:
         return CUT_MARK + escaped[len(escaped) - limit + 1 :] if limit > 1 else escaped[-limit:]
     return _cut(escaped, limit)
@@ -76,7 +58,7 @@ def forbidden_in_name(text: str) -> str | None:
     """The first character the advisor refuses in a name, escaped (``"\\\\x1b"``), or None."""
     if text.isprintable():
         return None
-    found = _NAME_FORBIDDEN.search(text)
+    found = NAME_FORBIDDEN.search(text)
     return None if found is None else _escape(found)
 
 
@@ -84,7 +66,7 @@ def forbidden_in_text(text: str) -> str | None:
     """Like :func:`forbidden_in_name`, but tabs and line breaks pass."""
     if text.isprintable():
         return None
-    found = _TEXT_FORBIDDEN.search(text)
+    found = TEXT_FORBIDDEN.search(text)
     return None if found is None else _escape(found)
 
 

@@ -115,6 +115,7 @@ class KnownCredentials:
         self._clock = clock
         self._entries: OrderedDict[str, tuple[AuthenticatedHost, float]] = OrderedDict()
         self._loaded_at: float | None = None
+        self._bulk = 0  # entries of the last bulk load, kept beyond ``capacity``
 
     def get(self, credential: str) -> AuthenticatedHost | None:
         digest = secret_sha256(credential)
@@ -159,5 +160,3 @@ class KnownCredentials:
 
     def __len__(self) -> int:
         return len(self._entries)
-
-    _bulk = 0

@@ -31,6 +31,7 @@ import re
 from collections.abc import Mapping, Sequence
 
 from advisor.api.ingest import RejectedError
+from agent import wire_limits
 from agent.collectors.metricdefs import METRICS
 from agent.wire import Batch, Hardware, Interval, Inventory, LaunchCount, LaunchEvent
 
@@ -113,21 +114,22 @@ of thousands."""
 
 # --- text -----------------------------------------------------------------------------------------
 
+# The wire format's text limits (agent.wire_limits: the agent follows them too).
+MAX_APP = wire_limits.MAX_APP
+MAX_DESCRIPTION = wire_limits.MAX_DESCRIPTION
+MAX_DETAIL = wire_limits.MAX_DETAIL
+MAX_HOSTNAME = wire_limits.MAX_HOSTNAME
+MAX_LABEL_VALUE = wire_limits.MAX_LABEL_VALUE
+MAX_ORIGIN = wire_limits.MAX_ORIGIN
+MAX_PACKAGE = wire_limits.MAX_PACKAGE
+MAX_PROBE = wire_limits.MAX_PROBE
+MAX_SHORT_NAME = wire_limits.MAX_SHORT_NAME
+MAX_VERSION = wire_limits.MAX_VERSION
 MAX_HOST_ID = 128  # the enrolment API's bound
-MAX_HOSTNAME = 255  # a DNS name, and the enrolment API's bound
 MAX_AGENT_VERSION = 64  # the enrolment API's bound
-MAX_APP = 128  # config names; the report endpoint allows 64
-MAX_VERSION = 256  # the longest Debian version of the recorded desktop has 33 characters
 MAX_METRIC_NAME = 128
 MAX_LABEL_NAME = 64
-MAX_LABEL_VALUE = 1_024  # mount points are paths; PATH_MAX is 4,096 but real ones are short
-MAX_SHORT_NAME = 64  # ready_signal, phase names, arch, disk names (the kernel allows 32)
-MAX_PROBE = 128
-MAX_DETAIL = 1_000  # the agent's details are under 300: a probe's stderr tail is 200
-MAX_PACKAGE = 256  # Debian allows any length; the longest recorded name has 41 characters
-MAX_ORIGIN = 256  # apt prints every suite offering a version: "oldstable,oldstable-security"
 MAX_DIGEST = 128  # the agent's is SHA-256 in hex, 64 characters
-MAX_DESCRIPTION = 256  # CPU model, disk model, machine vendor and model, OS name and version
 PROBLEMS_LISTED = 5
 
 MAX_CONTAINERS = (
@@ -169,16 +171,9 @@ _PHASE_NAME = re.compile(rf"[a-zA-Z_][a-zA-Z0-9_]{{0,{MAX_SHORT_NAME - 1}}}")
 _HOST_ID = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._:-]{{0,{MAX_HOST_ID - 1}}}")
 _DIGEST = re.compile(rf"[A-Za-z0-9:+/=_-]{{1,{MAX_DIGEST}}}")
 _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-# What no name may hold: C0 controls, DEL, C1 controls, the Arabic letter mark, bidirectional
-# marks, embeddings, overrides and isolates (they make a name read as another), line and
-# paragraph separators, and lone surrogates (no database can encode them).
-_NAME_FORBIDDEN = re.compile(
-    "[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ud800-\udfff]"
-)
-# Free text (a launch's detail: a probe's stderr) may also break lines and use tabs.
-_TEXT_FORBIDDEN = re.compile(
-    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ud800-\udfff]"
-)
+# The text rules are the wire format's (agent.wire_limits), which the agent follows too.
+_NAME_FORBIDDEN = wire_limits.NAME_FORBIDDEN
+_TEXT_FORBIDDEN = wire_limits.TEXT_FORBIDDEN
 # The agent's own series and label names, which pass without a regular expression: nearly
 # every summary is one of them.
 _AGENT_SERIES = frozenset(METRICS)
@@ -211,16 +206,7 @@ def check_separator_count(document: bytes, limit: int = MAX_SEPARATORS) -> None:
     """Refuse (413) a JSON document with more commas than ``limit``, before parsing: an upper
     bound of its array items and object members, counted as :func:`check_element_count`
     counts brackets."""
-    separators = 0
-    for start in range(0, len(document), _COUNT_CHUNK):
-        separators += document.count(b",", start, start + _COUNT_CHUNK)
-        if separators > limit:
-            raise RejectedError(
-                413,
-                "too_large",
-                f"the body has more than {limit} JSON items and members, the most a batch"
-                " within this advisor's limits can hold; send smaller batches",
-            )
+    _refuse_past(document, (b",",), limit, "JSON items and members")
 
 
 def check_element_count(document: bytes, limit: int = MAX_CONTAINERS) -> None:
@@ -230,16 +216,21 @@ def check_element_count(document: bytes, limit: int = MAX_CONTAINERS) -> None:
     strings only add to it), in C: about 1 ms per MB. It goes a chunk at a time and stops once
     past the limit, so a document made of brackets costs no more than a real one.
     """
-    containers = 0
+    _refuse_past(document, (b"{", b"["), limit, "JSON arrays and objects")
+
+
+def _refuse_past(document: bytes, marks: tuple[bytes, ...], limit: int, what: str) -> None:
+    """413 once the ``marks`` in ``document``, counted a chunk at a time, pass ``limit``."""
+    seen = 0
     for start in range(0, len(document), _COUNT_CHUNK):
         end = start + _COUNT_CHUNK
-        containers += document.count(b"{", start, end) + document.count(b"[", start, end)
-        if containers > limit:
+        seen += sum(document.count(mark, start, end) for mark in marks)
+        if seen > limit:
             raise RejectedError(
                 413,
                 "too_large",
-                f"the body has more than {limit} JSON arrays and objects, the most a batch"
-                " within this advisor's limits can hold; send smaller batches",
+                f"the body has more than {limit} {what}, the most a batch within this"
+                " advisor's limits can hold; send smaller batches",
             )
 
 

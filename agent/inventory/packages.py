@@ -22,8 +22,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-from agent.text import MAX_APP, MAX_ORIGIN, MAX_PACKAGE, MAX_SHORT_NAME, MAX_VERSION, clean_name
+from agent.text import clean_name
 from agent.wire import InstalledPackage, UpgradablePackage
+from agent.wire_limits import MAX_APP, MAX_ORIGIN, MAX_PACKAGE, MAX_SHORT_NAME, MAX_VERSION
 
 T = TypeVar("T")
 
