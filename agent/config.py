@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 
 from agent.errors import ConfigError
 from agent.text import forbidden_in_name
-from agent.wire_limits import MAX_APP, MAX_PROBE
+from agent.wire_limits import HOST_ID, MAX_APP, MAX_PROBE
 
 DEFAULT_CONFIG_PATH = Path("/etc/fleetsight/agent.toml")
 DEFAULT_STATE_DIR = Path("/var/lib/fleetsight")
@@ -48,7 +48,6 @@ MAX_SAMPLES_PER_INTERVAL = 100_000
 MAX_APPS = 1_000
 """Watched apps: 3 summaries each, with at most 500 mounts (2 each), 500 disks (4 each) and
 about 20 machine series, stay within the advisor's 10,000 summaries per batch."""
-_HOST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")  # the advisor's, as at enrolment
 
 _DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _SIZE_UNITS = {
@@ -139,7 +138,7 @@ def optional_name(value: object) -> str | None:
 
 def host_id(value: object) -> str | None:
     result = text(value)
-    if result and not _HOST_ID.fullmatch(result):
+    if result and not HOST_ID.fullmatch(result):
         raise InvalidValue(
             "expected 1 to 128 letters, digits, '.', '_', ':' or '-' starting with a letter or"
             f" digit (as the advisor enrols hosts), got {result!r}"

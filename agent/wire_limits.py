@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+MAX_HOST_ID = 128  # the enrolment API's bound
 MAX_HOSTNAME = 255  # a DNS name, and the enrolment API's bound
 MAX_APP = 128  # config names; the report endpoint allows 64
 MAX_VERSION = 256  # the longest Debian version of the recorded desktop has 33 characters
@@ -19,6 +20,10 @@ MAX_DETAIL = 1_000  # the agent's details are under 300: a probe's stderr tail i
 MAX_PACKAGE = 256  # Debian allows any length; the longest recorded name has 41 characters
 MAX_ORIGIN = 256  # apt prints every suite offering a version: "oldstable,oldstable-security"
 MAX_DESCRIPTION = 256  # CPU model, disk model, machine vendor and model, OS name and version
+
+HOST_ID = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._:-]{{0,{MAX_HOST_ID - 1}}}")
+"""A host id, matched whole: what enrolment takes (advisor.api.app.HOST_ID_PATTERN states
+it for JSON Schema) and so what a batch may name."""
 
 NAME_FORBIDDEN = re.compile(
     "[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ud800-\udfff]"

@@ -125,7 +125,7 @@ MAX_PACKAGE = wire_limits.MAX_PACKAGE
 MAX_PROBE = wire_limits.MAX_PROBE
 MAX_SHORT_NAME = wire_limits.MAX_SHORT_NAME
 MAX_VERSION = wire_limits.MAX_VERSION
-MAX_HOST_ID = 128  # the enrolment API's bound
+MAX_HOST_ID = wire_limits.MAX_HOST_ID
 MAX_AGENT_VERSION = 64  # the enrolment API's bound
 MAX_METRIC_NAME = 128
 MAX_LABEL_NAME = 64
@@ -167,8 +167,7 @@ before a parser holds them all."""
 _METRIC_NAME = re.compile(rf"[a-zA-Z_:][a-zA-Z0-9_:]{{0,{MAX_METRIC_NAME - 1}}}")
 _LABEL_NAME = re.compile(rf"[a-zA-Z_][a-zA-Z0-9_]{{0,{MAX_LABEL_NAME - 1}}}")
 _PHASE_NAME = re.compile(rf"[a-zA-Z_][a-zA-Z0-9_]{{0,{MAX_SHORT_NAME - 1}}}")
-# The enrolment API's rule for host ids (advisor.api.app.HOST_ID_PATTERN).
-_HOST_ID = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._:-]{{0,{MAX_HOST_ID - 1}}}")
+_HOST_ID = wire_limits.HOST_ID
 _DIGEST = re.compile(rf"[A-Za-z0-9:+/=_-]{{1,{MAX_DIGEST}}}")
 _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 # The text rules are the wire format's (agent.wire_limits), which the agent follows too.
