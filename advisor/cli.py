@@ -23,8 +23,8 @@ from advisor.findings_cli import add_findings_parsers, cmd_analyse, cmd_findings
 from advisor.jobs import commands as jobs_commands
 from advisor.simulator.cli import add_simulate_parser
 from advisor.text import printable
-from agent.cli_options import add_commands
 from agent.errors import ConfigError
+from agent.shared.cli_options import add_commands
 
 if TYPE_CHECKING:
     from advisor.store.sql import SqlStore

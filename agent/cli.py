@@ -15,14 +15,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from agent import __version__
-from agent.cli_options import add_commands
 from agent.config import DEFAULT_CONFIG_PATH, Config, duration, load_config
 from agent.errors import EnrolmentError, FleetsightAgentError
+from agent.shared.cli_options import add_commands
 
 if TYPE_CHECKING:
     from agent.collectors.base import Collector
+    from agent.shared.wire import Batch
     from agent.summary import IntervalAccumulator
-    from agent.wire import Batch
 
 log = logging.getLogger("agent")
 
@@ -210,8 +210,8 @@ def cmd_collect(args: argparse.Namespace, config: Config) -> int:
     from agent.collectors.default import build_collectors
     from agent.inventory.collector import InventoryCollector
     from agent.service import host_identity
+    from agent.shared.wire import Batch, Interval, new_batch_id, to_dict
     from agent.summary import IntervalAccumulator
-    from agent.wire import Batch, Interval, new_batch_id, to_dict
 
     collectors = build_collectors(config)
     accumulator = IntervalAccumulator()

@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from agent.errors import ConfigError
+from agent.shared.wire_limits import HOST_ID, MAX_APP, MAX_PROBE
 from agent.text import forbidden_in_name
-from agent.wire_limits import HOST_ID, MAX_APP, MAX_PROBE
 
 DEFAULT_CONFIG_PATH = Path("/etc/fleetsight/agent.toml")
 DEFAULT_STATE_DIR = Path("/var/lib/fleetsight")

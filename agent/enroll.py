@@ -2,7 +2,7 @@
 
 The protocol (the advisor implements the other side)::
 
-    POST {advisor_url}/api/v1/enrol            (agent.wire.ENROL_PATH)
+    POST {advisor_url}/api/v1/enrol            (agent.shared.wire.ENROL_PATH)
     Content-Type: application/json
     {"token": "<enrolment token>", "host_id": "<machine id>", "hostname": "fin-ws-12",
      "agent_version": "0.1.0", "current_credential": "<credential held now>"}
@@ -57,8 +57,8 @@ from agent.credentials import (
     store_enrolment,
 )
 from agent.errors import EnrolmentError, TransportError
+from agent.shared.wire import ENROL_PATH
 from agent.transport import HttpClient, Response
-from agent.wire import ENROL_PATH
 
 __all__ = ["Enrolment", "cleartext_warning", "enrol", "load_credential", "load_enrolment"]
 

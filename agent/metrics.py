@@ -32,7 +32,7 @@ from agent import __version__
 from agent.collectors.base import Sample
 from agent.config import split_host_port
 from agent.httpserve import serve_in_thread
-from agent.wire import LaunchEvent
+from agent.shared.wire import LaunchEvent
 
 log = logging.getLogger(__name__)
 

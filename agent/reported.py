@@ -37,8 +37,8 @@ from typing import Any
 from agent.errors import ReportError
 from agent.httpserve import IDLE_POLL_SECONDS, serve_in_thread
 from agent.launches.recorder import LaunchRecorder
+from agent.shared.wire import LaunchEvent, LaunchOutcome
 from agent.text import forbidden_in_name, forbidden_in_text
-from agent.wire import LaunchEvent, LaunchOutcome
 
 logger = logging.getLogger(__name__)
 

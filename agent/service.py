@@ -31,10 +31,10 @@ from agent.errors import ConfigError, SpoolError
 from agent.launches.recorder import LaunchRecorder
 from agent.metrics import AgentMetrics, StateValue, serve, state
 from agent.scheduler import IntervalScheduler, JobStats
+from agent.shared.wire import Batch, HostIdentity, Interval, Inventory, encode_gzip, new_batch_id
+from agent.shared.wire_limits import MAX_HOSTNAME
 from agent.summary import EARLIEST_TIME, IntervalAccumulator, interval_start
 from agent.text import clean_name
-from agent.wire import Batch, HostIdentity, Interval, Inventory, encode_gzip, new_batch_id
-from agent.wire_limits import MAX_HOSTNAME
 
 log = logging.getLogger(__name__)
 
@@ -550,12 +550,12 @@ def build_service(
 ) -> AgentService:
     """Wire the production agent from its configuration."""
     from agent.collectors.default import build_collectors
-    from agent.collectors.metricdefs import METRICS
     from agent.credentials import load_credential, load_enrolment
     from agent.inventory.collector import InventoryCollector
     from agent.inventory.software import CachedSoftwareReader
     from agent.launches.watcher import LaunchWatcher
     from agent.reported import ReportServer
+    from agent.shared.metricdefs import METRICS
     from agent.spool import Spool
 
     def help_text(name: str) -> str:

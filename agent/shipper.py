@@ -44,18 +44,16 @@ from pathlib import Path
 from typing import Literal
 
 from agent import __version__
-from agent.backoff import backoff_delay, parse_retry_after
 from agent.errors import FleetsightAgentError, TransportError
+from agent.shared.backoff import backoff_delay, parse_retry_after
+from agent.shared.wire import BATCH_ID_HEADER, INGEST_PATH, SENT_AT_HEADER
 from agent.spool import Spool, SpooledBatch
 from agent.tls import client_context
 from agent.transport import HttpClient, Response
-from agent.wire import INGEST_PATH
 
 log = logging.getLogger(__name__)
 
 USER_AGENT = f"fleetsight-agent/{__version__}"
-BATCH_ID_HEADER = "X-Fleetsight-Batch-Id"
-SENT_AT_HEADER = "X-Fleetsight-Sent-At"
 
 ErrorKind = Literal["transient", "throttled", "auth", "config", "permanent"]
 ERROR_KINDS: tuple[ErrorKind, ...] = ("transient", "throttled", "auth", "config", "permanent")

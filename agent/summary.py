@@ -16,7 +16,7 @@ import math
 from collections.abc import Iterable
 
 from agent.collectors.base import Sample
-from agent.wire import MetricSummary
+from agent.shared.wire import MetricSummary
 
 QUANTILES = (0.5, 0.9, 0.99)
 MAX_VALUE = 1e21

@@ -9,14 +9,14 @@ field allows. A refused batch is a lost minute of the host's data, so whatever t
 :func:`clean_name` or :func:`clean_text` first: forbidden characters are shown escaped, as
 Python shows them (``\\x1b``, ``\\u202e``), and the result is cut to the field's limit.
 
-The rules and the limits are the wire format's (agent.wire_limits), the advisor's too.
+The rules and the limits are the wire format's (agent.shared.wire_limits), the advisor's too.
 """
 
 from __future__ import annotations
 
 import re
 
-from agent.wire_limits import NAME_FORBIDDEN, TEXT_FORBIDDEN
+from agent.shared.wire_limits import NAME_FORBIDDEN, TEXT_FORBIDDEN
 
 CUT_MARK = "…"
 """Ends a string that was cut, so a reader knows there was more."""

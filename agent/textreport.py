@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from agent.wire import Batch, MetricSummary
+from agent.shared.wire import Batch, MetricSummary
 
 # The few series a person looks at first, with how to show them.
 _HEADLINE = (

@@ -3,8 +3,8 @@
 The catalog is the 48 shipped endoflife.date products plus aliases (``python3``,
 ``postgresql-15``, ``libsqlite3-0``). Each host reports --packages dpkg packages drawn without
 replacement (seeded) from the real Debian 12 ``dpkg-query`` list (830 packages), as fresh
-:class:`agent.wire.InstalledPackage` objects, the way ingest would decode them. The timed part
-is matching every host's packages (identifiers, then aliases, then the vendor version inside
+:class:`agent.shared.wire.InstalledPackage` objects, the way ingest would decode them. The timed
+part is matching every host's packages (identifiers, then aliases, then the vendor version inside
 each Debian version) and keeping every result; building the inventory is not timed.
 
 Printed: hosts, packages, matched and unmatched counts, seconds for matching, packages per
@@ -28,7 +28,7 @@ from pathlib import Path
 from advisor.catalog.importers.endoflife import load_directory
 from advisor.catalog.matching import Matcher, MatchResult
 from agent.inventory.packages import parse_dpkg_query
-from agent.wire import InstalledPackage
+from agent.shared.wire import InstalledPackage
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures"

@@ -63,7 +63,7 @@ sys.path.insert(0, str(REPO))
 from advisor.store.engine import make_engine  # noqa: E402
 from advisor.store.migrate import upgrade  # noqa: E402
 from advisor.store.sql import SqlStore, canonical_labels  # noqa: E402
-from agent.wire import (  # noqa: E402
+from agent.shared.wire import (  # noqa: E402
     Batch,
     HostIdentity,
     Interval,

@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 from agent.config import AppConfig, LaunchesSection, ReadySection  # noqa: E402
 from agent.launches.recorder import LaunchRecorder  # noqa: E402
 from agent.launches.watcher import LaunchWatcher  # noqa: E402
-from agent.wire import LaunchEvent  # noqa: E402
+from agent.shared.wire import LaunchEvent  # noqa: E402
 from tests.agent.launches.fake_app import READY_LINE, make_launcher  # noqa: E402
 
 FAKE_APP = ROOT / "tests" / "agent" / "launches" / "fake_app.py"

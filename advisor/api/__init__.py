@@ -3,8 +3,8 @@
 :func:`advisor.api.app.create_app` wires a :class:`~advisor.store.Store` and
 :class:`~advisor.api.settings.ApiSettings` into an ASGI app; the service runs it under uvicorn.
 Request bodies are handled by :mod:`advisor.api.ingest` (pure: bytes in, a validated
-:class:`agent.wire.Batch` or a rejection out), credentials by :mod:`advisor.api.auth`, and the
-Prometheus metrics live in :mod:`advisor.api.metrics`.
+:class:`agent.shared.wire.Batch` or a rejection out), credentials by
+:mod:`advisor.api.auth`, and the Prometheus metrics live in :mod:`advisor.api.metrics`.
 """
 
 from __future__ import annotations

@@ -45,8 +45,14 @@ from advisor.api.metrics import ApiMetrics, process_registry
 from advisor.api.settings import ApiSettings
 from advisor.errors import EnrolmentRefused
 from advisor.store import Store
-from agent.shipper import BATCH_ID_HEADER, SENT_AT_HEADER
-from agent.wire import ENROL_PATH, INGEST_PATH, SCHEMA, WIRE_VERSION
+from agent.shared.wire import (
+    BATCH_ID_HEADER,
+    ENROL_PATH,
+    INGEST_PATH,
+    SCHEMA,
+    SENT_AT_HEADER,
+    WIRE_VERSION,
+)
 
 log = logging.getLogger(__name__)
 

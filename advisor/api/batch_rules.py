@@ -1,6 +1,6 @@
 """What a batch's values must mean, beyond the types :func:`advisor.api.ingest.parse_batch` checks.
 
-Pure: a parsed :class:`agent.wire.Batch` and the advisor's clock in, nothing or a
+Pure: a parsed :class:`agent.shared.wire.Batch` and the advisor's clock in, nothing or a
 :class:`~advisor.api.ingest.RejectedError` out. The ingest route applies, in order::
 
     check_element_count   more arrays and objects than any batch can hold   -> 413
@@ -31,9 +31,9 @@ import re
 from collections.abc import Mapping, Sequence
 
 from advisor.api.ingest import RejectedError
-from agent import wire_limits
-from agent.collectors.metricdefs import METRICS
-from agent.wire import Batch, Hardware, Interval, Inventory, LaunchCount, LaunchEvent
+from agent.shared import wire_limits
+from agent.shared.metricdefs import METRICS
+from agent.shared.wire import Batch, Hardware, Interval, Inventory, LaunchCount, LaunchEvent
 
 # --- times ----------------------------------------------------------------------------------------
 
@@ -114,7 +114,7 @@ of thousands."""
 
 # --- text -----------------------------------------------------------------------------------------
 
-# The wire format's text limits (agent.wire_limits: the agent follows them too).
+# The wire format's text limits (agent.shared.wire_limits: the agent follows them too).
 MAX_APP = wire_limits.MAX_APP
 MAX_DESCRIPTION = wire_limits.MAX_DESCRIPTION
 MAX_DETAIL = wire_limits.MAX_DETAIL
@@ -170,7 +170,7 @@ _PHASE_NAME = re.compile(rf"[a-zA-Z_][a-zA-Z0-9_]{{0,{MAX_SHORT_NAME - 1}}}")
 _HOST_ID = wire_limits.HOST_ID
 _DIGEST = re.compile(rf"[A-Za-z0-9:+/=_-]{{1,{MAX_DIGEST}}}")
 _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-# The text rules are the wire format's (agent.wire_limits), which the agent follows too.
+# The text rules are the wire format's (agent.shared.wire_limits), which the agent follows too.
 _NAME_FORBIDDEN = wire_limits.NAME_FORBIDDEN
 _TEXT_FORBIDDEN = wire_limits.TEXT_FORBIDDEN
 # The agent's own series and label names, which pass without a regular expression: nearly

@@ -1,4 +1,4 @@
-"""Turning an ingest request's body into a :class:`agent.wire.Batch`, or saying why not.
+"""Turning an ingest request's body into a :class:`agent.shared.wire.Batch`, or saying why not.
 
 Pure: bytes and header values in, a batch or a :class:`RejectedError` out; no I/O, no framework.
 The steps, in the order the API applies them (advisor.api.ingest_route); nothing after the
@@ -19,7 +19,7 @@ first two happens for a caller who is not an enrolled host::
                            (advisor.api.batch_rules, both before any parsing)
     parse_batch            not JSON, NaN, integers beyond 64 bits, NUL     -> 422
                            schema / version this advisor does not read     -> 422
-                           fields that do not match agent.wire.Batch       -> 422, by path
+                           fields that do not match agent.shared.wire.Batch       -> 422, by path
     check_batch            values out of range, bad dates, order, sizes,   -> 422, by path
                            control characters (advisor.api.batch_rules)
     check_batch_id_header  X-Fleetsight-Batch-Id differs from batch_id     -> 400
@@ -43,7 +43,7 @@ from typing import Any, Literal, NoReturn, get_args
 from pydantic import TypeAdapter, ValidationError
 from pydantic_core import ErrorDetails
 
-from agent.wire import SCHEMA, WIRE_VERSION, Batch
+from agent.shared.wire import SCHEMA, WIRE_VERSION, Batch
 
 RejectReason = Literal[
     "auth",
@@ -176,7 +176,7 @@ def gunzip_limited(data: bytes, limit: int) -> bytes:
 
 
 def parse_batch(document: bytes) -> Batch:
-    """Validate a JSON document against :class:`agent.wire.Batch` (422 with the reasons).
+    """Validate a JSON document against :class:`agent.shared.wire.Batch` (422 with the reasons).
 
     pydantic reads it in strict mode, so a string is never taken for a number nor ``true``
     for a count. A document that fails, or that a cheap scan finds suspect (NaN, infinities,

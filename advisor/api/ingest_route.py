@@ -42,8 +42,7 @@ from advisor.api.quotas import FailedAuthentications, HostQuotas
 from advisor.api.settings import ApiSettings
 from advisor.errors import StoreUnavailable, UnknownCredential, UnstorableBatch, WrongHost
 from advisor.store import AuthenticatedHost, IngestResult, Store
-from agent.shipper import BATCH_ID_HEADER, SENT_AT_HEADER
-from agent.wire import Batch
+from agent.shared.wire import BATCH_ID_HEADER, SENT_AT_HEADER, Batch
 
 log = logging.getLogger(__name__)
 

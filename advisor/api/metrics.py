@@ -38,7 +38,7 @@ from prometheus_client import (
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from advisor.api.ingest import REJECT_REASONS, RejectReason
-from agent.wire import Batch
+from agent.shared.wire import Batch
 
 # "refused" is a refusal for a reason this advisor has no status for (a newer store).
 ENROLMENT_OUTCOMES = (

@@ -3,7 +3,7 @@
 FastAPI writes the document from parameters and models; these functions add what the code
 enforces elsewhere, so that a client, or a fuzzer such as schemathesis, can trust every line:
 
-* the ingest body's schema (its route reads the body itself): :class:`agent.wire.Batch` with
+* the ingest body's schema (its route reads the body itself): :class:`agent.shared.wire.Batch` with
   every rule :mod:`advisor.api.ingest` and :mod:`advisor.api.batch_rules` apply to one value
   (the batch id rule, the one schema and version read, 64-bit integers, no NUL, ranges,
   lengths, name patterns, list sizes), and in its description the rules JSON Schema cannot
@@ -27,7 +27,7 @@ from starlette.routing import BaseRoute
 from advisor.api import batch_rules as rules
 from advisor.api import ingest
 from advisor.api.admin import admin_engine
-from agent.wire import SCHEMA, WIRE_VERSION, Batch
+from agent.shared.wire import SCHEMA, WIRE_VERSION, Batch
 
 HOST_CREDENTIAL = "HostCredential"
 ADMIN_TOKEN = "AdminToken"  # noqa: S105 - the scheme's name, not a secret

@@ -24,7 +24,7 @@ from advisor.catalog.importers.packagemanager import _is_security as is_security
 from advisor.catalog.matching import SOURCE_SCHEME, Match, Matcher
 from advisor.catalog.model import ProductRecord
 from advisor.catalog.versions import compare_versions, is_valid, upstream_version
-from agent.wire import InstalledPackage, UpgradablePackage
+from agent.shared.wire import InstalledPackage, UpgradablePackage
 
 MAX_HORIZON_DAYS = 36500
 _HORIZON = re.compile(r"(?P<count>\d{1,6})(?P<unit>[dw]?)")

@@ -23,7 +23,7 @@ from advisor.catalog.fleet import (
 )
 from advisor.catalog.store import CatalogStore
 from advisor.store.models import CurrentPackage, Host, UpgradablePackageRow
-from agent.wire import InstalledPackage, UpgradablePackage
+from agent.shared.wire import InstalledPackage, UpgradablePackage
 
 
 def _table(model: type[Any]) -> sa.Table:

@@ -19,7 +19,7 @@ from typing import Literal
 from advisor.catalog.errors import CatalogError, InvalidVersion
 from advisor.catalog.model import ECOSYSTEMS, Ecosystem, Product
 from advisor.catalog.versions import Scheme, upstream_version
-from agent.wire import InstalledPackage
+from agent.shared.wire import InstalledPackage
 
 # The version scheme of each source's package versions.
 SOURCE_SCHEME: dict[str, Scheme] = {"dpkg": "deb", "rpm": "rpm"}

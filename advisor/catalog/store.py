@@ -63,7 +63,7 @@ from advisor.store.models import (
     HardwarePrice,
     UpgradablePackageRow,
 )
-from agent.wire import UpgradablePackage
+from agent.shared.wire import UpgradablePackage
 
 
 def _table(model: type[Any]) -> sa.Table:

@@ -25,7 +25,7 @@ import sqlalchemy as sa
 
 from advisor.jobs.metrics import JobMetrics
 from advisor.store import job_state
-from agent.backoff import backoff_ceiling
+from agent.shared.backoff import backoff_ceiling
 
 log = logging.getLogger(__name__)
 

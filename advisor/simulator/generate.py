@@ -32,7 +32,7 @@ from advisor.simulator.resources import (
     series_for,
     summaries,
 )
-from agent.wire import (
+from agent.shared.wire import (
     Batch,
     HostIdentity,
     Interval,

@@ -7,8 +7,14 @@ appear as upgradable, as ``apt list --upgradable`` would show them.
 from __future__ import annotations
 
 from advisor.simulator.fleet import SWAP_BYTES, Fleet, SimHost
-from agent.inventory.collector import inventory_digest
-from agent.wire import Disk, Hardware, InstalledPackage, Inventory, UpgradablePackage
+from agent.shared.wire import (
+    Disk,
+    Hardware,
+    InstalledPackage,
+    Inventory,
+    UpgradablePackage,
+    inventory_digest,
+)
 
 CPU_MODELS = {
     "low": ("Intel(R) Core(TM) i3-6100 CPU @ 3.70GHz", 2, 4, 3700.0),

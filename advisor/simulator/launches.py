@@ -15,7 +15,7 @@ import numpy as np
 
 from advisor.simulator.calendar import at_local, is_weekend, local_day
 from advisor.simulator.fleet import Fleet, SimHost, Window
-from agent.wire import LaunchOutcome, StartKind
+from agent.shared.wire import LaunchOutcome, StartKind
 
 CPU_FACTOR = {"low": 1.3, "mid": 1.0, "high": 0.85}
 DISK_COLD_FACTOR = {"hdd": 2.0, "ssd": 1.0}

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from advisor.simulator.fleet import SWAP_BYTES, Fleet, SimHost
-from agent.wire import MetricSummary
+from agent.shared.wire import MetricSummary
 
 SAMPLE_SECONDS = 5.0  # the agent's default sampling period: `count` of an interval
 

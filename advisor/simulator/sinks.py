@@ -21,8 +21,7 @@ from advisor.simulator.errors import SimulationError
 from advisor.simulator.fleet import Fleet
 from advisor.simulator.generate import Delivery
 from advisor.store import Store
-from agent.shipper import BATCH_ID_HEADER, SENT_AT_HEADER
-from agent.wire import ENROL_PATH, INGEST_PATH, encode_gzip
+from agent.shared.wire import BATCH_ID_HEADER, ENROL_PATH, INGEST_PATH, SENT_AT_HEADER, encode_gzip
 
 USER_AGENT = f"fleetsight-simulator/{__version__}"
 MAX_ATTEMPTS = 8

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from agent.wire import Batch
+from agent.shared.wire import Batch
 
 
 @dataclass(frozen=True, slots=True)

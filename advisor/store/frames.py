@@ -68,7 +68,7 @@ PRESSURE_SERIES: dict[str, tuple[str, str]] = {
     # The root filesystem: where the applications and their caches live.
     "disk_used_ratio": ("disk_used_ratio", canonical_labels({"mountpoint": "/"})),
 }
-"""PressureFrame column -> (series name, canonical labels), as agent/collectors/metricdefs.py."""
+"""PressureFrame column -> (series name, canonical labels), as agent/shared/metricdefs.py."""
 _DISK = list(PRESSURE_SERIES).index("disk_used_ratio")
 
 
@@ -97,7 +97,7 @@ class _Codes:
 
 def hardware_figures(hardware: dict[str, Any] | None) -> tuple[float, bool, float]:
     """``(RAM bytes, system disk is rotational, CPU cores)`` from a host's hardware JSON
-    (agent.wire.Hardware as stored); NaN for an unknown number.
+    (agent.shared.wire.Hardware as stored); NaN for an unknown number.
 
     The agent does not say which disk holds the system, so it is the first disk whose kind is
     known (the agent lists them by name: ``nvme0n1`` before ``sda``, ``sda`` before ``sdb``);

@@ -26,7 +26,7 @@ from typing import Any
 import psycopg
 
 from advisor.store.rows import launch_count_rows, launch_rows, summary_rows
-from agent.wire import Batch
+from agent.shared.wire import Batch
 
 # Param casts are explicit: a NULL in INSERT ... SELECT would otherwise be read as text.
 _INGEST = """

@@ -6,7 +6,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from agent.wire import Batch
+from agent.shared.wire import Batch
 
 
 def canonical_labels(labels: Mapping[str, str]) -> str:

@@ -59,7 +59,7 @@ from advisor.store.models import (
     VersionSpanRow,
 )
 from advisor.store.rows import canonical_labels, launch_count_rows, launch_rows, summary_rows
-from agent.wire import Batch, Inventory
+from agent.shared.wire import Batch, Inventory
 
 __all__ = ["SqlStore", "canonical_labels", "secret_sha256"]
 

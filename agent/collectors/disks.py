@@ -33,8 +33,8 @@ from agent.collectors.procfs import (
     sample,
     unescape_mount_field,
 )
+from agent.shared.wire_limits import MAX_LABEL_VALUE
 from agent.text import clean_name
-from agent.wire_limits import MAX_LABEL_VALUE
 
 LOCAL_FILESYSTEMS = frozenset(
     {

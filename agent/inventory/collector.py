@@ -8,55 +8,22 @@ not resend an unchanged inventory; a missing or unreadable state file only means
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
 import json
 import logging
 import os
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from agent.config import Config
 from agent.inventory.hardware import read_hardware
 from agent.inventory.software import SoftwareInventory, read_software
-from agent.wire import Hardware, InstalledPackage, Inventory, UpgradablePackage, field_values
+from agent.shared.wire import Hardware, Inventory, inventory_digest
 
 log = logging.getLogger(__name__)
-
-
-def inventory_digest(
-    hardware: Hardware,
-    software: Sequence[InstalledPackage],
-    upgradable: Sequence[UpgradablePackage],
-) -> str:
-    """SHA-256 of everything but the collection time, as canonical JSON.
-
-    Package lists are sorted first, so the digest changes with the contents, never the order.
-    Packages are hashed one at a time as JSON arrays of their fields: a desktop's 3,000 of
-    them as dicts in one document would be megabytes at once, and the agent keeps the pages
-    of its highest moment.
-    """
-    digest = hashlib.sha256(_canonical_json(dataclasses.asdict(hardware)).encode())
-    for packages in (software, upgradable):
-        digest.update(b"\x1e")  # where one list ends and the next begins
-        for package in sorted(packages, key=_sort_key):
-            digest.update(_canonical_json(field_values(package)).encode())
-            digest.update(b"\n")
-    return digest.hexdigest()
-
-
-def _sort_key(package: InstalledPackage | UpgradablePackage) -> tuple[str, ...]:
-    return tuple(value or "" for value in field_values(package))
-
-
-def _canonical_json(value: object) -> str:
-    return json.dumps(
-        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    )
 
 
 @dataclass(frozen=True, slots=True)

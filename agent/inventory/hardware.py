@@ -18,9 +18,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from agent.collectors.procfs import parse_key_values, read_optional_text, read_text
+from agent.shared.wire import Disk, DiskKind, Hardware
+from agent.shared.wire_limits import MAX_DESCRIPTION, MAX_SHORT_NAME
 from agent.text import clean_name
-from agent.wire import Disk, DiskKind, Hardware
-from agent.wire_limits import MAX_DESCRIPTION, MAX_SHORT_NAME
 
 # Same rule as the disk I/O collector: no virtual block devices, no optical drives.
 SKIPPED_BLOCK_PREFIXES = ("loop", "ram", "zram", "dm-", "md", "sr")

@@ -1,4 +1,4 @@
-"""Parsers of package-manager output: text in, :mod:`agent.wire` dataclasses out.
+"""Parsers of package-manager output: text in, :mod:`agent.shared.wire` dataclasses out.
 
 Pure functions, no I/O: :mod:`agent.inventory.software` runs the commands. Each list parser
 returns a :class:`Parsed` result: the packages it understood and the 1-based numbers of the lines
@@ -22,9 +22,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
+from agent.shared.wire import InstalledPackage, UpgradablePackage
+from agent.shared.wire_limits import MAX_APP, MAX_ORIGIN, MAX_PACKAGE, MAX_SHORT_NAME, MAX_VERSION
 from agent.text import clean_name
-from agent.wire import InstalledPackage, UpgradablePackage
-from agent.wire_limits import MAX_APP, MAX_ORIGIN, MAX_PACKAGE, MAX_SHORT_NAME, MAX_VERSION
 
 T = TypeVar("T")
 

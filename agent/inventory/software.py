@@ -31,7 +31,7 @@ from agent.inventory.packages import (
     parse_snap_list,
     parse_version_output,
 )
-from agent.wire import InstalledPackage, UpgradablePackage, field_values
+from agent.shared.wire import InstalledPackage, UpgradablePackage, field_values
 
 log = logging.getLogger(__name__)
 

@@ -22,8 +22,8 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from agent.shared.wire import LaunchCount, LaunchEvent
 from agent.summary import EARLIEST_TIME
-from agent.wire import LaunchCount, LaunchEvent
 
 MAX_COUNT_ROWS = 5_000
 """Distinct (app, day, method) rows per interval: half the advisor's 10,000 per batch."""

@@ -44,7 +44,7 @@ from agent.launches.ready import (
     classify_start,
 )
 from agent.launches.recorder import LaunchRecorder
-from agent.wire import LaunchEvent, LaunchOutcome
+from agent.shared.wire import LaunchEvent, LaunchOutcome
 
 log = logging.getLogger(__name__)
 

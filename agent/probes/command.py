@@ -18,9 +18,9 @@ from typing import IO
 
 from agent.config import CommandProbeConfig
 from agent.launches.recorder import LaunchRecorder
+from agent.shared.wire import LaunchEvent, LaunchOutcome
+from agent.shared.wire_limits import MAX_DETAIL
 from agent.text import clean_text
-from agent.wire import LaunchEvent, LaunchOutcome
-from agent.wire_limits import MAX_DETAIL
 
 STDERR_TAIL_CHARS = 200
 # Bytes of stderr kept while reading: enough for STDERR_TAIL_CHARS of multi-byte UTF-8.

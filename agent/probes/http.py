@@ -25,10 +25,10 @@ from urllib.parse import urlsplit
 
 from agent.config import HttpProbeConfig
 from agent.launches.recorder import LaunchRecorder
+from agent.shared.wire import LaunchEvent, LaunchOutcome
 from agent.text import clean_text
 from agent.tls import client_context
 from agent.transport import describe_failure
-from agent.wire import LaunchEvent, LaunchOutcome
 
 MAX_BODY_BYTES = 4 * 1024 * 1024
 _CHUNK_BYTES = 64 * 1024

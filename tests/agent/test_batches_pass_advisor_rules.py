@@ -39,8 +39,8 @@ from agent.probes.command import CommandProbe
 from agent.probes.http import HttpProbe
 from agent.reported import InvalidReport, parse_reports
 from agent.service import AgentService, Parts, host_identity
+from agent.shared.wire import Batch, HostIdentity, Inventory
 from agent.spool import Spool
-from agent.wire import Batch, HostIdentity, Inventory
 from tests.agent.hostile import HOSTILE_APT, HOSTILE_DPKG, Machine, hostile_machine
 from tests.conftest import FIXTURES
 

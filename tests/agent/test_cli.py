@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from agent.cli import read_token
-from agent.collectors.metricdefs import METRICS
 from agent.credentials import load_credential
 from agent.errors import EnrolmentError
+from agent.shared.metricdefs import METRICS
 from tests.conftest import REPO
 from tests.fakes.receiver import Receiver
 

@@ -22,10 +22,10 @@ from agent.credentials import (
 )
 from agent.enroll import cleartext_warning, enrol
 from agent.errors import EnrolmentError
+from agent.shared.wire import ENROL_PATH, Batch, HostIdentity, encode_gzip
 from agent.shipper import Shipper, make_client
 from agent.spool import Spool
 from agent.transport import HttpClient
-from agent.wire import ENROL_PATH, Batch, HostIdentity, encode_gzip
 from tests.fakes.receiver import Receiver
 
 T0 = 1_764_000_000.0

@@ -10,7 +10,7 @@ import pytest
 
 import agent.launches.recorder as recorder_module
 from agent.launches.recorder import FULL, LaunchRecorder, local_day
-from agent.wire import LaunchEvent
+from agent.shared.wire import LaunchEvent
 
 
 def event(app: str, started_at: float, method: str = "passive") -> LaunchEvent:

@@ -11,7 +11,7 @@ import pytest
 from agent.errors import ReportError
 from agent.launches.recorder import LaunchRecorder
 from agent.reported import ReportServer, parse_loopback_address, post_launch
-from agent.wire import LaunchEvent
+from agent.shared.wire import LaunchEvent
 
 NOW = 1_764_000_000.0
 

@@ -25,8 +25,8 @@ from agent.service import (
     SpoolTrouble,
     host_identity,
 )
+from agent.shared.wire import Hardware, HostIdentity, Inventory, LaunchEvent
 from agent.spool import Spool
-from agent.wire import Hardware, HostIdentity, Inventory, LaunchEvent
 
 HOST = HostIdentity(host_id="h-1", hostname="ws-1", agent_version="0.1.0")
 T0 = 1_764_000_000  # 2025-11-24: the recorded times are real ones, as the advisor requires

@@ -17,10 +17,10 @@ import pytest
 
 from agent import __version__
 from agent.errors import TransportError
+from agent.shared.wire import Batch, HostIdentity, encode_gzip, new_batch_id
 from agent.shipper import Shipper, make_client, tls_verification
 from agent.spool import Spool
 from agent.transport import HttpClient
-from agent.wire import Batch, HostIdentity, encode_gzip, new_batch_id
 from tests.fakes.receiver import Receiver, RecordedRequest, Reply
 from tests.fakes.tls import https_server
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-import agent.wire_limits
+import agent.shared.wire_limits
 from advisor.api import batch_rules
 from agent.text import (
     CUT_MARK,
@@ -82,4 +82,4 @@ def test_the_agents_text_limits_are_the_advisors() -> None:
         "MAX_DESCRIPTION",
         "MAX_HOSTNAME",
     ):
-        assert getattr(agent.wire_limits, name) == getattr(batch_rules, name), name
+        assert getattr(agent.shared.wire_limits, name) == getattr(batch_rules, name), name

@@ -43,7 +43,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 
-from agent.wire import ENROL_PATH, INGEST_PATH
+from agent.shared.wire import ENROL_PATH, INGEST_PATH
 
 _MAX_BODY = 64 * 1024**2
 _IDLE_TIMEOUT = 30.0

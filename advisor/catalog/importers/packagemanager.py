@@ -1,7 +1,7 @@
 """Versions the agents' package managers offer (``apt list --upgradable`` as reported).
 
-The agent parses the command's output into :class:`agent.wire.UpgradablePackage`; here each one
-is matched to a catalog product like an installed package would be, and becomes an
+The agent parses the command's output into :class:`agent.shared.wire.UpgradablePackage`; here
+each one is matched to a catalog product like an installed package would be, and becomes an
 :class:`OfferedVersion`: "this host could move product P from version A to version B with its
 package manager". Packages that are no catalog product are returned apart, as matching does.
 """
@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from advisor.catalog.matching import SOURCE_SCHEME, Match, Matcher
 from advisor.catalog.model import Ecosystem
 from advisor.catalog.versions import upstream_version
-from agent.wire import InstalledPackage, UpgradablePackage
+from agent.shared.wire import InstalledPackage, UpgradablePackage
 
 # The installed-package source behind each package manager that offers upgrades.
 MANAGER_SOURCE: dict[str, Ecosystem] = {

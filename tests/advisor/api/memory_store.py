@@ -23,7 +23,7 @@ from advisor.store import (
     VersionSpan,
 )
 from advisor.store.sql import CREDENTIAL_BYTES, CREDENTIAL_PREFIX
-from agent.wire import Batch, InstalledPackage
+from agent.shared.wire import Batch, InstalledPackage
 
 
 def _digest(secret: str) -> str:

@@ -27,13 +27,9 @@ from agent import __version__
 from agent.credentials import load_credential
 from agent.enroll import CREDENTIAL_FILE, enrol
 from agent.errors import EnrolmentError
-from agent.inventory.collector import inventory_digest
 from agent.inventory.hardware import read_hardware
 from agent.inventory.packages import parse_apt_upgradable, parse_dpkg_query
-from agent.shipper import Shipper, make_client
-from agent.spool import Spool
-from agent.transport import HttpClient
-from agent.wire import (
+from agent.shared.wire import (
     Batch,
     HostIdentity,
     Interval,
@@ -42,9 +38,13 @@ from agent.wire import (
     LaunchEvent,
     MetricSummary,
     encode_gzip,
+    inventory_digest,
     new_batch_id,
     to_dict,
 )
+from agent.shipper import Shipper, make_client
+from agent.spool import Spool
+from agent.transport import HttpClient
 from tests.conftest import FIXTURES
 
 from .memory_store import MemoryStore

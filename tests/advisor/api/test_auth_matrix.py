@@ -22,7 +22,7 @@ from advisor.api.settings import ApiSettings
 from advisor.store.engine import make_engine
 from advisor.store.migrate import upgrade
 from advisor.store.sql import BATCHES, HOSTS, SUMMARIES, SqlStore
-from agent.wire import (
+from agent.shared.wire import (
     ENROL_PATH,
     INGEST_PATH,
     Batch,

@@ -45,15 +45,13 @@ from agent.collectors.memory import MemoryCollector
 from agent.collectors.network import NetworkCollector
 from agent.collectors.pressure import PressureCollector
 from agent.config import AppConfig, CommandProbeConfig, HttpProbeConfig
-from agent.inventory.collector import inventory_digest
 from agent.inventory.hardware import read_hardware
 from agent.inventory.packages import parse_apt_upgradable, parse_dpkg_query
 from agent.launches.recorder import LaunchRecorder
 from agent.probes.command import CommandProbe
 from agent.probes.http import HttpProbe
 from agent.reported import parse_reports
-from agent.summary import IntervalAccumulator
-from agent.wire import (
+from agent.shared.wire import (
     Batch,
     Disk,
     HostIdentity,
@@ -65,8 +63,10 @@ from agent.wire import (
     MetricSummary,
     UpgradablePackage,
     encode,
+    inventory_digest,
     new_batch_id,
 )
+from agent.summary import IntervalAccumulator
 from tests.conftest import FIXTURES, REPO, free_port
 
 NOW = 1_764_000_000.0  # 2025-11-24T16:00:00Z

@@ -11,7 +11,7 @@ from starlette.exceptions import StarletteDeprecationWarning
 
 from advisor.api.app import create_app
 from advisor.api.settings import ApiSettings
-from agent.wire import ENROL_PATH
+from agent.shared.wire import ENROL_PATH
 
 from .memory_store import MemoryStore
 

@@ -58,7 +58,7 @@ from advisor.store.engine import make_engine
 from advisor.store.findings import record_run
 from advisor.store.migrate import upgrade
 from advisor.store.sql import SqlStore
-from agent.wire import ENROL_PATH, INGEST_PATH
+from agent.shared.wire import ENROL_PATH, INGEST_PATH
 from tests.advisor.store.findingsdata import finding
 
 from .openapi_cases import NOW, T0, advisor_document, keep_the_rules_stated_in_words

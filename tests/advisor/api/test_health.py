@@ -13,7 +13,7 @@ from starlette.exceptions import StarletteDeprecationWarning
 from advisor.api.app import create_app
 from advisor.api.settings import ApiSettings
 from advisor.errors import SchemaOutOfDate
-from agent.wire import ENROL_PATH, INGEST_PATH, encode_gzip
+from agent.shared.wire import ENROL_PATH, INGEST_PATH, encode_gzip
 from tests.conftest import require_tool
 
 from .memory_store import MemoryStore

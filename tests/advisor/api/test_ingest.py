@@ -30,7 +30,7 @@ from advisor.api.settings import ApiSettings
 from advisor.errors import StoreUnavailable, UnstorableBatch
 from advisor.store import IngestResult
 from agent import __version__
-from agent.wire import (
+from agent.shared.wire import (
     INGEST_PATH,
     Batch,
     HostIdentity,

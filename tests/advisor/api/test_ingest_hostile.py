@@ -20,7 +20,7 @@ from prometheus_client import CollectorRegistry
 from advisor.api.app import create_app
 from advisor.api.ingest_route import INLINE_DOCUMENT_BYTES
 from advisor.api.settings import ApiSettings
-from agent.wire import ENROL_PATH, INGEST_PATH, LaunchCount, encode, encode_gzip
+from agent.shared.wire import ENROL_PATH, INGEST_PATH, LaunchCount, encode, encode_gzip
 from tests.advisor.api.test_ingest import T0, Api, make_batch
 
 from .memory_store import MemoryStore

@@ -47,7 +47,7 @@ from advisor.catalog.fleet import horizon_days
 from advisor.errors import StoreUnavailable
 from advisor.store.api_tokens import create_api_token
 from advisor.store.sql import SqlStore
-from agent.wire import ENROL_PATH, INGEST_PATH, encode
+from agent.shared.wire import ENROL_PATH, INGEST_PATH, encode
 
 from .memory_store import MemoryStore
 from .openapi_cases import NOW, T0, advisor_document, keep_the_rules_stated_in_words

@@ -18,7 +18,7 @@ from advisor.api.app import create_app
 from advisor.api.body_limits import DEFAULT_MAX_BYTES
 from advisor.api.header_deadline import HeaderDeadlineProtocol
 from advisor.api.settings import ApiSettings
-from agent.wire import ENROL_PATH
+from agent.shared.wire import ENROL_PATH
 
 from .memory_store import MemoryStore
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from advisor.store.sql import SqlStore
 from agent.inventory.packages import parse_apt_upgradable, parse_dpkg_query
-from agent.wire import Batch, Hardware, HostIdentity, InstalledPackage, Inventory
+from agent.shared.wire import Batch, Hardware, HostIdentity, InstalledPackage, Inventory
 
 PACKAGE_MANAGERS = Path(__file__).resolve().parents[2] / "fixtures" / "package-managers"
 T0 = 1_787_000_000.0  # 2026-08-17, a few days before the snapshot

@@ -7,7 +7,7 @@ from advisor.catalog.importers.packagemanager import offered_versions
 from advisor.catalog.matching import Match, Matcher, Unmatched
 from advisor.catalog.model import Identifiers, Product, ProductRecord
 from agent.inventory.packages import parse_apt_upgradable, parse_dpkg_query
-from agent.wire import InstalledPackage, UpgradablePackage
+from agent.shared.wire import InstalledPackage, UpgradablePackage
 from tests.advisor.catalog.conftest import PACKAGE_MANAGERS
 
 ALIASES = {"dpkg:python3": "python", "dpkg:postgresql-15": "postgresql"}

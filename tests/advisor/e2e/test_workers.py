@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from advisor.store.engine import make_engine
 from advisor.store.models import BatchRecord
 from advisor.store.sql import SqlStore
-from agent.wire import Batch, HostIdentity, Interval, MetricSummary, encode_gzip
+from agent.shared.wire import Batch, HostIdentity, Interval, MetricSummary, encode_gzip
 from tests.advisor.conftest import Databases
 from tests.conftest import require_tool
 from tests.e2e.advisorproc import AdvisorProcess

@@ -8,7 +8,7 @@ from collections import defaultdict
 
 from advisor.api.ingest import parse_batch
 from advisor.simulator.fleet import slot_start
-from agent.wire import encode, encode_gzip
+from agent.shared.wire import encode, encode_gzip
 
 from .fleets import deliveries, small_fleet
 

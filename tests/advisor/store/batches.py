@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from advisor.store.sql import SqlStore
+from agent.shared.wire import Batch, HostIdentity, Interval, LaunchEvent
 from agent.summary import summarise
-from agent.wire import Batch, HostIdentity, Interval, LaunchEvent
 
 DAY0 = 1_763_942_400.0
 """2025-11-24 00:00:00 UTC: a day (and hour) boundary."""

@@ -13,8 +13,7 @@ from collections.abc import Mapping, Sequence
 
 from advisor.store.rollup import roll_up
 from advisor.store.sql import SqlStore
-from agent.summary import summarise
-from agent.wire import (
+from agent.shared.wire import (
     Batch,
     Disk,
     Hardware,
@@ -24,6 +23,7 @@ from agent.wire import (
     Inventory,
     LaunchEvent,
 )
+from agent.summary import summarise
 
 DAY0 = 1_763_942_400.0
 """2025-11-24 00:00:00 UTC."""

@@ -22,7 +22,7 @@ from advisor.store.models import (
     UpgradablePackageRow,
 )
 from advisor.store.sql import SqlStore, secret_sha256
-from agent.wire import (
+from agent.shared.wire import (
     Batch,
     Disk,
     Hardware,

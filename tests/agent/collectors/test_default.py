@@ -10,10 +10,10 @@ from agent.collectors.cpu import CpuCollector
 from agent.collectors.default import build_collectors
 from agent.collectors.disks import DiskCollector
 from agent.collectors.memory import MemoryCollector
-from agent.collectors.metricdefs import METRICS
 from agent.collectors.network import NetworkCollector
 from agent.collectors.pressure import PressureCollector
 from agent.config import AppConfig, Config
+from agent.shared.metricdefs import METRICS
 
 WATCHED = (
     AppConfig(name="firefox", process_names=("firefox",)),

@@ -10,9 +10,16 @@ from pathlib import Path
 import pytest
 
 from agent.config import Config, InventorySection
-from agent.inventory.collector import InventoryCollector, inventory_digest
+from agent.inventory.collector import InventoryCollector
 from agent.inventory.software import SoftwareInventory
-from agent.wire import Disk, Hardware, InstalledPackage, Inventory, UpgradablePackage
+from agent.shared.wire import (
+    Disk,
+    Hardware,
+    InstalledPackage,
+    Inventory,
+    UpgradablePackage,
+    inventory_digest,
+)
 
 DAY = 86400.0
 

@@ -12,7 +12,7 @@ from agent.inventory.hardware import (
     read_disks,
     read_hardware,
 )
-from agent.wire import Disk, Hardware
+from agent.shared.wire import Disk, Hardware
 from tests.agent.hostile import hostile_machine
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"

@@ -20,8 +20,8 @@ from agent.inventory.packages import (
     parse_snap_list,
     parse_version_output,
 )
+from agent.shared.wire import InstalledPackage, UpgradablePackage
 from agent.text import CUT_MARK
-from agent.wire import InstalledPackage, UpgradablePackage
 from tests.agent.hostile import HOSTILE_APT, HOSTILE_DPKG
 from tests.conftest import FIXTURES
 

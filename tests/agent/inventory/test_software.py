@@ -19,7 +19,7 @@ from agent.inventory.software import (
     read_software,
     run_command,
 )
-from agent.wire import InstalledPackage, field_values
+from agent.shared.wire import InstalledPackage, field_values
 from tests.agent.hostile import HOSTILE_APT, HOSTILE_DPKG
 from tests.conftest import FIXTURES
 

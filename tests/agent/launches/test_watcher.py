@@ -39,7 +39,7 @@ from agent.launches.watcher import (
     assign_descendants,
     log_start,
 )
-from agent.wire import LaunchEvent
+from agent.shared.wire import LaunchEvent
 from tests.agent.launches.fake_app import READY_LINE, make_launcher
 from tests.conftest import free_port
 

@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from agent.wire import (
+from agent.shared.wire import (
     SCHEMA,
     WIRE_VERSION,
     Batch,
@@ -153,7 +153,7 @@ def test_batch_ids_are_unique_hex() -> None:
 
 def test_every_field_of_the_wire_format_is_documented() -> None:
     documentation = (REPO / "docs" / "wire-format.md").read_text()
-    from agent import wire
+    from agent.shared import wire
 
     classes = [
         obj

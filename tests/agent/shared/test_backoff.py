@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from agent.backoff import backoff_ceiling, backoff_delay, parse_retry_after
+from agent.shared.backoff import backoff_ceiling, backoff_delay, parse_retry_after
 
 NOW = 1_764_000_000.0  # Mon, 24 Nov 2025 16:00:00 GMT
 

@@ -25,9 +25,11 @@ Example (abridged)::
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import uuid
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -35,6 +37,10 @@ SCHEMA = "fleetsight.batch"
 WIRE_VERSION = 1
 INGEST_PATH = "/api/v1/ingest"
 ENROL_PATH = "/api/v1/enrol"
+BATCH_ID_HEADER = "X-Fleetsight-Batch-Id"
+"""The batch id again, so the advisor can answer a retry before it reads the body."""
+SENT_AT_HEADER = "X-Fleetsight-Sent-At"
+"""When the agent sent this attempt (Unix seconds): the advisor estimates clock skew from it."""
 
 
 class _FailFast:
@@ -272,3 +278,34 @@ def encode_gzip(batch: Batch) -> bytes:
 _GZIP_WBITS = 16 + zlib.MAX_WBITS  # zlib's gzip container: header without a file name or time
 _ENCODE_CHUNK = 64 * 1024
 _STREAMING_ENCODER = json.JSONEncoder(default=_as_object, separators=(",", ":"), allow_nan=False)
+
+
+def inventory_digest(
+    hardware: Hardware,
+    software: Sequence[InstalledPackage],
+    upgradable: Sequence[UpgradablePackage],
+) -> str:
+    """SHA-256 of everything but the collection time, as canonical JSON.
+
+    Package lists are sorted first, so the digest changes with the contents, never the order.
+    Packages are hashed one at a time as JSON arrays of their fields: a desktop's 3,000 of
+    them as dicts in one document would be megabytes at once, and the agent keeps the pages
+    of its highest moment.
+    """
+    digest = hashlib.sha256(_canonical_json(dataclasses.asdict(hardware)).encode())
+    for packages in (software, upgradable):
+        digest.update(b"\x1e")  # where one list ends and the next begins
+        for package in sorted(packages, key=_sort_key):
+            digest.update(_canonical_json(field_values(package)).encode())
+            digest.update(b"\n")
+    return digest.hexdigest()
+
+
+def _sort_key(package: InstalledPackage | UpgradablePackage) -> tuple[str, ...]:
+    return tuple(value or "" for value in field_values(package))
+
+
+def _canonical_json(value: object) -> str:
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
