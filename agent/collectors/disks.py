@@ -22,7 +22,7 @@ a batch stays within the advisor's 10,000 summaries (2 per mount, 4 per disk) on
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,24 +83,38 @@ class DiskIo:
     writes: int
     write_sectors: int
     write_ms: int
-    io_ms: int
+    io_ms: int | None  # time with I/O in flight; None where the system does not count it
 
 
 def parse_mounts(text: str) -> list[Mount]:
     """Local filesystem mounts of /proc/mounts, one per device, in file order."""
+    entries: list[Mount] = []
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) >= 3:
+            device, mountpoint = unescape_mount_field(fields[0]), unescape_mount_field(fields[1])
+            entries.append(Mount(device=device, mountpoint=mountpoint, fstype=fields[2]))
+    return local_mounts(entries)
+
+
+def local_mounts(
+    entries: Iterable[Mount], extra_types: frozenset[str] = frozenset()
+) -> list[Mount]:
+    """The mounts of local filesystems (``LOCAL_FILESYSTEMS`` or ``extra_types``), once each.
+
+    A device or mount point seen before (a bind mount, a btrfs subvolume) is skipped.
+    """
     mounts: list[Mount] = []
     seen_devices: set[str] = set()
     seen_mountpoints: set[str] = set()
-    for line in text.splitlines():
-        fields = line.split()
-        if len(fields) < 3 or fields[2] not in LOCAL_FILESYSTEMS:
+    for mount in entries:
+        if mount.fstype not in LOCAL_FILESYSTEMS and mount.fstype not in extra_types:
             continue
-        device, mountpoint = unescape_mount_field(fields[0]), unescape_mount_field(fields[1])
-        if device in seen_devices or mountpoint in seen_mountpoints:
+        if mount.device in seen_devices or mount.mountpoint in seen_mountpoints:
             continue
-        seen_devices.add(device)
-        seen_mountpoints.add(mountpoint)
-        mounts.append(Mount(device=device, mountpoint=mountpoint, fstype=fields[2]))
+        seen_devices.add(mount.device)
+        seen_mountpoints.add(mount.mountpoint)
+        mounts.append(mount)
     return mounts
 
 
@@ -158,6 +172,7 @@ def io_samples(device: str, before: DiskIo, after: DiskIo, seconds: float) -> li
     without completed I/O rather than reported as zero. Nothing is returned if a counter went
     backwards (the device was replaced).
     """
+    busy = None if after.io_ms is None or before.io_ms is None else after.io_ms - before.io_ms
     deltas = [
         after.reads - before.reads,
         after.read_sectors - before.read_sectors,
@@ -165,18 +180,21 @@ def io_samples(device: str, before: DiskIo, after: DiskIo, seconds: float) -> li
         after.writes - before.writes,
         after.write_sectors - before.write_sectors,
         after.write_ms - before.write_ms,
-        after.io_ms - before.io_ms,
+        0 if busy is None else busy,
     ]
     if seconds <= 0 or min(deltas) < 0:
         return []
-    reads, read_sectors, read_ms, writes, write_sectors, write_ms, io_ms = deltas
+    reads, read_sectors, read_ms, writes, write_sectors, write_ms, _ = deltas
     samples = [
         sample("disk_read_bytes_per_second", read_sectors * SECTOR_BYTES / seconds, device=device),
         sample(
             "disk_write_bytes_per_second", write_sectors * SECTOR_BYTES / seconds, device=device
         ),
-        sample("disk_io_utilization_ratio", clamp_ratio(io_ms / 1000 / seconds), device=device),
     ]
+    if busy is not None:
+        samples.append(
+            sample("disk_io_utilization_ratio", clamp_ratio(busy / 1000 / seconds), device=device)
+        )
     completed = reads + writes
     if completed > 0:
         latency = (read_ms + write_ms) / 1000 / completed
@@ -209,19 +227,11 @@ class DiskCollector:
 
     def collect(self, now: float) -> list[Sample]:
         """Read /proc/mounts, statvfs each local mount, read /proc/diskstats."""
-        samples: list[Sample] = []
-        labels: set[str] = set()
-        for mount in parse_mounts(read_text(self._proc_root / "mounts")):
-            label = label_of(mount.mountpoint)
-            if label is None or label in labels or len(labels) == MAX_MOUNTS:
-                continue
-            try:
-                stat = self._statvfs(mount.mountpoint)
-            except OSError:
-                # A mount point we may not enter (another user's, a vanished USB stick).
-                continue
-            labels.add(label)
-            samples += usage_samples(label, stat)
+
+        def usage(mountpoint: str, label: str) -> list[Sample]:
+            return usage_samples(label, self._statvfs(mountpoint))
+
+        samples = space_samples(parse_mounts(read_text(self._proc_root / "mounts")), usage)
         disks = {
             name: counters
             for name, counters in parse_diskstats(read_text(self._proc_root / "diskstats")).items()
@@ -229,9 +239,38 @@ class DiskCollector:
         }
         if self._previous is not None:
             then, before = self._previous
-            for name in sorted(disks)[:MAX_DISKS]:
-                label = label_of(name)
-                if name in before and label is not None:
-                    samples += io_samples(label, before[name], disks[name], now - then)
+            samples += disk_io_samples(before, disks, now - then)
         self._previous = (now, disks)
         return samples
+
+
+def space_samples(mounts: list[Mount], usage: Callable[[str, str], list[Sample]]) -> list[Sample]:
+    """Space samples of at most :data:`MAX_MOUNTS` mounts with a usable label.
+
+    ``usage(mountpoint, label)`` reads one filesystem; an OSError skips it (a mount point we
+    may not enter: another user's, a vanished USB stick).
+    """
+    samples: list[Sample] = []
+    labels: set[str] = set()
+    for mount in mounts:
+        label = label_of(mount.mountpoint)
+        if label is None or label in labels or len(labels) == MAX_MOUNTS:
+            continue
+        try:
+            samples += usage(mount.mountpoint, label)
+        except OSError:
+            continue
+        labels.add(label)
+    return samples
+
+
+def disk_io_samples(
+    before: dict[str, DiskIo], after: dict[str, DiskIo], seconds: float
+) -> list[Sample]:
+    """I/O samples of at most :data:`MAX_DISKS` disks present in both readings."""
+    samples: list[Sample] = []
+    for name in sorted(after)[:MAX_DISKS]:
+        label = label_of(name)
+        if name in before and label is not None:
+            samples += io_samples(label, before[name], after[name], seconds)
+    return samples

@@ -1,28 +1,32 @@
 """Passive launch timing: notice new processes of watched apps and time them until ready.
 
-Cheap by construction. Every ``scan_interval`` the watcher lists /proc (about a microsecond a
-process) and inspects only pids it has not seen: one read of ``/proc/PID/stat`` (name, parent,
-start time in one file), plus the executable's name or ``argv[0]`` when the name may be cut at
-15 characters, plus the command line only for apps with a ``cmdline_pattern``. A pid that does
-not match gets one more look at the next scan, because a shell forks before it execs the app.
-Only launching process trees are sampled, every ``poll_interval``, and only until their ready
-signal fires or they time out.
+Which process belongs to which app is decided by :mod:`agent.processes`, the rule the per-app
+resource collector uses too, so launches and resource use are counted over the same processes.
 
-Not launches: processes running when the watcher starts, and new processes of an app whose
-parent or an ancestor already is a process of that app (browsers spawn helpers).
+Cheap by construction. Every ``scan_interval`` the watcher lists /proc (about a microsecond a
+process) and classifies only pids it has not seen: one read of ``/proc/PID/stat`` (name,
+parent, start time in one file), plus the executable's name and ``argv[0]`` when the name is a
+watched name cut at 15 characters, plus the command line only for apps with a
+``cmdline_pattern``. A pid that does not match gets one more look at the next scan, because a
+shell forks before it execs the app. Only launching process trees are sampled, every
+``poll_interval``, and only until their ready signal fires or they time out.
+
+A launch is a new process that is itself an instance of an app while its parent does not
+belong to that app. Not launches: processes running when the watcher starts (its first scan
+classifies them), and new processes under a running instance (browsers spawn helpers).
 
 Start: the process's creation time, from ``starttime`` in /proc/PID/stat (clock ticks since
 boot, truncated, so half a tick is added) and the boot clock. psutil's ``create_time()`` adds
 the boot time rounded to a whole second, too coarse for timing launches.
 
 Descendants are found without reading every process: a child is always newer than its parent,
-so the new pids of each scan are matched to the trees being followed by their parent pid. CPU
-and page faults of descendants that exit unseen still count once their parent reaps them.
+so the new pids of each scan that belong to the launch's app are matched to the trees being
+followed by their parent pid. CPU and page faults of descendants that exit unseen still count
+once their parent reaps them.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import re
@@ -34,7 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agent.config import AppConfig
-from agent.launches.procfs import GONE, ProcFS, ProcStat
+from agent.launches.procfs import LaunchProcFS
 from agent.launches.ready import (
     CpuSettled,
     LibrariesSettled,
@@ -44,12 +48,13 @@ from agent.launches.ready import (
     classify_start,
 )
 from agent.launches.recorder import LaunchRecorder
+from agent.processes import AppMembership, Classified
+from agent.processes_procfs import ProcfsProcesses
+from agent.procfs import GONE
 from agent.shared.wire import LaunchEvent, LaunchOutcome
 
 log = logging.getLogger(__name__)
 
-COMM_LENGTH = 15
-_MAX_ANCESTORS = 64
 _LOG_READ_LIMIT = 1 << 20
 _LOG_HISTORY = 3
 
@@ -69,59 +74,6 @@ class WatcherStats:
     timeouts: int = 0
     failures: int = 0
     errors: int = 0
-
-
-class _ProcessFacts:
-    """What is known of one process beyond its name, read at most once and only if asked."""
-
-    def __init__(self, procfs: ProcFS, pid: int):
-        self._procfs = procfs
-        self._pid = pid
-        self._names: set[str] | None = None
-        self._cmdline: list[str] | None = None
-
-    def full_names(self) -> set[str]:
-        """The executable's basename (if this user may see it) and ``argv[0]``'s basename."""
-        if self._names is None:
-            names = set()
-            # Another user's executable is hidden without ptrace rights, a kernel thread has
-            # none; argv[0] still tells (and reading it says whether the process is gone).
-            with contextlib.suppress(PermissionError, FileNotFoundError):
-                names.add(self._procfs.exe_name(self._pid))
-            argv = self.cmdline()
-            if argv:
-                names.add(Path(argv[0]).name)
-            self._names = names
-        return self._names
-
-    def cmdline(self) -> list[str]:
-        if self._cmdline is None:
-            self._cmdline = self._procfs.cmdline(self._pid)
-        return self._cmdline
-
-
-class AppMatcher:
-    """Tells whether a process belongs to one watched app.
-
-    The kernel's name (``comm``) decides, except that it is cut at 15 characters: a cut name
-    is checked against the executable's basename and ``argv[0]``. With a ``cmdline_pattern``
-    the command line must match too.
-    """
-
-    def __init__(self, app: AppConfig):
-        self.app = app
-        self._names = frozenset(app.process_names)
-        self._cut_names = frozenset(
-            name[:COMM_LENGTH] for name in app.process_names if len(name) > COMM_LENGTH
-        )
-        self._pattern = re.compile(app.cmdline_pattern) if app.cmdline_pattern else None
-
-    def matches(self, comm: str, facts: _ProcessFacts) -> bool:
-        if comm not in self._names and (
-            comm not in self._cut_names or not self._names & facts.full_names()
-        ):
-            return False
-        return self._pattern is None or bool(self._pattern.search(" ".join(facts.cmdline())))
 
 
 def assign_descendants(new_parents: dict[int, int], owners: dict[int, object]) -> dict[int, object]:
@@ -234,24 +186,25 @@ class _Launch:
     def __init__(
         self,
         app: AppConfig,
-        first: ProcStat,
+        pid: int,
+        starttime: float,
         started: float,
         started_wall: float,
-        procfs: ProcFS,
+        procfs: LaunchProcFS,
         clock: Callable[[], float],
         wall_clock: Callable[[], float],
         log_from: tuple[int, int] | None,
     ):
         ready = app.ready
         self.app = app
-        self.pid = first.pid
+        self.pid = pid
         self.tree: set[int] = set()
         self.started = started
         self.started_wall = started_wall
         self.major_faults: int | None = None
         self.signal_name = ready.signal
         self.detail: str | None = None
-        self._starttime = first.starttime
+        self._starttime = starttime
         self._procfs = procfs
         self._clock = clock
         self._wall_clock = wall_clock
@@ -382,7 +335,8 @@ class LaunchWatcher:
         wall_clock: Callable[[], float] = time.time,
     ):
         self.stats = WatcherStats()
-        self._matchers = [AppMatcher(app) for app in apps]
+        self._apps = {app.name: app for app in apps}
+        self._membership = AppMembership(apps)
         self._log_paths = tuple(
             app.ready.log_path
             for app in apps
@@ -390,14 +344,14 @@ class LaunchWatcher:
         )
         self._recorder = recorder
         self._version_of = version_of
-        self._procfs = ProcFS(proc_root)
+        self._procfs = LaunchProcFS(proc_root)
+        self._source = ProcfsProcesses(self._procfs)
         self._scan_interval = scan_interval
         self._poll_interval = poll_interval
         self._clock = clock
         self._wall_clock = wall_clock
-        self._seen: set[int] | None = None
+        self._baseline_taken = False
         self._newest_pid: int | None = None
-        self._recheck: dict[int, str] = {}
         self._launches: dict[int, _Launch] = {}
         self._log_history: deque[dict[Path, LogPosition | None]] = deque(maxlen=_LOG_HISTORY)
         self._lock = threading.Lock()
@@ -471,64 +425,47 @@ class LaunchWatcher:
         newest = self._procfs.newest_pid()
         unchanged = newest is not None and newest == self._newest_pid
         self._newest_pid = newest
-        if unchanged and self._seen is not None and not self._recheck:
+        if unchanged and self._baseline_taken and not self._membership.rechecks_pending:
             self.stats.scans_skipped += 1
             return
-        current = set(self._procfs.pids())
-        if self._seen is None:
-            self._seen = current
+        classified = self._membership.refresh(self._procfs.pids(), self._source)
+        if not self._baseline_taken:
+            self._baseline_taken = True
             return
-        new = sorted(current - self._seen)
-        self._seen = current
-        recheck, self._recheck = self._recheck, {}
+        self.stats.processes_inspected += len(classified)
         parents: dict[int, int] = {}
         launched: list[_Launch] = []
-        for pid in new:
-            launch = self._inspect(pid, parents, log_age=2)
+        for item in classified:
+            if not item.again:
+                parents[item.info.pid] = item.info.ppid
+            launch = self._launch_of(item, log_age=3 if item.again else 2)
             if launch is not None:
                 launched.append(launch)
-        for pid, comm in recheck.items():
-            if pid in current:
-                launch = self._reinspect(pid, comm, log_age=3)
-                if launch is not None:
-                    launched.append(launch)
         self._adopt(parents)
         for launch in launched:
             self._step(launch)
 
-    def _inspect(self, pid: int, parents: dict[int, int], log_age: int) -> _Launch | None:
-        self.stats.processes_inspected += 1
-        try:
-            # stat rather than comm: same cost, and it also gives the parent and start time.
-            info = self._procfs.stat(pid)
-        except OSError:
-            return None  # gone already, or hidden from this user
-        parents[pid] = info.ppid
-        launch = self._launch_of(info, log_age)
-        if launch is None and not info.exited:
-            self._recheck[pid] = info.comm
-        return launch
+    def members(self) -> dict[str, set[int]]:
+        """The pids of each app, by the rule the per-app collector counts them with."""
+        with self._lock:
+            return self._membership.members()
 
-    def _reinspect(self, pid: int, comm: str, log_age: int) -> _Launch | None:
-        """A second look at a pid that did not match: it may have exec'd the app since."""
-        try:
-            if self._procfs.comm(pid) == comm:
-                return None
-            self.stats.processes_inspected += 1
-            return self._launch_of(self._procfs.stat(pid), log_age)
-        except OSError:
-            return None
+    def following(self) -> dict[str, set[int]]:
+        """The processes of each app's launches being followed: their first pids and trees."""
+        with self._lock:
+            trees: dict[str, set[int]] = {}
+            for launch in self._launches.values():
+                trees.setdefault(launch.app.name, set()).update({launch.pid, *launch.tree})
+            return trees
 
-    def _launch_of(self, info: ProcStat, log_age: int) -> _Launch | None:
-        facts = _ProcessFacts(self._procfs, info.pid)
-        try:
-            matcher = next((m for m in self._matchers if m.matches(info.comm, facts)), None)
-        except OSError:
-            return None
-        if matcher is None or info.exited or self._has_app_ancestor(matcher, info.ppid):
-            return None
-        started, started_wall = self._start_times(info)
-        app = matcher.app
+    def _launch_of(self, item: Classified, log_age: int) -> _Launch | None:
+        verdict = item.verdict
+        if verdict.own is None or verdict.app != verdict.own:
+            return None  # not itself an app's process, or exited
+        if self._membership.app_of(verdict.ppid) == verdict.own:
+            return None  # a helper of a running instance
+        app = self._apps[verdict.own]
+        started, started_wall = self._start_times(verdict.start)
         start = None
         if app.ready.log_path is not None:
             positions = self._log_history[max(0, len(self._log_history) - log_age)]
@@ -536,7 +473,8 @@ class LaunchWatcher:
             start = log_start(before, log_file_position(app.ready.log_path), started_wall)
         launch = _Launch(
             app,
-            info,
+            item.info.pid,
+            verdict.start,
             started,
             started_wall,
             self._procfs,
@@ -544,27 +482,14 @@ class LaunchWatcher:
             self._wall_clock,
             start,
         )
-        self._launches[info.pid] = launch
+        self._launches[item.info.pid] = launch
         return launch
 
-    def _has_app_ancestor(self, matcher: AppMatcher, pid: int) -> bool:
-        for _ in range(_MAX_ANCESTORS):
-            if pid <= 1:
-                return False
-            try:
-                info = self._procfs.stat(pid)
-                if matcher.matches(info.comm, _ProcessFacts(self._procfs, pid)):
-                    return True
-            except OSError:
-                return False  # the parent is gone (or hidden): nothing of the app above
-            pid = info.ppid
-        return False
-
-    def _start_times(self, info: ProcStat) -> tuple[float, float]:
+    def _start_times(self, starttime: float) -> tuple[float, float]:
         """Creation time on the monotonic clock and as Unix time."""
         uptime = self._procfs.uptime()
         now, wall = self._clock(), self._wall_clock()
-        created = (info.starttime + 0.5) / self._procfs.clock_ticks
+        created = (starttime + 0.5) / self._procfs.clock_ticks
         age = max(0.0, uptime - created)
         return now - age, wall - age
 
@@ -574,7 +499,8 @@ class LaunchWatcher:
             owners[launch.pid] = launch
             owners.update(dict.fromkeys(launch.tree, launch))
         for pid, owner in assign_descendants(parents, owners).items():
-            if isinstance(owner, _Launch):
+            # A helper that is itself another app's process is that app's, not this launch's.
+            if isinstance(owner, _Launch) and self._membership.app_of(pid) == owner.app.name:
                 owner.tree.add(pid)
 
     # --- following launches ------------------------------------------------------------------

@@ -5,18 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from agent.collectors.apps import (
-    AppCollector,
-    AppMatcher,
-    AppUsage,
-    ProcStat,
-    parse_proc_stat,
-    parse_statm_rss_pages,
-    resolve_apps,
-    usage_samples,
-)
+from agent.collectors.apps import AppCollector, AppUsage, add_up, usage_samples
 from agent.collectors.base import Sample
 from agent.config import AppConfig
+from agent.processes import ProcessUsage
 
 TICKS = 100
 PAGE = 4096
@@ -62,115 +54,11 @@ def _collector(proc_root: Path, apps: tuple[AppConfig, ...] = APPS) -> AppCollec
 # --- parsing and pure logic --------------------------------------------------------------------
 
 
-def test_it_parses_stat_lines_whose_name_holds_spaces_and_parentheses() -> None:
-    line = (
-        "4242 (my (odd) app) S 812 4242 4242 0 -1 4194304 99 0 0 0 70 30 0 0 20 0 1 0 64164"
-        " 3133440 356 18446744073709551615 1 1 0 0"
-    )
-
-    assert parse_proc_stat(line) == ProcStat(
-        comm="my (odd) app", ppid=812, cpu_ticks=100, start_ticks=64164
-    )
-
-
-def test_it_refuses_a_truncated_stat_line() -> None:
-    with pytest.raises(ValueError, match="malformed"):
-        parse_proc_stat("4242 (cat) R 1 2 3")
-
-
-def test_it_reads_resident_pages_from_statm() -> None:
-    assert parse_statm_rss_pages("765 401 373 5 0 123 0\n") == 401
-
-
-def test_it_matches_on_comm_without_reading_the_command_line() -> None:
-    def no_cmdline() -> list[str]:
-        raise AssertionError("command line read although comm decided")
-
-    assert AppMatcher(APPS[:1]).match("firefox", no_cmdline, lambda: None) == "firefox"
-
-
-def test_it_matches_a_cut_comm_through_argv0() -> None:
-    matcher = AppMatcher(APPS)
-
-    app = matcher.match(
-        "jetbrains-toolb", lambda: ["/opt/jetbrains-toolbox/jetbrains-toolbox"], lambda: None
-    )
-
-    assert app == "toolbox"
-
-
-def test_it_matches_a_cut_comm_through_the_executable_when_argv0_was_rewritten() -> None:
-    matcher = AppMatcher([AppConfig(name="slack", process_names=("slack-desktop-app",))])
-
-    app = matcher.match(
-        "slack-desktop-a", lambda: ["--type=renderer"], lambda: "/usr/lib/slack/slack-desktop-app"
-    )
-
-    assert app == "slack"
-
-
-def test_it_finds_the_program_in_an_argv0_that_holds_the_whole_command_line() -> None:
-    matcher = AppMatcher(APPS[:1])
-
-    assert (
-        matcher.match(
-            "Web Content", lambda: ["/usr/lib/firefox/firefox -contentproc"], lambda: None
-        )
-        == "firefox"
-    )
-
-
-def test_it_requires_the_command_line_pattern_when_one_is_set() -> None:
-    matcher = AppMatcher(APPS)
-
-    erp = matcher.match("java", lambda: ["java", "-jar", "/opt/erp/erp-client.jar"], lambda: None)
-    other = matcher.match("java", lambda: ["java", "-jar", "/opt/other/tool.jar"], lambda: None)
-
-    assert (erp, other) == ("erp", None)
-
-
-def test_it_gives_a_process_the_first_app_that_fits_in_configuration_order() -> None:
-    matcher = AppMatcher(
-        [
-            AppConfig(name="erp", process_names=("java",), cmdline_pattern="erp"),
-            AppConfig(name="any-java", process_names=("java",)),
-        ]
-    )
-
-    assert matcher.match("java", lambda: ["java", "erp"], lambda: None) == "erp"
-    assert matcher.match("java", lambda: ["java", "x"], lambda: None) == "any-java"
-
-
-def test_it_gives_new_descendants_the_app_of_their_nearest_matched_ancestor() -> None:
-    own: dict[int, tuple[str | None, int]] = {
-        30: (None, 20),  # grandchild seen before its parent in iteration order
-        20: (None, 10),
-        10: ("firefox", 1),
-        40: (None, 7),  # child of a process seen in an earlier call
-        50: (None, 1),
-        60: ("erp", 20),  # its own match wins over the inherited one
-    }
-    known = {1: None, 7: "toolbox"}
-
-    assert resolve_apps(own, known) == {
-        30: "firefox",
-        20: "firefox",
-        10: "firefox",
-        40: "toolbox",
-        50: None,
-        60: "erp",
-    }
-
-
-def test_it_ends_a_parent_loop_without_an_app() -> None:
-    assert resolve_apps({5: (None, 6), 6: (None, 5)}, {}) == {5: None, 6: None}
-
-
 def test_it_reports_every_app_and_cpu_only_when_there_was_a_period() -> None:
-    usage = {"firefox": AppUsage(cpu_ticks=450, rss_pages=10, processes=2)}
+    usage = {"firefox": AppUsage(cpu_seconds=4.5, rss_bytes=10 * PAGE, processes=2)}
 
-    first = _by_app(usage_samples(["firefox", "erp"], usage, None, TICKS, PAGE))
-    later = _by_app(usage_samples(["firefox", "erp"], usage, 5.0, TICKS, PAGE))
+    first = _by_app(usage_samples(["firefox", "erp"], usage, None))
+    later = _by_app(usage_samples(["firefox", "erp"], usage, 5.0))
 
     assert first == {
         ("app_rss_bytes", "firefox"): 10 * PAGE,
@@ -180,6 +68,21 @@ def test_it_reports_every_app_and_cpu_only_when_there_was_a_period() -> None:
     }
     assert later[("app_cpu_utilization_ratio", "firefox")] == pytest.approx(0.9)
     assert later[("app_cpu_utilization_ratio", "erp")] == 0.0
+
+
+def test_it_counts_only_the_cpu_spent_since_the_previous_reading() -> None:
+    readings = {
+        10: ("firefox", ProcessUsage(start=1, cpu_seconds=12.0, rss_bytes=100)),
+        11: ("firefox", ProcessUsage(start=2, cpu_seconds=0.5, rss_bytes=50)),  # new
+        20: ("erp", ProcessUsage(start=3, cpu_seconds=3.0, rss_bytes=7)),  # counter went back
+    }
+
+    usage = add_up(readings, {10: 10.0, 20: 4.0})
+
+    assert usage == {
+        "firefox": AppUsage(cpu_seconds=2.5, rss_bytes=150, processes=2),
+        "erp": AppUsage(cpu_seconds=0.0, rss_bytes=7, processes=1),
+    }
 
 
 # --- against the fake /proc --------------------------------------------------------------------

@@ -23,13 +23,11 @@ import pytest
 
 from agent.config import AppConfig, ReadySection
 from agent.launches.procfs import (
-    ProcFS,
+    LaunchProcFS,
     count_shared_objects,
     listen_dump_request,
     parse_diag_ports,
     parse_listening_ports,
-    parse_newest_pid,
-    parse_stat,
 )
 from agent.launches.recorder import LaunchRecorder
 from agent.launches.watcher import (
@@ -39,6 +37,7 @@ from agent.launches.watcher import (
     assign_descendants,
     log_start,
 )
+from agent.procfs import parse_newest_pid, parse_pid_stat
 from agent.shared.wire import LaunchEvent
 from tests.agent.launches.fake_app import READY_LINE, make_launcher
 from tests.conftest import free_port
@@ -76,7 +75,7 @@ NET_TCP = """\
 
 
 def test_stat_is_split_after_the_last_parenthesis_of_the_name() -> None:
-    stat = parse_stat(STAT_WITH_ODD_NAME)
+    stat = parse_pid_stat(STAT_WITH_ODD_NAME)
     assert (stat.pid, stat.comm, stat.state, stat.ppid) == (4242, "Web Content (2)", "S", 4100)
     assert (stat.cpu_ticks, stat.major_faults, stat.starttime) == (913, 20, 2236611)
 
@@ -515,7 +514,7 @@ def test_the_loop_counts_a_failing_step_and_carries_on(tmp_path: Path) -> None:
 
 
 def test_live_proc_readings_describe_this_process() -> None:
-    procfs = ProcFS()
+    procfs = LaunchProcFS()
     own = procfs.stat(os.getpid())
     assert own.pid in procfs.pids()
     assert procfs.comm(own.pid) == own.comm
@@ -532,7 +531,7 @@ def test_the_newest_pid_is_the_last_field_of_loadavg() -> None:
 
 
 def test_the_newest_pid_is_read_afresh_from_the_file_kept_open(tmp_path: Path) -> None:
-    procfs = ProcFS(tmp_path)
+    procfs = LaunchProcFS(tmp_path)
     assert procfs.newest_pid() is None  # no loadavg: unreadable, not an error
     loadavg = tmp_path / "loadavg"
     loadavg.write_text("0.10 0.20 0.30 1/120 41\n")
