@@ -230,7 +230,7 @@ def _parse_carefully(document: bytes) -> Batch:
     if not isinstance(parsed, dict):
         raise _invalid(f"the body must be a JSON object (a {SCHEMA} document)")
     _check_schema_version(parsed)
-    if "\\u0000" in text:
+    if _holds_nul(parsed):
         raise _invalid("the body has a NUL character (\\u0000) in a text, which cannot be stored")
     try:
         batch = _BATCH_ADAPTER.validate_json(document, strict=True)
@@ -239,6 +239,26 @@ def _parse_carefully(document: bytes) -> Batch:
     if not _BATCH_ID.fullmatch(batch.batch_id):
         raise _invalid("batch_id: should be 1 to 64 letters, digits, '-' or '_'")
     return batch
+
+
+def _holds_nul(parsed: object) -> bool:
+    """Whether any decoded key or string holds a NUL (PostgreSQL text cannot store one).
+
+    Decoded, not searched for in the raw text: ``"\\\\u0000"`` is a backslash followed by
+    ``u0000``, six harmless characters. Iterative, as the document may nest deeply.
+    """
+    pending = [parsed]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                return True
+        elif isinstance(value, dict):
+            pending.extend(value.keys())
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+    return False
 
 
 def describe_errors(errors: Sequence[ErrorDetails], skip: int = 0) -> str:

@@ -395,6 +395,16 @@ def test_it_refuses_documents_the_store_must_not_see(
     assert api.store.batches == {}
 
 
+def test_a_backslash_before_u0000_is_text_not_a_nul(api: Api, client: TestClient) -> None:
+    document = to_dict(make_batch(api.host_id))
+    document["launches"][0]["version"] = "C:\\u0000\\build"  # a backslash, then "u0000"
+
+    response = post(client, gzip_json(document), api.headers())
+
+    assert response.status_code == 200, response.text
+    assert response.json()["stored"] is True
+
+
 @pytest.mark.parametrize("number", [b"1e999", b"-1.5e309", b"1" + b"0" * 400 + b".0"])
 def test_it_refuses_a_valid_batch_with_a_float_beyond_a_double(
     api: Api, client: TestClient, number: bytes
