@@ -36,6 +36,12 @@ detail to the operator. Their statuses:
 
 Anything else (5xx, 429) means "try again later". The token is never logged or stored; the
 credential is stored only in ``STATE_DIR/credential`` (mode 0600, see agent.credentials).
+
+Under systemd the agent runs as a ``DynamicUser=``, a user that exists only while the unit
+runs, so no operator can enrol *as* it. Root enrols instead (``sudo fleetsight-agent enroll``)
+and the files written are handed to the owner of the state directory
+(:func:`hand_to_state_dir_owner`): the service's user when it has run before; root when the
+directory is new, and systemd gives the whole directory to the service's user when it starts.
 """
 
 from __future__ import annotations
@@ -43,6 +49,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -123,8 +130,16 @@ def enrol(
     status = response.status
     if status in (200, 201):
         enrolment, secret = _parse_success(response, base, endpoint, clock)
-        store_credential(state_dir / CREDENTIAL_FILE, secret)
-        store_enrolment(state_dir / ENROLMENT_FILE, enrolment)
+        try:
+            store_credential(state_dir / CREDENTIAL_FILE, secret)
+            store_enrolment(state_dir / ENROLMENT_FILE, enrolment)
+            hand_to_state_dir_owner(state_dir, (CREDENTIAL_FILE, ENROLMENT_FILE))
+        except OSError as exc:
+            raise EnrolmentError(
+                f"enrolled, but cannot write the credential in {state_dir}:"
+                f" {exc.strerror or exc}; enrol as root (sudo), who can write the agent's"
+                " state directory"
+            ) from exc
         log.info("enrolled with %s as host %s", base, enrolment.host_id)
         return enrolment
     detail = _detail(response)
@@ -137,6 +152,26 @@ def enrol(
         raise EnrolmentError(f"enrolment refused by {endpoint} (HTTP {status}, {reason}){said}")
     said = f": {detail}" if detail else ""
     raise EnrolmentError(f"the advisor at {endpoint} answered HTTP {status}{said}; try again later")
+
+
+def hand_to_state_dir_owner(
+    state_dir: Path,
+    names: tuple[str, ...],
+    *,
+    euid: Callable[[], int] = os.geteuid,
+    chown: Callable[[Path, int, int], None] = os.chown,
+) -> None:
+    """When root wrote ``names`` into ``state_dir``, give them to the directory's owner.
+
+    systemd hands a state directory to the service's dynamic user only when the directory
+    itself belongs to someone else; files root adds to a directory the service already owns
+    would stay root's, and the agent could not read its own credential.
+    """
+    if euid() != 0:
+        return
+    owner = state_dir.stat()
+    for name in names:
+        chown(state_dir / name, owner.st_uid, owner.st_gid)
 
 
 def cleartext_warning(url: str) -> str | None:

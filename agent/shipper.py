@@ -27,6 +27,11 @@ An outage costs at most two requests per round: the first failure defers its bat
 stops the round; two failures in a row count across rounds, so after the first round of an
 outage each round costs one.
 
+Rounds run every ``round_interval`` (``[advisor] send_interval``): a batch whose backoff ends
+between two rounds is tried at the next one, and that is the time the log gives. When a batch
+gets through after a stopped round, one INFO line says how long delivery was down and how many
+batches waited.
+
 Batch ids make retries safe: the advisor stores a batch once per id, so a batch whose answer
 was lost is simply sent again. Errors never escape ``send_due``: they end up in the report,
 the log and :class:`ShipStats`.
@@ -35,6 +40,7 @@ the log and :class:`ShipStats`.
 from __future__ import annotations
 
 import logging
+import math
 import random
 import ssl
 import time
@@ -64,11 +70,14 @@ _REASON_CHARS = 500
 _MAX_BODY_READ = 8192
 
 RE_ENROL_ACTION = (
-    "the advisor refused this agent's credential: re-enrol with `fleetsight-agent enroll URL`"
-    " and a new token from the advisor's admin (a revoked host must be released by the admin"
-    " first)"
+    "the advisor refused this agent's credential: re-enrol with"
+    " `sudo fleetsight-agent enroll URL -` and a new token from the advisor's admin (a revoked"
+    " host must be released by the admin first)"
 )
-NOT_ENROLLED_ACTION = "not enrolled: run `fleetsight-agent enroll URL` and paste the token"
+NOT_ENROLLED_ACTION = (
+    "not enrolled: run `sudo fleetsight-agent enroll URL -` with the token on stdin, then"
+    " `systemctl restart fleetsight-agent`"
+)
 
 
 def fix_url_action(url: str) -> str:
@@ -153,7 +162,9 @@ class Shipper:
     """Delivers spooled batches to ``url`` (the advisor's base URL); see the module docstring.
 
     ``credential`` is called at the start of every round, so a re-enrolment is picked up
-    without a restart; it returns None when the agent is not enrolled.
+    without a restart; it returns None when the agent is not enrolled. ``round_interval`` is
+    how often :meth:`send_due` is called (0: whenever a batch is due); it only makes the log
+    give the time of the round that will really try again.
     """
 
     def __init__(
@@ -169,6 +180,7 @@ class Shipper:
         max_backoff: float = 900.0,
         batch_limit: int = 50,
         base_backoff: float = 2.0,
+        round_interval: float = 0.0,
     ) -> None:
         self._spool = spool
         self.url = url.rstrip("/")
@@ -181,11 +193,15 @@ class Shipper:
         self._max_backoff = max_backoff
         self._base_backoff = min(base_backoff, max_backoff)
         self._batch_limit = batch_limit
+        self._round_interval = round_interval
         self.stats = ShipStats()
         self._said_not_enrolled = False
         # The batch whose attempt failed transiently last, if the last attempt did: the
         # next failure on another batch means the advisor is down, not a batch.
         self._last_failed: str | None = None
+        # When a round first stopped for want of an advisor that takes batches; cleared, with
+        # one line in the log, by the next batch delivered.
+        self._down_since: float | None = None
 
     def send_due(self) -> ShipReport:
         """Send what is due now; never raises for network or advisor trouble."""
@@ -252,6 +268,15 @@ class Shipper:
         return self._report(sent, quarantined, alone)
 
     def _delivered(self, batch: SpooledBatch, now: float) -> None:
+        if self._down_since is not None:
+            waited = self._spool.status().pending  # this batch included: it waited too
+            log.info(
+                "delivery to %s resumed after %s down; %d batches had waited",
+                self.url,
+                _duration(now - self._down_since),
+                waited,
+            )
+            self._down_since = None
         self._spool.ack(batch.batch_id)
         self.stats.batches_sent += 1
         self.stats.bytes_sent += len(batch.body)
@@ -276,10 +301,10 @@ class Shipper:
         delay = self._delay(batch.attempts + 1, retry_after_header, now)
         self._spool.defer(batch.batch_id, now + delay, error)
         log.warning(
-            "batch %s not delivered: %s; retrying it in %.0f s, the others go on",
+            "batch %s not delivered: %s; retrying it %s, the others go on",
             batch.batch_id,
             error,
-            delay,
+            self._next_attempt(now, now + delay),
         )
         return now + delay
 
@@ -350,18 +375,21 @@ class Shipper:
         if kind == "transient":
             self._spool.defer(batch.batch_id, retry_at, error)
         self._spool.defer_all(retry_at, error)
+        if self._down_since is None:
+            self._down_since = now
         message = f"{error}; {action}" if action else error
+        retrying = self._next_attempt(now, retry_at)
         if kind in ("auth", "config"):
-            log.error("sending batches stopped: %s; retrying in %.0f s", message, delay)
+            log.error("sending batches stopped: %s; retrying %s", message, retrying)
         elif kind == "transient":
             log.warning(
                 "sending batches stopped, the advisor failed on two batches in a row: %s;"
-                " retrying in %.0f s",
+                " retrying %s",
                 message,
-                delay,
+                retrying,
             )
         else:
-            log.warning("sending batches stopped: %s; retrying in %.0f s", message, delay)
+            log.warning("sending batches stopped: %s; retrying %s", message, retrying)
         return ShipReport(
             sent=tuple(sent),
             deferred=tuple(b.batch_id for b, _, _ in alone) + tuple(b.batch_id for b in held),
@@ -371,6 +399,27 @@ class Shipper:
             action=action,
             retry_at=retry_at,
         )
+
+    def _next_attempt(self, now: float, due_at: float) -> str:
+        """When a batch due at ``due_at`` is really tried, the first round from then on, as
+        ``"at 10:42:15 (in 15 s)"``: rounds come every ``round_interval`` from this one."""
+        wait = max(0.0, due_at - now)
+        if self._round_interval > 0:
+            wait = max(1, math.ceil(wait / self._round_interval - 1e-9)) * self._round_interval
+        when = time.strftime("%H:%M:%S", time.localtime(now + wait))
+        return f"at {when} (in {_duration(wait)})"
+
+
+def _duration(seconds: float) -> str:
+    """``"42 s"``, ``"3 min 20 s"``, ``"2 h 5 min"``: for an operator reading the log."""
+    seconds = round(seconds)
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds} s" if seconds else f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min" if minutes else f"{hours} h"
 
 
 def _snippet(text: str) -> str:

@@ -1,4 +1,4 @@
-"""uvicorn's HTTP protocol with a deadline on request headers (slowloris).
+"""uvicorn's HTTP protocol with a deadline on request headers (slowloris), quick to stop.
 
 uvicorn times out idle keep-alive connections, but not a request whose headers never finish:
 a client that opens a connection and sends a header line every few seconds holds a socket and
@@ -45,6 +45,21 @@ class HeaderDeadlineProtocol(HttpToolsProtocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_header_deadline()
         super().connection_lost(exc)
+
+    def shutdown(self) -> None:
+        """SIGTERM: drop an idle keep-alive connection at once; a request in flight is answered.
+
+        uvicorn closes an idle connection gracefully and waits until it is gone. Over TLS that
+        close waits for the client's close_notify, which a client sitting on its kept-alive
+        connection (an agent between two rounds) never sends: the advisor then hung for the
+        whole graceful timeout and logged an error. Nothing is lost by aborting: no request
+        is under way, and once the last answer has left the buffer the client has all of it.
+        """
+        idle = self.cycle is None or self.cycle.response_complete
+        if idle and not self.transport.is_closing() and not self.transport.get_write_buffer_size():
+            self.transport.abort()
+            return
+        super().shutdown()
 
     def _arm_header_deadline(self) -> None:
         self._cancel_header_deadline()

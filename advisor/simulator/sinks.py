@@ -8,10 +8,12 @@ the HTTP ``X-Fleetsight-Sent-At`` header and the sleep between retries are injec
 from __future__ import annotations
 
 import queue
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 
@@ -83,6 +85,40 @@ def write_to_store(store: Store, deliveries: Iterable[Delivery]) -> SinkStats:
     return stats
 
 
+def make_client(url: str, *, ca_file: Path | None = None, concurrency: int = 8) -> httpx.Client:
+    """The client for an advisor at ``url``: its certificate checked against ``ca_file`` (a
+    private CA, a self-signed certificate) or else the system's trust store.
+
+    Raises SimulationError naming the file when ``ca_file`` holds no usable certificate.
+    """
+    verify: ssl.SSLContext | bool = True
+    if ca_file is not None:
+        try:
+            verify = ssl.create_default_context(cafile=str(ca_file))
+        except (OSError, ssl.SSLError) as exc:
+            reason = getattr(exc, "strerror", None) or getattr(exc, "reason", None) or exc
+            raise SimulationError(
+                f"--ca-file {ca_file}: no usable certificate ({reason})"
+            ) from None
+    limits = httpx.Limits(max_connections=concurrency)
+    return httpx.Client(base_url=url, timeout=60.0, limits=limits, verify=verify)
+
+
+def describe_transport_error(url: str, exc: httpx.TransportError) -> str:
+    """One sentence for a failure to talk to the advisor at all, TLS failures made plain."""
+    cause: BaseException | None = exc
+    while cause is not None and not isinstance(cause, ssl.SSLError):
+        cause = cause.__cause__ or cause.__context__
+    if isinstance(cause, ssl.SSLCertVerificationError):
+        return (
+            f"the certificate of {url} is not trusted ({cause.verify_message}); pass the CA"
+            " (or the self-signed certificate) that issued it with --ca-file"
+        )
+    if isinstance(cause, ssl.SSLError):
+        return f"no TLS connection to {url}: {cause.reason or cause} (is it an https:// URL?)"
+    return f"cannot reach the advisor at {url}: {exc or type(exc).__name__}"
+
+
 class HttpSink:
     """POSTs batches to a running advisor like the agent's shipper: gzip, bearer credential,
     batch id and sent-at headers, honouring 429/503 Retry-After.
@@ -122,16 +158,22 @@ class HttpSink:
                     f"no enrolment token for department {host.department}: pass "
                     f"--token {host.department}=TOKEN or a plain --token TOKEN"
                 )
-            response = self._client.post(
-                ENROL_PATH,
-                json={
-                    "token": token,
-                    "host_id": host.host_id,
-                    "hostname": host.hostname,
-                    "agent_version": fleet.scenario.agent_version,
-                },
-                headers={"User-Agent": USER_AGENT},
-            )
+            try:
+                response = self._client.post(
+                    ENROL_PATH,
+                    json={
+                        "token": token,
+                        "host_id": host.host_id,
+                        "hostname": host.hostname,
+                        "agent_version": fleet.scenario.agent_version,
+                    },
+                    headers={"User-Agent": USER_AGENT},
+                )
+            except httpx.TransportError as exc:
+                # The first request of a run: a wrong URL or an untrusted certificate ends it.
+                raise SimulationError(
+                    describe_transport_error(str(self._client.base_url), exc)
+                ) from None
             if response.status_code != 201:
                 raise SimulationError(
                     f"enrolling {host.hostname} failed: HTTP {response.status_code} "
@@ -199,7 +241,7 @@ class HttpSink:
             except httpx.TransportError as exc:
                 self._sleep(delay)
                 delay = min(delay * 2, 30.0)
-                last = f"{type(exc).__name__}: {exc}"
+                last = describe_transport_error(str(self._client.base_url), exc)
                 continue
             status = response.status_code
             if status in (200, 201):
