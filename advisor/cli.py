@@ -14,20 +14,19 @@ from typing import TYPE_CHECKING
 from sqlalchemy.exc import OperationalError
 
 from advisor import __version__
-from advisor.catalog import commands as catalog_commands
+from advisor import catalog_cli as catalog_commands
 from advisor.cli_args import duration_seconds
 from advisor.config import DEFAULT_CONFIG_PATH, AdvisorConfig, load_config
 from advisor.detect_cli import add_detect_parser
-from advisor.errors import FleetsightAdvisorError
+from advisor.errors import ConfigError, FleetsightAdvisorError
 from advisor.findings_cli import add_findings_parsers, cmd_analyse, cmd_findings
 from advisor.jobs import commands as jobs_commands
 from advisor.simulator.cli import add_simulate_parser
 from advisor.text import printable
-from agent.errors import ConfigError
 from agent.shared.cli_options import add_commands
 
 if TYPE_CHECKING:
-    from advisor.store.sql import SqlStore
+    from advisor.store import Store
 
 log = logging.getLogger("advisor")
 
@@ -163,18 +162,17 @@ def _overrides(args: argparse.Namespace) -> dict[str, str]:
     return overrides
 
 
-def _open_store(config: AdvisorConfig, *, check: bool = True) -> SqlStore:
-    from advisor.store.engine import make_engine
-    from advisor.store.migrate import open_current
-    from advisor.store.sql import SqlStore
+def _open_store(config: AdvisorConfig, *, create: bool = False) -> Store:
+    from advisor.store.open import open_store
 
-    url = config.database_url
-    return SqlStore(open_current(url) if check else make_engine(url))
+    return open_store(config, create=create).hosts
 
 
 def cmd_serve(args: argparse.Namespace, config: AdvisorConfig) -> int:
     from advisor.serve import serve
+    from advisor.tls_files import check_server_tls
 
+    check_server_tls(config)  # one sentence now, not uvicorn's traceback when it binds
     if config.server.workers > 1 and not config.database_url.startswith("postgresql"):
         log.warning(
             "[server] workers = %d on SQLite: its one writer at a time makes extra workers wait;"
@@ -193,6 +191,9 @@ def cmd_serve(args: argparse.Namespace, config: AdvisorConfig) -> int:
 
 
 def cmd_check_config(args: argparse.Namespace, config: AdvisorConfig) -> int:
+    from advisor.tls_files import check_server_tls
+
+    check_server_tls(config)
     print(f"{config.source}: OK")
     print(
         f"  listen            {config.server.listen}"
@@ -207,10 +208,10 @@ def cmd_check_config(args: argparse.Namespace, config: AdvisorConfig) -> int:
 
 
 def cmd_db(args: argparse.Namespace, config: AdvisorConfig) -> int:
-    from advisor.store.engine import make_engine
     from advisor.store.migrate import current_revision, head_revision, upgrade
+    from advisor.store.open import open_engine
 
-    engine = make_engine(config.database_url)
+    engine = open_engine(config.database_url, create=args.action == "upgrade")
     try:
         if args.action == "upgrade":
             before = current_revision(engine)
@@ -233,7 +234,7 @@ def cmd_db(args: argparse.Namespace, config: AdvisorConfig) -> int:
 
 
 def cmd_token(args: argparse.Namespace, config: AdvisorConfig) -> int:
-    store = _open_store(config)
+    store = _open_store(config, create=args.action != "list")
     now = time.time()
     try:
         if args.action == "create":
@@ -251,7 +252,8 @@ def cmd_token(args: argparse.Namespace, config: AdvisorConfig) -> int:
             print(f"  {secret}")
             print(
                 "shown once; on each machine, the token on stdin (never on the command line,"
-                " where ps shows it): fleetsight-agent enroll https://ADVISOR - < token.txt"
+                " where ps shows it), as root:"
+                " sudo fleetsight-agent enroll https://ADVISOR - < token.txt"
             )
         elif args.action == "list":
             tokens = store.list_tokens()
@@ -281,7 +283,7 @@ def cmd_token(args: argparse.Namespace, config: AdvisorConfig) -> int:
 
 
 def cmd_host(args: argparse.Namespace, config: AdvisorConfig) -> int:
-    store = _open_store(config)
+    store = _open_store(config, create=args.action != "list")
     try:
         if args.action == "list":
             hosts = store.list_hosts()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from agent.config import duration
+from agent.shared.config_values import duration
 
 
 def int_at_least(least: int) -> Callable[[str], int]:

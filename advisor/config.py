@@ -1,9 +1,11 @@
 """Advisor configuration: one TOML file plus ``FLEETSIGHT_ADVISOR_*`` environment overrides.
 
-Same rules as the agent's (agent/config.py): the schema is the dataclasses below, a bad value
-stops start-up with one sentence naming file, line and key, ``FLEETSIGHT_ADVISOR_<SECTION>_<KEY>``
-overrides a key (keys of ``[advisor]`` need no section), ``_FILE`` reads the value from a file,
-which is how a PostgreSQL URL with a password should be passed.
+Same rules as the agent's, from the same shared loader (agent/shared/config_loader.py) and
+value converters (agent/shared/config_values.py): the schema is the dataclasses below, a bad
+value stops start-up with one sentence naming file, line and key,
+``FLEETSIGHT_ADVISOR_<SECTION>_<KEY>`` overrides a key (keys of ``[advisor]`` need no
+section), ``_FILE`` reads the value from a file, which is how a PostgreSQL URL with a password
+should be passed.
 """
 
 from __future__ import annotations
@@ -15,31 +17,31 @@ from pathlib import Path
 from typing import Any
 
 from advisor.errors import ConfigError
-from agent.config import (
-    InvalidValue,
+from agent.shared.config_loader import (
     TableParser,
     apply_environment,
-    boolean,
     describe_tables,
+    load_toml,
+    raised_as,
+    read_config_text,
+    setting,
+)
+from agent.shared.config_values import (
+    boolean,
     duration,
     listen_address,
-    load_toml,
     log_level,
     optional_path,
     path,
     positive_int,
-    read_config_text,
     size,
     text,
 )
+from agent.shared.errors import InvalidValue
 
 DEFAULT_CONFIG_PATH = Path("/etc/fleetsight/advisor.toml")
-DEFAULT_STATE_DIR = Path("/var/lib/fleetsight")
+DEFAULT_STATE_DIR = Path("/var/lib/fleetsight-advisor")
 ENV_PREFIX = "FLEETSIGHT_ADVISOR_"
-
-
-def _opt(default: Any, convert: Any, help: str) -> Any:
-    return field(default=default, metadata={"convert": convert, "help": help})
 
 
 def database_url(value: object) -> str | None:
@@ -54,18 +56,18 @@ def database_url(value: object) -> str | None:
 
 @dataclass(frozen=True)
 class AdvisorSection:
-    state_dir: Path = _opt(DEFAULT_STATE_DIR, path, "Directory of the embedded SQLite database.")
-    log_level: str = _opt("info", log_level, "debug, info, warning or error.")
+    state_dir: Path = setting(DEFAULT_STATE_DIR, path, "Directory of the embedded SQLite database.")
+    log_level: str = setting("info", log_level, "debug, info, warning or error.")
 
 
 @dataclass(frozen=True)
 class ServerSection:
-    listen: str = _opt("127.0.0.1:8080", listen_address, "Address the HTTP API listens on.")
-    tls_cert_file: Path | None = _opt(
+    listen: str = setting("127.0.0.1:8080", listen_address, "Address the HTTP API listens on.")
+    tls_cert_file: Path | None = setting(
         None, optional_path, "Certificate (PEM) to serve HTTPS; agents should not send over HTTP."
     )
-    tls_key_file: Path | None = _opt(None, optional_path, "Private key (PEM) of tls_cert_file.")
-    workers: int = _opt(
+    tls_key_file: Path | None = setting(None, optional_path, "Private key (PEM) of tls_cert_file.")
+    workers: int = setting(
         1,
         positive_int,
         "Processes serving the API on one socket: one uses one core; with PostgreSQL, set it to"
@@ -75,7 +77,7 @@ class ServerSection:
 
 @dataclass(frozen=True)
 class DatabaseSection:
-    url: str | None = _opt(
+    url: str | None = setting(
         None,
         database_url,
         "SQLAlchemy URL; default: SQLite in STATE_DIR/advisor.sqlite3. For a fleet: "
@@ -85,39 +87,39 @@ class DatabaseSection:
 
 @dataclass(frozen=True)
 class IngestSection:
-    max_body_bytes: int = _opt(
+    max_body_bytes: int = setting(
         1024**2, size, "Largest compressed batch accepted; larger ones get 413."
     )
-    max_decompressed_bytes: int = _opt(
+    max_decompressed_bytes: int = setting(
         16 * 1024**2, size, "Largest batch after gunzip; a gzip bomb stops here with 413."
     )
-    max_concurrent: int = _opt(
+    max_concurrent: int = setting(
         32, positive_int, "Batches stored at once; beyond that a batch waits for a free slot."
     )
-    queue_wait: float = _opt(
+    queue_wait: float = setting(
         1.0,
         duration,
         "How long a batch waits for a free slot before the agent gets 429 and retries later.",
     )
-    retry_after: float = _opt(5.0, duration, "Retry-After sent with 429.")
-    body_timeout: float = _opt(
+    retry_after: float = setting(5.0, duration, "Retry-After sent with 429.")
+    body_timeout: float = setting(
         30.0,
         duration,
         "A batch whose body has not arrived whole this long after its headers gets 408: a"
         " stalled upload holds its slot no longer.",
     )
-    max_per_host: int = _opt(
+    max_per_host: int = setting(
         2,
         positive_int,
         "Batches of one host handled at once (an agent sends one at a time); more get 429.",
     )
-    host_batches_per_minute: int = _opt(
+    host_batches_per_minute: int = setting(
         600,
         positive_int,
         "Batches one host may send a minute (an agent sends one, and drains its spool after"
         " an outage); more get 429 with Retry-After. Per advisor process.",
     )
-    auth_cache: float = _opt(
+    auth_cache: float = setting(
         300.0,
         duration,
         "How long a credential the database vouched for is trusted before a body is read;"
@@ -136,31 +138,31 @@ def days(value: object) -> int:
 
 @dataclass(frozen=True)
 class JobsSection:
-    enabled: bool = _opt(
+    enabled: bool = setting(
         True,
         boolean,
         "Run the scheduled jobs in `serve`. Advisors sharing a database may all keep it on: "
         "each run happens in one of them.",
     )
-    rollup_interval: float = _opt(
+    rollup_interval: float = setting(
         300.0, duration, "How often new batches are rolled up into hourly and daily rollups."
     )
-    retention_interval: float = _opt(3600.0, duration, "How often retention deletes old rows.")
-    analysis_interval: float = _opt(
+    retention_interval: float = setting(3600.0, duration, "How often retention deletes old rows.")
+    analysis_interval: float = setting(
         21600.0,
         duration,
         "How often the analysis looks for degradation and updates the findings.",
     )
-    lease: float = _opt(
+    lease: float = setting(
         600.0,
         duration,
         "How long a job is held by its runner without renewal (renewed between chunks); "
         "another advisor takes over a crashed runner's job after this.",
     )
-    max_backoff: float = _opt(
+    max_backoff: float = setting(
         3600.0, duration, "Longest pause before a failing job is tried again."
     )
-    rollup_chunk_batches: int = _opt(
+    rollup_chunk_batches: int = setting(
         240,
         positive_int,
         "Batches rolled up per transaction (a host-hour is 60; SQLite ingest waits meanwhile).",
@@ -169,29 +171,29 @@ class JobsSection:
 
 @dataclass(frozen=True)
 class RetentionSection:
-    launches_days: int = _opt(90, days, "Days raw launch events are kept (0: forever).")
-    summaries_days: int = _opt(
+    launches_days: int = setting(90, days, "Days raw launch events are kept (0: forever).")
+    summaries_days: int = setting(
         14,
         days,
         "Days raw metric summaries are kept after they are rolled up (0: forever); never "
         "deleted before.",
     )
-    hourly_days: int = _opt(90, days, "Days hourly rollups are kept (0: forever).")
-    daily_days: int = _opt(730, days, "Days daily rollups are kept (0: forever).")
-    batches_days: int = _opt(
+    hourly_days: int = setting(90, days, "Days hourly rollups are kept (0: forever).")
+    daily_days: int = setting(730, days, "Days daily rollups are kept (0: forever).")
+    batches_days: int = setting(
         30,
         days,
         "Days batch records (what makes a retried batch a no-op) are kept, and at least as "
         "long as their raw summaries (0: forever).",
     )
-    chunk_rows: int = _opt(
+    chunk_rows: int = setting(
         5000, positive_int, "Rows deleted per transaction, so ingest never waits long."
     )
 
 
 @dataclass(frozen=True)
 class AnalysisSection:
-    window_days: int = _opt(
+    window_days: int = setting(
         90,
         positive_int,
         "Days of launches and pressure each analysis run reads (keep launches that long: "
@@ -233,26 +235,27 @@ def load_config(
 ) -> AdvisorConfig:
     """``path_``, else ``$FLEETSIGHT_ADVISOR_CONFIG``, else /etc/fleetsight/advisor.toml."""
     environ = os.environ if environ is None else environ
-    raw_text, source = read_config_text(
-        path_, environ, env_var="FLEETSIGHT_ADVISOR_CONFIG", default=DEFAULT_CONFIG_PATH
-    )
+    with raised_as(ConfigError):
+        raw_text, source = read_config_text(
+            path_, environ, env_var="FLEETSIGHT_ADVISOR_CONFIG", default=DEFAULT_CONFIG_PATH
+        )
     return parse_config(raw_text, source=source, environ=environ)
 
 
 def parse_config(
     raw_text: str, *, source: str = "<string>", environ: Mapping[str, str] | None = None
 ) -> AdvisorConfig:
-    data = load_toml(raw_text, source)
-    apply_environment(
-        data, environ or {}, prefix=ENV_PREFIX, sections=SECTIONS, default_section="advisor"
-    )
-    parser = TableParser(source, raw_text)
-    sections: dict[str, Any] = {}
-    for key, value in data.items():
-        if key not in SECTIONS:
-            raise parser.error(key, f"unknown section; expected one of: {', '.join(SECTIONS)}")
-        sections[key] = parser.build(SECTIONS[key], value, key)
-    config = AdvisorConfig(source=source, **sections)
+    """Parse TOML text into an :class:`AdvisorConfig`; see the module docstring for overrides.
+
+    Raises :class:`~advisor.errors.ConfigError` naming the file, line and key.
+    """
+    with raised_as(ConfigError):
+        data = load_toml(raw_text, source)
+        apply_environment(
+            data, environ or {}, prefix=ENV_PREFIX, sections=SECTIONS, default_section="advisor"
+        )
+        parser = TableParser(source, raw_text)
+        config = AdvisorConfig(source=source, **parser.sections(data, SECTIONS))
     server = config.server
     if bool(server.tls_cert_file) != bool(server.tls_key_file):
         raise ConfigError(

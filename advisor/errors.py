@@ -1,9 +1,10 @@
 """Exceptions raised by the advisor.
 
-agent.errors.ConfigError   bad configuration; names the file, line and key (one class for
-                           both programs: they share the config parser)
 FleetsightAdvisorError
+├── ConfigError          bad configuration; names the file, line and key (also an
+│                        agent.shared.errors.ConfigFileError, what the shared loader raises)
 ├── SchemaOutOfDate      the database needs `fleetsight-advisor db upgrade`
+├── DatabaseMissing      the database does not exist, and the command would not create it
 ├── EnrolmentRefused     an enrolment was not accepted: the token (unknown, expired,
 │                        revoked, used up) or the host (enrolled already without proof of
 │                        its credential, revoked, another department's); ``reason`` says
@@ -18,10 +19,11 @@ FleetsightAdvisorError
 
 from __future__ import annotations
 
-from agent.errors import ConfigError
+from agent.shared.errors import ConfigFileError
 
 __all__ = [
     "ConfigError",
+    "DatabaseMissing",
     "EnrolmentRefused",
     "FleetsightAdvisorError",
     "SchemaOutOfDate",
@@ -36,8 +38,21 @@ class FleetsightAdvisorError(Exception):
     """Base class of every error the advisor raises on purpose."""
 
 
+class ConfigError(FleetsightAdvisorError, ConfigFileError):
+    """The configuration is invalid. The message is one sentence fit for an operator.
+
+    advisor.config re-raises the shared loader's errors as this, so the advisor's tree holds
+    every config problem it reports and nothing of the agent's: ``ConfigError(problem,
+    source=..., key=..., line=...)``, as :class:`~agent.shared.errors.ConfigFileError`.
+    """
+
+
 class SchemaOutOfDate(FleetsightAdvisorError):  # noqa: N818 - reads as the verdict it is
     """The database schema is older (or newer) than this advisor's migrations."""
+
+
+class DatabaseMissing(FleetsightAdvisorError):  # noqa: N818 - reads as the verdict it is
+    """A command that only reads (or needs a migrated schema) found no database to open."""
 
 
 class EnrolmentRefused(FleetsightAdvisorError):  # noqa: N818 - reads as the verdict it is

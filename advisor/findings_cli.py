@@ -14,14 +14,15 @@ import datetime as dt
 import json
 import sys
 from collections.abc import Sequence
-from typing import Any, TextIO
-
-import sqlalchemy as sa
+from typing import TYPE_CHECKING, Any, TextIO
 
 from advisor.cli_args import positive_int
 from advisor.config import AdvisorConfig
 from advisor.store.findings import STATUSES, FindingFilter, StoredFinding
 from advisor.text import printable
+
+if TYPE_CHECKING:
+    from advisor.store.open import Stores
 
 FORMATS = ("table", "json", "csv")
 SHOWN_HOSTS = 20
@@ -121,10 +122,10 @@ def add_findings_parsers(commands: Any) -> None:
     show.add_argument("--format", choices=("text", "json"), default="text", help="(default: text)")
 
 
-def _engine(config: AdvisorConfig) -> sa.Engine:
-    from advisor.store.migrate import open_current
+def _stores(config: AdvisorConfig, *, create: bool = False) -> Stores:
+    from advisor.store.open import open_store
 
-    return open_current(config.database_url)
+    return open_store(config, create=create)
 
 
 def cmd_analyse(args: argparse.Namespace, config: AdvisorConfig) -> int:
@@ -136,15 +137,17 @@ def cmd_analyse(args: argparse.Namespace, config: AdvisorConfig) -> int:
     from advisor.jobs.runner import JobRunner
     from advisor.jobs.tasks import ANALYSIS, JOB_TABLES, default_owner
 
-    engine = _engine(config)
+    stores = _stores(config, create=True)
     try:
         metrics = JobMetrics(CollectorRegistry(), JOB_TABLES)
         window = args.window_days or config.analysis.window_days
-        work = AnalysisWork(engine, window_days=window, metrics=metrics, at=args.at)
+        work = AnalysisWork(
+            stores.frames, stores.findings, window_days=window, metrics=metrics, at=args.at
+        )
         runner = JobRunner(
             ANALYSIS,
             work,
-            engine,
+            stores.leases,
             interval=config.jobs.analysis_interval,
             lease_seconds=config.jobs.lease,
             max_backoff=config.jobs.max_backoff,
@@ -153,7 +156,7 @@ def cmd_analyse(args: argparse.Namespace, config: AdvisorConfig) -> int:
         )
         report = runner.run_now()
     finally:
-        engine.dispose()
+        stores.close()
     if report.outcome == "skipped":
         print("analysis: another advisor is running it now; nothing done")
         return 0
@@ -184,12 +187,10 @@ def cmd_analyse(args: argparse.Namespace, config: AdvisorConfig) -> int:
 
 def cmd_findings(args: argparse.Namespace, config: AdvisorConfig) -> int:
     """``findings list`` or ``findings show`` on the configured database."""
-    from advisor.store.findings import get_finding, list_findings
-
-    engine = _engine(config)
+    stores = _stores(config)
     try:
         if args.action == "show":
-            found = get_finding(engine, args.key)
+            found = stores.findings.get(args.key)
             if found is None:
                 print(
                     f"fleetsight-advisor: no finding {args.key!r} (`findings list --status all`"
@@ -210,10 +211,10 @@ def cmd_findings(args: argparse.Namespace, config: AdvisorConfig) -> int:
             cause=args.cause,
             department=args.department,
         )
-        write_findings(list_findings(engine, where, limit=args.limit), args.format, sys.stdout)
+        write_findings(stores.findings.find(where, limit=args.limit), args.format, sys.stdout)
         return 0
     finally:
-        engine.dispose()
+        stores.close()
 
 
 def _utc(timestamp: float | None) -> str:

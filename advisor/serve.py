@@ -47,9 +47,8 @@ from advisor.api.settings import ApiSettings
 from advisor.config import AdvisorConfig, load_config
 from advisor.errors import FleetsightAdvisorError
 from advisor.jobs import build_jobs, run_while_serving
-from advisor.store.migrate import check_schema, open_current
-from advisor.store.sql import SqlStore
-from agent.config import split_host_port
+from advisor.store.open import Stores, open_store
+from agent.shared.config_values import split_host_port
 
 log = logging.getLogger(__name__)
 
@@ -69,8 +68,7 @@ def build_app(config: AdvisorConfig, *, multiprocess: bool = False) -> FastAPI:
 
     Raises SchemaOutOfDate when the database needs ``fleetsight-advisor db upgrade``.
     """
-    engine = open_current(config.database_url)
-    store = SqlStore(engine)
+    stores = open_store(config, create=True)
     settings = ApiSettings(
         max_body_bytes=config.ingest.max_body_bytes,
         max_decompressed_bytes=config.ingest.max_decompressed_bytes,
@@ -81,16 +79,24 @@ def build_app(config: AdvisorConfig, *, multiprocess: bool = False) -> FastAPI:
         max_ingests_per_host=config.ingest.max_per_host,
         host_batches_per_minute=config.ingest.host_batches_per_minute,
         auth_cache_seconds=config.ingest.auth_cache,
-        ready_check=lambda: check_schema(engine),
+        ready_check=stores.check_schema,
     )
     if multiprocess:
         # Values go to the shared files, whatever registry holds them; /metrics reads the sum.
         registry, exposition = CollectorRegistry(), multiprocess_registry()
     else:
         registry = exposition = process_registry()
-    app = create_app(store, settings, registry=registry, exposition=exposition)
-    _close_on_shutdown(app, store)
-    jobs = build_jobs(engine, config, registry)  # None when [jobs] enabled is off
+    app = create_app(
+        stores.hosts,
+        settings,
+        findings=stores.findings,
+        catalog=stores.catalog,
+        api_tokens=stores.api_tokens,
+        registry=registry,
+        exposition=exposition,
+    )
+    _close_on_shutdown(app, stores)
+    jobs = build_jobs(stores, config, registry)  # None when [jobs] enabled is off
     if jobs is not None:
         run_while_serving(app, jobs)
     # The ~140,000 objects built so far (models, schemas, routes) live as long as the process;
@@ -120,7 +126,7 @@ def serve(config: AdvisorConfig, overrides: dict[str, str]) -> None:
         uvicorn.run(build_app(config), **options)
         return
     # Fail here, once, rather than in every worker as it starts.
-    open_current(config.database_url).dispose()
+    open_store(config, create=True).close()
     reuse_port_socket(host, port).close()  # the port is free (or ours): say so now if not
     os.environ.update(overrides)
     os.environ[MULTIPROC_ENV] = str(fresh_metrics_dir(config.advisor.state_dir / "metrics"))
@@ -236,7 +242,7 @@ def fresh_metrics_dir(path: Path) -> Path:
     return path
 
 
-def _close_on_shutdown(app: FastAPI, store: SqlStore) -> None:
+def _close_on_shutdown(app: FastAPI, store: Stores) -> None:
     inner = app.router.lifespan_context
 
     @asynccontextmanager

@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from agent import __version__
-from agent.config import DEFAULT_CONFIG_PATH, Config, duration, load_config
+from agent.config import DEFAULT_CONFIG_PATH, Config, load_config
 from agent.errors import EnrolmentError, FleetsightAgentError
 from agent.shared.cli_options import add_commands
+from agent.shared.config_values import duration
 
 if TYPE_CHECKING:
     from agent.collectors.base import Collector
@@ -35,7 +36,7 @@ configuration:
 
 examples:
   fleetsight-agent check-config
-  fleetsight-agent enroll https://advisor.example.org:8443 - < token.txt
+  sudo fleetsight-agent enroll https://advisor.example.org:8443 - < token.txt
   fleetsight-agent run
   fleetsight-agent collect --once | jq .intervals
   fleetsight-agent time --app login -- /usr/local/bin/login-script
@@ -296,6 +297,9 @@ def cmd_enroll(args: argparse.Namespace, config: Config) -> int:
         f" (department {enrolment.department or 'none'});"
         f" credential stored in {config.credential_path}"
     )
+    if os.geteuid() == 0:
+        # Root enrols for the service's dynamic user, which takes the files over at its start.
+        print("now (re)start the agent: systemctl restart fleetsight-agent")
     return 0
 
 

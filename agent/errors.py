@@ -1,7 +1,8 @@
 """Exceptions raised by the agent.
 
 FleetsightAgentError
-├── ConfigError            bad configuration; names the file, line and key
+├── ConfigError            bad configuration; names the file, line and key (also an
+│                          agent.shared.errors.ConfigFileError, what the shared loader raises)
 ├── EnrolmentError         enrolment refused or impossible
 ├── SpoolError             the on-disk spool cannot be opened or written
 ├── ReportError            a timing could not be handed to the local agent
@@ -11,24 +12,21 @@ FleetsightAgentError
 
 from __future__ import annotations
 
+from agent.shared.errors import ConfigFileError
+
 
 class FleetsightAgentError(Exception):
     """Base class of every error the agent raises on purpose."""
 
 
-class ConfigError(FleetsightAgentError):
-    """The configuration is invalid. The message is one sentence fit for an operator."""
+class ConfigError(FleetsightAgentError, ConfigFileError):
+    """The configuration is invalid. The message is one sentence fit for an operator.
 
-    def __init__(self, message: str, *, source: str = "", key: str = "", line: int | None = None):
-        where = source
-        if where and line is not None:
-            where = f"{where}:{line}"
-        prefix = f"{where}: " if where else ""
-        keypart = f"{key}: " if key else ""
-        super().__init__(f"{prefix}{keypart}{message}")
-        self.source = source
-        self.key = key
-        self.line = line
+    The shared loader's :class:`~agent.shared.errors.ConfigFileError` is re-raised as this
+    (agent.config does it), so the agent's tree holds every config problem it reports; being
+    a ``ConfigFileError`` too, it is built the same way: ``ConfigError(problem, source=...,
+    key=..., line=...)``.
+    """
 
 
 class EnrolmentError(FleetsightAgentError):

@@ -30,8 +30,8 @@ from prometheus_client.registry import Collector as PromCollector
 
 from agent import __version__
 from agent.collectors.base import Sample
-from agent.config import split_host_port
 from agent.httpserve import serve_in_thread
+from agent.shared.config_values import split_host_port
 from agent.shared.wire import LaunchEvent
 
 log = logging.getLogger(__name__)

@@ -626,6 +626,7 @@ def build_service(
             host_id=host.host_id,
             client=client,
             max_backoff=config.advisor.max_backoff,
+            round_interval=config.advisor.send_interval,
         )
 
     parts = Parts(

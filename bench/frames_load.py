@@ -35,8 +35,9 @@ from psycopg import sql
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from advisor.store.analysis_data import SqlFleetFrames  # noqa: E402
 from advisor.store.engine import make_engine  # noqa: E402
-from advisor.store.frames import PRESSURE_SERIES, load_fleet_data  # noqa: E402
+from advisor.store.frames import PRESSURE_SERIES  # noqa: E402
 from advisor.store.migrate import upgrade  # noqa: E402
 from advisor.store.models import DailyRollupRow, Host, LaunchRow, VersionSpanRow  # noqa: E402
 
@@ -172,13 +173,14 @@ def measure(engine: sa.Engine, args: argparse.Namespace, label: str) -> None:
     print(f"  written in {time.perf_counter() - began:.1f} s", flush=True)
     timings = []
     data = None
+    frames = SqlFleetFrames(engine)
     for _ in range(3):
         began = time.perf_counter()
-        data = load_fleet_data(engine, now=NOW, days=args.days)
+        data = frames.load(now=NOW, days=args.days)
         timings.append(time.perf_counter() - began)
     assert data is not None
     tracemalloc.start()
-    load_fleet_data(engine, now=NOW, days=args.days)
+    frames.load(now=NOW, days=args.days)
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     best = min(timings)

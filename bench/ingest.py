@@ -62,7 +62,8 @@ sys.path.insert(0, str(REPO))
 
 from advisor.store.engine import make_engine  # noqa: E402
 from advisor.store.migrate import upgrade  # noqa: E402
-from advisor.store.sql import SqlStore, canonical_labels  # noqa: E402
+from advisor.store.open import open_store_at  # noqa: E402
+from advisor.store.sql import canonical_labels  # noqa: E402
 from agent.shared.wire import (  # noqa: E402
     Batch,
     HostIdentity,
@@ -318,7 +319,7 @@ def run_variant(
 
 def enrol_hosts(url: str, count: int) -> list[SimHost]:
     """Enrol ``count`` hosts through the store and build each one's batch template."""
-    store = SqlStore(make_engine(url))
+    store = open_store_at(url).hosts
     rng = random.Random(42)
     try:
         now = time.time()

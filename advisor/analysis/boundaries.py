@@ -26,6 +26,10 @@ Method
 
 Callers compare like with like: cold and warm starts are separate series (a cold start
 takes twice as long, and their mix changes with the time of day).
+
+The analysis job runs the vectorised form, :mod:`advisor.analysis.fleet_versions`; this module
+is its reference, written out host by host, and a test checks that the two agree
+(tests/advisor/analysis/test_fleet_versions_reference.py).
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """The advisor's HTTP API: enrolment, ingest, health and metrics (FastAPI).
 
-:func:`advisor.api.app.create_app` wires a :class:`~advisor.store.Store` and
+:func:`advisor.api.app.create_app` wires a :class:`~advisor.store.Store` (and, for the admin
+routes, the findings, catalog and API-token interfaces of advisor.store) and
 :class:`~advisor.api.settings.ApiSettings` into an ASGI app; the service runs it under uvicorn.
 Request bodies are handled by :mod:`advisor.api.ingest` (pure: bytes in, a validated
 :class:`agent.shared.wire.Batch` or a rejection out), credentials by

@@ -39,12 +39,16 @@ from advisor import __version__
 from advisor.api import ingest, openapi_doc
 from advisor.api.body_limits import DEFAULT_MAX_BYTES, BodyLimits
 from advisor.api.catalog import add_catalog_routes
+from advisor.api.docs_ui import add_docs_routes
 from advisor.api.findings import add_findings_routes
 from advisor.api.ingest_route import IngestHandler
 from advisor.api.metrics import ApiMetrics, process_registry
 from advisor.api.settings import ApiSettings
 from advisor.errors import EnrolmentRefused
 from advisor.store import Store
+from advisor.store.api_tokens import ApiTokens
+from advisor.store.catalog import CatalogStore
+from advisor.store.findings import Findings
 from agent.shared.wire import (
     BATCH_ID_HEADER,
     ENROL_PATH,
@@ -163,15 +167,20 @@ def create_app(
     store: Store,
     settings: ApiSettings,
     *,
+    findings: Findings | None = None,
+    catalog: CatalogStore | None = None,
+    api_tokens: ApiTokens | None = None,
     clock: Callable[[], float] = time.time,
     registry: CollectorRegistry | None = None,
     exposition: CollectorRegistry | None = None,
 ) -> FastAPI:
-    """The advisor's API on ``store``.
+    """The advisor's API on ``store`` (enrolment and ingest).
 
-    ``clock`` stamps enrolments and received batches; ``registry`` receives the metrics
-    (default: a new registry with the process metrics too) and is what /metrics serves, unless
-    ``exposition`` is given (several workers: the sum of all their metrics).
+    The read endpoints for people are served when their store is given with ``api_tokens``
+    (the admin tokens they accept): the findings routes on ``findings``, the catalog routes on
+    ``catalog``. ``clock`` stamps enrolments and received batches; ``registry`` receives the
+    metrics (default: a new registry with the process metrics too) and is what /metrics
+    serves, unless ``exposition`` is given (several workers: the sum of all their metrics).
     """
     if registry is None:
         registry = process_registry()
@@ -180,7 +189,11 @@ def create_app(
         title="Fleetsight advisor",
         version=__version__,
         description='Agents enrol and send batches here. Errors are JSON `{"detail": "..."}`.',
+        # FastAPI's pages load their scripts from a CDN: /docs is served locally instead.
+        docs_url=None,
+        redoc_url=None,
     )
+    add_docs_routes(app)
     # Ingest reads its own body, against larger limits; every other body is small JSON.
     app.add_middleware(
         BodyLimits, exempt=frozenset({INGEST_PATH}), timeout=settings.body_timeout_seconds
@@ -188,8 +201,10 @@ def create_app(
     _install_error_handlers(app, metrics)
     _add_enrol_route(app, store, clock, metrics)
     _add_ingest_route(app, store, settings, clock, metrics)
-    add_catalog_routes(app, store, clock, ErrorDetail)
-    add_findings_routes(app, store, ErrorDetail)
+    if api_tokens is not None and catalog is not None:
+        add_catalog_routes(app, catalog, api_tokens, clock, ErrorDetail)
+    if api_tokens is not None and findings is not None:
+        add_findings_routes(app, findings, api_tokens, ErrorDetail)
     _add_health_routes(app, settings, registry if exposition is None else exposition)
     return app
 

@@ -27,15 +27,15 @@ from typing import Annotated, Any
 from fastapi import FastAPI, HTTPException, Path, Query
 from pydantic import BaseModel, Field
 
-from advisor.api.admin import Admin, error_responses, serve_admin_routes_from
+from advisor.api.admin import admin_only, error_responses
 from advisor.api.openapi_doc import NO_NUL
 from advisor.catalog.answers import is_supported
-from advisor.catalog.commands import outdated_document
 from advisor.catalog.fleet import MAX_HORIZON_DAYS, horizon_days
-from advisor.catalog.fleet_queries import fleet_outdated
 from advisor.catalog.model import ProductRecord
-from advisor.catalog.store import CatalogStore
 from advisor.catalog.versions import is_valid, sort_versions
+from advisor.catalog_cli import outdated_document
+from advisor.store.api_tokens import ApiTokens
+from advisor.store.catalog import CatalogStore
 
 PREFIX = "/api/v1/catalog"
 # Dates the lifecycle arithmetic can take, horizon included, without overflowing.
@@ -215,16 +215,17 @@ def _summary(record: ProductRecord, at: dt.date) -> dict[str, Any]:
 
 def add_catalog_routes(
     app: FastAPI,
-    store: object,
+    catalog: CatalogStore,
+    api_tokens: ApiTokens,
     clock: Callable[[], float],
     error_model: type[BaseModel],
 ) -> None:
-    """Add the catalog routes to ``app``. They need the SQL store (its ``engine``); on any
-    other store they answer 503. ``error_model`` documents the ``{"detail"}`` answers."""
-    serve_admin_routes_from(app, store)
+    """Add the catalog routes, on ``catalog``, to ``app``; ``api_tokens`` are the admin tokens
+    they accept; ``error_model`` documents the ``{"detail"}`` answers."""
+    admin = admin_only(api_tokens)
 
     def errors(described: dict[int, str]) -> dict[int | str, dict[str, Any]]:
-        return error_responses(error_model, "The catalog is", described)
+        return error_responses(error_model, described)
 
     def day(at: str | None) -> dt.date:
         if at is None:
@@ -254,12 +255,13 @@ def add_catalog_routes(
             },
         },
         tags=["catalog"],
+        dependencies=admin,
     )
-    def products(db: Admin, at: _At = None) -> ProductList:
+    def products(at: _At = None) -> ProductList:
         when = day(at)
-        catalog = CatalogStore(db).load()
+        loaded = catalog.load()
         return ProductList.model_validate(
-            {"at": when, "products": [_summary(r, when) for r in catalog.records.values()]}
+            {"at": when, "products": [_summary(r, when) for r in loaded.records.values()]}
         )
 
     @app.get(
@@ -267,18 +269,17 @@ def add_catalog_routes(
         summary="One product: identifiers, cycles, versions, prices",
         responses=errors({404: "No product of that name."}),
         tags=["catalog"],
+        dependencies=admin,
     )
     def product(
         name: Annotated[
             str, Path(min_length=1, max_length=200, pattern=NO_NUL, description="Product slug.")
         ],
-        db: Admin,
         at: _At = None,
     ) -> ProductDetail:
         when = day(at)
-        store = CatalogStore(db)
-        catalog = store.load([name])
-        record = catalog.records.get(name)
+        loaded = catalog.load([name])
+        record = loaded.records.get(name)
         if record is None:
             raise HTTPException(404, f"no product {name!r} in the catalog")
         ids = record.product.identifiers
@@ -296,7 +297,7 @@ def add_catalog_routes(
                     "cpes": list(ids.cpes),
                     "repology": ids.repology,
                 },
-                "aliases": sorted(a for a, slug in catalog.aliases.items() if slug == name),
+                "aliases": sorted(a for a, slug in loaded.aliases.items() if slug == name),
                 "cycles": [
                     {
                         "name": c.name,
@@ -319,7 +320,7 @@ def add_catalog_routes(
                     }
                     for v in (by_name[n] for n in reversed(ordered))
                 ],
-                "prices": store.prices(name),
+                "prices": catalog.prices(name),
                 "requirements": (
                     {
                         "min_ram_bytes": record.requirements.min_ram_bytes,
@@ -336,9 +337,9 @@ def add_catalog_routes(
         summary="Hosts x products behind the latest version or (nearly) end-of-life",
         responses=errors({}),
         tags=["catalog"],
+        dependencies=admin,
     )
     def outdated(
-        db: Admin,
         department: Annotated[
             str | None,
             Query(
@@ -363,7 +364,7 @@ def add_catalog_routes(
             horizon = horizon_days(eol_within)
         except ValueError as exc:
             raise HTTPException(400, f"eol_within: {exc}") from None
-        report = fleet_outdated(db, when, horizon_days=horizon, department=department)
+        report = catalog.outdated(when, horizon_days=horizon, department=department)
         return Outdated.model_validate(
             {"at": when, "eol_within_days": horizon, **outdated_document(report)}
         )

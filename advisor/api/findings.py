@@ -26,9 +26,10 @@ from fastapi import FastAPI, HTTPException, Path, Query
 from pydantic import BaseModel, Field
 
 from advisor.analysis.findings import Cause, Kind
-from advisor.api.admin import Admin, error_responses, serve_admin_routes_from
+from advisor.api.admin import admin_only, error_responses
 from advisor.api.openapi_doc import NO_NUL
-from advisor.store.findings import FindingFilter, get_finding, list_findings
+from advisor.store.api_tokens import ApiTokens
+from advisor.store.findings import FindingFilter, Findings
 
 PREFIX = "/api/v1/findings"
 
@@ -69,13 +70,15 @@ class FindingList(BaseModel):
     findings: list[FindingOut]
 
 
-def add_findings_routes(app: FastAPI, store: object, error_model: type[BaseModel]) -> None:
-    """Add the findings routes to ``app``. They need the SQL store (its ``engine``); on any
-    other store they answer 503. ``error_model`` documents the ``{"detail"}`` answers."""
-    serve_admin_routes_from(app, store)
+def add_findings_routes(
+    app: FastAPI, stored: Findings, api_tokens: ApiTokens, error_model: type[BaseModel]
+) -> None:
+    """Add the findings routes, on ``stored``, to ``app``; ``api_tokens`` are the admin
+    tokens they accept; ``error_model`` documents the ``{"detail"}`` answers."""
+    admin = admin_only(api_tokens)
 
     def errors(described: dict[int, str]) -> dict[int | str, dict[str, Any]]:
-        return error_responses(error_model, "Findings are", described)
+        return error_responses(error_model, described)
 
     @app.get(
         PREFIX,
@@ -93,9 +96,9 @@ def add_findings_routes(app: FastAPI, store: object, error_model: type[BaseModel
             },
         },
         tags=["findings"],
+        dependencies=admin,
     )
     def findings(
-        db: Admin,
         status: Annotated[
             Literal["open", "resolved", "all"], Query(description="Which findings.")
         ] = "open",
@@ -128,7 +131,7 @@ def add_findings_routes(app: FastAPI, store: object, error_model: type[BaseModel
             cause=cause,
             department=department,
         )
-        found = list_findings(db, where, limit=limit)
+        found = stored.find(where, limit=limit)
         return FindingList.model_validate(
             {"count": len(found), "findings": [f.to_dict() for f in found]}
         )
@@ -138,15 +141,15 @@ def add_findings_routes(app: FastAPI, store: object, error_model: type[BaseModel
         summary="One finding with its evidence",
         responses=errors({404: "No finding of that key."}),
         tags=["findings"],
+        dependencies=admin,
     )
     def finding(
         key: Annotated[
             str,
             Path(min_length=1, max_length=2000, pattern=NO_NUL, description="The finding's key."),
         ],
-        db: Admin,
     ) -> FindingOut:
-        found = get_finding(db, key)
+        found = stored.get(key)
         if found is None:
             raise HTTPException(404, f"no finding {key!r}")
         return FindingOut.model_validate(found.to_dict())

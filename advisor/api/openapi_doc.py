@@ -9,7 +9,7 @@ enforces elsewhere, so that a client, or a fuzzer such as schemathesis, can trus
   lengths, name patterns, list sizes), and in its description the rules JSON Schema cannot
   state (the clock window, the order of quantiles, totals over a list);
 * who may call what: the bearer schemes, the admin token on every route that depends on
-  :func:`advisor.api.admin.admin_engine`, and the ``WWW-Authenticate`` challenge that every
+  :class:`advisor.api.admin.AdminToken`, and the ``WWW-Authenticate`` challenge that every
   401 of a route with a security requirement carries (RFC 9110);
 * no FastAPI default 422 "Validation Error": the app answers those errors 400.
 """
@@ -26,7 +26,7 @@ from starlette.routing import BaseRoute
 
 from advisor.api import batch_rules as rules
 from advisor.api import ingest
-from advisor.api.admin import admin_engine
+from advisor.api.admin import AdminToken
 from agent.shared.wire import SCHEMA, WIRE_VERSION, Batch
 
 HOST_CREDENTIAL = "HostCredential"
@@ -278,7 +278,7 @@ def describe_security(document: dict[str, Any], routes: Iterable[BaseRoute]) -> 
     components.setdefault("securitySchemes", {}).update(SECURITY_SCHEMES)
     paths = document.get("paths", {})
     for route in routes:
-        if isinstance(route, APIRoute) and _depends_on(route.dependant, admin_engine):
+        if isinstance(route, APIRoute) and _depends_on(route.dependant, AdminToken):
             for method in route.methods or ():
                 paths[route.path_format][method.lower()]["security"] = [{ADMIN_TOKEN: []}]
     for operation in _operations(document):
@@ -303,8 +303,8 @@ def _operations(document: dict[str, Any]) -> Iterator[dict[str, Any]]:
         yield from path.values()
 
 
-def _depends_on(dependant: Dependant, call: object) -> bool:
+def _depends_on(dependant: Dependant, kind: type) -> bool:
     return any(
-        dependency.call is call or _depends_on(dependency, call)
+        isinstance(dependency.call, kind) or _depends_on(dependency, kind)
         for dependency in dependant.dependencies
     )

@@ -11,6 +11,12 @@ build on. Modules, each with one job:
 - ``matching``: installed packages to products (identifiers, then aliases; never guessed).
 - ``answers``: newer versions, newest supported, end of life, upgrade cost per seat.
 - ``costs``: cost settings and hardware price list from ``config/costs.toml``.
+- ``fleet``: the fleet's installed packages against the catalog (outdated, unmatched).
+- ``stored``: the catalog as read back, and what an import changed.
+
+Its SQL is in :mod:`advisor.store.catalog`, reading files and fetching over HTTP in
+:mod:`advisor.catalog_sources`, the commands in :mod:`advisor.catalog_cli`
+(tests/advisor/analysis/test_purity.py keeps this package free of them).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The fleet against the catalog, purely: which hosts run outdated software, what is unmatched.
 
-Input is plain data read by :mod:`advisor.catalog.fleet_queries`: each host's installed
+Input is plain data read by :mod:`advisor.store.catalog`: each host's installed
 packages and what its package manager offers. A host × product is *outdated* on ``now`` when
 a newer version is released (in the catalog or offered by the host's package manager), or its
 installed cycle is end-of-life or will be within the horizon. Versions that cannot be ordered
@@ -269,3 +269,18 @@ def unmatched(matcher: Matcher, counts: Iterable[tuple[str, str, int]]) -> list[
         result.append(UnmatchedPackage(source, package, hosts, outcome.reason, outcome.candidates))
     result.sort(key=lambda item: (-item.hosts, item.source, item.package))
     return result
+
+
+def offers_a_vendor_version(item: UpgradablePackage) -> bool:
+    """Whether a package manager's offer is a new vendor version: not a Debian-native
+    package, nor a new package revision of the installed vendor version."""
+    source = MANAGER_SOURCE.get(item.source)
+    scheme = SOURCE_SCHEME.get(source) if source else None
+    if scheme is None:
+        return True
+    if scheme == "deb" and is_native_deb(item.source, item.candidate):
+        return False
+    try:
+        return upstream_version(scheme, item.candidate) != upstream_version(scheme, item.installed)
+    except InvalidVersion:
+        return True

@@ -7,8 +7,8 @@
 - :mod:`advisor.jobs.commands`: ``fleetsight-advisor jobs run|status``;
 - :mod:`advisor.jobs.metrics`: what /metrics shows about them.
 
-The SQL lives in the store: advisor.store.rollup, advisor.store.retention and
-advisor.store.job_state.
+The jobs work on the store's interfaces (advisor.store.analysis_data.Upkeep and FleetFrames,
+advisor.store.findings.Findings, advisor.store.job_state.JobLeases); the SQL lives there.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio.to_thread
-import sqlalchemy as sa
 from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
 
@@ -27,12 +26,13 @@ from advisor.config import AdvisorConfig
 from advisor.jobs.metrics import JobMetrics
 from advisor.jobs.scheduler import JobScheduler
 from advisor.jobs.tasks import JOB_TABLES, build_runners, default_owner
+from advisor.store.open import Stores
 
 __all__ = ["JobScheduler", "build_jobs", "run_while_serving"]
 
 
 def build_jobs(
-    engine: sa.Engine,
+    stores: Stores,
     config: AdvisorConfig,
     registry: CollectorRegistry,
     *,
@@ -45,7 +45,7 @@ def build_jobs(
     if not config.jobs.enabled:
         return None
     metrics = JobMetrics(registry, JOB_TABLES)
-    runners = build_runners(engine, config, metrics, owner=default_owner(), clock=clock)
+    runners = build_runners(stores, config, metrics, owner=default_owner(), clock=clock)
     return JobScheduler(list(runners.values()), clock=clock)
 
 

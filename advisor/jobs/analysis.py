@@ -13,12 +13,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import sqlalchemy as sa
-
 from advisor.jobs.metrics import JobMetrics
 from advisor.jobs.runner import JobResult
-from advisor.store.findings import RunSummary, record_run
-from advisor.store.frames import load_fleet_data
+from advisor.store.analysis_data import FleetFrames
+from advisor.store.findings import Findings, RunSummary
 
 ANALYSIS_TABLES = ("launches", "findings")
 """What an analysis run's rows count: launches analysed, findings added, updated or resolved."""
@@ -37,7 +35,8 @@ class AnalysisOutcome:
 
 
 def run_analysis(
-    engine: sa.Engine,
+    frames: FleetFrames,
+    findings: Findings,
     *,
     now: float,
     window_days: int,
@@ -54,15 +53,14 @@ def run_analysis(
 
     started_at = clock()
     began = monotonic()
-    data = load_fleet_data(engine, now=now, days=window_days)
+    data = frames.load(now=now, days=window_days)
     loaded = monotonic()
     keep_alive()
-    findings = analyse(data, now=now)
+    found = analyse(data, now=now)
     analysed = monotonic()
     keep_alive()
-    summary = record_run(
-        engine,
-        findings,
+    summary = findings.record_run(
+        found,
         now=now,
         started_at=started_at,
         finished_at=clock(),
@@ -89,14 +87,16 @@ class AnalysisWork:
 
     def __init__(
         self,
-        engine: sa.Engine,
+        frames: FleetFrames,
+        findings: Findings,
         *,
         window_days: int,
         metrics: JobMetrics,
         at: float | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self._engine = engine
+        self._frames = frames
+        self._findings = findings
         self._window_days = window_days
         self._metrics = metrics
         self._at = at
@@ -105,7 +105,8 @@ class AnalysisWork:
 
     def __call__(self, now: float, keep_alive: Callable[[], None]) -> JobResult:
         outcome = run_analysis(
-            self._engine,
+            self._frames,
+            self._findings,
             now=now if self._at is None else self._at,
             window_days=self._window_days,
             keep_alive=keep_alive,

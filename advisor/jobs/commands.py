@@ -12,14 +12,13 @@ import argparse
 import time
 from typing import Any
 
-import sqlalchemy as sa
 from prometheus_client import CollectorRegistry
 
 from advisor.config import AdvisorConfig
 from advisor.jobs.metrics import JobMetrics
 from advisor.jobs.tasks import JOB_TABLES, build_runners, default_owner
-from advisor.store.job_state import JobStatus, job_status
-from advisor.store.rollup import backlog
+from advisor.store.job_state import JobStatus
+from advisor.store.open import Stores, open_store
 from advisor.text import printable, printable_or
 
 
@@ -34,23 +33,19 @@ def add_parser(commands: Any) -> None:
 
 def cmd_jobs(args: argparse.Namespace, config: AdvisorConfig) -> int:
     """Run ``jobs run`` or ``jobs status`` on the configured database."""
-    from advisor.store.engine import make_engine
-    from advisor.store.migrate import check_schema
-
-    engine = make_engine(config.database_url)
+    stores = open_store(config, create=args.action == "run")
     try:
-        check_schema(engine)
         if args.action == "run":
-            return _run(engine, config, args.job)
-        _status(engine, time.time())
+            return _run(stores, config, args.job)
+        _status(stores, time.time())
         return 0
     finally:
-        engine.dispose()
+        stores.close()
 
 
-def _run(engine: sa.Engine, config: AdvisorConfig, job: str) -> int:
+def _run(stores: Stores, config: AdvisorConfig, job: str) -> int:
     metrics = JobMetrics(CollectorRegistry(), JOB_TABLES)
-    runner = build_runners(engine, config, metrics, owner=default_owner())[job]
+    runner = build_runners(stores, config, metrics, owner=default_owner())[job]
     report = runner.run_now()
     if report.outcome == "skipped":
         print(f"{job}: another advisor is running it now; nothing done")
@@ -64,11 +59,11 @@ def _run(engine: sa.Engine, config: AdvisorConfig, job: str) -> int:
     return 0
 
 
-def _status(engine: sa.Engine, now: float) -> None:
-    known = {status.job: status for status in job_status(engine)}
+def _status(stores: Stores, now: float) -> None:
+    known = {status.job: status for status in stores.leases.job_status()}
     for job in sorted(JOB_TABLES):
         print(_describe(job, known.get(job), now))
-    waiting = backlog(engine)
+    waiting = stores.upkeep.backlog()
     oldest = (
         f", oldest received {_when(waiting.oldest_received_at)}"
         if waiting.oldest_received_at is not None

@@ -1,8 +1,8 @@
 """One job, run at most once per tick across every advisor, never letting a failure escape.
 
 A :class:`JobRunner` is what the scheduler calls. Each call claims the job's lease (and, for a
-scheduled tick, the tick itself) in the database (advisor.store.job_state); if another advisor
-holds it or ran that tick, the call is skipped quietly. The job's work gets ``keep_alive``,
+scheduled tick, the tick itself) in the store (advisor.store.job_state.JobLeases); if another
+advisor holds it or ran that tick, the call is skipped quietly. The job's work gets ``keep_alive``,
 which it calls between chunks: that renews the lease, and raises when the lease was lost or the
 advisor is shutting down, so a long run stops at a chunk boundary.
 
@@ -21,10 +21,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-import sqlalchemy as sa
-
 from advisor.jobs.metrics import JobMetrics
-from advisor.store import job_state
+from advisor.store.job_state import JobLeases
 from agent.shared.backoff import backoff_ceiling
 
 log = logging.getLogger(__name__)
@@ -73,7 +71,7 @@ def tick_of(now: float, interval: float) -> float:
 
 
 class JobRunner:
-    """Runs ``work`` as job ``name`` on ``engine``, one runner at a time across advisors.
+    """Runs ``work`` as job ``name`` under ``leases``, one runner at a time across advisors.
 
     ``owner`` names this process in leases (``host:pid:random``); ``clock`` gives wall-clock
     time for leases and ticks, ``monotonic`` measures durations (both injected for tests).
@@ -83,7 +81,7 @@ class JobRunner:
         self,
         name: str,
         work: Work,
-        engine: sa.Engine,
+        leases: JobLeases,
         *,
         interval: float,
         lease_seconds: float,
@@ -96,7 +94,7 @@ class JobRunner:
         self.name = name
         self.interval = interval
         self._work = work
-        self._engine = engine
+        self._leases = leases
         self._lease_seconds = lease_seconds
         self._max_backoff = max_backoff
         self._metrics = metrics
@@ -125,8 +123,7 @@ class JobRunner:
 
     def _run(self, now: float, *, tick: float | None) -> RunReport:
         try:
-            claimed = job_state.claim(
-                self._engine,
+            claimed = self._leases.claim(
                 self.name,
                 owner=self._owner,
                 now=now,
@@ -177,8 +174,7 @@ class JobRunner:
     def _keep_alive(self) -> None:
         if self._stopping.is_set():
             raise JobStopped
-        renewed = job_state.renew(
-            self._engine,
+        renewed = self._leases.renew(
             self.name,
             owner=self._owner,
             now=self._clock(),
@@ -190,8 +186,7 @@ class JobRunner:
     def _record(self, started_at: float, report: RunReport) -> None:
         """Write the run's outcome to the database and release the lease (best effort)."""
         try:
-            job_state.finish(
-                self._engine,
+            self._leases.finish(
                 self.name,
                 owner=self._owner,
                 now=self._clock(),
@@ -222,7 +217,7 @@ class JobRunner:
     def _refresh_last_success(self) -> None:
         """Show the job's last success in any advisor, so every advisor's gauge is current."""
         try:
-            found = job_state.job_status(self._engine, self.name)
+            found = self._leases.job_status(self.name)
         except Exception:
             log.debug("job %s: cannot read its state", self.name, exc_info=True)
             return

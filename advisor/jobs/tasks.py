@@ -21,14 +21,14 @@ import socket
 import time
 from collections.abc import Callable
 
-import sqlalchemy as sa
-
 from advisor.config import AdvisorConfig
 from advisor.jobs.analysis import ANALYSIS_TABLES, AnalysisWork
 from advisor.jobs.metrics import JobMetrics
 from advisor.jobs.runner import JobResult, JobRunner, Work
-from advisor.store.retention import TABLES, RetentionPolicy, apply_retention
-from advisor.store.rollup import HOUR, bucket_start, roll_up
+from advisor.store.analysis_data import Upkeep
+from advisor.store.open import Stores
+from advisor.store.retention import TABLES, RetentionPolicy
+from advisor.store.rollup import HOUR, bucket_start
 
 ROLLUP = "rollup"
 RETENTION = "retention"
@@ -41,13 +41,12 @@ JOB_TABLES: dict[str, tuple[str, ...]] = {
 """Every job, and the tables its rows are counted by in fleetsight_advisor_job_rows_total."""
 
 
-def rollup_work(engine: sa.Engine, *, chunk_batches: int) -> Work:
+def rollup_work(upkeep: Upkeep, *, chunk_batches: int) -> Work:
     """The rollup job: every batch received before this hour and not rolled up yet,
     ``chunk_batches`` per transaction (whole host-hours: see advisor.store.rollup)."""
 
     def work(now: float, keep_alive: Callable[[], None]) -> JobResult:
-        done = roll_up(
-            engine,
+        done = upkeep.roll_up(
             now=now,
             chunk_batches=chunk_batches,
             between_chunks=keep_alive,
@@ -61,11 +60,11 @@ def rollup_work(engine: sa.Engine, *, chunk_batches: int) -> Work:
     return work
 
 
-def retention_work(engine: sa.Engine, policy: RetentionPolicy) -> Work:
+def retention_work(upkeep: Upkeep, policy: RetentionPolicy) -> Work:
     """The retention job: delete what ``policy`` no longer keeps."""
 
     def work(now: float, keep_alive: Callable[[], None]) -> JobResult:
-        deleted = apply_retention(engine, policy, now=now, between_chunks=keep_alive)
+        deleted = upkeep.apply_retention(policy, now=now, between_chunks=keep_alive)
         return JobResult(rows=deleted, total=sum(deleted.values()))
 
     return work
@@ -90,7 +89,7 @@ def default_owner() -> str:
 
 
 def build_runners(
-    engine: sa.Engine,
+    stores: Stores,
     config: AdvisorConfig,
     metrics: JobMetrics,
     *,
@@ -101,13 +100,20 @@ def build_runners(
     jobs = config.jobs
     works: dict[str, tuple[Work, float]] = {
         ROLLUP: (
-            rollup_work(engine, chunk_batches=jobs.rollup_chunk_batches),
+            rollup_work(stores.upkeep, chunk_batches=jobs.rollup_chunk_batches),
             jobs.rollup_interval,
         ),
-        RETENTION: (retention_work(engine, retention_policy(config)), jobs.retention_interval),
+        RETENTION: (
+            retention_work(stores.upkeep, retention_policy(config)),
+            jobs.retention_interval,
+        ),
         ANALYSIS: (
             AnalysisWork(
-                engine, window_days=config.analysis.window_days, metrics=metrics, clock=clock
+                stores.frames,
+                stores.findings,
+                window_days=config.analysis.window_days,
+                metrics=metrics,
+                clock=clock,
             ),
             jobs.analysis_interval,
         ),
@@ -116,7 +122,7 @@ def build_runners(
         name: JobRunner(
             name,
             work,
-            engine,
+            stores.leases,
             interval=interval,
             lease_seconds=jobs.lease,
             max_backoff=jobs.max_backoff,

@@ -112,6 +112,13 @@ def add_simulate_parser(commands: Any) -> argparse.ArgumentParser:
         "for every department without one (TOKEN); repeatable",
     )
     sim.add_argument(
+        "--ca-file",
+        type=Path,
+        metavar="FILE",
+        help="with --advisor: CA certificate (PEM) that issued the advisor's, e.g. its "
+        "self-signed certificate; default: the system's trust store",
+    )
+    sim.add_argument(
         "--concurrency",
         type=positive_int,
         default=8,
@@ -139,6 +146,8 @@ def run_simulate(args: argparse.Namespace, configured_database_url: str) -> int:
 
     if args.advisor is None and args.token:
         raise SimulationError("--token goes with --advisor")
+    if args.advisor is None and args.ca_file is not None:
+        raise SimulationError("--ca-file goes with --advisor")
     if args.advisor is not None and not args.token:
         raise SimulationError("--advisor needs --token: an enrolment token for the hosts")
     scenario = load_scenario(args.scenario) if args.scenario else default_scenario()
@@ -171,13 +180,9 @@ def run_simulate(args: argparse.Namespace, configured_database_url: str) -> int:
 
 def _write_store(fleet: Fleet, url: str, deliveries: Any) -> SinkStats:
     from advisor.simulator.sinks import enrol_in_store, write_to_store
-    from advisor.store.engine import make_engine
-    from advisor.store.migrate import check_schema
-    from advisor.store.sql import SqlStore
+    from advisor.store.open import open_store_at
 
-    engine = make_engine(url)
-    check_schema(engine)
-    store = SqlStore(engine)
+    store = open_store_at(url, create=True).hosts
     try:
         enrol_in_store(store, fleet)
         return write_to_store(store, deliveries)
@@ -186,9 +191,7 @@ def _write_store(fleet: Fleet, url: str, deliveries: Any) -> SinkStats:
 
 
 def _send_http(fleet: Fleet, args: argparse.Namespace, deliveries: Any) -> SinkStats:
-    import httpx
-
-    from advisor.simulator.sinks import HttpSink
+    from advisor.simulator.sinks import HttpSink, make_client
 
     tokens: dict[str, str] = {}
     default = None
@@ -198,8 +201,8 @@ def _send_http(fleet: Fleet, args: argparse.Namespace, deliveries: Any) -> SinkS
             tokens[department] = token
         else:
             default = item
-    limits = httpx.Limits(max_connections=args.concurrency)
-    with httpx.Client(base_url=args.advisor, timeout=60.0, limits=limits) as client:
+    client = make_client(args.advisor, ca_file=args.ca_file, concurrency=args.concurrency)
+    with client:
         sink = HttpSink(client, tokens=tokens, default_token=default, concurrency=args.concurrency)
         sink.enrol(fleet)
         return sink.send(deliveries)

@@ -82,11 +82,11 @@ class VersionSpan:
     arch: str | None = None  # multi-arch packages (libc6 amd64 and i386) have a span each
 
 
-class Store(Protocol):
-    """Everything the API, the CLI and the jobs need from the database.
+class Enrolments(Protocol):
+    """Enrolment tokens, enrolment, and the enrolled hosts.
 
     Secrets (tokens, credentials) are generated here and stored only as hashes. Every method
-    is one transaction.
+    is one transaction. The contract of each method is in its docstring.
     """
 
     def create_token(
@@ -146,6 +146,13 @@ class Store(Protocol):
 
     def list_hosts(self) -> list[HostRecord]: ...
 
+
+class Ingest(Protocol):
+    """Batches from the agents, stored once per host and batch id, and what they say.
+
+    Every method is one transaction. The contract of each method is in its docstring.
+    """
+
     def ingest(
         self, host_id: str, batch: Batch, *, received_at: float, sent_at: float | None
     ) -> IngestResult:
@@ -171,6 +178,12 @@ class Store(Protocol):
         """
         ...
 
-    def version_history(self, host_id: str) -> list[VersionSpan]: ...
+    def version_history(self, host_id: str) -> list[VersionSpan]:
+        """Every version span of ``host_id``'s packages (see :class:`VersionSpan`)."""
+        ...
+
+
+class Store(Enrolments, Ingest, Protocol):
+    """What the agents' side of the API needs: enrolment and ingest, on one store."""
 
     def close(self) -> None: ...

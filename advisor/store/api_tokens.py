@@ -10,6 +10,7 @@ import base64
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import sqlalchemy as sa
 
@@ -85,3 +86,46 @@ def check_api_token(engine: sa.Engine, secret: str) -> bool:
             )
         ).first()
     return found is not None
+
+
+class ApiTokens(Protocol):
+    """Admin API tokens, for the read endpoints for people (catalog, findings).
+
+    Contract: :meth:`create` returns ``(secret, record)``; the secret starts ``fsa_``, is
+    shown only then and :meth:`check` accepts it until the token is revoked. :meth:`revoke`
+    is False for an unknown token id and keeps the first revocation time. :meth:`list` is
+    every token, revoked ones too, oldest first, never with its secret.
+    """
+
+    def create(self, *, now: float, note: str | None = None) -> tuple[str, ApiTokenRecord]: ...
+
+    def list(self) -> list[ApiTokenRecord]: ...
+
+    def revoke(self, token_id: str, *, now: float) -> bool: ...
+
+    def check(self, secret: str) -> bool:
+        """Whether ``secret`` is a known, unrevoked admin token."""
+        ...
+
+
+class SqlApiTokens:
+    """:class:`ApiTokens` on the ``api_tokens`` table of ``engine``; ``rng`` makes the random
+    bytes (injected so tests are reproducible)."""
+
+    def __init__(
+        self, engine: sa.Engine, *, rng: Callable[[int], bytes] = secrets.token_bytes
+    ) -> None:
+        self._engine = engine
+        self._rng = rng
+
+    def create(self, *, now: float, note: str | None = None) -> tuple[str, ApiTokenRecord]:
+        return create_api_token(self._engine, now=now, note=note, rng=self._rng)
+
+    def list(self) -> list[ApiTokenRecord]:
+        return list_api_tokens(self._engine)
+
+    def revoke(self, token_id: str, *, now: float) -> bool:
+        return revoke_api_token(self._engine, token_id, now=now)
+
+    def check(self, secret: str) -> bool:
+        return check_api_token(self._engine, secret)

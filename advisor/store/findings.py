@@ -24,7 +24,7 @@ import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Final, Literal, cast
+from typing import Any, Final, Literal, Protocol, cast
 
 import sqlalchemy as sa
 
@@ -386,3 +386,71 @@ def _stored(row: sa.Row[Any]) -> StoredFinding:
         departments=tuple(row.departments),
         evidence=dict(row.evidence),
     )
+
+
+class Findings(Protocol):
+    """The analysis runs' findings and their lifecycle (the table in the module docstring).
+
+    Contract: :meth:`record_run` applies one run as one transaction and returns its counts;
+    a key found again stays one finding (updated, or reopened when it was resolved); an open
+    key a run does not find is resolved at that run's ``now``. :meth:`find` returns open
+    findings first, then by largest effect, then by key; :meth:`get` is None for an unknown
+    key; :meth:`last_runs` is newest first.
+    """
+
+    def record_run(
+        self,
+        findings: Sequence[Finding],
+        *,
+        now: float,
+        started_at: float | None = None,
+        finished_at: float | None = None,
+        launches: int = 0,
+        notes: Sequence[str] = (),
+    ) -> RunSummary: ...
+
+    def find(
+        self, where: FindingFilter = FindingFilter(), *, limit: int | None = None
+    ) -> list[StoredFinding]: ...
+
+    def get(self, key: str) -> StoredFinding | None: ...
+
+    def last_runs(self, limit: int = 10) -> list[RunSummary]: ...
+
+
+class SqlFindings:
+    """:class:`Findings` on the ``findings`` and ``analysis_runs`` tables of ``engine``."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self._engine = engine
+
+    def record_run(
+        self,
+        findings: Sequence[Finding],
+        *,
+        now: float,
+        started_at: float | None = None,
+        finished_at: float | None = None,
+        launches: int = 0,
+        notes: Sequence[str] = (),
+    ) -> RunSummary:
+        return record_run(
+            self._engine,
+            findings,
+            now=now,
+            started_at=started_at,
+            finished_at=finished_at,
+            launches=launches,
+            notes=notes,
+        )
+
+    def find(
+        self, where: FindingFilter = FindingFilter(), *, limit: int | None = None
+    ) -> list[StoredFinding]:
+        return list_findings(self._engine, where, limit=limit)
+
+    def get(self, key: str) -> StoredFinding | None:
+        return get_finding(self._engine, key)
+
+    def last_runs(self, limit: int = 10) -> list[RunSummary]:
+        return last_runs(self._engine, limit)

@@ -17,7 +17,7 @@ seconds between advisors' NTP-synchronised clocks do not matter.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import cast
+from typing import Protocol, cast
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -133,3 +133,76 @@ def job_status(engine: sa.Engine, job: str | None = None) -> list[JobStatus]:
 
 def _writer(engine: sa.Engine) -> sa.Engine:
     return engine.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"})
+
+
+class JobLeases(Protocol):
+    """The scheduled jobs' leases and run records: one runner per job across advisors.
+
+    Contract: of several owners claiming a job whose lease is free or expired (at their
+    ``now``) exactly one wins; a claim with a ``tick`` at or before the last claimed one fails,
+    whoever holds the lease. Only the lease's owner can renew or finish it; finishing releases
+    the lease, records the outcome and counts consecutive failures (a success resets them to
+    0). :meth:`job_status` lists every job ever claimed, by name. Every method is one
+    transaction.
+    """
+
+    def claim(
+        self, job: str, *, owner: str, now: float, lease_seconds: float, tick: float | None = None
+    ) -> bool:
+        """Take the lease until ``now + lease_seconds`` (and ``tick``, when given)."""
+        ...
+
+    def renew(self, job: str, *, owner: str, now: float, lease_seconds: float) -> bool:
+        """Extend ``owner``'s lease; False if it is no longer theirs."""
+        ...
+
+    def finish(
+        self,
+        job: str,
+        *,
+        owner: str,
+        now: float,
+        outcome: str,
+        rows: int | None = None,
+        error: str | None = None,
+    ) -> bool:
+        """Record the run's end and release the lease; False if ``owner`` had lost it."""
+        ...
+
+    def job_status(self, job: str | None = None) -> list[JobStatus]:
+        """Every job's record (or just ``job``'s), by name."""
+        ...
+
+
+class SqlJobLeases:
+    """:class:`JobLeases` on the ``job_state`` table of ``engine``."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self._engine = engine
+
+    def claim(
+        self, job: str, *, owner: str, now: float, lease_seconds: float, tick: float | None = None
+    ) -> bool:
+        return claim(
+            self._engine, job, owner=owner, now=now, lease_seconds=lease_seconds, tick=tick
+        )
+
+    def renew(self, job: str, *, owner: str, now: float, lease_seconds: float) -> bool:
+        return renew(self._engine, job, owner=owner, now=now, lease_seconds=lease_seconds)
+
+    def finish(
+        self,
+        job: str,
+        *,
+        owner: str,
+        now: float,
+        outcome: str,
+        rows: int | None = None,
+        error: str | None = None,
+    ) -> bool:
+        return finish(
+            self._engine, job, owner=owner, now=now, outcome=outcome, rows=rows, error=error
+        )
+
+    def job_status(self, job: str | None = None) -> list[JobStatus]:
+        return job_status(self._engine, job)

@@ -309,7 +309,7 @@ class VersionSpanRow(Base):
     until: Mapped[float | None] = mapped_column(sa.Double)
 
 
-# -- vendor catalog (advisor.catalog.store) ---------------------------------------------------
+# -- vendor catalog (advisor.store.catalog) ---------------------------------------------------
 #
 # Lifecycle milestones are a date or a boolean in the sources (see advisor.catalog.model): each
 # is two columns, ``*_on`` (the date, when there is one) and ``*_reached`` (the boolean, when

@@ -15,7 +15,7 @@ from tests.conftest import REPO
 def test_the_example_config_loads() -> None:
     config = load_config(REPO / "config" / "advisor.toml", environ={})
     assert config.server.listen == "0.0.0.0:8443"
-    assert config.database_url == "sqlite:////var/lib/fleetsight/advisor.sqlite3"
+    assert config.database_url == "sqlite:////var/lib/fleetsight-advisor/advisor.sqlite3"
     assert config.ingest.max_body_bytes == 1024**2
 
 

@@ -1,8 +1,8 @@
 """endoflife.date data: product front matter, release-data JSON, and API v1 responses.
 
 Pure parsers take text (and a ``source`` name for error messages) and return
-:class:`~advisor.catalog.model.ProductRecord` values; :func:`load_directory` and
-:func:`fetch_product` are the thin I/O edges.
+:class:`~advisor.catalog.model.ProductRecord` values; :func:`load_directory` reads a
+directory of files; fetching over HTTP is advisor.catalog_sources.fetch_product's.
 
 Formats:
 
@@ -31,7 +31,6 @@ from pathlib import Path
 from typing import Any
 
 import frontmatter
-import httpx
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -310,19 +309,3 @@ def load_directory(products_dir: Path, releases_dir: Path | None = None) -> list
             )
         records.append(record)
     return records
-
-
-def fetch_product(
-    product: str, client: httpx.Client, base_url: str = API_BASE_URL
-) -> ProductRecord:
-    """Fetch ``/products/{product}`` from the API v1 with ``client`` and parse it.
-
-    Transport failures and HTTP errors become :class:`CatalogError` naming the URL.
-    """
-    url = f"{base_url.rstrip('/')}/products/{product}"
-    try:
-        response = client.get(url)
-        response.raise_for_status()
-    except httpx.HTTPError as exc:
-        raise CatalogError(f"cannot fetch: {exc}", source=url) from exc
-    return parse_api_product(response.text, url)

@@ -1,5 +1,7 @@
 """The analysis is pure: it imports neither the store, a database, HTTP nor the simulator,
-does no file or network I/O, and its docstring examples hold."""
+does no file or network I/O, and its docstring examples hold. The catalog package (all of it,
+importers included) imports neither the store, a database, the API nor HTTP: its SQL is in
+advisor.store.catalog, its fetching in advisor.catalog_sources."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from pathlib import Path
 import pytest
 
 import advisor.analysis
+import advisor.catalog
 
 PACKAGE = Path(advisor.analysis.__file__).parent
 MODULES = sorted(PACKAGE.glob("*.py"))
@@ -38,6 +41,16 @@ FORBIDDEN_IMPORTS = (
     "time",  # no wall clock: ``now`` is passed in (the fleet analysis and its modules)
 )
 FORBIDDEN_CALLS = ("open", "print", "input")
+CATALOG_MODULES = sorted(Path(advisor.catalog.__file__).parent.rglob("*.py"))
+CATALOG_FORBIDDEN_IMPORTS = (
+    "advisor.store",
+    "advisor.api",
+    "sqlalchemy",
+    "alembic",
+    "psycopg",
+    "sqlite3",
+    "httpx",
+)
 
 
 def imported_names(tree: ast.Module) -> set[str]:
@@ -83,3 +96,19 @@ def test_its_docstring_examples_hold(path: Path) -> None:
     module = importlib.import_module(f"advisor.analysis.{path.stem}")
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.failed == 0
+
+
+@pytest.mark.parametrize("path", CATALOG_MODULES, ids=lambda p: p.name)
+def test_no_catalog_module_imports_the_store_a_database_or_http(path: Path) -> None:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    bad = {
+        name
+        for name in imported_names(tree)
+        for forbidden in CATALOG_FORBIDDEN_IMPORTS
+        if name == forbidden or name.startswith(forbidden + ".")
+    }
+    assert not bad, f"{path.name} imports {sorted(bad)}"
+
+
+def test_the_catalog_check_covers_the_importers() -> None:
+    assert {"endoflife.py", "orgfile.py", "packagemanager.py"} <= {p.name for p in CATALOG_MODULES}

@@ -1,7 +1,8 @@
 """An in-memory :class:`advisor.store.Store` for the API tests: the whole protocol, in dicts.
 
 The API's tests need a store that behaves like the real one (hashed secrets, refusal reasons,
-idempotent ingest, revocation) without a database; the SQL store has its own contract suite.
+idempotent ingest, revocation) without a database, and it passes the same contract suite as
+the SQL store (tests/advisor/store/test_contract.py, the tests taking ``hosts``).
 Beyond the protocol it exposes what it holds (``batches``, ``ingest_calls``) for assertions,
 and ``hold_ingest`` to keep ingests waiting while a test looks at the API under load.
 """
@@ -118,7 +119,10 @@ class MemoryStore:
             token_id = self._token_ids_by_digest.get(_digest(token))
             record = self._tokens.get(token_id) if token_id is not None else None
             if record is None:
-                raise EnrolmentRefused("unknown", "unknown enrolment token")
+                raise EnrolmentRefused(
+                    "unknown",
+                    "the enrolment token is not known to this advisor: check it was copied whole",
+                )
             if record.revoked_at is not None:
                 raise EnrolmentRefused("revoked", f"token {record.token_id} was revoked")
             if now >= record.expires_at:
@@ -244,16 +248,18 @@ class MemoryStore:
         if at <= self._inventory_at.get(host_id, float("-inf")):
             return  # an older inventory arriving late does not rewrite history
         self._inventory_at[host_id] = at
-        installed: dict[tuple[str, str], InstalledPackage] = {
-            (item.source, item.package): item for item in inventory.software
+        # Multi-arch packages (libc6 amd64 and i386) have a span each, as in SqlStore.
+        installed: dict[tuple[str, str, str], InstalledPackage] = {
+            (item.source, item.package, item.arch or ""): item for item in inventory.software
         }
-        still_open: set[tuple[str, str]] = set()
+        still_open: set[tuple[str, str, str]] = set()
         for index, span in enumerate(self._spans):
             if span.host_id != host_id or span.until is not None:
                 continue
-            now_installed = installed.get((span.source, span.package))
+            key = (span.source, span.package, span.arch or "")
+            now_installed = installed.get(key)
             if now_installed is not None and now_installed.version == span.version:
-                still_open.add((span.source, span.package))
+                still_open.add(key)
             else:
                 self._spans[index] = replace(span, until=at)
         for key, item in installed.items():
@@ -273,7 +279,8 @@ class MemoryStore:
 
     def version_history(self, host_id: str) -> list[VersionSpan]:
         with self._lock:
-            return [span for span in self._spans if span.host_id == host_id]
+            mine = [span for span in self._spans if span.host_id == host_id]
+        return sorted(mine, key=lambda s: (s.source, s.package, s.arch or "", s.since))
 
     def close(self) -> None:
         self.closed = True

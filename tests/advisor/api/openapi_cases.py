@@ -16,6 +16,8 @@ from prometheus_client import CollectorRegistry
 from advisor.api import batch_rules
 from advisor.api.app import create_app
 from advisor.api.settings import ApiSettings
+from advisor.store.engine import make_engine
+from tests.advisor.api.admin_routes import admin_routes
 
 from .memory_store import MemoryStore
 
@@ -26,8 +28,14 @@ QUANTITIES = ("min", "p50", "p90", "p99", "max")
 
 
 def advisor_document() -> dict[str, Any]:
-    """The advisor's OpenAPI document; it does not depend on the store, so none is opened."""
-    app = create_app(MemoryStore(), ApiSettings(), registry=CollectorRegistry())
+    """The advisor's OpenAPI document, with the admin routes; it does not depend on the data,
+    so no database is opened (an engine connects to nothing until it is used)."""
+    app = create_app(
+        MemoryStore(),
+        ApiSettings(),
+        registry=CollectorRegistry(),
+        **admin_routes(make_engine("sqlite://")),
+    )
     return app.openapi()
 
 

@@ -31,6 +31,7 @@ from agent.shared.wire import (
     MetricSummary,
     encode_gzip,
 )
+from tests.advisor.api.admin_routes import admin_routes
 
 with warnings.catch_warnings():
     # Starlette 1.x would rather its TestClient ran on httpx2; this project is on httpx.
@@ -67,7 +68,13 @@ def world(tmp_path: Path) -> Iterator[World]:
             for host_id in (HOST_A, HOST_B, REVOKED)
         }
         assert store.revoke_host(REVOKED, now=T0 + 60)
-        app = create_app(store, ApiSettings(), clock=lambda: NOW, registry=CollectorRegistry())
+        app = create_app(
+            store,
+            ApiSettings(),
+            clock=lambda: NOW,
+            registry=CollectorRegistry(),
+            **admin_routes(store.engine),
+        )
         with TestClient(app) as client:
             yield World(store, client, credentials)
     finally:

@@ -11,10 +11,11 @@ from starlette.exceptions import StarletteDeprecationWarning
 
 from advisor.api.app import create_app
 from advisor.api.settings import ApiSettings
-from advisor.catalog.sources import read_endoflife
-from advisor.catalog.store import CatalogStore
+from advisor.catalog_sources import read_endoflife
 from advisor.store.api_tokens import create_api_token, revoke_api_token
+from advisor.store.catalog import SqlCatalogStore
 from advisor.store.sql import SqlStore
+from tests.advisor.api.admin_routes import admin_routes
 from tests.advisor.catalog.conftest import ENDOFLIFE
 from tests.advisor.catalog.fleetdata import T0, write_fleet
 
@@ -29,14 +30,18 @@ SNAPSHOT_NOON = 1_787_400_000.0  # 2026-08-22 12:00 UTC
 @pytest.fixture
 def client(store: SqlStore) -> Iterator[TestClient]:
     write_fleet(store)
-    catalog = CatalogStore(store.engine)
+    catalog = SqlCatalogStore(store.engine)
     catalog.import_records(read_endoflife(str(ENDOFLIFE)), kind="endoflife", source="e", now=T0)
     catalog.import_records(
         [], kind="org", source="o", now=T0, aliases={"dpkg:postgresql-15": "postgresql"}
     )
     catalog.import_offers(now=T0)
     app = create_app(
-        store, ApiSettings(), clock=lambda: SNAPSHOT_NOON, registry=CollectorRegistry()
+        store,
+        ApiSettings(),
+        clock=lambda: SNAPSHOT_NOON,
+        registry=CollectorRegistry(),
+        **admin_routes(store.engine),
     )
     with TestClient(app) as test_client:
         yield test_client

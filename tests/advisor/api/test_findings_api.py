@@ -15,6 +15,7 @@ from advisor.api.settings import ApiSettings
 from advisor.store.api_tokens import create_api_token, revoke_api_token
 from advisor.store.findings import record_run
 from advisor.store.sql import SqlStore
+from tests.advisor.api.admin_routes import admin_routes
 from tests.advisor.store.findingsdata import T0, finding
 
 with warnings.catch_warnings():
@@ -38,7 +39,13 @@ WRITER = finding("trend", "writer", {}, cause="unknown", effect=0.9)
 def client(store: SqlStore) -> Iterator[TestClient]:
     record_run(store.engine, [LIBREOFFICE, FIREFOX, WRITER], now=T0)
     record_run(store.engine, [LIBREOFFICE, FIREFOX], now=T0 + 3600)
-    app = create_app(store, ApiSettings(), clock=lambda: T0, registry=CollectorRegistry())
+    app = create_app(
+        store,
+        ApiSettings(),
+        clock=lambda: T0,
+        registry=CollectorRegistry(),
+        **admin_routes(store.engine),
+    )
     with TestClient(app) as test_client:
         yield test_client
 

@@ -51,14 +51,15 @@ from starlette.exceptions import StarletteDeprecationWarning
 from advisor.api.app import create_app
 from advisor.api.openapi_doc import ADMIN_TOKEN, HOST_CREDENTIAL
 from advisor.api.settings import ApiSettings
-from advisor.catalog.sources import load_directory_file
-from advisor.catalog.store import CatalogStore
+from advisor.catalog_sources import load_directory_file
 from advisor.store.api_tokens import create_api_token
+from advisor.store.catalog import SqlCatalogStore
 from advisor.store.engine import make_engine
 from advisor.store.findings import record_run
 from advisor.store.migrate import upgrade
 from advisor.store.sql import SqlStore
 from agent.shared.wire import ENROL_PATH, INGEST_PATH
+from tests.advisor.api.admin_routes import admin_routes
 from tests.advisor.store.findingsdata import finding
 
 from .openapi_cases import NOW, T0, advisor_document, keep_the_rules_stated_in_words
@@ -129,7 +130,13 @@ class Advisor:
         self.admin_token = admin_token
         # One host sends every batch here: its quota must not turn the run into 429s.
         api = ApiSettings(max_ingests_per_host=1_000, host_batches_per_minute=1_000_000)
-        self.app = create_app(store, api, clock=lambda: NOW, registry=CollectorRegistry())
+        self.app = create_app(
+            store,
+            api,
+            clock=lambda: NOW,
+            registry=CollectorRegistry(),
+            **admin_routes(store.engine),
+        )
 
 
 @pytest.fixture
@@ -148,7 +155,7 @@ def advisor(tmp_path: Path) -> Iterator[Advisor]:
             load_directory_file(ENDOFLIFE / "products" / f"{name}.md", ENDOFLIFE / "releases")
             for name in ("postgresql", "firefox")
         ]
-        CatalogStore(engine).import_records(records, kind="endoflife", source="fuzz", now=T0)
+        SqlCatalogStore(engine).import_records(records, kind="endoflife", source="fuzz", now=T0)
         # And findings, so the findings routes answer with content too.
         record_run(engine, [finding(), finding("trend", "firefox", {"host": HOST_ID})], now=T0)
         advisor = Advisor(store, token, enrolment.credential, admin_token)

@@ -13,7 +13,9 @@ from starlette.exceptions import StarletteDeprecationWarning
 from advisor.api.app import create_app
 from advisor.api.settings import ApiSettings
 from advisor.errors import SchemaOutOfDate
+from advisor.store.engine import make_engine
 from agent.shared.wire import ENROL_PATH, INGEST_PATH, encode_gzip
+from tests.advisor.api.admin_routes import admin_routes
 from tests.conftest import require_tool
 
 from .memory_store import MemoryStore
@@ -27,7 +29,12 @@ with warnings.catch_warnings():
 
 @pytest.fixture
 def client() -> Iterator[TestClient]:
-    app = create_app(MemoryStore(), ApiSettings(), registry=CollectorRegistry())
+    app = create_app(
+        MemoryStore(),
+        ApiSettings(),
+        registry=CollectorRegistry(),
+        **admin_routes(make_engine("sqlite://")),
+    )
     with TestClient(app) as running:
         yield running
 

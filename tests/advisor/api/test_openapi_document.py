@@ -48,6 +48,7 @@ from advisor.errors import StoreUnavailable
 from advisor.store.api_tokens import create_api_token
 from advisor.store.sql import SqlStore
 from agent.shared.wire import ENROL_PATH, INGEST_PATH, encode
+from tests.advisor.api.admin_routes import admin_routes
 
 from .memory_store import MemoryStore
 from .openapi_cases import NOW, T0, advisor_document, keep_the_rules_stated_in_words
@@ -100,7 +101,13 @@ def assert_documented(path: str, method: str, response: httpx.Response) -> None:
 
 @pytest.fixture
 def client(store: SqlStore) -> Iterator[TestClient]:
-    app = create_app(store, ApiSettings(), clock=lambda: NOW, registry=CollectorRegistry())
+    app = create_app(
+        store,
+        ApiSettings(),
+        clock=lambda: NOW,
+        registry=CollectorRegistry(),
+        **admin_routes(store.engine),
+    )
     with TestClient(app) as test_client:
         yield test_client
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from advisor.catalog.commands import write_outdated
 from advisor.catalog.fleet import OutdatedReport, OutdatedRow, Unordered
+from advisor.catalog_cli import write_outdated
 from advisor.cli import main
 from advisor.store.sql import SqlStore
 from tests.advisor.catalog.conftest import ENDOFLIFE

@@ -8,8 +8,9 @@ import pytest
 
 from advisor.catalog.answers import is_end_of_life, supported_cycles
 from advisor.catalog.errors import CatalogError
-from advisor.catalog.importers.endoflife import fetch_product, parse_api_product, parse_product
+from advisor.catalog.importers.endoflife import parse_api_product, parse_product
 from advisor.catalog.model import ProductRecord
+from advisor.catalog_sources import fetch_product
 from tests.advisor.catalog.conftest import ENDOFLIFE, SNAPSHOT
 
 

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from advisor.catalog.errors import CatalogError
-from advisor.catalog.sources import alias_lines, read_endoflife
+from advisor.catalog_sources import alias_lines, read_endoflife
 from tests.advisor.catalog.conftest import ENDOFLIFE
 
 API_RESPONSE = {

@@ -24,8 +24,11 @@ from advisor.jobs.analysis import AnalysisWork
 from advisor.jobs.metrics import JobMetrics
 from advisor.jobs.runner import JobResult, JobRunner
 from advisor.jobs.tasks import ANALYSIS, JOB_TABLES, build_runners
+from advisor.store.analysis_data import SqlFleetFrames
 from advisor.store.engine import make_engine
-from advisor.store.findings import get_finding, last_runs
+from advisor.store.findings import SqlFindings, get_finding, last_runs
+from advisor.store.job_state import SqlJobLeases
+from advisor.store.open import stores_on
 from advisor.store.sql import SqlStore
 from tests.advisor.jobs.test_one_runner import WAIT, Contest, contest_tick
 from tests.advisor.store.findingsdata import finding
@@ -58,7 +61,9 @@ def stand_in(monkeypatch: pytest.MonkeyPatch) -> StandIn:
 def runner(engine: sa.Engine, registry: CollectorRegistry, now: list[float]) -> JobRunner:
     metrics = JobMetrics(registry, JOB_TABLES)
     config = parse_config("[analysis]\nwindow_days = 30\n")
-    return build_runners(engine, config, metrics, owner="one", clock=lambda: now[0])[ANALYSIS]
+    return build_runners(stores_on(engine), config, metrics, owner="one", clock=lambda: now[0])[
+        ANALYSIS
+    ]
 
 
 def test_a_tick_hands_the_window_to_the_analysis_and_records_its_findings(
@@ -122,7 +127,12 @@ def test_a_failing_analysis_is_a_failed_run_that_records_nothing(
 
 def test_the_real_analysis_runs_on_the_stored_fleet(store: SqlStore) -> None:
     write_small_fleet(store)
-    work = AnalysisWork(store.engine, window_days=90, metrics=JobMetrics(CollectorRegistry(), {}))
+    work = AnalysisWork(
+        SqlFleetFrames(store.engine),
+        SqlFindings(store.engine),
+        window_days=90,
+        metrics=JobMetrics(CollectorRegistry(), {}),
+    )
 
     result = work(NOW, lambda: None)
 
@@ -143,7 +153,9 @@ def test_each_tick_runs_the_analysis_in_exactly_one_of_two_advisors(
     def advisor_job(owner: str) -> tuple[JobRunner, sa.Engine]:
         engine = make_engine(database_url)
         metrics = JobMetrics(CollectorRegistry(), JOB_TABLES)
-        real = AnalysisWork(engine, window_days=90, metrics=metrics)
+        real = AnalysisWork(
+            SqlFleetFrames(engine), SqlFindings(engine), window_days=90, metrics=metrics
+        )
 
         def work(at: float, keep_alive: Callable[[], None]) -> JobResult:
             contest.ran.append(owner)
@@ -154,7 +166,7 @@ def test_each_tick_runs_the_analysis_in_exactly_one_of_two_advisors(
         job = JobRunner(
             ANALYSIS,
             work,
-            engine,
+            SqlJobLeases(engine),
             interval=INTERVAL,
             lease_seconds=600.0,
             max_backoff=INTERVAL,

@@ -11,6 +11,7 @@ from advisor.api.metrics import ApiMetrics, process_registry
 from advisor.config import parse_config
 from advisor.jobs.metrics import JobMetrics
 from advisor.jobs.tasks import JOB_TABLES, build_runners
+from advisor.store.open import stores_on
 from tests.conftest import require_tool
 
 T0 = 1_764_000_000.0
@@ -22,8 +23,8 @@ def test_job_metrics_after_runs_pass_promtool(engine: sa.Engine) -> None:
     ApiMetrics(registry)
     metrics = JobMetrics(registry, JOB_TABLES)
     config = parse_config("")
-    mine = build_runners(engine, config, metrics, owner="one", clock=lambda: T0)
-    other = build_runners(engine, config, metrics, owner="two", clock=lambda: T0)
+    mine = build_runners(stores_on(engine), config, metrics, owner="one", clock=lambda: T0)
+    other = build_runners(stores_on(engine), config, metrics, owner="two", clock=lambda: T0)
     for job in JOB_TABLES:
         assert mine[job].tick().outcome == "success"
         assert other[job].tick().outcome == "skipped"

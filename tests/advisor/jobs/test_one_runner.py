@@ -17,7 +17,7 @@ from prometheus_client import CollectorRegistry
 from advisor.jobs.metrics import JobMetrics
 from advisor.jobs.runner import JobResult, JobRunner, RunReport
 from advisor.store.engine import make_engine
-from advisor.store.job_state import job_status
+from advisor.store.job_state import SqlJobLeases, job_status
 
 T0 = 1_764_000_000.0
 INTERVAL = 300.0
@@ -51,7 +51,7 @@ def advisor(
     job = JobRunner(
         "rollup",
         contest.work(owner),
-        engine,
+        SqlJobLeases(engine),
         interval=INTERVAL,
         lease_seconds=600.0,
         max_backoff=3600.0,

@@ -10,7 +10,7 @@ from prometheus_client import CollectorRegistry
 
 from advisor.jobs.metrics import JobMetrics
 from advisor.jobs.runner import LEASE_LOST, JobResult, JobRunner, Work, tick_of
-from advisor.store.job_state import claim, job_status
+from advisor.store.job_state import SqlJobLeases, claim, job_status
 
 T0 = 1_764_000_000.0  # a multiple of the 300 s interval: a tick
 INTERVAL = 300.0
@@ -52,7 +52,7 @@ def runner(
     return JobRunner(
         "retention",
         work,
-        engine,
+        SqlJobLeases(engine),
         interval=INTERVAL,
         lease_seconds=LEASE,
         max_backoff=4 * INTERVAL,

@@ -11,6 +11,7 @@ from advisor.api.settings import ApiSettings
 from advisor.config import parse_config
 from advisor.jobs import JobScheduler, build_jobs, run_while_serving
 from advisor.jobs.metrics import OUTCOMES
+from advisor.store.open import stores_on
 from advisor.store.sql import SqlStore
 
 T0 = 4_102_444_800.0
@@ -21,7 +22,10 @@ def jobs(
     engine: sa.Engine, toml: str = "", registry: CollectorRegistry | None = None
 ) -> JobScheduler:
     scheduler = build_jobs(
-        engine, parse_config(toml), registry or CollectorRegistry(), clock=lambda: T0 + 10
+        stores_on(engine),
+        parse_config(toml),
+        registry or CollectorRegistry(),
+        clock=lambda: T0 + 10,
     )
     assert scheduler is not None
     return scheduler
@@ -65,7 +69,7 @@ def test_the_job_metrics_are_on_the_registry_with_every_outcome(engine: sa.Engin
 def test_jobs_can_be_left_to_other_advisors(engine: sa.Engine) -> None:
     registry = CollectorRegistry()
 
-    scheduler = build_jobs(engine, parse_config("[jobs]\nenabled = false\n"), registry)
+    scheduler = build_jobs(stores_on(engine), parse_config("[jobs]\nenabled = false\n"), registry)
 
     assert scheduler is None
     assert "fleetsight_advisor_job" not in generate_latest(registry).decode()

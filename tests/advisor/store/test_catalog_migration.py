@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from advisor.catalog.sources import read_endoflife
-from advisor.catalog.store import CatalogStore
+from advisor.catalog_sources import read_endoflife
+from advisor.store.catalog import SqlCatalogStore
 from advisor.store.engine import make_engine
 from advisor.store.migrate import current_revision, downgrade, upgrade
 from tests.advisor.conftest import Databases, table_names
@@ -55,7 +55,7 @@ def test_upgrade_adds_the_catalog_and_downgrade_removes_it_keeping_the_rest(
     upgrade(engine_at_0002)
     assert table_names(engine_at_0002) >= CATALOG_TABLES
     records = read_endoflife(str(ENDOFLIFE / "products" / "postgresql.md"))
-    CatalogStore(engine_at_0002).import_records(records, kind="endoflife", source="t", now=0.0)
+    SqlCatalogStore(engine_at_0002).import_records(records, kind="endoflife", source="t", now=0.0)
 
     downgrade(engine_at_0002, "0002")
 
@@ -66,4 +66,4 @@ def test_upgrade_adds_the_catalog_and_downgrade_removes_it_keeping_the_rest(
 
     upgrade(engine_at_0002)
 
-    assert CatalogStore(engine_at_0002).load().records == {}
+    assert SqlCatalogStore(engine_at_0002).load().records == {}

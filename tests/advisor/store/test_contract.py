@@ -1,4 +1,9 @@
-"""The Store contract, run on SQLite and on PostgreSQL (see tests/advisor/conftest.py)."""
+"""The Enrolments and Ingest contract (advisor.store.Store).
+
+Tests taking ``hosts`` call only the interface and run on every implementation: in memory
+(tests/advisor/api/memory_store.py) and SQL on SQLite and PostgreSQL (conftest.py). Tests taking
+``store`` and ``engine`` also read the tables: they are the SQL implementation's own.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ import pytest
 import sqlalchemy as sa
 
 from advisor.errors import EnrolmentRefused, UnstorableBatch
-from advisor.store import AuthenticatedHost, Enrolment, IngestResult, VersionSpan
+from advisor.store import AuthenticatedHost, Enrolment, IngestResult, Store, VersionSpan
 from advisor.store.models import (
     BatchRecord,
     CurrentPackage,
@@ -200,7 +205,7 @@ def inventory(
     )
 
 
-def enrolled(store: SqlStore, host_id: str = "host-a", department: str = "finance") -> Enrolment:
+def enrolled(store: Store, host_id: str = "host-a", department: str = "finance") -> Enrolment:
     secret, _ = store.create_token(department=department, expires_at=T0 + 7 * DAY, now=T0)
     return store.enrol(
         token=secret, host_id=host_id, hostname=f"{host_id}.example", agent_version="0.1.0", now=T0
@@ -254,86 +259,86 @@ def test_a_token_secret_is_returned_once_and_only_its_hash_is_stored(
     assert secret not in {str(value) for value in stored[0].values()}
 
 
-def test_tokens_are_listed_oldest_first_with_their_state(store: SqlStore) -> None:
-    _, first = store.create_token(department="finance", expires_at=T0 + DAY, now=T0)
-    _, second = store.create_token(department="legal", expires_at=T0 + DAY, now=T0 + 5)
-    assert store.revoke_token(first.token_id, now=T0 + 10)
+def test_tokens_are_listed_oldest_first_with_their_state(hosts: Store) -> None:
+    _, first = hosts.create_token(department="finance", expires_at=T0 + DAY, now=T0)
+    _, second = hosts.create_token(department="legal", expires_at=T0 + DAY, now=T0 + 5)
+    assert hosts.revoke_token(first.token_id, now=T0 + 10)
 
-    listed = store.list_tokens()
+    listed = hosts.list_tokens()
 
     assert [token.token_id for token in listed] == [first.token_id, second.token_id]
     assert [token.revoked_at for token in listed] == [T0 + 10, None]
 
 
 def test_revoking_a_token_twice_keeps_the_first_time_and_unknown_tokens_are_reported(
-    store: SqlStore,
+    hosts: Store,
 ) -> None:
-    _, record = store.create_token(department="finance", expires_at=T0 + DAY, now=T0)
+    _, record = hosts.create_token(department="finance", expires_at=T0 + DAY, now=T0)
 
-    assert store.revoke_token(record.token_id, now=T0 + 1)
-    assert store.revoke_token(record.token_id, now=T0 + 2)
-    assert store.revoke_token("no-such-token", now=T0 + 3) is False
-    assert store.list_tokens()[0].revoked_at == T0 + 1
+    assert hosts.revoke_token(record.token_id, now=T0 + 1)
+    assert hosts.revoke_token(record.token_id, now=T0 + 2)
+    assert hosts.revoke_token("no-such-token", now=T0 + 3) is False
+    assert hosts.list_tokens()[0].revoked_at == T0 + 1
 
 
 def test_a_token_with_no_use_limit_enrols_a_whole_department_until_it_expires(
-    store: SqlStore,
+    hosts: Store,
 ) -> None:
-    secret, _ = store.create_token(department="finance", expires_at=T0 + DAY, now=T0)
+    secret, _ = hosts.create_token(department="finance", expires_at=T0 + DAY, now=T0)
 
     for n in range(3):
-        store.enrol(token=secret, host_id=f"h{n}", hostname=f"h{n}", agent_version="0.1", now=T0)
+        hosts.enrol(token=secret, host_id=f"h{n}", hostname=f"h{n}", agent_version="0.1", now=T0)
 
-    assert store.list_tokens()[0].uses == 3
-    assert {host.department for host in store.list_hosts()} == {"finance"}
+    assert hosts.list_tokens()[0].uses == 3
+    assert {host.department for host in hosts.list_hosts()} == {"finance"}
     with pytest.raises(EnrolmentRefused) as refused:
-        store.enrol(
+        hosts.enrol(
             token=secret, host_id="late", hostname="late", agent_version="0.1", now=T0 + DAY
         )
     assert refused.value.reason == "expired"
     assert "expired" in str(refused.value)
 
 
-def test_a_token_is_used_up_at_max_uses(store: SqlStore) -> None:
-    secret, record = store.create_token(
+def test_a_token_is_used_up_at_max_uses(hosts: Store) -> None:
+    secret, record = hosts.create_token(
         department="finance", expires_at=T0 + DAY, now=T0, max_uses=2
     )
-    store.enrol(token=secret, host_id="h1", hostname="h1", agent_version="0.1", now=T0)
-    store.enrol(token=secret, host_id="h2", hostname="h2", agent_version="0.1", now=T0)
+    hosts.enrol(token=secret, host_id="h1", hostname="h1", agent_version="0.1", now=T0)
+    hosts.enrol(token=secret, host_id="h2", hostname="h2", agent_version="0.1", now=T0)
 
     with pytest.raises(EnrolmentRefused) as refused:
-        store.enrol(token=secret, host_id="h3", hostname="h3", agent_version="0.1", now=T0)
+        hosts.enrol(token=secret, host_id="h3", hostname="h3", agent_version="0.1", now=T0)
 
     assert refused.value.reason == "used_up"
     assert "used up" in str(refused.value)
     assert record.token_id in str(refused.value)
-    assert store.list_tokens()[0].uses == 2
-    assert [host.host_id for host in store.list_hosts()] == ["h1", "h2"]
+    assert hosts.list_tokens()[0].uses == 2
+    assert [host.host_id for host in hosts.list_hosts()] == ["h1", "h2"]
 
 
-def test_enrolment_with_an_unknown_token_is_refused(store: SqlStore) -> None:
-    store.create_token(department="finance", expires_at=T0 + DAY, now=T0)
+def test_enrolment_with_an_unknown_token_is_refused(hosts: Store) -> None:
+    hosts.create_token(department="finance", expires_at=T0 + DAY, now=T0)
 
     with pytest.raises(EnrolmentRefused) as refused:
-        store.enrol(
+        hosts.enrol(
             token="fst_not-a-real-token", host_id="h", hostname="h", agent_version="0", now=T0
         )
 
     assert refused.value.reason == "unknown"
     assert "not known" in str(refused.value)
-    assert store.list_hosts() == []
+    assert hosts.list_hosts() == []
 
 
-def test_enrolment_with_a_revoked_token_is_refused(store: SqlStore) -> None:
-    secret, record = store.create_token(department="finance", expires_at=T0 + DAY, now=T0)
-    store.revoke_token(record.token_id, now=T0 + 1)
+def test_enrolment_with_a_revoked_token_is_refused(hosts: Store) -> None:
+    secret, record = hosts.create_token(department="finance", expires_at=T0 + DAY, now=T0)
+    hosts.revoke_token(record.token_id, now=T0 + 1)
 
     with pytest.raises(EnrolmentRefused) as refused:
-        store.enrol(token=secret, host_id="h", hostname="h", agent_version="0", now=T0 + 2)
+        hosts.enrol(token=secret, host_id="h", hostname="h", agent_version="0", now=T0 + 2)
 
     assert refused.value.reason == "revoked"
     assert "revoked" in str(refused.value)
-    assert store.list_tokens()[0].uses == 0
+    assert hosts.list_tokens()[0].uses == 0
 
 
 # -- hosts ---------------------------------------------------------------------------------
@@ -361,21 +366,21 @@ def test_enrolment_gives_a_credential_that_authenticates_the_host_in_the_tokens_
     assert enrolment.credential not in {str(value) for value in rows(engine, Host)[0].values()}
 
 
-def test_unknown_credentials_do_not_authenticate(store: SqlStore) -> None:
-    enrolled(store)
+def test_unknown_credentials_do_not_authenticate(hosts: Store) -> None:
+    enrolled(hosts)
 
-    assert store.authenticate("fsc_" + "A" * 43) is None
-    assert store.authenticate("") is None
-    assert store.authenticate("Bearer nonsense") is None
+    assert hosts.authenticate("fsc_" + "A" * 43) is None
+    assert hosts.authenticate("") is None
+    assert hosts.authenticate("Bearer nonsense") is None
 
 
-def token_for(store: SqlStore, department: str = "finance") -> str:
+def token_for(store: Store, department: str = "finance") -> str:
     secret, _ = store.create_token(department=department, expires_at=T0 + 7 * DAY, now=T0)
     return secret
 
 
 def enrol_again(
-    store: SqlStore,
+    store: Store,
     department: str = "finance",
     current_credential: str | None = None,
     host_id: str = "host-a",
@@ -390,14 +395,14 @@ def enrol_again(
     )
 
 
-def test_reenrolment_with_the_current_credential_replaces_it(store: SqlStore) -> None:
-    first = enrolled(store, "host-a", department="finance")
+def test_reenrolment_with_the_current_credential_replaces_it(hosts: Store) -> None:
+    first = enrolled(hosts, "host-a", department="finance")
 
-    second = enrol_again(store, "finance", current_credential=first.credential)
+    second = enrol_again(hosts, "finance", current_credential=first.credential)
 
-    assert store.authenticate(first.credential) is None
-    assert store.authenticate(second.credential) is not None
-    [host] = store.list_hosts()
+    assert hosts.authenticate(first.credential) is None
+    assert hosts.authenticate(second.credential) is not None
+    [host] = hosts.list_hosts()
     assert (host.department, host.hostname, host.agent_version) == (
         "finance",
         "reinstalled.example",
@@ -405,12 +410,12 @@ def test_reenrolment_with_the_current_credential_replaces_it(store: SqlStore) ->
     )
 
 
-def test_another_departments_token_never_takes_over_or_moves_a_host(store: SqlStore) -> None:
-    first = enrolled(store, "host-a", department="finance")
-    hr_token = token_for(store, "hr")
+def test_another_departments_token_never_takes_over_or_moves_a_host(hosts: Store) -> None:
+    first = enrolled(hosts, "host-a", department="finance")
+    hr_token = token_for(hosts, "hr")
 
     with pytest.raises(EnrolmentRefused) as refused:
-        store.enrol(
+        hosts.enrol(
             token=hr_token,
             host_id="host-a",
             hostname="evil",
@@ -420,74 +425,74 @@ def test_another_departments_token_never_takes_over_or_moves_a_host(store: SqlSt
         )
 
     assert refused.value.reason == "other_department"
-    assert store.authenticate(first.credential) is not None
-    [host] = store.list_hosts()
+    assert hosts.authenticate(first.credential) is not None
+    [host] = hosts.list_hosts()
     assert (host.department, host.hostname) == ("finance", "host-a.example")
-    assert {t.uses for t in store.list_tokens() if t.department == "hr"} == {0}
+    assert {t.uses for t in hosts.list_tokens() if t.department == "hr"} == {0}
 
 
-def test_reenrolment_without_proof_of_the_credential_is_refused(store: SqlStore) -> None:
-    first = enrolled(store, "host-a", department="finance")
+def test_reenrolment_without_proof_of_the_credential_is_refused(hosts: Store) -> None:
+    first = enrolled(hosts, "host-a", department="finance")
 
     for proof in (None, "fsc_" + "A" * 43, "not-a-credential"):
         with pytest.raises(EnrolmentRefused) as refused:
-            enrol_again(store, "finance", current_credential=proof)
+            enrol_again(hosts, "finance", current_credential=proof)
         assert refused.value.reason == "host_enrolled"
 
-    assert store.authenticate(first.credential) is not None
+    assert hosts.authenticate(first.credential) is not None
 
 
-def test_reenrolment_never_lifts_a_revocation(store: SqlStore) -> None:
-    first = enrolled(store, "host-a", department="finance")
-    assert store.revoke_host("host-a", now=T0 + 10)
+def test_reenrolment_never_lifts_a_revocation(hosts: Store) -> None:
+    first = enrolled(hosts, "host-a", department="finance")
+    assert hosts.revoke_host("host-a", now=T0 + 10)
 
     with pytest.raises(EnrolmentRefused) as refused:
-        enrol_again(store, "finance", current_credential=first.credential)
+        enrol_again(hosts, "finance", current_credential=first.credential)
 
     assert refused.value.reason == "host_revoked"
-    [host] = store.list_hosts()
+    [host] = hosts.list_hosts()
     assert host.revoked_at == T0 + 10
 
 
 def test_a_released_host_is_taken_over_by_its_departments_next_enrolment(
-    store: SqlStore,
+    hosts: Store,
 ) -> None:
-    first = enrolled(store, "host-a", department="finance")
-    assert store.revoke_host("host-a", now=T0 + 10)
+    first = enrolled(hosts, "host-a", department="finance")
+    assert hosts.revoke_host("host-a", now=T0 + 10)
 
-    assert store.release_host("host-a", now=T0 + 20)
-    assert store.release_host("no-such-host", now=T0 + 20) is False
-    assert store.authenticate(first.credential) is None
-    second = enrol_again(store, "finance")
+    assert hosts.release_host("host-a", now=T0 + 20)
+    assert hosts.release_host("no-such-host", now=T0 + 20) is False
+    assert hosts.authenticate(first.credential) is None
+    second = enrol_again(hosts, "finance")
 
-    assert store.authenticate(second.credential) is not None
-    [host] = store.list_hosts()
+    assert hosts.authenticate(second.credential) is not None
+    [host] = hosts.list_hosts()
     assert (host.department, host.revoked_at) == ("finance", None)
     # Released once, taken once: the next enrolment needs proof again.
     with pytest.raises(EnrolmentRefused):
-        enrol_again(store, "finance")
+        enrol_again(hosts, "finance")
 
 
-def test_an_admin_moves_a_host_to_another_department_by_releasing_it(store: SqlStore) -> None:
-    enrolled(store, "host-a", department="finance")
+def test_an_admin_moves_a_host_to_another_department_by_releasing_it(hosts: Store) -> None:
+    enrolled(hosts, "host-a", department="finance")
 
-    assert store.release_host("host-a", now=T0 + 20, department="legal")
+    assert hosts.release_host("host-a", now=T0 + 20, department="legal")
     with pytest.raises(EnrolmentRefused) as refused:
-        enrol_again(store, "finance")
-    moved = enrol_again(store, "legal")
+        enrol_again(hosts, "finance")
+    moved = enrol_again(hosts, "legal")
 
     assert refused.value.reason == "other_department"
     assert moved.department == "legal"
-    assert [host.department for host in store.list_hosts()] == ["legal"]
+    assert [host.department for host in hosts.list_hosts()] == ["legal"]
 
 
-def test_active_credentials_are_the_unrevoked_hosts_by_credential_hash(store: SqlStore) -> None:
-    a = enrolled(store, "host-a", department="finance")
-    b = enrolled(store, "host-b", department="legal")
-    enrolled(store, "host-c")
-    store.revoke_host("host-c", now=T0 + 1)
+def test_active_credentials_are_the_unrevoked_hosts_by_credential_hash(hosts: Store) -> None:
+    a = enrolled(hosts, "host-a", department="finance")
+    b = enrolled(hosts, "host-b", department="legal")
+    enrolled(hosts, "host-c")
+    hosts.revoke_host("host-c", now=T0 + 1)
 
-    active = store.active_credentials()
+    active = hosts.active_credentials()
 
     assert active == {
         secret_sha256(a.credential): AuthenticatedHost("host-a", "finance"),
@@ -495,14 +500,14 @@ def test_active_credentials_are_the_unrevoked_hosts_by_credential_hash(store: Sq
     }
 
 
-def test_revoking_a_host_stops_its_credential(store: SqlStore) -> None:
-    enrolment = enrolled(store)
+def test_revoking_a_host_stops_its_credential(hosts: Store) -> None:
+    enrolment = enrolled(hosts)
 
-    assert store.revoke_host("host-a", now=T0 + 10)
-    assert store.revoke_host("no-such-host", now=T0 + 10) is False
+    assert hosts.revoke_host("host-a", now=T0 + 10)
+    assert hosts.revoke_host("no-such-host", now=T0 + 10) is False
 
-    assert store.authenticate(enrolment.credential) is None
-    assert store.list_hosts()[0].revoked_at == T0 + 10
+    assert hosts.authenticate(enrolment.credential) is None
+    assert hosts.list_hosts()[0].revoked_at == T0 + 10
 
 
 # -- ingest --------------------------------------------------------------------------------
@@ -640,8 +645,8 @@ def test_ingest_records_last_seen_agent_version_and_clock_skew(
 # -- inventory and version history ---------------------------------------------------------
 
 
-def test_version_history_follows_an_install_an_upgrade_and_a_removal(store: SqlStore) -> None:
-    enrolled(store)
+def test_version_history_follows_an_install_an_upgrade_and_a_removal(hosts: Store) -> None:
+    enrolled(hosts)
     t1, t2, t3 = T0, T0 + DAY, T0 + 2 * DAY
     inventories = [
         inventory(t1, {"firefox": "115.4.0esr", "libreoffice": "4:7.4.7-1"}),
@@ -649,14 +654,14 @@ def test_version_history_follows_an_install_an_upgrade_and_a_removal(store: SqlS
         inventory(t3, {"firefox": "115.5.0esr", "thunderbird": "1:115.5.0"}),
     ]
     for n, inv in enumerate(inventories, start=1):
-        store.ingest(
+        hosts.ingest(
             "host-a",
             make_batch("host-a", sequence=n, created_at=inv.collected_at + 60, inventory=inv),
             received_at=inv.collected_at + 61,
             sent_at=None,
         )
 
-    assert store.version_history("host-a") == [
+    assert hosts.version_history("host-a") == [
         span("firefox", "115.4.0esr", t1, t2),
         span("firefox", "115.5.0esr", t2, None),
         span("libreoffice", "4:7.4.7-1", t1, t3),
@@ -728,19 +733,19 @@ def test_an_older_inventory_arriving_late_does_not_rewrite_history(
     assert len(rows(engine, MetricSummaryRow, batch_id=late.batch_id)) == len(SERIES)
 
 
-def test_version_history_is_kept_per_host(store: SqlStore) -> None:
-    enrolled(store, "host-a")
-    enrolled(store, "host-b")
+def test_version_history_is_kept_per_host(hosts: Store) -> None:
+    enrolled(hosts, "host-a")
+    enrolled(hosts, "host-b")
     for host_id, version in (("host-a", "115.4.0esr"), ("host-b", "115.5.0esr")):
-        store.ingest(
+        hosts.ingest(
             host_id,
             make_batch(host_id, inventory=inventory(T0, {"firefox": version})),
             received_at=T0,
             sent_at=None,
         )
 
-    assert [s.version for s in store.version_history("host-b")] == ["115.5.0esr"]
-    assert store.version_history("host-c") == []
+    assert [s.version for s in hosts.version_history("host-b")] == ["115.5.0esr"]
+    assert hosts.version_history("host-c") == []
 
 
 # -- concurrency ---------------------------------------------------------------------------
@@ -816,8 +821,8 @@ def test_a_package_without_arch_that_becomes_a_watched_app_keeps_its_span(
     assert (package["arch"], package["app"]) == ("", "vscode")
 
 
-def test_each_architecture_of_a_multiarch_package_has_its_own_span(store: SqlStore) -> None:
-    enrolled(store)
+def test_each_architecture_of_a_multiarch_package_has_its_own_span(hosts: Store) -> None:
+    enrolled(hosts)
     both = replace(
         inventory(T0, {}),
         software=[
@@ -825,10 +830,10 @@ def test_each_architecture_of_a_multiarch_package_has_its_own_span(store: SqlSto
             for arch in ("amd64", "i386")
         ],
     )
-    store.ingest(
+    hosts.ingest(
         "host-a", make_batch("host-a", sequence=1, inventory=both), received_at=T0, sent_at=None
     )
-    spans = store.version_history("host-a")
+    spans = hosts.version_history("host-a")
     assert sorted((s.package, s.arch, s.version) for s in spans) == [
         ("libc6", "amd64", "2.36-9"),
         ("libc6", "i386", "2.36-9"),

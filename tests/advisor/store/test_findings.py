@@ -9,10 +9,7 @@ import sqlalchemy as sa
 
 from advisor.store.findings import (
     FindingFilter,
-    get_finding,
-    last_runs,
-    list_findings,
-    record_run,
+    Findings,
 )
 from tests.advisor.store.findingsdata import T0, finding, slower_again
 
@@ -29,12 +26,12 @@ FIREFOX_RAM = finding(
 )
 
 
-def test_a_first_run_stores_its_findings_open(engine: sa.Engine) -> None:
-    summary = record_run(engine, [LIBREOFFICE, FIREFOX_RAM], now=T0, launches=1000)
+def test_a_first_run_stores_its_findings_open(findings: Findings, engine: sa.Engine) -> None:
+    summary = findings.record_run([LIBREOFFICE, FIREFOX_RAM], now=T0, launches=1000)
 
     assert (summary.new, summary.updated, summary.reopened, summary.resolved) == (2, 0, 0, 0)
     assert summary.open_by_kind == {"pressure": 1, "version_change": 1}
-    stored = get_finding(engine, LIBREOFFICE.key)
+    stored = findings.get(LIBREOFFICE.key)
     assert stored is not None
     assert (stored.status, stored.first_detected_at, stored.last_detected_at) == ("open", T0, T0)
     assert stored.resolved_at is None
@@ -49,60 +46,66 @@ def test_a_first_run_stores_its_findings_open(engine: sa.Engine) -> None:
 
 
 def test_a_finding_found_again_is_updated_and_keeps_when_it_was_first_seen(
+    findings: Findings,
     engine: sa.Engine,
 ) -> None:
-    record_run(engine, [LIBREOFFICE], now=T0)
+    findings.record_run([LIBREOFFICE], now=T0)
 
-    summary = record_run(engine, [slower_again(LIBREOFFICE, 0.5)], now=T0 + 6 * HOUR)
+    summary = findings.record_run([slower_again(LIBREOFFICE, 0.5)], now=T0 + 6 * HOUR)
 
     assert (summary.new, summary.updated, summary.resolved) == (0, 1, 0)
-    stored = get_finding(engine, LIBREOFFICE.key)
+    stored = findings.get(LIBREOFFICE.key)
     assert stored is not None
     assert stored.effect.estimate == 0.5
     assert (stored.first_detected_at, stored.last_detected_at) == (T0, T0 + 6 * HOUR)
 
 
 def test_a_finding_a_run_no_longer_finds_is_resolved_and_reopens_when_found_again(
+    findings: Findings,
     engine: sa.Engine,
 ) -> None:
-    record_run(engine, [LIBREOFFICE, FIREFOX_RAM], now=T0)
+    findings.record_run([LIBREOFFICE, FIREFOX_RAM], now=T0)
 
-    gone = record_run(engine, [FIREFOX_RAM], now=T0 + 6 * HOUR)
+    gone = findings.record_run([FIREFOX_RAM], now=T0 + 6 * HOUR)
 
     assert (gone.resolved, gone.updated, gone.open) == (1, 1, 1)
-    resolved = get_finding(engine, LIBREOFFICE.key)
+    resolved = findings.get(LIBREOFFICE.key)
     assert resolved is not None
     assert (resolved.status, resolved.resolved_at) == ("resolved", T0 + 6 * HOUR)
 
-    still_gone = record_run(engine, [FIREFOX_RAM], now=T0 + 12 * HOUR)
+    still_gone = findings.record_run([FIREFOX_RAM], now=T0 + 12 * HOUR)
     assert still_gone.resolved == 0  # resolved once, not again
 
-    back = record_run(engine, [LIBREOFFICE, FIREFOX_RAM], now=T0 + 18 * HOUR)
+    back = findings.record_run([LIBREOFFICE, FIREFOX_RAM], now=T0 + 18 * HOUR)
 
     assert (back.new, back.reopened, back.updated) == (0, 1, 1)
-    reopened = get_finding(engine, LIBREOFFICE.key)
+    reopened = findings.get(LIBREOFFICE.key)
     assert reopened is not None
     assert (reopened.status, reopened.resolved_at) == ("open", None)
     assert (reopened.first_detected_at, reopened.last_detected_at) == (T0, T0 + 18 * HOUR)
 
 
-def test_every_run_is_kept_in_the_history_with_its_counts(engine: sa.Engine) -> None:
-    record_run(engine, [LIBREOFFICE, FIREFOX_RAM], now=T0, notes=["3 hosts without hardware"])
-    record_run(engine, [], now=T0 + HOUR, started_at=T0 + HOUR - 5, finished_at=T0 + HOUR)
+def test_every_run_is_kept_in_the_history_with_its_counts(
+    findings: Findings, engine: sa.Engine
+) -> None:
+    findings.record_run([LIBREOFFICE, FIREFOX_RAM], now=T0, notes=["3 hosts without hardware"])
+    findings.record_run([], now=T0 + HOUR, started_at=T0 + HOUR - 5, finished_at=T0 + HOUR)
 
-    newest, first = last_runs(engine)
+    newest, first = findings.last_runs()
 
     assert (first.new, first.open, first.notes) == (2, 2, ("3 hosts without hardware",))
     assert (newest.resolved, newest.open, newest.analysed_at) == (2, 0, T0 + HOUR)
     assert newest.run_id > first.run_id
 
 
-def test_a_repeated_key_in_one_run_keeps_the_last_and_says_so(engine: sa.Engine) -> None:
-    summary = record_run(engine, [LIBREOFFICE, slower_again(LIBREOFFICE, 0.6)], now=T0)
+def test_a_repeated_key_in_one_run_keeps_the_last_and_says_so(
+    findings: Findings, engine: sa.Engine
+) -> None:
+    summary = findings.record_run([LIBREOFFICE, slower_again(LIBREOFFICE, 0.6)], now=T0)
 
     assert summary.new == 1
     assert summary.notes == ("1 finding(s) with a repeated key: last kept",)
-    stored = get_finding(engine, LIBREOFFICE.key)
+    stored = findings.get(LIBREOFFICE.key)
     assert stored is not None
     assert stored.effect.estimate == 0.6
 
@@ -122,25 +125,27 @@ def test_a_repeated_key_in_one_run_keeps_the_last_and_says_so(engine: sa.Engine)
     ],
 )
 def test_findings_are_listed_by_filter_open_first_and_largest_effect_first(
-    engine: sa.Engine, where: FindingFilter, keys: list[str]
+    findings: Findings, engine: sa.Engine, where: FindingFilter, keys: list[str]
 ) -> None:
     writer = finding("trend", "writer", {}, cause="unknown", effect=0.9)
-    record_run(engine, [LIBREOFFICE, FIREFOX_RAM, writer], now=T0)
-    record_run(engine, [LIBREOFFICE, FIREFOX_RAM], now=T0 + HOUR)
+    findings.record_run([LIBREOFFICE, FIREFOX_RAM, writer], now=T0)
+    findings.record_run([LIBREOFFICE, FIREFOX_RAM], now=T0 + HOUR)
     names = {LIBREOFFICE.key: "libreoffice", FIREFOX_RAM.key: "firefox-hr", writer.key: "writer"}
 
-    found = list_findings(engine, where)
+    found = findings.find(where)
 
     assert [names[f.key] for f in found] == keys
 
 
-def test_an_unknown_key_is_none_and_a_faster_finding_keeps_its_sign(engine: sa.Engine) -> None:
+def test_an_unknown_key_is_none_and_a_faster_finding_keeps_its_sign(
+    findings: Findings, engine: sa.Engine
+) -> None:
     faster = finding("change_point", "gimp", {"host": "fin-1"}, cause="unknown", effect=-0.3)
-    record_run(engine, [faster], now=T0)
+    findings.record_run([faster], now=T0)
 
-    stored = get_finding(engine, faster.key)
+    stored = findings.get(faster.key)
 
-    assert get_finding(engine, "version_change|nothing") is None
+    assert findings.get("version_change|nothing") is None
     assert stored is not None
     assert (stored.direction, stored.effect.estimate) == ("faster", -0.3)
     assert stored.to_dict()["effect"] == {"estimate": -0.3, "low": -0.35, "high": -0.25}

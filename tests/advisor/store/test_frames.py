@@ -8,16 +8,17 @@ import numpy as np
 import pytest
 
 from advisor.analysis.frames import METHODS, FleetData
-from advisor.store.frames import hardware_figures, load_fleet_data
+from advisor.store.analysis_data import FleetFrames
+from advisor.store.frames import hardware_figures
 from advisor.store.sql import SqlStore
 from tests.advisor.store.fleetbatches import DAY, DAY0, HOUR, NEW_VERSION, NOW, OLD_VERSION
 from tests.advisor.store.fleetbatches import write_fleet as write_small_fleet
 
 
 @pytest.fixture
-def data(store: SqlStore) -> FleetData:
+def data(frames: FleetFrames, store: SqlStore) -> FleetData:
     write_small_fleet(store)
-    return load_fleet_data(store.engine, now=NOW)
+    return frames.load(now=NOW)
 
 
 def test_hosts_carry_department_ram_cores_and_the_system_disk_kind(data: FleetData) -> None:
@@ -105,21 +106,23 @@ def test_daily_pressure_joins_rollups_and_summaries_not_rolled_up_yet(data: Flee
     assert np.isnan(pressure.cpu_pressure).all()
 
 
-def test_a_short_window_leaves_older_launches_and_changes_out(store: SqlStore) -> None:
+def test_a_short_window_leaves_older_launches_and_changes_out(
+    frames: FleetFrames, store: SqlStore
+) -> None:
     write_small_fleet(store)
 
-    data = load_fleet_data(store.engine, now=DAY0 + 2 * DAY + 2.5 * HOUR, days=1)
+    data = frames.load(now=DAY0 + 2 * DAY + 2.5 * HOUR, days=1)
 
     assert data.launches.started_at.tolist() == [DAY0 + 2 * DAY + HOUR, DAY0 + 2 * DAY + 2 * HOUR]
     assert data.changes.at.tolist() == [DAY0 + 2 * DAY]
     assert data.pressure.day.tolist() == [DAY0 + DAY]
-    later = load_fleet_data(store.engine, now=NOW, days=1)
+    later = frames.load(now=NOW, days=1)
     assert (len(later.launches), len(later.changes), len(later.pressure)) == (0, 0, 0)
     assert later.launches.versions == [""]
 
 
-def test_an_empty_store_gives_empty_frames(store: SqlStore) -> None:
-    data = load_fleet_data(store.engine, now=NOW)
+def test_an_empty_store_gives_empty_frames(frames: FleetFrames, store: SqlStore) -> None:
+    data = frames.load(now=NOW)
 
     assert (len(data.launches), len(data.changes), len(data.pressure)) == (0, 0, 0)
     assert len(data.launches.hosts) == 0

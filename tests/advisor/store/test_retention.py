@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import event
 
+from advisor.store.analysis_data import Upkeep
 from advisor.store.models import (
     BatchRecord,
     DailyRollupRow,
@@ -16,8 +17,7 @@ from advisor.store.models import (
     LaunchRow,
     MetricSummaryRow,
 )
-from advisor.store.retention import TABLES, RetentionPolicy, apply_retention
-from advisor.store.rollup import roll_up
+from advisor.store.retention import TABLES, RetentionPolicy
 from advisor.store.sql import SqlStore
 from tests.advisor.store.batches import CPU, DAY, DAY0, HOUR, MINUTE, batch, enrol, samples
 
@@ -82,13 +82,13 @@ def deletes(engine: sa.Engine) -> Iterator[list[int]]:
 
 
 def test_it_deletes_only_launches_older_than_launches_days(
-    store: SqlStore, engine: sa.Engine
+    upkeep: Upkeep, store: SqlStore, engine: sa.Engine
 ) -> None:
     enrol(store, "host-a")
     store_days(store, range(10))
     now = DAY0 + 10 * DAY
 
-    deleted = apply_retention(engine, policy(launches_days=4), now=now)
+    deleted = upkeep.apply_retention(policy(launches_days=4), now=now)
 
     assert deleted == {**dict.fromkeys(TABLES, 0), "launches": 6}
     assert column(engine, LaunchRow, "started_at") == [
@@ -98,29 +98,27 @@ def test_it_deletes_only_launches_older_than_launches_days(
 
 
 def test_it_never_deletes_raw_summaries_that_are_not_rolled_up(
-    store: SqlStore, engine: sa.Engine
+    upkeep: Upkeep, store: SqlStore, engine: sa.Engine
 ) -> None:
     enrol(store, "host-a")
     store_days(store, range(5))
 
-    deleted = apply_retention(
-        engine, policy(summaries_days=1, batches_days=1), now=DAY0 + 400 * DAY
-    )
+    deleted = upkeep.apply_retention(policy(summaries_days=1, batches_days=1), now=DAY0 + 400 * DAY)
 
     assert deleted["metric_summaries"] == deleted["batches"] == 0
     assert count(engine, MetricSummaryRow) == count(engine, BatchRecord) == 5
 
 
 def test_it_keeps_raw_summaries_for_summaries_days_after_their_rollup(
-    store: SqlStore, engine: sa.Engine
+    upkeep: Upkeep, store: SqlStore, engine: sa.Engine
 ) -> None:
     enrol(store, "host-a")
     store_days(store, range(3))
     rolled_at = DAY0 + 20 * DAY  # old data, rolled up late: its raw rows are still fresh
-    roll_up(engine, now=rolled_at)
+    upkeep.roll_up(now=rolled_at)
 
-    kept = apply_retention(engine, policy(summaries_days=14), now=rolled_at + 13 * DAY)
-    gone = apply_retention(engine, policy(summaries_days=14), now=rolled_at + 15 * DAY)
+    kept = upkeep.apply_retention(policy(summaries_days=14), now=rolled_at + 13 * DAY)
+    gone = upkeep.apply_retention(policy(summaries_days=14), now=rolled_at + 15 * DAY)
 
     assert kept["metric_summaries"] == 0
     assert gone["metric_summaries"] == 3
@@ -129,14 +127,13 @@ def test_it_keeps_raw_summaries_for_summaries_days_after_their_rollup(
 
 
 def test_it_deletes_in_chunks_of_chunk_rows(
-    store: SqlStore, engine: sa.Engine, deletes: list[int]
+    upkeep: Upkeep, store: SqlStore, engine: sa.Engine, deletes: list[int]
 ) -> None:
     enrol(store, "host-a")
     store_days(store, range(1), launches_per_batch=10)
     chunks: list[int] = []
 
-    deleted = apply_retention(
-        engine,
+    deleted = upkeep.apply_retention(
         RetentionPolicy(**{**KEEP_ALL, "launches_days": 1, "chunk_rows": 3}),
         now=DAY0 + 5 * DAY,
         between_chunks=lambda: chunks.append(count(engine, LaunchRow)),
@@ -148,13 +145,13 @@ def test_it_deletes_in_chunks_of_chunk_rows(
 
 
 def test_it_keeps_hourly_and_daily_rollups_as_configured_and_zero_forever(
-    store: SqlStore, engine: sa.Engine
+    upkeep: Upkeep, store: SqlStore, engine: sa.Engine
 ) -> None:
     enrol(store, "host-a")
     store_days(store, range(10))
-    roll_up(engine, now=DAY0 + 10 * DAY)
+    upkeep.roll_up(now=DAY0 + 10 * DAY)
 
-    deleted = apply_retention(engine, policy(hourly_days=3, daily_days=0), now=DAY0 + 10 * DAY)
+    deleted = upkeep.apply_retention(policy(hourly_days=3, daily_days=0), now=DAY0 + 10 * DAY)
 
     assert deleted["metric_rollups_hourly"] == 7
     assert deleted["metric_rollups_daily"] == 0
@@ -163,7 +160,7 @@ def test_it_keeps_hourly_and_daily_rollups_as_configured_and_zero_forever(
     ]
     assert count(engine, DailyRollupRow) == 10
 
-    deleted = apply_retention(engine, policy(daily_days=5), now=DAY0 + 10 * DAY)
+    deleted = upkeep.apply_retention(policy(daily_days=5), now=DAY0 + 10 * DAY)
 
     assert deleted["metric_rollups_daily"] == 5
     assert column(engine, DailyRollupRow, "bucket_start") == [
@@ -171,29 +168,31 @@ def test_it_keeps_hourly_and_daily_rollups_as_configured_and_zero_forever(
     ]
 
 
-def test_batch_records_outlive_their_raw_summaries(store: SqlStore, engine: sa.Engine) -> None:
+def test_batch_records_outlive_their_raw_summaries(
+    upkeep: Upkeep, store: SqlStore, engine: sa.Engine
+) -> None:
     enrol(store, "host-a")
     store_days(store, range(2))
-    roll_up(engine, now=DAY0 + 2 * DAY)
+    upkeep.roll_up(now=DAY0 + 2 * DAY)
     # The idempotency records would be due after 1 day, the summaries they vouch for after 5.
-    early = apply_retention(engine, policy(summaries_days=5, batches_days=1), now=DAY0 + 6 * DAY)
-    late = apply_retention(engine, policy(summaries_days=5, batches_days=1), now=DAY0 + 8 * DAY)
+    early = upkeep.apply_retention(policy(summaries_days=5, batches_days=1), now=DAY0 + 6 * DAY)
+    late = upkeep.apply_retention(policy(summaries_days=5, batches_days=1), now=DAY0 + 8 * DAY)
 
     assert (early["metric_summaries"], early["batches"]) == (0, 0)
     assert (late["metric_summaries"], late["batches"]) == (2, 2)
 
 
 def test_batch_records_go_after_batches_days_once_rolled_up(
-    store: SqlStore, engine: sa.Engine
+    upkeep: Upkeep, store: SqlStore, engine: sa.Engine
 ) -> None:
     enrol(store, "host-a")
     store_days(store, range(40))
-    roll_up(engine, now=DAY0 + 40 * DAY)
+    upkeep.roll_up(now=DAY0 + 40 * DAY)
 
     # Days 0..19 are over 30 days old, but were rolled up only 10 days ago.
-    early = apply_retention(engine, RetentionPolicy(), now=DAY0 + 50 * DAY)
+    early = upkeep.apply_retention(RetentionPolicy(), now=DAY0 + 50 * DAY)
     # Rolled up 15 days ago: every raw summary goes, and the records of days 0..24.
-    late = apply_retention(engine, RetentionPolicy(), now=DAY0 + 55 * DAY)
+    late = upkeep.apply_retention(RetentionPolicy(), now=DAY0 + 55 * DAY)
 
     assert (early["metric_summaries"], early["batches"]) == (0, 0)
     assert (late["metric_summaries"], late["batches"]) == (40, 25)
@@ -201,18 +200,18 @@ def test_batch_records_go_after_batches_days_once_rolled_up(
 
 
 def test_a_retried_batch_is_still_recognised_while_its_record_is_kept(
-    store: SqlStore, engine: sa.Engine
+    upkeep: Upkeep, store: SqlStore, engine: sa.Engine
 ) -> None:
     enrol(store, "host-a")
     sent = batch("host-a", 1, [(DAY0, {CPU: samples(1)})])
     store.ingest("host-a", sent, received_at=DAY0 + MINUTE, sent_at=None)
-    roll_up(engine, now=DAY0 + HOUR)
-    apply_retention(engine, RetentionPolicy(), now=DAY0 + 29 * DAY)
+    upkeep.roll_up(now=DAY0 + HOUR)
+    upkeep.apply_retention(RetentionPolicy(), now=DAY0 + 29 * DAY)
 
     again = store.ingest("host-a", sent, received_at=DAY0 + 29 * DAY, sent_at=None)
 
     assert again.stored is False
-    assert roll_up(engine, now=DAY0 + 29 * DAY + HOUR).batches == 0
+    assert upkeep.roll_up(now=DAY0 + 29 * DAY + HOUR).batches == 0
 
 
 def test_a_policy_refuses_negative_days_and_empty_chunks() -> None:

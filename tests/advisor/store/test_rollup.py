@@ -11,15 +11,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from advisor.store import retention
+from advisor.store.analysis_data import Upkeep
 from advisor.store.models import BatchRecord, DailyRollupRow, HourlyRollupRow
 from advisor.store.rollup import (
     Stats,
     aggregate,
-    backlog,
     bucket_start,
     complete_before,
     merge,
-    roll_up,
 )
 from advisor.store.sql import SqlStore, canonical_labels
 from tests.advisor.store.batches import (
@@ -64,7 +63,7 @@ def stats_of(row: dict[str, Any]) -> dict[str, float]:
 
 
 def test_it_rolls_up_count_sum_min_and_max_exactly_per_hour_and_day(
-    store: SqlStore, engine: sa.Engine
+    upkeep: Upkeep, store: SqlStore, engine: sa.Engine
 ) -> None:
     enrol(store, "host-a", "host-b")
     a1, a2, a3, b1 = samples(1), samples(2), samples(3), samples(4)
@@ -91,7 +90,7 @@ def test_it_rolls_up_count_sum_min_and_max_exactly_per_hour_and_day(
         sent_at=None,
     )
 
-    done = roll_up(engine, now=NOW)
+    done = upkeep.roll_up(now=NOW)
 
     assert (done.batches, done.summaries) == (3, 5)
     hourly = rollups(engine, HourlyRollupRow)
@@ -112,14 +111,14 @@ def test_it_rolls_up_count_sum_min_and_max_exactly_per_hour_and_day(
 
 
 def test_the_quantiles_are_the_count_weighted_mean_of_the_interval_quantiles(
-    store: SqlStore, engine: sa.Engine
+    upkeep: Upkeep, store: SqlStore, engine: sa.Engine
 ) -> None:
     enrol(store, "host-a")
     short, long = samples(1, n=4), samples(2, n=12)
     sent = batch("host-a", 1, [(DAY0, {CPU: short}), (DAY0 + MINUTE, {CPU: long})])
     store.ingest("host-a", sent, received_at=DAY0 + HOUR, sent_at=None)
 
-    roll_up(engine, now=NOW)
+    upkeep.roll_up(now=NOW)
 
     [first, second] = [interval.metrics[0] for interval in sent.intervals]
     [row] = rollups(engine, HourlyRollupRow).values()
@@ -130,7 +129,7 @@ def test_the_quantiles_are_the_count_weighted_mean_of_the_interval_quantiles(
 
 
 def test_a_late_batch_updates_an_hour_and_day_already_rolled_up(
-    store: SqlStore, engine: sa.Engine
+    upkeep: Upkeep, store: SqlStore, engine: sa.Engine
 ) -> None:
     enrol(store, "host-a")
     on_time, late, other = samples(1), samples(2), samples(3)
@@ -140,7 +139,7 @@ def test_a_late_batch_updates_an_hour_and_day_already_rolled_up(
         received_at=DAY0 + 11 * HOUR + MINUTE,
         sent_at=None,
     )
-    roll_up(engine, now=DAY0 + 12 * HOUR)
+    upkeep.roll_up(now=DAY0 + 12 * HOUR)
     before = rollups(engine, HourlyRollupRow)
     # Spooled for days on a laptop that was offline, delivered after its newer batches.
     store.ingest(
@@ -150,7 +149,7 @@ def test_a_late_batch_updates_an_hour_and_day_already_rolled_up(
         sent_at=None,
     )
 
-    done = roll_up(engine, now=DAY0 + 3 * DAY + 5 * MINUTE)
+    done = upkeep.roll_up(now=DAY0 + 3 * DAY + 5 * MINUTE)
 
     assert done.batches == 1
     hourly = rollups(engine, HourlyRollupRow)
@@ -165,7 +164,7 @@ def test_a_late_batch_updates_an_hour_and_day_already_rolled_up(
 
 
 def test_a_late_batch_is_merged_right_after_the_raw_rows_of_its_hour_are_deleted(
-    store: SqlStore, engine: sa.Engine
+    upkeep: Upkeep, store: SqlStore, engine: sa.Engine
 ) -> None:
     enrol(store, "host-a")
     on_time, late = samples(1), samples(2)
@@ -175,9 +174,9 @@ def test_a_late_batch_is_merged_right_after_the_raw_rows_of_its_hour_are_deleted
         received_at=DAY0 + 9 * HOUR + MINUTE,
         sent_at=None,
     )
-    roll_up(engine, now=DAY0 + 10 * HOUR)
-    deleted = retention.apply_retention(
-        engine, retention.RetentionPolicy(summaries_days=1), now=DAY0 + 3 * DAY
+    upkeep.roll_up(now=DAY0 + 10 * HOUR)
+    deleted = upkeep.apply_retention(
+        retention.RetentionPolicy(summaries_days=1), now=DAY0 + 3 * DAY
     )
     assert deleted["metric_summaries"] == 1
     store.ingest(
@@ -187,13 +186,15 @@ def test_a_late_batch_is_merged_right_after_the_raw_rows_of_its_hour_are_deleted
         sent_at=None,
     )
 
-    roll_up(engine, now=DAY0 + 3 * DAY + MINUTE)
+    upkeep.roll_up(now=DAY0 + 3 * DAY + MINUTE)
 
     hourly = rollups(engine, HourlyRollupRow)
     assert stats_of(hourly[key("host-a", CPU, DAY0 + 9 * HOUR)]) == exact(on_time + late)
 
 
-def test_running_the_rollup_twice_changes_nothing(store: SqlStore, engine: sa.Engine) -> None:
+def test_running_the_rollup_twice_changes_nothing(
+    upkeep: Upkeep, store: SqlStore, engine: sa.Engine
+) -> None:
     enrol(store, "host-a")
     for sequence in range(1, 4):
         start = DAY0 + sequence * 20 * MINUTE
@@ -203,17 +204,19 @@ def test_running_the_rollup_twice_changes_nothing(store: SqlStore, engine: sa.En
             received_at=start + MINUTE,
             sent_at=None,
         )
-    roll_up(engine, now=NOW)
+    upkeep.roll_up(now=NOW)
     hourly, daily = rollups(engine, HourlyRollupRow), rollups(engine, DailyRollupRow)
 
-    again = roll_up(engine, now=NOW + HOUR)
+    again = upkeep.roll_up(now=NOW + HOUR)
 
     assert (again.batches, again.summaries, again.hourly_rows) == (0, 0, 0)
     assert rollups(engine, HourlyRollupRow) == hourly
     assert rollups(engine, DailyRollupRow) == daily
 
 
-def test_it_rolls_up_in_chunks_and_marks_every_batch(store: SqlStore, engine: sa.Engine) -> None:
+def test_it_rolls_up_in_chunks_and_marks_every_batch(
+    upkeep: Upkeep, store: SqlStore, engine: sa.Engine
+) -> None:
     enrol(store, "host-a")
     for sequence in range(1, 6):
         store.ingest(
@@ -224,11 +227,10 @@ def test_it_rolls_up_in_chunks_and_marks_every_batch(store: SqlStore, engine: sa
         )
     chunks: list[int] = []
 
-    done = roll_up(
-        engine,
+    done = upkeep.roll_up(
         now=NOW,
         chunk_batches=2,
-        between_chunks=lambda: chunks.append(backlog(engine).batches),
+        between_chunks=lambda: chunks.append(upkeep.backlog().batches),
     )
 
     assert done.batches == 5
@@ -241,7 +243,7 @@ def test_it_rolls_up_in_chunks_and_marks_every_batch(store: SqlStore, engine: sa
 
 
 def test_the_current_hour_is_partial_and_grows_as_its_batches_arrive(
-    store: SqlStore, engine: sa.Engine
+    upkeep: Upkeep, store: SqlStore, engine: sa.Engine
 ) -> None:
     enrol(store, "host-a")
     first, second = samples(1), samples(2)
@@ -252,7 +254,7 @@ def test_the_current_hour_is_partial_and_grows_as_its_batches_arrive(
         received_at=hour + MINUTE,
         sent_at=None,
     )
-    roll_up(engine, now=hour + 2 * MINUTE)
+    upkeep.roll_up(now=hour + 2 * MINUTE)
     assert complete_before(hour + 2 * MINUTE, HOUR) == hour  # this hour is not complete yet
     assert stats_of(rollups(engine, HourlyRollupRow)[key("host-a", CPU, hour)]) == exact(first)
 
@@ -262,7 +264,7 @@ def test_the_current_hour_is_partial_and_grows_as_its_batches_arrive(
         received_at=hour + HOUR,
         sent_at=None,
     )
-    roll_up(engine, now=hour + HOUR + MINUTE)
+    upkeep.roll_up(now=hour + HOUR + MINUTE)
 
     assert complete_before(hour + HOUR + MINUTE, HOUR) == hour + HOUR
     assert stats_of(rollups(engine, HourlyRollupRow)[key("host-a", CPU, hour)]) == exact(
@@ -271,7 +273,7 @@ def test_the_current_hour_is_partial_and_grows_as_its_batches_arrive(
 
 
 def test_the_backlog_counts_batches_waiting_for_the_rollup(
-    store: SqlStore, engine: sa.Engine
+    upkeep: Upkeep, store: SqlStore, engine: sa.Engine
 ) -> None:
     enrol(store, "host-a")
     for sequence in (1, 2):
@@ -282,24 +284,24 @@ def test_the_backlog_counts_batches_waiting_for_the_rollup(
             sent_at=None,
         )
 
-    waiting = backlog(engine)
-    roll_up(engine, now=NOW)
+    waiting = upkeep.backlog()
+    upkeep.roll_up(now=NOW)
 
     assert (waiting.batches, waiting.oldest_received_at) == (2, DAY0 + MINUTE)
-    assert backlog(engine).batches == 0
-    assert backlog(engine).oldest_received_at is None
+    assert upkeep.backlog().batches == 0
+    assert upkeep.backlog().oldest_received_at is None
 
 
 def test_a_batch_without_summaries_is_marked_rolled_up_too(
-    store: SqlStore, engine: sa.Engine
+    upkeep: Upkeep, store: SqlStore, engine: sa.Engine
 ) -> None:
     enrol(store, "host-a")
     store.ingest("host-a", batch("host-a", 1, [], launches=[DAY0]), received_at=DAY0, sent_at=None)
 
-    done = roll_up(engine, now=NOW)
+    done = upkeep.roll_up(now=NOW)
 
     assert (done.batches, done.summaries) == (1, 0)
-    assert backlog(engine).batches == 0
+    assert upkeep.backlog().batches == 0
 
 
 def test_a_summary_belongs_to_the_utc_hour_and_day_its_interval_starts_in() -> None:

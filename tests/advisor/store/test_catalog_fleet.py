@@ -1,4 +1,5 @@
-"""Outdated and unmatched software of a small fleet written with SqlStore.ingest, on both DBs.
+"""The CatalogStore contract, continued: outdated and unmatched software of a small fleet
+written with SqlStore.ingest, on SQLite and PostgreSQL.
 
 The fleet is tests/advisor/catalog/fleetdata.py; the date is the data snapshot, 2026-08-22.
 """
@@ -14,10 +15,9 @@ import sqlalchemy as sa
 
 from advisor.catalog.costs import load_costs
 from advisor.catalog.fleet import NATIVE_PACKAGE
-from advisor.catalog.fleet_queries import fleet_outdated, fleet_unmatched
 from advisor.catalog.importers.orgfile import parse_toml
-from advisor.catalog.sources import read_endoflife
-from advisor.catalog.store import CatalogStore
+from advisor.catalog_sources import read_endoflife
+from advisor.store.catalog import CatalogStore, SqlCatalogStore
 from advisor.store.sql import SqlStore
 from tests.advisor.catalog.conftest import ENDOFLIFE, SNAPSHOT
 from tests.advisor.catalog.fleetdata import T0, write_fleet
@@ -29,7 +29,7 @@ COSTS = Path(__file__).resolve().parents[3] / "config" / "costs.toml"
 def catalog(store: SqlStore) -> CatalogStore:
     """The fleet, the shipped endoflife.date catalog, one alias, costs and the apt offers."""
     write_fleet(store)
-    catalog = CatalogStore(store.engine)
+    catalog = SqlCatalogStore(store.engine)
     catalog.import_records(read_endoflife(str(ENDOFLIFE)), kind="endoflife", source="e", now=T0)
     catalog.import_records(
         [], kind="org", source="org.toml", now=T0, aliases={"dpkg:postgresql-15": "postgresql"}
@@ -56,7 +56,7 @@ def test_a_host_on_postgresql_15_18_is_behind_the_15_20_apt_offers(
 ) -> None:
     catalog.import_offers(now=T0)
 
-    report = fleet_outdated(engine, SNAPSHOT)
+    report = catalog.outdated(SNAPSHOT)
 
     by_host = {(row.host_id, row.product): row for row in report.rows}
     pg = by_host[("fin-1", "postgresql")]
@@ -96,7 +96,7 @@ def test_a_free_licence_prices_the_upgrade_at_labour_only(
     )
     catalog.import_records(list(org.records), kind="org", source="org2.toml", now=T0)
 
-    (pg,) = [r for r in fleet_outdated(engine, SNAPSHOT).rows if r.product == "postgresql"]
+    (pg,) = [r for r in catalog.outdated(SNAPSHOT).rows if r.product == "postgresql"]
 
     # Labour only: 0.1 h (package_manager) x 29.59 USD per hour.
     assert (pg.cost_per_seat, pg.currency) == (Decimal("0.1") * Decimal("29.59"), "USD")
@@ -106,17 +106,17 @@ def test_the_eol_horizon_and_department_filter_what_is_listed(
     catalog: CatalogStore, engine: sa.Engine
 ) -> None:
     # Firefox ESR 115 ends on 2027-03-31: within a year of the snapshot, not within 90 days.
-    soon = fleet_outdated(engine, SNAPSHOT, horizon_days=365, department="finance")
+    soon = catalog.outdated(SNAPSHOT, horizon_days=365, department="finance")
     assert {(r.product, r.status) for r in soon.rows} >= {("firefox", "end-of-life soon")}
-    later = fleet_outdated(engine, dt.date(2027, 4, 1))
+    later = catalog.outdated(dt.date(2027, 4, 1))
     assert {r.status for r in later.rows if r.product == "firefox"} == {"end-of-life"}
-    assert fleet_outdated(engine, SNAPSHOT, department="hr").rows == []
+    assert catalog.outdated(SNAPSHOT, department="hr").rows == []
 
 
 def test_unmatched_packages_are_listed_with_host_counts(
     catalog: CatalogStore, engine: sa.Engine
 ) -> None:
-    unmatched = {(u.source, u.package): u for u in fleet_unmatched(engine)}
+    unmatched = {(u.source, u.package): u for u in catalog.unmatched()}
 
     assert unmatched[("dpkg", "jq")].hosts == 1
     assert unmatched[("dpkg", "jq")].reason == "unknown"

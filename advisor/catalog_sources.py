@@ -14,6 +14,7 @@ import httpx
 
 from advisor.catalog.errors import CatalogError
 from advisor.catalog.importers.endoflife import (
+    API_BASE_URL,
     load_directory,
     parse_api_product,
     parse_product,
@@ -116,3 +117,19 @@ def alias_lines(text: str) -> dict[str, int]:
         if match:
             lines[match["quoted"] or match["bare"]] = number
     return lines
+
+
+def fetch_product(
+    product: str, client: httpx.Client, base_url: str = API_BASE_URL
+) -> ProductRecord:
+    """Fetch ``/products/{product}`` from the API v1 with ``client`` and parse it.
+
+    Transport failures and HTTP errors become :class:`CatalogError` naming the URL.
+    """
+    url = f"{base_url.rstrip('/')}/products/{product}"
+    try:
+        response = client.get(url)
+        response.raise_for_status()
+    except httpx.HTTPError as exc:
+        raise CatalogError(f"cannot fetch: {exc}", source=url) from exc
+    return parse_api_product(response.text, url)

@@ -16,14 +16,16 @@ import time
 from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, TextIO
-
-import sqlalchemy as sa
+from typing import TYPE_CHECKING, Any, TextIO
 
 from advisor.catalog.errors import CatalogError
 from advisor.catalog.fleet import OutdatedReport, OutdatedRow, horizon_days
 from advisor.config import AdvisorConfig
 from advisor.text import printable, printable_or
+
+if TYPE_CHECKING:
+    from advisor.store.catalog import CatalogStore
+    from advisor.store.open import Stores
 
 CENT = Decimal("0.01")  # the table shows money to the cent; JSON and CSV keep it exact
 
@@ -141,42 +143,38 @@ def add_parsers(commands: Any) -> None:
     revoke.add_argument("token_id")
 
 
-def _engine(config: AdvisorConfig) -> sa.Engine:
-    from advisor.store.migrate import open_current
+def _stores(config: AdvisorConfig, *, create: bool = False) -> Stores:
+    from advisor.store.open import open_store
 
-    return open_current(config.database_url)
+    return open_store(config, create=create)
 
 
 def cmd_catalog(args: argparse.Namespace, config: AdvisorConfig) -> int:
     """Run a ``catalog`` action on the configured database."""
-    engine = _engine(config)
+    stores = _stores(config, create=args.action == "import")
     try:
         today = args.at if getattr(args, "at", None) else dt.date.today()
         if args.action == "import":
-            return _import(engine, args)
+            return _import(stores.catalog, args)
         if args.action == "show":
-            return _show(engine, args.product, today, args.versions, sys.stdout)
+            return _show(stores.catalog, args.product, today, args.versions, sys.stdout)
         if args.action == "outdated":
-            from advisor.catalog.fleet_queries import fleet_outdated
-
-            report = fleet_outdated(
-                engine, today, horizon_days=args.eol_within, department=args.department
+            report = stores.catalog.outdated(
+                today, horizon_days=args.eol_within, department=args.department
             )
             write_outdated(report, args.format, sys.stdout, today)
             return 0
         if args.action == "unmatched":
-            return _unmatched(engine, args.limit)
-        return _log(engine, args.limit, args.changes)
+            return _unmatched(stores.catalog, args.limit)
+        return _log(stores.catalog, args.limit, args.changes)
     finally:
-        engine.dispose()
+        stores.close()
 
 
-def _import(engine: sa.Engine, args: argparse.Namespace) -> int:
+def _import(store: CatalogStore, args: argparse.Namespace) -> int:
     from advisor.catalog.costs import load_costs
-    from advisor.catalog.sources import read_endoflife, read_org
-    from advisor.catalog.store import CatalogStore
+    from advisor.catalog_sources import read_endoflife, read_org
 
-    store = CatalogStore(engine)
     now = time.time()
     if args.kind == "endoflife":
         records = read_endoflife(args.source)
@@ -221,12 +219,10 @@ def _milestone(value: object) -> str:
     return str(value) if value is not None else "-"
 
 
-def _show(engine: sa.Engine, slug: str, today: dt.date, newest: int, out: TextIO) -> int:
+def _show(store: CatalogStore, slug: str, today: dt.date, newest: int, out: TextIO) -> int:
     from advisor.catalog.answers import is_end_of_life, is_supported
-    from advisor.catalog.store import CatalogStore
     from advisor.catalog.versions import is_valid, sort_versions
 
-    store = CatalogStore(engine)
     catalog = store.load([slug])
     record = catalog.records.get(slug)
     if record is None:
@@ -399,10 +395,8 @@ def write_outdated(report: OutdatedReport, fmt: str, out: TextIO, today: dt.date
         )
 
 
-def _unmatched(engine: sa.Engine, limit: int) -> int:
-    from advisor.catalog.fleet_queries import fleet_unmatched
-
-    items = fleet_unmatched(engine)
+def _unmatched(store: CatalogStore, limit: int) -> int:
+    items = store.unmatched()
     shown = items[:limit] if limit > 0 else items
     print(f"{'HOSTS':>6}  {'SOURCE':<8} {'PACKAGE':<40} REASON")
     for item in shown:
@@ -420,10 +414,7 @@ def _unmatched(engine: sa.Engine, limit: int) -> int:
     return 0
 
 
-def _log(engine: sa.Engine, limit: int, changes_of: int | None) -> int:
-    from advisor.catalog.store import CatalogStore
-
-    store = CatalogStore(engine)
+def _log(store: CatalogStore, limit: int, changes_of: int | None) -> int:
     if changes_of is not None:
         for change in store.changes(changes_of):
             print(printable(str(change)))
@@ -439,18 +430,16 @@ def _log(engine: sa.Engine, limit: int, changes_of: int | None) -> int:
 
 def cmd_api_token(args: argparse.Namespace, config: AdvisorConfig) -> int:
     """``api-token create|list|revoke`` on the configured database."""
-    from advisor.store.api_tokens import create_api_token, list_api_tokens, revoke_api_token
-
-    engine = _engine(config)
+    stores = _stores(config, create=args.action != "list")
     now = time.time()
     try:
         if args.action == "create":
-            secret, record = create_api_token(engine, now=now, note=args.note)
+            secret, record = stores.api_tokens.create(now=now, note=args.note)
             print(f"api token {record.token_id}")
             print(f"  {secret}")
             print("shown once; send it as 'Authorization: Bearer TOKEN' to /api/v1/catalog/...")
         elif args.action == "list":
-            tokens = list_api_tokens(engine)
+            tokens = stores.api_tokens.list()
             for token in tokens:
                 state = "revoked" if token.revoked_at else "valid"
                 created = time.strftime("%Y-%m-%d %H:%M", time.localtime(token.created_at))
@@ -460,10 +449,10 @@ def cmd_api_token(args: argparse.Namespace, config: AdvisorConfig) -> int:
             if not tokens:
                 print("no api tokens; create one with `fleetsight-advisor api-token create`")
         else:
-            if not revoke_api_token(engine, args.token_id, now=now):
+            if not stores.api_tokens.revoke(args.token_id, now=now):
                 print(f"fleetsight-advisor: no api token {args.token_id}", file=sys.stderr)
                 return 1
             print(f"api token {args.token_id} revoked")
     finally:
-        engine.dispose()
+        stores.close()
     return 0

@@ -22,16 +22,22 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 
 from advisor.catalog.costs import CostSettings
-from advisor.catalog.errors import InvalidVersion, RowProblem
-from advisor.catalog.fleet import is_native_deb
-from advisor.catalog.importers.packagemanager import MANAGER_SOURCE, offered_versions
-from advisor.catalog.matching import SOURCE_SCHEME, Matcher
+from advisor.catalog.errors import RowProblem
+from advisor.catalog.fleet import (
+    HostPackage,
+    OutdatedReport,
+    UnmatchedPackage,
+    offer_key,
+    offers_a_vendor_version,
+    outdated,
+    unmatched,
+)
+from advisor.catalog.importers.packagemanager import offered_versions
 from advisor.catalog.model import ProductRecord
 from advisor.catalog.rows import (
     Row,
@@ -47,7 +53,7 @@ from advisor.catalog.rows import (
     requirement_row,
     version_row,
 )
-from advisor.catalog.versions import upstream_version
+from advisor.catalog.stored import Catalog, Change, ImportKind, ImportLogEntry, ImportReport
 from advisor.store.engine import SQLITE_BEGIN_OPTION
 from advisor.store.models import (
     CatalogAlias,
@@ -60,10 +66,12 @@ from advisor.store.models import (
     CatalogRequirement,
     CatalogVersion,
     CostSetting,
+    CurrentPackage,
     HardwarePrice,
+    Host,
     UpgradablePackageRow,
 )
-from agent.shared.wire import UpgradablePackage
+from agent.shared.wire import InstalledPackage, UpgradablePackage
 
 
 def _table(model: type[Any]) -> sa.Table:
@@ -83,79 +91,61 @@ SETTINGS = _table(CostSetting)
 IMPORTS = _table(CatalogImport)
 CHANGES = _table(CatalogChange)
 UPGRADABLE = _table(UpgradablePackageRow)
+CURRENT = _table(CurrentPackage)
+HOSTS = _table(Host)
 
-ImportKind = str
-"""``endoflife``, ``org``, ``package-manager`` or ``costs``."""
 
+class CatalogStore(Protocol):
+    """The software catalog (products, identifiers, cycles, versions, prices, aliases, costs)
+    and the fleet's software read against it.
 
-@dataclass(frozen=True, slots=True)
-class Change:
-    """One row an import added, changed or removed. ``detail`` maps each changed field to
-    ``[old, new]`` (as text); it is empty for added and removed rows.
-
-    Example: ``Change("cycle", "postgresql/15", "changed", {"life_ends_on": ["2027-11-11",
-    "2027-12-01"]})``.
+    Contract: every import is one transaction that writes only what differs from the stored
+    rows (what it may remove is in the module docstring), logs one import whose changes
+    :meth:`changes` lists in order, and returns that log entry's report; importing the same
+    data again changes nothing ("no changes"). Rows the parser rejected and aliases naming
+    an unknown product are reported, never stored. :meth:`load` reads back what was imported
+    (all products, or ``slugs``'), every alias with it; :meth:`prices` is newest first,
+    :meth:`import_log` newest first. :meth:`outdated` and :meth:`unmatched` read the installed
+    and offered packages of unrevoked hosts only.
     """
 
-    entity: str
-    key: str
-    action: str
-    detail: dict[str, list[str | None]] = field(default_factory=dict)
+    def import_records(
+        self,
+        records: Sequence[ProductRecord],
+        *,
+        kind: ImportKind,
+        source: str,
+        now: float,
+        aliases: Mapping[str, str] | None = None,
+        alias_lines: Mapping[str, int] | None = None,
+        problems: Sequence[RowProblem] = (),
+    ) -> ImportReport: ...
 
-    def __str__(self) -> str:
-        fields = "; ".join(f"{name}: {old} -> {new}" for name, (old, new) in self.detail.items())
-        return f"{self.action} {self.entity} {self.key}" + (f" ({fields})" if fields else "")
+    def import_costs(self, costs: CostSettings, *, source: str, now: float) -> ImportReport: ...
 
+    def import_offers(self, *, now: float, source: str = "upgradable_packages") -> ImportReport:
+        """Add the vendor versions the agents' package managers offer to their products."""
+        ...
 
-@dataclass(frozen=True, slots=True)
-class ImportReport:
-    """What one import did; ``problems`` are the rejected rows (nothing of them was stored)."""
+    def load(self, slugs: Iterable[str] | None = None) -> Catalog: ...
 
-    import_id: int
-    kind: str
-    source: str
-    imported_at: float
-    changes: tuple[Change, ...]
-    problems: tuple[RowProblem, ...] = ()
+    def costs(self) -> CostSettings | None: ...
 
-    def count(self, action: str) -> int:
-        return sum(1 for change in self.changes if change.action == action)
+    def prices(self, slug: str) -> list[Row]: ...
 
-    @property
-    def summary(self) -> str:
-        """``no changes`` or ``3 added, 1 changed, 0 removed``, plus rejected rows if any."""
-        counts = [self.count(action) for action in ("added", "changed", "removed")]
-        text = (
-            "no changes"
-            if not any(counts)
-            else f"{counts[0]} added, {counts[1]} changed, {counts[2]} removed"
-        )
-        if self.problems:
-            text += f"; {len(self.problems)} rejected"
-        return text
+    def import_log(self, limit: int = 20) -> list[ImportLogEntry]: ...
 
+    def changes(self, import_id: int) -> list[Change]: ...
 
-@dataclass(frozen=True, slots=True)
-class ImportLogEntry:
-    """A ``catalog_imports`` row as listed by ``catalog log``."""
+    def outdated(
+        self, now: dt.date, *, horizon_days: int = 90, department: str | None = None
+    ) -> OutdatedReport:
+        """Outdated hosts x products on ``now`` (of ``department`` only, when given)."""
+        ...
 
-    import_id: int
-    kind: str
-    source: str
-    imported_at: float
-    summary: str
-
-
-@dataclass(frozen=True, slots=True)
-class Catalog:
-    """The whole catalog as read from the database: records by slug, and the aliases."""
-
-    records: dict[str, ProductRecord]
-    aliases: dict[str, str]
-
-    def matcher(self) -> Matcher:
-        """A :class:`Matcher` over every product and alias."""
-        return Matcher([record.product for record in self.records.values()], self.aliases)
+    def unmatched(self) -> list[UnmatchedPackage]:
+        """Installed packages that match no product, with host counts."""
+        ...
 
 
 def _text(value: object) -> str | None:
@@ -252,8 +242,8 @@ def _merged(old: Row | None, new: Row, keep_when_empty: Sequence[str]) -> Row:
     return merged
 
 
-class CatalogStore:
-    """The catalog tables on ``engine`` (one made by :func:`advisor.store.engine.make_engine`).
+class SqlCatalogStore:
+    """:class:`CatalogStore` on ``engine`` (one made by :func:`advisor.store.engine.make_engine`).
 
     Methods that write take ``now`` (Unix seconds) for the import log; each is one transaction.
     """
@@ -340,7 +330,7 @@ class CatalogStore:
                 for row in conn.execute(sa.select(UPGRADABLE))
             ]
             offers = offered_versions(
-                [item for item in upgradable if _offers_a_vendor_version(item)], matcher
+                [item for item in upgradable if offers_a_vendor_version(item)], matcher
             ).offered
             wanted: dict[tuple[str, str], set[str]] = {}
             for offer in offers:
@@ -557,18 +547,89 @@ class CatalogStore:
             )
             return [Change(row.entity, row.key, row.action, dict(row.detail)) for row in rows]
 
+    # -- the fleet against the catalog ----------------------------------------------------------
 
-def _offers_a_vendor_version(item: UpgradablePackage) -> bool:
-    source = MANAGER_SOURCE.get(item.source)
-    scheme = SOURCE_SCHEME.get(source) if source else None
-    if scheme is None:
-        return True
-    if scheme == "deb" and is_native_deb(item.source, item.candidate):
-        return False
-    try:
-        return upstream_version(scheme, item.candidate) != upstream_version(scheme, item.installed)
-    except InvalidVersion:
-        return True
+    def outdated(
+        self, now: dt.date, *, horizon_days: int = 90, department: str | None = None
+    ) -> OutdatedReport:
+        """Outdated hosts x products on ``now`` (of ``department`` only, when given).
+
+        Only the packages some product or alias names are read: a fleet's other packages
+        cannot be outdated products, and there are far more of them.
+        """
+        catalog = self.load()
+        matcher = catalog.matcher()
+        names = sorted(
+            {
+                name
+                for record in catalog.records.values()
+                for package_names in record.product.identifiers.packages.values()
+                for name in package_names
+            }
+            | {alias.partition(":")[2] or alias for alias in catalog.aliases}
+        )
+        active: list[sa.ColumnElement[bool]] = [HOSTS.c.revoked_at.is_(None)]
+        if department is not None:
+            active.append(HOSTS.c.department == department)
+        with self._engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(
+                    CURRENT.c.host_id,
+                    HOSTS.c.hostname,
+                    HOSTS.c.department,
+                    CURRENT.c.source,
+                    CURRENT.c.package,
+                    CURRENT.c.arch,
+                    CURRENT.c.version,
+                )
+                .join(HOSTS, HOSTS.c.host_id == CURRENT.c.host_id)
+                .where(CURRENT.c.package.in_(names), *active)
+            ).all()
+            offer_rows = conn.execute(
+                sa.select(UPGRADABLE)
+                .join(HOSTS, HOSTS.c.host_id == UPGRADABLE.c.host_id)
+                .where(UPGRADABLE.c.package.in_(names), *active)
+            ).all()
+        packages = [
+            HostPackage(
+                row.host_id,
+                row.hostname,
+                row.department,
+                InstalledPackage(row.package, row.version, row.source, row.arch or None),
+            )
+            for row in rows
+        ]
+        offers = {}
+        for row in offer_rows:
+            offer = UpgradablePackage(
+                row.package, row.installed, row.candidate, row.origin, row.arch or None, row.source
+            )
+            offers[offer_key(row.host_id, offer)] = offer
+        return outdated(
+            catalog.records,
+            matcher,
+            packages,
+            offers,
+            now,
+            horizon_days=horizon_days,
+            costs=self.costs(),
+        )
+
+    def unmatched(self) -> list[UnmatchedPackage]:
+        """Installed packages of active hosts that match no product, with host counts."""
+        matcher = self.load().matcher()
+        with self._engine.connect() as conn:
+            counts = conn.execute(
+                sa.select(
+                    CURRENT.c.source,
+                    CURRENT.c.package,
+                    sa.func.count(sa.distinct(CURRENT.c.host_id)),
+                )
+                .join(HOSTS, HOSTS.c.host_id == CURRENT.c.host_id)
+                .where(HOSTS.c.revoked_at.is_(None))
+                .group_by(CURRENT.c.source, CURRENT.c.package)
+            ).all()
+        return unmatched(matcher, [(source, package, hosts) for source, package, hosts in counts])
 
 
 def _cycles_in_order(rows: list[Row]) -> list[Row]:

@@ -1,4 +1,4 @@
-"""The catalog in the database (SQLite and PostgreSQL): imports, re-imports, changes, rollback."""
+"""The CatalogStore contract on SQLite and PostgreSQL: imports, re-imports, changes, rollback."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ import sqlalchemy as sa
 from advisor.catalog.answers import supported_cycles
 from advisor.catalog.costs import load_costs
 from advisor.catalog.errors import RowProblem
-from advisor.catalog.sources import read_endoflife, read_org
-from advisor.catalog.store import CatalogStore
+from advisor.catalog_sources import read_endoflife, read_org
+from advisor.store.catalog import CatalogStore, SqlCatalogStore
 from advisor.store.models import Base
 from tests.advisor.catalog.conftest import ENDOFLIFE, SNAPSHOT
 
@@ -57,11 +57,6 @@ price = { licence = "per_seat_year", amount = "ten", currency = "USD", as_of = 2
 slug = "postgresql"
 price = { licence = "free", amount = "0", currency = "USD", as_of = 2026-01-01 }
 """
-
-
-@pytest.fixture
-def catalog(engine: sa.Engine) -> CatalogStore:
-    return CatalogStore(engine)
 
 
 def counts(engine: sa.Engine) -> dict[str, int]:
@@ -165,7 +160,7 @@ def test_a_failure_in_the_middle_of_an_import_leaves_nothing_stored(
         raise RuntimeError("connection lost")
 
     # Every row is written by then; only the log entry is missing.
-    monkeypatch.setattr(CatalogStore, "_log", crash)
+    monkeypatch.setattr(SqlCatalogStore, "_log", crash)
     with pytest.raises(RuntimeError):
         catalog.import_records(records, kind="endoflife", source="shipped", now=NOW)
 

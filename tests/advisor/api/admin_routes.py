@@ -1,0 +1,15 @@
+"""The stores the admin routes (catalog, findings) need, on the engine of a test's SQL store."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from advisor.store.open import stores_on
+
+
+def admin_routes(engine: sa.Engine) -> dict[str, Any]:
+    """``create_app`` keyword arguments that serve the catalog and findings routes."""
+    stores = stores_on(engine)
+    return {"findings": stores.findings, "catalog": stores.catalog, "api_tokens": stores.api_tokens}
