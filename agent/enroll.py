@@ -46,7 +46,6 @@ directory is new, and systemd gives the whole directory to the service's user wh
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import logging
 import os
@@ -64,6 +63,7 @@ from agent.credentials import (
     store_enrolment,
 )
 from agent.errors import EnrolmentError, TransportError
+from agent.shared.config_values import is_loopback
 from agent.shared.wire import ENROL_PATH
 from agent.transport import HttpClient, Response
 
@@ -184,22 +184,13 @@ def cleartext_warning(url: str) -> str | None:
     True
     """
     parts = urlsplit(url)
-    if parts.scheme.lower() != "http" or _is_loopback(parts.hostname or ""):
+    if parts.scheme.lower() != "http" or is_loopback(parts.hostname or ""):
         return None
     return (
         f"{url} is plain http:// to another machine: the enrolment token and this host's"
         " credential would cross the network in clear text; use https:// if the advisor"
         " offers it"
     )
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _current_credential(state_dir: Path, base: str, host_id: str) -> str | None:

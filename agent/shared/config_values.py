@@ -197,7 +197,7 @@ def loopback_address(value: object) -> str:
     address = listen_address(value)
     if address:
         host, _ = split_host_port(address)
-        if not _is_loopback(host):
+        if not is_loopback(host):
             raise InvalidValue(f"must be a loopback address (127.0.0.1 or [::1]), got {address!r}")
     return address
 
@@ -218,7 +218,8 @@ def split_host_port(address: str) -> tuple[str, int]:
     return host, port(match[2] or match[4])
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (a name or an address) can only mean this machine."""
     if host == "localhost":
         return True
     try:
