@@ -7,7 +7,7 @@ Writes a fleet straight into a fresh, migrated database with bulk inserts (not t
 ingest: that is bench/ingest.py's subject): hosts with hardware JSON, ``--launches`` launches
 spread over ``--days`` days (a tenth of them failed or timed out, which the loader skips),
 two version spans per host and app (one change each), and a daily rollup per host, day and
-pressure series. Then times :func:`advisor.store.frames.load_fleet_data` over the window (the
+pressure series. Then times `SqlFleetFrames.load` (advisor.store.analysis_data) over the window (the
 best of three runs, the first one warming the database's cache) and prints rows per frame,
 seconds, launches per second, and the peak of Python allocations while loading (tracemalloc,
 on a separate untimed run). PostgreSQL databases are created under ``--postgres-admin`` and
@@ -39,17 +39,12 @@ from advisor.store.analysis_data import SqlFleetFrames  # noqa: E402
 from advisor.store.engine import make_engine  # noqa: E402
 from advisor.store.frames import PRESSURE_SERIES  # noqa: E402
 from advisor.store.migrate import upgrade  # noqa: E402
-from advisor.store.models import DailyRollupRow, Host, LaunchRow, VersionSpanRow  # noqa: E402
+from advisor.store.models import DAILY, HOSTS, LAUNCHES, SPANS  # noqa: E402
 
 DAY = 86_400.0
 NOW = 1_767_225_600.0  # 2026-01-01 00:00 UTC
 CHUNK = 50_000
 POSTGRES_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-
-
-def _table(model: Any) -> sa.Table:
-    table: sa.Table = model.__table__
-    return table
 
 
 def write_fleet(engine: sa.Engine, args: argparse.Namespace) -> None:
@@ -60,7 +55,7 @@ def write_fleet(engine: sa.Engine, args: argparse.Namespace) -> None:
     apps = [f"app-{i:02d}" for i in range(args.apps)]
     with engine.begin() as conn:
         conn.execute(
-            _table(Host).insert(),
+            HOSTS.insert(),
             [
                 {
                     "host_id": host_id,
@@ -80,7 +75,7 @@ def write_fleet(engine: sa.Engine, args: argparse.Namespace) -> None:
         )
         changed_at = start + args.days * DAY / 2
         conn.execute(
-            _table(VersionSpanRow).insert(),
+            SPANS.insert(),
             [
                 {
                     "host_id": host_id,
@@ -102,7 +97,7 @@ def write_fleet(engine: sa.Engine, args: argparse.Namespace) -> None:
         )
     for rows in _launch_chunks(rng, host_ids, apps, start, args):
         with engine.begin() as conn:
-            conn.execute(_table(LaunchRow).insert(), rows)
+            conn.execute(LAUNCHES.insert(), rows)
     series = [name for name, _ in PRESSURE_SERIES.values()]
     labels = [label for _, label in PRESSURE_SERIES.values()]
     rollups = [
@@ -126,7 +121,7 @@ def write_fleet(engine: sa.Engine, args: argparse.Namespace) -> None:
     ]
     for i in range(0, len(rollups), CHUNK):
         with engine.begin() as conn:
-            conn.execute(_table(DailyRollupRow).insert(), rollups[i : i + CHUNK])
+            conn.execute(DAILY.insert(), rollups[i : i + CHUNK])
 
 
 def _launch_chunks(
@@ -189,7 +184,7 @@ def measure(engine: sa.Engine, args: argparse.Namespace, label: str) -> None:
         f"{len(data.pressure):,} host-days of pressure, {len(data.launches.hosts):,} hosts"
     )
     print(
-        f"  load_fleet_data: best {best:.2f} s of {', '.join(f'{t:.2f}' for t in timings)} "
+        f"  FleetFrames.load: best {best:.2f} s of {', '.join(f'{t:.2f}' for t in timings)} "
         f"({len(data.launches) / best:,.0f} launches/s); peak Python allocations "
         f"{peak / 2**20:.0f} MiB"
     )

@@ -16,7 +16,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from advisor.store import AuthenticatedHost
-from advisor.store.sql import CREDENTIAL_BYTES, CREDENTIAL_PREFIX, secret_sha256
+from advisor.store.sql import CREDENTIAL_BYTES, CREDENTIAL_PREFIX
+from advisor.store.tokens import secret_sha256
 
 # Longer than any credential the store issues: refused without asking the database.
 MAX_CREDENTIAL_CHARS = 512

@@ -3,10 +3,10 @@
 =========  =======================  ===================================================
 job        default interval         work
 =========  =======================  ===================================================
-rollup     5 min (``[jobs]``)       advisor.store.rollup.roll_up: merge the summaries of
-                                    batches received before this hour into hourly and
-                                    daily rollups
-retention  1 h                      advisor.store.retention.apply_retention with the
+rollup     5 min (``[jobs]``)       ``Upkeep.roll_up`` (advisor.store.analysis_data):
+                                    merge the summaries of batches received before this
+                                    hour into hourly and daily rollups
+retention  1 h                      ``Upkeep.apply_retention`` with the
                                     ``[retention]`` policy
 analysis   6 h                      advisor.jobs.analysis: the fleet analysis of the last
                                     ``[analysis] window_days`` days; findings recorded

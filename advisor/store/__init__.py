@@ -85,8 +85,9 @@ class VersionSpan:
 class Enrolments(Protocol):
     """Enrolment tokens, enrolment, and the enrolled hosts.
 
-    Secrets (tokens, credentials) are generated here and stored only as hashes. Every method
-    is one transaction. The contract of each method is in its docstring.
+    Secrets (tokens, credentials) are generated here and stored only as hashes
+    (:mod:`advisor.store.tokens`). Times are Unix seconds. Every method is one transaction.
+    The contract of each method is in its docstring.
     """
 
     def create_token(
@@ -98,13 +99,17 @@ class Enrolments(Protocol):
         max_uses: int | None = None,
         note: str | None = None,
     ) -> tuple[str, TokenRecord]:
-        """A new enrolment token: ``(secret, record)``; the secret is not stored."""
+        """A new enrolment token: ``(secret, record)``; the secret is not stored. Raises
+        ValueError for an empty ``department`` or a ``max_uses`` under 1."""
         ...
 
-    def list_tokens(self) -> list[TokenRecord]: ...
+    def list_tokens(self) -> list[TokenRecord]:
+        """Every token, revoked and expired ones too, oldest first (by creation, then id)."""
+        ...
 
     def revoke_token(self, token_id: str, *, now: float) -> bool:
-        """False if there is no such token."""
+        """Revoke a token at ``now``; False if there is no such token. Revoking again is True
+        and keeps the first revocation time."""
         ...
 
     def enrol(
@@ -130,7 +135,8 @@ class Enrolments(Protocol):
     def release_host(self, host_id: str, *, now: float, department: str | None = None) -> bool:
         """An admin's action: the host's credential stops working and the next enrolment of
         its id with a token of its department (``department``, when given, moves it first)
-        takes it over, lifting a revocation. False if the host is unknown."""
+        takes it over, lifting a revocation. False if the host is unknown; ValueError for an
+        empty ``department``."""
         ...
 
     def authenticate(self, credential: str) -> AuthenticatedHost | None:
@@ -142,9 +148,15 @@ class Enrolments(Protocol):
         authenticate a fleet from memory."""
         ...
 
-    def revoke_host(self, host_id: str, *, now: float) -> bool: ...
+    def revoke_host(self, host_id: str, *, now: float) -> bool:
+        """Revoke a host at ``now``: its credential stops working until it enrols again after
+        an admin's :meth:`release_host`. False if the host is unknown; revoking again is True
+        and keeps the first revocation time."""
+        ...
 
-    def list_hosts(self) -> list[HostRecord]: ...
+    def list_hosts(self) -> list[HostRecord]:
+        """Every enrolled host, revoked ones too, by hostname (then host id)."""
+        ...
 
 
 class Ingest(Protocol):
@@ -179,7 +191,8 @@ class Ingest(Protocol):
         ...
 
     def version_history(self, host_id: str) -> list[VersionSpan]:
-        """Every version span of ``host_id``'s packages (see :class:`VersionSpan`)."""
+        """Every version span of ``host_id``'s packages (see :class:`VersionSpan`), by source,
+        package and arch, then oldest first; empty for an unknown host."""
         ...
 
 

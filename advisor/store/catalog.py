@@ -56,6 +56,9 @@ from advisor.catalog.rows import (
 from advisor.catalog.stored import Catalog, Change, ImportKind, ImportLogEntry, ImportReport
 from advisor.store.engine import SQLITE_BEGIN_OPTION
 from advisor.store.models import (
+    CURRENT_PACKAGES,
+    HOSTS,
+    UPGRADABLE,
     CatalogAlias,
     CatalogChange,
     CatalogCycle,
@@ -66,47 +69,37 @@ from advisor.store.models import (
     CatalogRequirement,
     CatalogVersion,
     CostSetting,
-    CurrentPackage,
     HardwarePrice,
-    Host,
-    UpgradablePackageRow,
+    table_of,
 )
 from agent.shared.wire import InstalledPackage, UpgradablePackage
 
-
-def _table(model: type[Any]) -> sa.Table:
-    table: sa.Table = model.__table__
-    return table
-
-
-PRODUCTS = _table(CatalogProduct)
-IDENTIFIERS = _table(CatalogIdentifier)
-CYCLES = _table(CatalogCycle)
-VERSIONS = _table(CatalogVersion)
-PRICES = _table(CatalogPrice)
-REQUIREMENTS = _table(CatalogRequirement)
-ALIASES = _table(CatalogAlias)
-HARDWARE = _table(HardwarePrice)
-SETTINGS = _table(CostSetting)
-IMPORTS = _table(CatalogImport)
-CHANGES = _table(CatalogChange)
-UPGRADABLE = _table(UpgradablePackageRow)
-CURRENT = _table(CurrentPackage)
-HOSTS = _table(Host)
+PRODUCTS = table_of(CatalogProduct)
+IDENTIFIERS = table_of(CatalogIdentifier)
+CYCLES = table_of(CatalogCycle)
+VERSIONS = table_of(CatalogVersion)
+PRICES = table_of(CatalogPrice)
+REQUIREMENTS = table_of(CatalogRequirement)
+ALIASES = table_of(CatalogAlias)
+HARDWARE = table_of(HardwarePrice)
+SETTINGS = table_of(CostSetting)
+IMPORTS = table_of(CatalogImport)
+CHANGES = table_of(CatalogChange)
 
 
 class CatalogStore(Protocol):
     """The software catalog (products, identifiers, cycles, versions, prices, aliases, costs)
     and the fleet's software read against it.
 
-    Contract: every import is one transaction that writes only what differs from the stored
-    rows (what it may remove is in the module docstring), logs one import whose changes
-    :meth:`changes` lists in order, and returns that log entry's report; importing the same
-    data again changes nothing ("no changes"). Rows the parser rejected and aliases naming
-    an unknown product are reported, never stored. :meth:`load` reads back what was imported
-    (all products, or ``slugs``'), every alias with it; :meth:`prices` is newest first,
-    :meth:`import_log` newest first. :meth:`outdated` and :meth:`unmatched` read the installed
-    and offered packages of unrevoked hosts only.
+    Contract: ``now`` of an import is Unix seconds (the log's time); :meth:`outdated` takes
+    a calendar date. Every import is one transaction (on any error nothing of it is stored)
+    that writes only what differs from the stored rows (what it may remove is in the module
+    docstring), logs one import whose changes :meth:`changes` lists in order, and returns
+    that log entry's report; importing the same data again changes nothing ("no changes").
+    Rows the parser rejected and aliases naming an unknown product are reported, never
+    stored. :meth:`load` reads back what was imported (all products, or ``slugs``'), every
+    alias with it. :meth:`outdated` and :meth:`unmatched` read the installed and offered
+    packages of unrevoked hosts only.
     """
 
     def import_records(
@@ -121,7 +114,9 @@ class CatalogStore(Protocol):
         problems: Sequence[RowProblem] = (),
     ) -> ImportReport: ...
 
-    def import_costs(self, costs: CostSettings, *, source: str, now: float) -> ImportReport: ...
+    def import_costs(self, costs: CostSettings, *, source: str, now: float) -> ImportReport:
+        """Replace the cost settings and add to the hardware price history."""
+        ...
 
     def import_offers(self, *, now: float, source: str = "upgradable_packages") -> ImportReport:
         """Add the vendor versions the agents' package managers offer to their products."""
@@ -129,13 +124,21 @@ class CatalogStore(Protocol):
 
     def load(self, slugs: Iterable[str] | None = None) -> Catalog: ...
 
-    def costs(self) -> CostSettings | None: ...
+    def costs(self) -> CostSettings | None:
+        """The imported cost settings; None when none were imported."""
+        ...
 
-    def prices(self, slug: str) -> list[Row]: ...
+    def prices(self, slug: str) -> list[Row]:
+        """Every price of ``slug`` ever imported, newest ``as_of`` first; empty if none."""
+        ...
 
-    def import_log(self, limit: int = 20) -> list[ImportLogEntry]: ...
+    def import_log(self, limit: int = 20) -> list[ImportLogEntry]:
+        """The newest ``limit`` imports, newest first."""
+        ...
 
-    def changes(self, import_id: int) -> list[Change]: ...
+    def changes(self, import_id: int) -> list[Change]:
+        """What import ``import_id`` changed, in the order it did it; empty if unknown."""
+        ...
 
     def outdated(
         self, now: dt.date, *, horizon_days: int = 90, department: str | None = None
@@ -574,16 +577,16 @@ class SqlCatalogStore:
         with self._engine.connect() as conn:
             rows = conn.execute(
                 sa.select(
-                    CURRENT.c.host_id,
+                    CURRENT_PACKAGES.c.host_id,
                     HOSTS.c.hostname,
                     HOSTS.c.department,
-                    CURRENT.c.source,
-                    CURRENT.c.package,
-                    CURRENT.c.arch,
-                    CURRENT.c.version,
+                    CURRENT_PACKAGES.c.source,
+                    CURRENT_PACKAGES.c.package,
+                    CURRENT_PACKAGES.c.arch,
+                    CURRENT_PACKAGES.c.version,
                 )
-                .join(HOSTS, HOSTS.c.host_id == CURRENT.c.host_id)
-                .where(CURRENT.c.package.in_(names), *active)
+                .join(HOSTS, HOSTS.c.host_id == CURRENT_PACKAGES.c.host_id)
+                .where(CURRENT_PACKAGES.c.package.in_(names), *active)
             ).all()
             offer_rows = conn.execute(
                 sa.select(UPGRADABLE)
@@ -621,13 +624,13 @@ class SqlCatalogStore:
         with self._engine.connect() as conn:
             counts = conn.execute(
                 sa.select(
-                    CURRENT.c.source,
-                    CURRENT.c.package,
-                    sa.func.count(sa.distinct(CURRENT.c.host_id)),
+                    CURRENT_PACKAGES.c.source,
+                    CURRENT_PACKAGES.c.package,
+                    sa.func.count(sa.distinct(CURRENT_PACKAGES.c.host_id)),
                 )
-                .join(HOSTS, HOSTS.c.host_id == CURRENT.c.host_id)
+                .join(HOSTS, HOSTS.c.host_id == CURRENT_PACKAGES.c.host_id)
                 .where(HOSTS.c.revoked_at.is_(None))
-                .group_by(CURRENT.c.source, CURRENT.c.package)
+                .group_by(CURRENT_PACKAGES.c.source, CURRENT_PACKAGES.c.package)
             ).all()
         return unmatched(matcher, [(source, package, hosts) for source, package, hosts in counts])
 

@@ -1,6 +1,6 @@
 """Findings across analysis runs: recorded, updated, resolved, reopened; and read back.
 
-Each analysis run hands its findings to :func:`record_run`, which applies them in one
+Each analysis run hands its findings to :meth:`Findings.record_run`, which applies them in one
 transaction, by key (advisor.analysis.findings.finding_key):
 
 =========================================  ==================================================
@@ -24,16 +24,16 @@ import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Final, Literal, Protocol, cast
+from typing import Any, Final, Literal, Protocol
 
 import sqlalchemy as sa
 
 from advisor.analysis.findings import Effect, Finding
 from advisor.store.engine import SQLITE_BEGIN_OPTION
-from advisor.store.models import AnalysisRunRow, FindingRow
+from advisor.store.models import AnalysisRunRow, FindingRow, table_of
 
-FINDINGS = cast(sa.Table, FindingRow.__table__)
-RUNS = cast(sa.Table, AnalysisRunRow.__table__)
+FINDINGS = table_of(FindingRow)
+RUNS = table_of(AnalysisRunRow)
 
 OPEN: Final = "open"
 RESOLVED: Final = "resolved"
@@ -104,40 +104,6 @@ class FindingFilter:
     kind: str | None = None
     cause: str | None = None
     department: str | None = None
-
-
-def record_run(
-    engine: sa.Engine,
-    findings: Sequence[Finding],
-    *,
-    now: float,
-    started_at: float | None = None,
-    finished_at: float | None = None,
-    launches: int = 0,
-    notes: Sequence[str] = (),
-) -> RunSummary:
-    """Apply one run's ``findings`` as of ``now`` (the table in the module docstring).
-
-    ``started_at``/``finished_at`` are the run's wall-clock times for its history row
-    (default ``now``); ``launches`` and ``notes`` say what it analysed. Two findings with one
-    key (the analysis should not produce them) keep the last; the run's notes say so.
-    """
-    by_key = {finding.key: finding for finding in findings}
-    found = list(by_key.values())
-    all_notes = list(notes)
-    if len(findings) > len(found):
-        all_notes.append(f"{len(findings) - len(found)} finding(s) with a repeated key: last kept")
-    writer = engine.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"})
-    with writer.begin() as conn:
-        return _record(
-            conn,
-            found,
-            now=now,
-            started_at=now if started_at is None else started_at,
-            finished_at=now if finished_at is None else finished_at,
-            launches=launches,
-            notes=all_notes,
-        )
 
 
 def _record(
@@ -307,58 +273,9 @@ def _json_ready(value: Any) -> Any:
     return value
 
 
-def list_findings(
-    engine: sa.Engine, where: FindingFilter = FindingFilter(), *, limit: int | None = None
-) -> list[StoredFinding]:
-    """Findings matching ``where``: open ones first, then by largest effect, then key."""
-    query = sa.select(FINDINGS)
-    for column, wanted in (
-        (FINDINGS.c.status, where.status),
-        (FINDINGS.c.app, where.app),
-        (FINDINGS.c.kind, where.kind),
-        (FINDINGS.c.cause, where.cause),
-    ):
-        if wanted is not None:
-            query = query.where(column == wanted)
-    with engine.connect() as conn:
-        rows = [_stored(row) for row in conn.execute(query)]
-    if where.department is not None:
-        # JSON arrays are queried differently on each database; findings are few.
-        rows = [r for r in rows if where.department in r.departments]
-    rows.sort(key=_order)
-    return rows[:limit] if limit is not None else rows
-
-
 def _order(finding: StoredFinding) -> tuple[int, float, str]:
     size = abs(finding.effect.estimate) if math.isfinite(finding.effect.estimate) else 0.0
     return (0 if finding.status == OPEN else 1, -size, finding.key)
-
-
-def get_finding(engine: sa.Engine, key: str) -> StoredFinding | None:
-    """The finding of ``key``, or None."""
-    with engine.connect() as conn:
-        row = conn.execute(sa.select(FINDINGS).where(FINDINGS.c.key == key)).first()
-    return None if row is None else _stored(row)
-
-
-def last_runs(engine: sa.Engine, limit: int = 10) -> list[RunSummary]:
-    """The newest ``limit`` runs, newest first (``open_by_kind`` is not kept per run)."""
-    with engine.connect() as conn:
-        rows = conn.execute(sa.select(RUNS).order_by(RUNS.c.id.desc()).limit(limit))
-        return [
-            RunSummary(
-                run_id=int(row.id),
-                analysed_at=row.analysed_at,
-                new=row.findings_new,
-                updated=row.findings_updated,
-                reopened=row.findings_reopened,
-                resolved=row.findings_resolved,
-                open=row.findings_open,
-                open_by_kind={},
-                notes=tuple(row.notes),
-            )
-            for row in rows
-        ]
 
 
 def _number(value: float | None) -> float:
@@ -391,11 +308,12 @@ def _stored(row: sa.Row[Any]) -> StoredFinding:
 class Findings(Protocol):
     """The analysis runs' findings and their lifecycle (the table in the module docstring).
 
-    Contract: :meth:`record_run` applies one run as one transaction and returns its counts;
-    a key found again stays one finding (updated, or reopened when it was resolved); an open
-    key a run does not find is resolved at that run's ``now``. :meth:`find` returns open
-    findings first, then by largest effect, then by key; :meth:`get` is None for an unknown
-    key; :meth:`last_runs` is newest first.
+    Contract: times are Unix seconds. :meth:`record_run` applies one run as one transaction
+    (all of it or nothing) and returns its counts; a key found again stays one finding
+    (updated, or reopened when it was resolved); an open key a run does not find is resolved
+    at that run's ``now``. Figures a database cannot hold (NaN, infinities) are stored as
+    NULL and read back as NaN (:meth:`StoredFinding.to_dict` makes them None). Nothing raises
+    for an unknown key: :meth:`get` is None.
     """
 
     def record_run(
@@ -407,15 +325,30 @@ class Findings(Protocol):
         finished_at: float | None = None,
         launches: int = 0,
         notes: Sequence[str] = (),
-    ) -> RunSummary: ...
+    ) -> RunSummary:
+        """Apply one run's ``findings`` as of ``now`` and record the run.
+
+        ``started_at``/``finished_at`` are the run's wall-clock times for its history row
+        (default ``now``); ``launches`` and ``notes`` say what it analysed. Two findings with
+        one key (the analysis should not produce them) keep the last; the run's notes say so.
+        """
+        ...
 
     def find(
         self, where: FindingFilter = FindingFilter(), *, limit: int | None = None
-    ) -> list[StoredFinding]: ...
+    ) -> list[StoredFinding]:
+        """Findings matching ``where`` (open ones by default), at most ``limit``: open ones
+        first, then by largest absolute effect (an unknown one counts as 0), then by key."""
+        ...
 
-    def get(self, key: str) -> StoredFinding | None: ...
+    def get(self, key: str) -> StoredFinding | None:
+        """The finding of ``key`` whatever its status, or None."""
+        ...
 
-    def last_runs(self, limit: int = 10) -> list[RunSummary]: ...
+    def last_runs(self, limit: int = 10) -> list[RunSummary]:
+        """The newest ``limit`` runs, newest first (``open_by_kind`` is empty: it is not kept
+        per run)."""
+        ...
 
 
 class SqlFindings:
@@ -423,6 +356,8 @@ class SqlFindings:
 
     def __init__(self, engine: sa.Engine) -> None:
         self._engine = engine
+        # A run reads every stored status, then writes: on SQLite it takes the write lock first.
+        self._writer = engine.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"})
 
     def record_run(
         self,
@@ -434,23 +369,69 @@ class SqlFindings:
         launches: int = 0,
         notes: Sequence[str] = (),
     ) -> RunSummary:
-        return record_run(
-            self._engine,
-            findings,
-            now=now,
-            started_at=started_at,
-            finished_at=finished_at,
-            launches=launches,
-            notes=notes,
-        )
+        by_key = {finding.key: finding for finding in findings}
+        found = list(by_key.values())
+        all_notes = list(notes)
+        if len(findings) > len(found):
+            repeated = len(findings) - len(found)
+            all_notes.append(f"{repeated} finding(s) with a repeated key: last kept")
+        with self._writer.begin() as conn:
+            return _record(
+                conn,
+                found,
+                now=now,
+                started_at=now if started_at is None else started_at,
+                finished_at=now if finished_at is None else finished_at,
+                launches=launches,
+                notes=all_notes,
+            )
 
     def find(
         self, where: FindingFilter = FindingFilter(), *, limit: int | None = None
     ) -> list[StoredFinding]:
-        return list_findings(self._engine, where, limit=limit)
+        query = sa.select(FINDINGS)
+        for column, wanted in (
+            (FINDINGS.c.status, where.status),
+            (FINDINGS.c.app, where.app),
+            (FINDINGS.c.kind, where.kind),
+            (FINDINGS.c.cause, where.cause),
+        ):
+            if wanted is not None:
+                query = query.where(column == wanted)
+        with self._engine.connect() as conn:
+            rows = [_stored(row) for row in conn.execute(query)]
+        if where.department is not None:
+            # JSON arrays are queried differently on each database; findings are few.
+            rows = [r for r in rows if where.department in r.departments]
+        rows.sort(key=_order)
+        return rows[:limit] if limit is not None else rows
 
     def get(self, key: str) -> StoredFinding | None:
-        return get_finding(self._engine, key)
+        with self._engine.connect() as conn:
+            row = conn.execute(sa.select(FINDINGS).where(FINDINGS.c.key == key)).first()
+        return None if row is None else _stored(row)
 
     def last_runs(self, limit: int = 10) -> list[RunSummary]:
-        return last_runs(self._engine, limit)
+        with self._engine.connect() as conn:
+            rows = conn.execute(sa.select(RUNS).order_by(RUNS.c.id.desc()).limit(limit))
+            return [
+                RunSummary(
+                    run_id=int(row.id),
+                    analysed_at=row.analysed_at,
+                    new=row.findings_new,
+                    updated=row.findings_updated,
+                    reopened=row.findings_reopened,
+                    resolved=row.findings_resolved,
+                    open=row.findings_open,
+                    open_by_kind={},
+                    notes=tuple(row.notes),
+                )
+                for row in rows
+            ]
+
+
+def record_run(engine: sa.Engine, findings: Sequence[Finding], *, now: float) -> RunSummary:
+    """:meth:`SqlFindings.record_run` on ``engine``. Only for the findings CLI's tests
+    (tests/advisor/test_findings_cli.py) until the CLI restructuring moves them to
+    :class:`Findings`; everything else uses the interface."""
+    return SqlFindings(engine).record_run(findings, now=now)

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -39,26 +39,12 @@ from advisor.analysis.frames import (
     PressureFrame,
     VersionChanges,
 )
-from advisor.store.models import (
-    BatchRecord,
-    DailyRollupRow,
-    Host,
-    LaunchRow,
-    MetricSummaryRow,
-    VersionSpanRow,
-)
+from advisor.store.models import BATCHES, DAILY, HOSTS, LAUNCHES, SPANS, SUMMARIES
 from advisor.store.rows import canonical_labels
 
 DAY = 86400.0
 CHUNK_ROWS = 50_000
 """Rows fetched per round trip (a server-side cursor on PostgreSQL)."""
-
-HOSTS = cast(sa.Table, Host.__table__)
-LAUNCHES = cast(sa.Table, LaunchRow.__table__)
-SPANS = cast(sa.Table, VersionSpanRow.__table__)
-DAILY = cast(sa.Table, DailyRollupRow.__table__)
-SUMMARIES = cast(sa.Table, MetricSummaryRow.__table__)
-BATCHES = cast(sa.Table, BatchRecord.__table__)
 
 PRESSURE_SERIES: dict[str, tuple[str, str]] = {
     "memory_pressure": ("pressure_memory_some_ratio", canonical_labels({})),
@@ -126,8 +112,9 @@ def _number(value: object) -> float:
     return math.nan
 
 
-def load_fleet_data(engine: sa.Engine, *, now: float, days: int = 90) -> FleetData:
-    """Everything one analysis run reads, for the ``days`` days up to ``now``.
+def read_fleet_data(conn: sa.Connection, *, now: float, days: int = 90) -> FleetData:
+    """Everything one analysis run reads, for the ``days`` days up to ``now``, on ``conn``
+    (the contract is :class:`advisor.store.analysis_data.FleetFrames`'s).
 
     Launches and version changes are those of the window; pressure covers the UTC days the
     window touches. ``notes`` says what was left out (launches of unknown hosts are kept, under
@@ -137,11 +124,10 @@ def load_fleet_data(engine: sa.Engine, *, now: float, days: int = 90) -> FleetDa
         raise ValueError(f"days must be positive, got {days}")
     start = now - days * DAY
     notes: list[str] = []
-    with engine.connect() as conn:
-        hosts = _Hosts(conn)
-        launches = _load_launches(conn, hosts, start=start, now=now, notes=notes)
-        changes = _load_changes(conn, hosts, launches, start=start, now=now)
-        pressure = _load_pressure(conn, hosts, start=math.floor(start / DAY) * DAY, now=now)
+    hosts = _Hosts(conn)
+    launches = _load_launches(conn, hosts, start=start, now=now, notes=notes)
+    changes = _load_changes(conn, hosts, launches, start=start, now=now)
+    pressure = _load_pressure(conn, hosts, start=math.floor(start / DAY) * DAY, now=now)
     table = hosts.table()
     apps, app_remap = launches.apps.sorted()
     versions, version_remap = launches.versions.sorted()

@@ -557,3 +557,22 @@ class AnalysisRunRow(Base):
     findings_resolved: Mapped[int] = mapped_column(sa.Integer)
     findings_open: Mapped[int] = mapped_column(sa.Integer)
     notes: Mapped[list[str]] = mapped_column(JsonDocument)
+
+
+def table_of(model: type[Base]) -> sa.Table:
+    """The Core table of a mapped class: the store writes SQL Core, never ORM objects."""
+    table = model.__table__
+    assert isinstance(table, sa.Table)  # every model here is mapped to one table
+    return table
+
+
+# The tables more than one store module reads or writes, named once.
+HOSTS = table_of(Host)
+BATCHES = table_of(BatchRecord)
+SUMMARIES = table_of(MetricSummaryRow)
+HOURLY = table_of(HourlyRollupRow)
+DAILY = table_of(DailyRollupRow)
+LAUNCHES = table_of(LaunchRow)
+CURRENT_PACKAGES = table_of(CurrentPackage)
+UPGRADABLE = table_of(UpgradablePackageRow)
+SPANS = table_of(VersionSpanRow)

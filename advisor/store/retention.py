@@ -27,28 +27,14 @@ ingest gets its turn between chunks.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 import sqlalchemy as sa
 
-from advisor.store.engine import SQLITE_BEGIN_OPTION
-from advisor.store.models import (
-    BatchRecord,
-    DailyRollupRow,
-    HourlyRollupRow,
-    LaunchRow,
-    MetricSummaryRow,
-)
+from advisor.store.models import BATCHES, DAILY, HOURLY, LAUNCHES, SUMMARIES
 
 DAY = 86400.0
-
-LAUNCHES = cast(sa.Table, LaunchRow.__table__)
-SUMMARIES = cast(sa.Table, MetricSummaryRow.__table__)
-HOURLY = cast(sa.Table, HourlyRollupRow.__table__)
-DAILY = cast(sa.Table, DailyRollupRow.__table__)
-BATCHES = cast(sa.Table, BatchRecord.__table__)
 
 TABLES = (
     "launches",
@@ -90,34 +76,9 @@ def cutoff(now: float, days: int) -> float | None:
     return None if days == 0 else now - days * DAY
 
 
-def apply_retention(
-    engine: sa.Engine,
-    policy: RetentionPolicy,
-    *,
-    now: float,
-    between_chunks: Callable[[], None] | None = None,
-) -> dict[str, int]:
-    """Delete everything past ``policy`` at ``now``; rows deleted per table (all of TABLES).
-
-    ``between_chunks`` is called after each committed chunk (the job runner renews its lease
-    there, or raises to stop early: what was deleted stays deleted, the rest waits).
-    """
-    deleted = dict.fromkeys(TABLES, 0)
-    for table, deletable in _deletable(policy, now):
-        while True:
-            count = _delete_chunk(engine, table, deletable, policy.chunk_rows)
-            deleted[table.name] += count
-            if count < policy.chunk_rows:
-                break
-            if between_chunks is not None:
-                between_chunks()
-    return deleted
-
-
-def _deletable(
-    policy: RetentionPolicy, now: float
-) -> list[tuple[sa.Table, sa.ColumnElement[bool]]]:
-    """(table, condition on its rows) for every table with a finite retention."""
+def deletable(policy: RetentionPolicy, now: float) -> list[tuple[sa.Table, sa.ColumnElement[bool]]]:
+    """(table, condition on its rows past ``policy`` at ``now``) for every table with a finite
+    retention, in the order of :data:`TABLES`."""
     found: list[tuple[sa.Table, sa.ColumnElement[bool]]] = []
     launches = cutoff(now, policy.launches_days)
     if launches is not None:
@@ -154,13 +115,13 @@ def _deletable(
     return found
 
 
-def _delete_chunk(
-    engine: sa.Engine, table: sa.Table, condition: sa.ColumnElement[bool], limit: int
+def delete_chunk(
+    conn: sa.Connection, table: sa.Table, condition: sa.ColumnElement[bool], limit: int
 ) -> int:
-    """Delete at most ``limit`` rows of ``table`` matching ``condition``, in one transaction."""
+    """Delete at most ``limit`` rows of ``table`` matching ``condition`` on ``conn`` (in the
+    caller's transaction, one per chunk: see
+    :meth:`advisor.store.analysis_data.SqlUpkeep.apply_retention`); how many it deleted."""
     key: list[sa.Column[Any]] = list(table.primary_key.columns)
     chosen = sa.select(*key).where(condition).limit(limit)
     match = key[0].in_(chosen) if len(key) == 1 else sa.tuple_(*key).in_(chosen)
-    writer = engine.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"})
-    with writer.begin() as conn:
-        return conn.execute(sa.delete(table).where(match)).rowcount
+    return conn.execute(sa.delete(table).where(match)).rowcount

@@ -31,23 +31,17 @@ when one last changed. Readers that want finished buckets only use :func:`comple
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from advisor.store.engine import SQLITE_BEGIN_OPTION
-from advisor.store.models import BatchRecord, DailyRollupRow, HourlyRollupRow, MetricSummaryRow
+from advisor.store.models import BATCHES, DAILY, HOURLY, SUMMARIES
 
 HOUR = 3600.0
 DAY = 86400.0
-
-BATCHES = cast(sa.Table, BatchRecord.__table__)
-SUMMARIES = cast(sa.Table, MetricSummaryRow.__table__)
-HOURLY = cast(sa.Table, HourlyRollupRow.__table__)
-DAILY = cast(sa.Table, DailyRollupRow.__table__)
 
 DEFAULT_CHUNK_BATCHES = 240  # four host-hours of one-minute batches
 QUANTILES = ("p50", "p90", "p99")
@@ -165,103 +159,77 @@ def aggregate(rows: Iterable[Mapping[Any, Any]], width: float) -> dict[RollupKey
     return buckets
 
 
-def roll_up(
-    engine: sa.Engine,
-    *,
-    now: float,
-    chunk_batches: int = DEFAULT_CHUNK_BATCHES,
-    between_chunks: Callable[[], None] | None = None,
-    received_before: float | None = None,
-) -> RollupResult:
-    """Roll up every batch not rolled up yet, ``chunk_batches`` batches per transaction.
-
-    ``now`` stamps ``rolled_up_at`` and ``updated_at``. ``between_chunks`` is called after each
-    committed chunk (the job runner renews its lease there, or raises to stop early).
-    ``received_before`` leaves batches received at or after it for a later run (None: all).
-    """
-    if chunk_batches < 1:
-        raise ValueError(f"chunk_batches must be at least 1, not {chunk_batches}")
-    total = RollupResult()
-    while True:
-        done = roll_up_chunk(engine, now=now, limit=chunk_batches, received_before=received_before)
-        total += done
-        if done.batches < chunk_batches:
-            return total
-        if between_chunks is not None:
-            between_chunks()
-
-
 def roll_up_chunk(
-    engine: sa.Engine, *, now: float, limit: int, received_before: float | None = None
+    conn: sa.Connection, *, now: float, limit: int, received_before: float | None = None
 ) -> RollupResult:
-    """Roll up at most ``limit`` batches, host by host and oldest received first, in one
-    transaction."""
-    writer = engine.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"})
-    with writer.begin() as conn:
-        # Batch ids are unique per host only: a batch is its (host_id, batch_id) pair.
-        batch_keys = [
-            tuple(row)
-            for row in conn.execute(
-                sa.select(BATCHES.c.host_id, BATCHES.c.batch_id)
-                .where(
-                    BATCHES.c.rolled_up_at.is_(None),
-                    sa.true()
-                    if received_before is None
-                    else BATCHES.c.received_at < received_before,
-                )
-                # Host by host: a chunk holds whole host-hours (see the module docstring).
-                .order_by(BATCHES.c.host_id, BATCHES.c.received_at, BATCHES.c.batch_id)
-                .limit(limit)
-                # PostgreSQL: a rollup run by hand next to the scheduled one takes other
-                # batches instead of waiting. SQLite ignores it (BEGIN IMMEDIATE serialises).
-                .with_for_update(skip_locked=True)
+    """Roll up at most ``limit`` batches, host by host and oldest received first, on ``conn``
+    (in the caller's transaction: on SQLite one begun IMMEDIATE).
+
+    ``now`` stamps ``rolled_up_at`` and ``updated_at``; ``received_before`` leaves batches
+    received at or after it for a later run (None: all). The loop over chunks, and when to
+    commit, is :meth:`advisor.store.analysis_data.SqlUpkeep.roll_up`'s.
+    """
+    # Batch ids are unique per host only: a batch is its (host_id, batch_id) pair.
+    batch_keys = [
+        tuple(row)
+        for row in conn.execute(
+            sa.select(BATCHES.c.host_id, BATCHES.c.batch_id)
+            .where(
+                BATCHES.c.rolled_up_at.is_(None),
+                sa.true() if received_before is None else BATCHES.c.received_at < received_before,
             )
-        ]
-        if not batch_keys:
-            return RollupResult()
-        rows = (
-            conn.execute(
-                sa.select(
-                    SUMMARIES.c.host_id,
-                    SUMMARIES.c.name,
-                    SUMMARIES.c.labels,
-                    SUMMARIES.c.interval_start,
-                    SUMMARIES.c["count"],
-                    SUMMARIES.c.sum,
-                    SUMMARIES.c.min,
-                    SUMMARIES.c.max,
-                    *(SUMMARIES.c[name] for name in QUANTILES),
-                ).where(
-                    # The first test lets the batch_id index find the rows; the pair decides.
-                    SUMMARIES.c.batch_id.in_({batch_id for _, batch_id in batch_keys}),
-                    sa.tuple_(SUMMARIES.c.host_id, SUMMARIES.c.batch_id).in_(batch_keys),
-                )
-            )
-            .mappings()
-            .all()
+            # Host by host: a chunk holds whole host-hours (see the module docstring).
+            .order_by(BATCHES.c.host_id, BATCHES.c.received_at, BATCHES.c.batch_id)
+            .limit(limit)
+            # PostgreSQL: a rollup run by hand next to the scheduled one takes other
+            # batches instead of waiting. SQLite ignores it (BEGIN IMMEDIATE serialises).
+            .with_for_update(skip_locked=True)
         )
-        hourly = aggregate(rows, HOUR)
-        daily = aggregate(rows, DAY)
-        _upsert(conn, HOURLY, hourly, now)
-        _upsert(conn, DAILY, daily, now)
+    ]
+    if not batch_keys:
+        return RollupResult()
+    rows = (
         conn.execute(
-            BATCHES.update()
-            .where(sa.tuple_(BATCHES.c.host_id, BATCHES.c.batch_id).in_(batch_keys))
-            .values(rolled_up_at=now)
+            sa.select(
+                SUMMARIES.c.host_id,
+                SUMMARIES.c.name,
+                SUMMARIES.c.labels,
+                SUMMARIES.c.interval_start,
+                SUMMARIES.c["count"],
+                SUMMARIES.c.sum,
+                SUMMARIES.c.min,
+                SUMMARIES.c.max,
+                *(SUMMARIES.c[name] for name in QUANTILES),
+            ).where(
+                # The first test lets the batch_id index find the rows; the pair decides.
+                SUMMARIES.c.batch_id.in_({batch_id for _, batch_id in batch_keys}),
+                sa.tuple_(SUMMARIES.c.host_id, SUMMARIES.c.batch_id).in_(batch_keys),
+            )
         )
+        .mappings()
+        .all()
+    )
+    hourly = aggregate(rows, HOUR)
+    daily = aggregate(rows, DAY)
+    _upsert(conn, HOURLY, hourly, now)
+    _upsert(conn, DAILY, daily, now)
+    conn.execute(
+        BATCHES.update()
+        .where(sa.tuple_(BATCHES.c.host_id, BATCHES.c.batch_id).in_(batch_keys))
+        .values(rolled_up_at=now)
+    )
     return RollupResult(
         batches=len(batch_keys), summaries=len(rows), hourly_rows=len(hourly), daily_rows=len(daily)
     )
 
 
-def backlog(engine: sa.Engine) -> Backlog:
+def read_backlog(conn: sa.Connection) -> Backlog:
     """How many batches wait for the rollup (the partial index answers this cheaply)."""
-    with engine.connect() as conn:
-        row = conn.execute(
-            sa.select(sa.func.count(), sa.func.min(BATCHES.c.received_at)).where(
-                BATCHES.c.rolled_up_at.is_(None)
-            )
-        ).one()
+    row = conn.execute(
+        sa.select(sa.func.count(), sa.func.min(BATCHES.c.received_at)).where(
+            BATCHES.c.rolled_up_at.is_(None)
+        )
+    ).one()
     return Backlog(batches=int(row[0]), oldest_received_at=row[1])
 
 

@@ -16,15 +16,13 @@ applied after it.
 
 from __future__ import annotations
 
-import base64
 import dataclasses
-import hashlib
 import hmac
 import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -48,20 +46,24 @@ from advisor.store import (
 )
 from advisor.store.engine import SQLITE_BEGIN_OPTION
 from advisor.store.models import (
-    BatchRecord,
-    CurrentPackage,
+    BATCHES,
+    CURRENT_PACKAGES,
+    HOSTS,
+    LAUNCHES,
+    SPANS,
+    SUMMARIES,
+    UPGRADABLE,
     EnrolmentToken,
-    Host,
     LaunchCountRow,
-    LaunchRow,
-    MetricSummaryRow,
-    UpgradablePackageRow,
-    VersionSpanRow,
+    table_of,
 )
 from advisor.store.rows import canonical_labels, launch_count_rows, launch_rows, summary_rows
+from advisor.store.tokens import new_secret, revoke_once, secret_sha256
 from agent.shared.wire import Batch, Inventory
 
-__all__ = ["SqlStore", "canonical_labels", "secret_sha256"]
+# canonical_labels (advisor.store.rows) and secret_sha256 (advisor.store.tokens) are also
+# named here for the importers that still take them from this module (advisor.api.auth).
+__all__ = ["SqlStore", "canonical_labels"]
 
 TOKEN_PREFIX = "fst_"  # noqa: S105 - a public prefix that marks the secret, not a secret
 CREDENTIAL_PREFIX = "fsc_"
@@ -70,30 +72,11 @@ CREDENTIAL_BYTES = 32
 TOKEN_ID_BYTES = 8
 
 
-def _table(model: type[Any]) -> sa.Table:
-    return cast(sa.Table, model.__table__)
-
-
-TOKENS = _table(EnrolmentToken)
-HOSTS = _table(Host)
-BATCHES = _table(BatchRecord)
-SUMMARIES = _table(MetricSummaryRow)
-LAUNCHES = _table(LaunchRow)
-LAUNCH_COUNTS = _table(LaunchCountRow)
-CURRENT_PACKAGES = _table(CurrentPackage)
-UPGRADABLE = _table(UpgradablePackageRow)
-SPANS = _table(VersionSpanRow)
+TOKENS = table_of(EnrolmentToken)
+LAUNCH_COUNTS = table_of(LaunchCountRow)
 
 _PackageKey = tuple[str, str, str]
 """(source, package, arch) with arch '' when the agent sent none."""
-
-
-def secret_sha256(secret: str) -> str:
-    """The stored form of a token or credential: hex SHA-256 of its UTF-8 text.
-
-    A fast hash is right: secrets are 24 or 32 random bytes, not guessable passwords.
-    """
-    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 class SqlStore:
@@ -204,7 +187,7 @@ class SqlStore:
     def revoke_token(self, token_id: str, *, now: float) -> bool:
         """Revoke a token (a second revocation keeps the first time); False if unknown."""
         with self._writer.begin() as conn:
-            return _revoke(conn, TOKENS, TOKENS.c.token_id == token_id, now)
+            return revoke_once(conn, TOKENS, TOKENS.c.token_id == token_id, now)
 
     # -- hosts ------------------------------------------------------------------------------
 
@@ -331,7 +314,7 @@ class SqlStore:
     def revoke_host(self, host_id: str, *, now: float) -> bool:
         """Revoke a host's credential (until it enrols again); False if the host is unknown."""
         with self._writer.begin() as conn:
-            return _revoke(conn, HOSTS, HOSTS.c.host_id == host_id, now)
+            return revoke_once(conn, HOSTS, HOSTS.c.host_id == host_id, now)
 
     def list_hosts(self) -> list[HostRecord]:
         """Every enrolled host (revoked ones included), by hostname."""
@@ -506,7 +489,7 @@ class SqlStore:
     # -- helpers ----------------------------------------------------------------------------
 
     def _secret(self, prefix: str, nbytes: int) -> str:
-        return prefix + base64.urlsafe_b64encode(self._rng(nbytes)).decode().rstrip("=")
+        return new_secret(prefix, nbytes, self._rng)
 
     def _insert(self, table: sa.Table) -> postgresql.Insert | sqlite.Insert:
         # Both dialects spell upserts the same way (ON CONFLICT), through different classes.
@@ -610,19 +593,6 @@ def _may_enrol_again(
             " its credential (the agent sends it), or ask an admin to release it"
             f" (`fleetsight-advisor host release {host_id}`)",
         )
-
-
-def _revoke(
-    conn: sa.Connection, table: sa.Table, match: sa.ColumnElement[bool], now: float
-) -> bool:
-    changed = conn.execute(
-        table.update().where(match, table.c.revoked_at.is_(None)).values(revoked_at=now)
-    ).rowcount
-    if changed:
-        return True
-    return (
-        conn.execute(sa.select(sa.literal(1)).select_from(table).where(match)).first() is not None
-    )
 
 
 def _iso(when: float) -> str:

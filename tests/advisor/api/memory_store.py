@@ -94,7 +94,7 @@ class MemoryStore:
 
     def list_tokens(self) -> list[TokenRecord]:
         with self._lock:
-            return sorted(self._tokens.values(), key=lambda token: token.created_at)
+            return sorted(self._tokens.values(), key=lambda t: (t.created_at, t.token_id))
 
     def revoke_token(self, token_id: str, *, now: float) -> bool:
         with self._lock:
@@ -209,7 +209,7 @@ class MemoryStore:
 
     def list_hosts(self) -> list[HostRecord]:
         with self._lock:
-            return sorted(self._hosts.values(), key=lambda host: host.host_id)
+            return sorted(self._hosts.values(), key=lambda host: (host.hostname, host.host_id))
 
     def ingest(
         self, host_id: str, batch: Batch, *, received_at: float, sent_at: float | None

@@ -21,7 +21,8 @@ from advisor.api.app import create_app
 from advisor.api.settings import ApiSettings
 from advisor.store.engine import make_engine
 from advisor.store.migrate import upgrade
-from advisor.store.sql import BATCHES, HOSTS, SUMMARIES, SqlStore
+from advisor.store.models import BATCHES, HOSTS, SUMMARIES
+from advisor.store.sql import SqlStore
 from agent.shared.wire import (
     ENROL_PATH,
     INGEST_PATH,

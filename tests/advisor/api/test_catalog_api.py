@@ -12,7 +12,7 @@ from starlette.exceptions import StarletteDeprecationWarning
 from advisor.api.app import create_app
 from advisor.api.settings import ApiSettings
 from advisor.catalog_sources import read_endoflife
-from advisor.store.api_tokens import create_api_token, revoke_api_token
+from advisor.store.api_tokens import SqlApiTokens
 from advisor.store.catalog import SqlCatalogStore
 from advisor.store.sql import SqlStore
 from tests.advisor.api.admin_routes import admin_routes
@@ -49,7 +49,7 @@ def client(store: SqlStore) -> Iterator[TestClient]:
 
 @pytest.fixture
 def token(store: SqlStore) -> str:
-    secret, _ = create_api_token(store.engine, now=T0)
+    secret, _ = SqlApiTokens(store.engine).create(now=T0)
     return secret
 
 
@@ -78,10 +78,10 @@ def test_every_catalog_route_refuses_a_request_without_an_admin_token(
 
 
 def test_a_revoked_token_is_refused(client: TestClient, store: SqlStore) -> None:
-    secret, record = create_api_token(store.engine, now=T0)
+    secret, record = SqlApiTokens(store.engine).create(now=T0)
     assert client.get("/api/v1/catalog/products", headers=bearer(secret)).status_code == 200
 
-    revoke_api_token(store.engine, record.token_id, now=T0 + 1)
+    SqlApiTokens(store.engine).revoke(record.token_id, now=T0 + 1)
 
     assert client.get("/api/v1/catalog/products", headers=bearer(secret)).status_code == 401
 

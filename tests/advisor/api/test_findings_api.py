@@ -12,8 +12,8 @@ from starlette.exceptions import StarletteDeprecationWarning
 
 from advisor.api.app import create_app
 from advisor.api.settings import ApiSettings
-from advisor.store.api_tokens import create_api_token, revoke_api_token
-from advisor.store.findings import record_run
+from advisor.store.api_tokens import SqlApiTokens
+from advisor.store.findings import SqlFindings
 from advisor.store.sql import SqlStore
 from tests.advisor.api.admin_routes import admin_routes
 from tests.advisor.store.findingsdata import T0, finding
@@ -37,8 +37,9 @@ WRITER = finding("trend", "writer", {}, cause="unknown", effect=0.9)
 
 @pytest.fixture
 def client(store: SqlStore) -> Iterator[TestClient]:
-    record_run(store.engine, [LIBREOFFICE, FIREFOX, WRITER], now=T0)
-    record_run(store.engine, [LIBREOFFICE, FIREFOX], now=T0 + 3600)
+    findings = SqlFindings(store.engine)
+    findings.record_run([LIBREOFFICE, FIREFOX, WRITER], now=T0)
+    findings.record_run([LIBREOFFICE, FIREFOX], now=T0 + 3600)
     app = create_app(
         store,
         ApiSettings(),
@@ -52,7 +53,7 @@ def client(store: SqlStore) -> Iterator[TestClient]:
 
 @pytest.fixture
 def admin(store: SqlStore) -> dict[str, str]:
-    secret, _ = create_api_token(store.engine, now=T0)
+    secret, _ = SqlApiTokens(store.engine).create(now=T0)
     return {"Authorization": f"Bearer {secret}"}
 
 
@@ -71,9 +72,9 @@ def test_the_findings_routes_refuse_a_request_without_a_valid_admin_token(
     assert client.get(path, headers={"Authorization": "Basic eDp5"}).status_code == 401
     assert client.get(path, headers={"Authorization": "Bearer fsa_nope"}).status_code == 401
 
-    secret, record = create_api_token(store.engine, now=T0)
+    secret, record = SqlApiTokens(store.engine).create(now=T0)
     assert client.get(path, headers={"Authorization": f"Bearer {secret}"}).status_code == 200
-    revoke_api_token(store.engine, record.token_id, now=T0 + 1)
+    SqlApiTokens(store.engine).revoke(record.token_id, now=T0 + 1)
     assert client.get(path, headers={"Authorization": f"Bearer {secret}"}).status_code == 401
 
 

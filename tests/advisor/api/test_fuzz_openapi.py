@@ -52,10 +52,10 @@ from advisor.api.app import create_app
 from advisor.api.openapi_doc import ADMIN_TOKEN, HOST_CREDENTIAL
 from advisor.api.settings import ApiSettings
 from advisor.catalog_sources import load_directory_file
-from advisor.store.api_tokens import create_api_token
+from advisor.store.api_tokens import SqlApiTokens
 from advisor.store.catalog import SqlCatalogStore
 from advisor.store.engine import make_engine
-from advisor.store.findings import record_run
+from advisor.store.findings import SqlFindings
 from advisor.store.migrate import upgrade
 from advisor.store.sql import SqlStore
 from agent.shared.wire import ENROL_PATH, INGEST_PATH
@@ -149,7 +149,7 @@ def advisor(tmp_path: Path) -> Iterator[Advisor]:
         enrolment = store.enrol(
             token=token, host_id=HOST_ID, hostname="fin-ws-12", agent_version="0.1.0", now=T0
         )
-        admin_token, _ = create_api_token(engine, now=T0)
+        admin_token, _ = SqlApiTokens(engine).create(now=T0)
         # Two real products, so the catalog routes answer with content, not only 404s.
         records = [
             load_directory_file(ENDOFLIFE / "products" / f"{name}.md", ENDOFLIFE / "releases")
@@ -157,7 +157,9 @@ def advisor(tmp_path: Path) -> Iterator[Advisor]:
         ]
         SqlCatalogStore(engine).import_records(records, kind="endoflife", source="fuzz", now=T0)
         # And findings, so the findings routes answer with content too.
-        record_run(engine, [finding(), finding("trend", "firefox", {"host": HOST_ID})], now=T0)
+        SqlFindings(engine).record_run(
+            [finding(), finding("trend", "firefox", {"host": HOST_ID})], now=T0
+        )
         advisor = Advisor(store, token, enrolment.credential, admin_token)
         CURRENT.advisor = advisor
         yield advisor

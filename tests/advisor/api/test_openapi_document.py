@@ -45,7 +45,7 @@ from advisor.api.ingest import RejectedError
 from advisor.api.settings import ApiSettings
 from advisor.catalog.fleet import horizon_days
 from advisor.errors import StoreUnavailable
-from advisor.store.api_tokens import create_api_token
+from advisor.store.api_tokens import SqlApiTokens
 from advisor.store.sql import SqlStore
 from agent.shared.wire import ENROL_PATH, INGEST_PATH, encode
 from tests.advisor.api.admin_routes import admin_routes
@@ -150,7 +150,7 @@ def test_no_text_parameter_lets_a_nul_through(
     branches = parameter["schema"].get("anyOf", [parameter["schema"]])
     patterns = [parameter["schema"].get("pattern")] + [b.get("pattern") for b in branches]
     assert any(p and re.search(p, "a\x00b") is None for p in patterns)
-    token, _ = create_api_token(store.engine, now=T0)
+    token, _ = SqlApiTokens(store.engine).create(now=T0)
     headers = {"Authorization": f"Bearer {token}"}
     if where == "path":
         url = re.sub(r"\{[^}]+\}", "x", path.replace(f"{{{name}}}", quote("a\x00b", safe="")))

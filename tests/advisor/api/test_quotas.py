@@ -5,7 +5,7 @@ from __future__ import annotations
 from advisor.api.auth import KnownCredentials, plausible_credential
 from advisor.api.quotas import FailedAuthentications, HostQuotas
 from advisor.store import AuthenticatedHost
-from advisor.store.sql import secret_sha256
+from advisor.store.tokens import secret_sha256
 
 HOST = AuthenticatedHost(host_id="h1", department="finance")
 

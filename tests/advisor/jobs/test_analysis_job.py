@@ -26,7 +26,7 @@ from advisor.jobs.runner import JobResult, JobRunner
 from advisor.jobs.tasks import ANALYSIS, JOB_TABLES, build_runners
 from advisor.store.analysis_data import SqlFleetFrames
 from advisor.store.engine import make_engine
-from advisor.store.findings import SqlFindings, get_finding, last_runs
+from advisor.store.findings import SqlFindings
 from advisor.store.job_state import SqlJobLeases
 from advisor.store.open import stores_on
 from advisor.store.sql import SqlStore
@@ -81,10 +81,10 @@ def test_a_tick_hands_the_window_to_the_analysis_and_records_its_findings(
     [(data, analysed_at)] = stand_in.calls
     assert analysed_at == NOW
     assert (len(data.launches), len(data.changes)) == (6, 1)
-    stored = get_finding(store.engine, SLOWER.key)
+    stored = SqlFindings(store.engine).get(SLOWER.key)
     assert stored is not None
     assert stored.status == "open"
-    [run] = last_runs(store.engine)
+    [run] = SqlFindings(store.engine).last_runs()
     assert (run.analysed_at, run.new, run.open) == (NOW, 1, 1)
     value = registry.get_sample_value
     assert value("fleetsight_advisor_findings_open", {"kind": "version_change"}) == 1.0
@@ -102,7 +102,7 @@ def test_the_next_run_that_does_not_find_it_resolves_it(store: SqlStore, stand_i
 
     assert job.tick().outcome == "success"
 
-    stored = get_finding(store.engine, SLOWER.key)
+    stored = SqlFindings(store.engine).get(SLOWER.key)
     assert stored is not None
     assert (stored.status, stored.resolved_at) == ("resolved", NOW + INTERVAL)
     assert registry.get_sample_value(
@@ -122,7 +122,7 @@ def test_a_failing_analysis_is_a_failed_run_that_records_nothing(
     report = job.tick()
 
     assert (report.outcome, report.error) == ("failure", "ValueError: no cells")
-    assert last_runs(store.engine) == []
+    assert SqlFindings(store.engine).last_runs() == []
 
 
 def test_the_real_analysis_runs_on_the_stored_fleet(store: SqlStore) -> None:
@@ -139,7 +139,7 @@ def test_the_real_analysis_runs_on_the_stored_fleet(store: SqlStore) -> None:
     assert result.rows["launches"] == 6
     assert work.last is not None
     assert work.last.summary.analysed_at == NOW
-    [run] = last_runs(store.engine)
+    [run] = SqlFindings(store.engine).last_runs()
     assert run.run_id == work.last.summary.run_id
 
 
@@ -196,7 +196,7 @@ def test_each_tick_runs_the_analysis_in_exactly_one_of_two_advisors(
     assert all(contest.overlapped)
     check = make_engine(database_url)
     try:
-        runs = last_runs(check)
+        runs = SqlFindings(check).last_runs()
     finally:
         check.dispose()
     assert [r.analysed_at for r in runs] == [NOW + t * INTERVAL + 1 for t in reversed(range(ticks))]

@@ -17,7 +17,7 @@ from prometheus_client import CollectorRegistry
 from advisor.jobs.metrics import JobMetrics
 from advisor.jobs.runner import JobResult, JobRunner, RunReport
 from advisor.store.engine import make_engine
-from advisor.store.job_state import SqlJobLeases, job_status
+from advisor.store.job_state import SqlJobLeases
 
 T0 = 1_764_000_000.0
 INTERVAL = 300.0
@@ -95,7 +95,7 @@ def test_each_tick_runs_in_exactly_one_of_two_advisors(database_url: str) -> Non
     assert len(winners) == TICKS
     check = make_engine(database_url)
     try:
-        [status] = job_status(check)
+        [status] = SqlJobLeases(check).job_status()
     finally:
         check.dispose()
     assert (status.last_tick, status.last_outcome, status.lease_owner) == (

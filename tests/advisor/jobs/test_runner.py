@@ -10,7 +10,7 @@ from prometheus_client import CollectorRegistry
 
 from advisor.jobs.metrics import JobMetrics
 from advisor.jobs.runner import LEASE_LOST, JobResult, JobRunner, Work, tick_of
-from advisor.store.job_state import SqlJobLeases, claim, job_status
+from advisor.store.job_state import SqlJobLeases
 
 T0 = 1_764_000_000.0  # a multiple of the 300 s interval: a tick
 INTERVAL = 300.0
@@ -75,7 +75,7 @@ def test_a_tick_runs_the_job_and_records_the_run(engine: sa.Engine) -> None:
 
     assert report.outcome == "success"
     assert work.calls == [T0 + 0.2]
-    [status] = job_status(engine)
+    [status] = SqlJobLeases(engine).job_status()
     assert (status.job, status.last_tick, status.last_outcome, status.last_rows) == (
         "retention",
         T0,
@@ -134,7 +134,7 @@ def test_a_job_held_by_another_advisor_is_skipped_until_its_lease_expires(
     engine: sa.Engine,
 ) -> None:
     # Another advisor claimed it and died without finishing.
-    assert claim(engine, "retention", owner="crashed", now=T0, lease_seconds=LEASE)
+    assert SqlJobLeases(engine).claim("retention", owner="crashed", now=T0, lease_seconds=LEASE)
     clock, work = Clock(T0 + INTERVAL), Recorder()
     job = runner(engine, work, clock)
 
@@ -152,12 +152,12 @@ def test_a_manual_run_ignores_the_tick_but_not_the_lease(engine: sa.Engine) -> N
     job.tick()
 
     again = job.run_now()
-    assert claim(engine, "retention", owner="other", now=T0, lease_seconds=LEASE)
+    assert SqlJobLeases(engine).claim("retention", owner="other", now=T0, lease_seconds=LEASE)
     blocked = job.run_now()
 
     assert (again.outcome, blocked.outcome) == ("success", "skipped")
     assert len(work.calls) == 2
-    [status] = job_status(engine)
+    [status] = SqlJobLeases(engine).job_status()
     assert status.last_tick == T0  # a manual run does not use up a tick
 
 
@@ -192,7 +192,7 @@ def test_a_failing_job_is_counted_recorded_and_backs_off(
     assert len(work.calls) == 3
     assert (runs(registry, "failure"), runs(registry, "backing_off")) == (2, 1)
     assert "job retention failed" in caplog.text
-    [status] = job_status(engine)
+    [status] = SqlJobLeases(engine).job_status()
     assert (status.last_outcome, status.failures, status.lease_owner) == ("success", 0, None)
 
 
@@ -202,7 +202,7 @@ def test_a_failure_is_recorded_with_the_count_of_failures_in_a_row(engine: sa.En
 
     runner(engine, Recorder(action), Clock(T0)).tick()
 
-    [status] = job_status(engine)
+    [status] = SqlJobLeases(engine).job_status()
     assert (status.last_outcome, status.last_error, status.failures) == (
         "failure",
         "ValueError: bad row",
@@ -237,7 +237,7 @@ def test_keep_alive_renews_the_lease_between_chunks(engine: sa.Engine) -> None:
     report = job.tick()
 
     assert report.outcome == "success"
-    [status] = job_status(engine)
+    [status] = SqlJobLeases(engine).job_status()
     assert status.last_outcome == "success"
 
 
@@ -274,7 +274,7 @@ def test_a_job_stops_at_a_chunk_boundary_on_shutdown(engine: sa.Engine) -> None:
 
     assert report.outcome == "stopped"
     assert chunks == [0, 1]
-    [status] = job_status(engine)
+    [status] = SqlJobLeases(engine).job_status()
     assert (status.last_outcome, status.lease_owner) == ("stopped", None)
 
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from advisor.store.analysis_data import SqlUpkeep
 from advisor.store.engine import make_engine
 from advisor.store.models import HourlyRollupRow
-from advisor.store.rollup import backlog
 from advisor.store.sql import SqlStore
 from tests.advisor.conftest import Databases
 from tests.advisor.store.batches import CPU, batch, enrol, samples
@@ -50,7 +50,7 @@ def test_two_advisors_share_the_rollup_one_tick_each(databases: Databases, tmp_p
         )
         advisors = [FastJobsAdvisor(directory(tmp_path, name), url) for name in ("one", "two")]
         codes = run_until_eight_ticks(advisors)
-        waiting = backlog(store.engine).batches
+        waiting = SqlUpkeep(store.engine).backlog().batches
         with store.engine.connect() as conn:
             counts = conn.execute(sa.select(HourlyRollupRow.__table__.c["count"])).scalars().all()
     finally:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from advisor.store.rollup import roll_up
+from advisor.store.analysis_data import SqlUpkeep
 from advisor.store.sql import SqlStore
 from agent.shared.wire import (
     Batch,
@@ -180,7 +180,7 @@ def write_fleet(store: SqlStore) -> None:
         DAY0 + 2 * HOUR,
     )
     # Day 0 so far is rolled up; what follows is not.
-    roll_up(store.engine, now=DAY0 + 3 * HOUR)
+    SqlUpkeep(store.engine).roll_up(now=DAY0 + 3 * HOUR)
     ingest(
         "fin-1",
         batch(

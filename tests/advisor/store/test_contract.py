@@ -26,7 +26,8 @@ from advisor.store.models import (
     MetricSummaryRow,
     UpgradablePackageRow,
 )
-from advisor.store.sql import SqlStore, secret_sha256
+from advisor.store.sql import SqlStore
+from advisor.store.tokens import secret_sha256
 from agent.shared.wire import (
     Batch,
     Disk,
@@ -314,6 +315,14 @@ def test_a_token_is_used_up_at_max_uses(hosts: Store) -> None:
     assert record.token_id in str(refused.value)
     assert hosts.list_tokens()[0].uses == 2
     assert [host.host_id for host in hosts.list_hosts()] == ["h1", "h2"]
+
+
+def test_hosts_are_listed_by_hostname_then_id(hosts: Store) -> None:
+    secret, _ = hosts.create_token(department="finance", expires_at=T0 + DAY, now=T0)
+    for host_id, hostname in (("h1", "zeta"), ("h2", "alpha"), ("h0", "alpha")):
+        hosts.enrol(token=secret, host_id=host_id, hostname=hostname, agent_version="0.1", now=T0)
+
+    assert [host.host_id for host in hosts.list_hosts()] == ["h0", "h2", "h1"]
 
 
 def test_enrolment_with_an_unknown_token_is_refused(hosts: Store) -> None:

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from advisor.store.api_tokens import create_api_token, list_api_tokens
+from advisor.store.api_tokens import SqlApiTokens
 from advisor.store.engine import make_engine
-from advisor.store.findings import list_findings, record_run
+from advisor.store.findings import SqlFindings
 from advisor.store.migrate import current_revision, downgrade, upgrade
 from tests.advisor.conftest import Databases, table_names
 from tests.advisor.store.findingsdata import T0, finding
@@ -23,7 +23,7 @@ def engine_at_0003(backend: str, databases: Databases, tmp_path: Path) -> Iterat
     """A database migrated to 0003 with an admin token."""
     engine = make_engine(databases.url(backend, tmp_path, migrated=False))
     upgrade(engine, "0003")
-    create_api_token(engine, now=T0, note="kept")
+    SqlApiTokens(engine).create(now=T0, note="kept")
     try:
         yield engine
     finally:
@@ -38,15 +38,15 @@ def test_upgrade_adds_the_findings_and_downgrade_removes_them_keeping_the_rest(
     upgrade(engine_at_0003, "0004")
 
     assert current_revision(engine_at_0003) == "0004"
-    record_run(engine_at_0003, [finding()], now=T0)
-    assert len(list_findings(engine_at_0003)) == 1
+    SqlFindings(engine_at_0003).record_run([finding()], now=T0)
+    assert len(SqlFindings(engine_at_0003).find()) == 1
 
     downgrade(engine_at_0003, "0003")
 
     assert current_revision(engine_at_0003) == "0003"
     assert not FINDINGS_TABLES & table_names(engine_at_0003)
-    assert [t.note for t in list_api_tokens(engine_at_0003)] == ["kept"]
+    assert [t.note for t in SqlApiTokens(engine_at_0003).list()] == ["kept"]
 
     upgrade(engine_at_0003, "0004")
 
-    assert list_findings(engine_at_0003) == []
+    assert SqlFindings(engine_at_0003).find() == []

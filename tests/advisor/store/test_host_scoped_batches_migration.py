@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from advisor.store.analysis_data import SqlUpkeep
 from advisor.store.engine import make_engine
 from advisor.store.migrate import current_revision, downgrade, upgrade
-from advisor.store.rollup import roll_up
 from tests.advisor.conftest import Databases
 from tests.advisor.store.batches import DAY0, HOUR
 
@@ -58,7 +58,7 @@ def test_after_the_upgrade_two_hosts_store_batches_with_the_same_id(
     with pytest.raises(sa.exc.IntegrityError), engine_at_0004.begin() as conn:
         conn.execute(sa.text(_BATCH), {"batch": "b1", "host": "host-b", "t": DAY0 + 60})
     # Each host's batch rolls up its own summaries, not the other host's with the same id.
-    done = roll_up(engine_at_0004, now=DAY0 + HOUR)
+    done = SqlUpkeep(engine_at_0004).roll_up(now=DAY0 + HOUR)
     assert (done.batches, done.summaries) == (2, 2)
     with engine_at_0004.connect() as conn:
         pending = conn.execute(

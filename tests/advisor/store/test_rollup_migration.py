@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from advisor.store.analysis_data import SqlUpkeep
 from advisor.store.engine import make_engine
 from advisor.store.migrate import current_revision, downgrade, upgrade
-from advisor.store.rollup import roll_up
 from tests.advisor.conftest import Databases, table_names
 from tests.advisor.store.batches import DAY0, HOUR
 
@@ -55,7 +55,7 @@ def test_batches_stored_before_the_upgrade_are_rolled_up_after_it(
 ) -> None:
     upgrade(engine_at_0001)
 
-    done = roll_up(engine_at_0001, now=DAY0 + HOUR)
+    done = SqlUpkeep(engine_at_0001).roll_up(now=DAY0 + HOUR)
 
     assert (done.batches, done.summaries) == (1, 1)
     with engine_at_0001.connect() as conn:
@@ -67,7 +67,7 @@ def test_downgrade_to_0001_drops_the_rollups_and_keeps_the_batches(
     engine_at_0001: sa.Engine,
 ) -> None:
     upgrade(engine_at_0001)
-    roll_up(engine_at_0001, now=DAY0 + HOUR)
+    SqlUpkeep(engine_at_0001).roll_up(now=DAY0 + HOUR)
 
     downgrade(engine_at_0001, "0001")
 
@@ -85,4 +85,4 @@ def test_downgrade_to_0001_drops_the_rollups_and_keeps_the_batches(
 
     upgrade(engine_at_0001)
 
-    assert roll_up(engine_at_0001, now=DAY0 + 2 * HOUR).batches == 1
+    assert SqlUpkeep(engine_at_0001).roll_up(now=DAY0 + 2 * HOUR).batches == 1
