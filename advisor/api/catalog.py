@@ -32,8 +32,8 @@ from advisor.api.openapi_doc import NO_NUL
 from advisor.catalog.answers import is_supported
 from advisor.catalog.fleet import MAX_HORIZON_DAYS, horizon_days
 from advisor.catalog.model import ProductRecord
+from advisor.catalog.report import outdated_document
 from advisor.catalog.versions import is_valid, sort_versions
-from advisor.catalog_cli import outdated_document
 from advisor.store.api_tokens import ApiTokens
 from advisor.store.catalog import CatalogStore
 

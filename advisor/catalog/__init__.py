@@ -15,7 +15,7 @@ build on. Modules, each with one job:
 - ``stored``: the catalog as read back, and what an import changed.
 
 Its SQL is in :mod:`advisor.store.catalog`, reading files and fetching over HTTP in
-:mod:`advisor.catalog_sources`, the commands in :mod:`advisor.catalog_cli`
+:mod:`advisor.catalog_sources`, the commands in :mod:`advisor.cli.catalog`
 (tests/advisor/analysis/test_purity.py keeps this package free of them).
 """
 

@@ -4,7 +4,7 @@
 - :mod:`advisor.jobs.runner`: a runner claims the job in the database (lease and tick), runs
   it, records how it went, backs off after a failure and never raises;
 - :mod:`advisor.jobs.scheduler`: APScheduler 3 ticks the runners inside ``serve``;
-- :mod:`advisor.jobs.commands`: ``fleetsight-advisor jobs run|status``;
+- :mod:`advisor.cli.jobs`: ``fleetsight-advisor jobs run|status``;
 - :mod:`advisor.jobs.metrics`: what /metrics shows about them.
 
 The jobs work on the store's interfaces (advisor.store.analysis_data.Upkeep and FleetFrames,

@@ -428,10 +428,3 @@ class SqlFindings:
                 )
                 for row in rows
             ]
-
-
-def record_run(engine: sa.Engine, findings: Sequence[Finding], *, now: float) -> RunSummary:
-    """:meth:`SqlFindings.record_run` on ``engine``. Only for the findings CLI's tests
-    (tests/advisor/test_findings_cli.py) until the CLI restructuring moves them to
-    :class:`Findings`; everything else uses the interface."""
-    return SqlFindings(engine).record_run(findings, now=now)

@@ -166,20 +166,3 @@ class SqlJobLeases:
                 .values(**values)
             )
             return updated.rowcount == 1
-
-
-def claim(
-    engine: sa.Engine,
-    job: str,
-    *,
-    owner: str,
-    now: float,
-    lease_seconds: float,
-    tick: float | None = None,
-) -> bool:
-    """:meth:`SqlJobLeases.claim` on ``engine``. Only for the CLI's tests
-    (tests/advisor/jobs/test_commands.py, tests/advisor/test_findings_cli.py) until the CLI
-    restructuring moves them to :class:`JobLeases`; everything else uses the interface."""
-    return SqlJobLeases(engine).claim(
-        job, owner=owner, now=now, lease_seconds=lease_seconds, tick=tick
-    )

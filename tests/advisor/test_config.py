@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from advisor.cli import _redacted
+from advisor.cli.common import redacted as _redacted
 from advisor.config import describe, load_config, parse_config
 from advisor.errors import ConfigError
 from tests.conftest import REPO

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from advisor.catalog.fleet import OutdatedReport, OutdatedRow, Unordered
-from advisor.catalog_cli import write_outdated
 from advisor.cli import main
+from advisor.cli.catalog import write_outdated
 from advisor.store.sql import SqlStore
 from tests.advisor.catalog.conftest import ENDOFLIFE
 from tests.advisor.catalog.fleetdata import write_fleet
@@ -45,7 +45,13 @@ def test_importing_twice_says_no_changes(imported: str, capsys: pytest.CaptureFi
 
     assert capsys.readouterr().out.endswith(f"(endoflife, {ENDOFLIFE}): no changes\n")
     assert run(imported, "catalog", "log", "--limit", "1") == 0
-    assert "endoflife        no changes" in capsys.readouterr().out
+    header, line = capsys.readouterr().out.splitlines()
+    assert header.split() == ["ID", "IMPORTED", "KIND", "SUMMARY", "SOURCE"]
+    assert "  endoflife  no changes  " in line
+    assert run(imported, "catalog", "log", "--limit", "1", "--format", "json") == 0
+    (entry,) = json.loads(capsys.readouterr().out)["imports"]
+    assert (entry["kind"], entry["summary"]) == ("endoflife", "no changes")
+    assert entry["imported_at"].endswith("Z")
 
 
 def test_outdated_lists_the_behind_host_by_department_in_each_format(
@@ -54,7 +60,8 @@ def test_outdated_lists_the_behind_host_by_department_in_each_format(
     capsys.readouterr()
     assert run(imported, "catalog", "outdated", *AT) == 0
     table = capsys.readouterr().out
-    assert table.startswith("finance: 2 host(s), 3 outdated\n")
+    assert table.split()[:3] == ["DEPARTMENT", "HOST", "PRODUCT"]
+    assert "\nfinance: 2 host(s), 3 outdated\n" in table
     assert "15.20 (security)" in table
 
     assert run(imported, "catalog", "outdated", *AT, "--format", "json") == 0
@@ -64,6 +71,10 @@ def test_outdated_lists_the_behind_host_by_department_in_each_format(
     pg = next(r for r in finance["rows"] if r["product"] == "postgresql")
     assert (pg["installed"], pg["offered"], pg["status"]) == ("15.18", "15.20", "behind")
 
+    assert run(imported, "catalog", "outdated", *AT, "--format", "csv") == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert {row["department"] for row in rows} == {"finance"}
+    assert len(rows) == 3
     assert run(imported, "catalog", "outdated", *AT, "--format", "csv", "--department", "hr") == 0
     assert list(csv.DictReader(io.StringIO(capsys.readouterr().out))) == []
 
@@ -92,9 +103,12 @@ def test_unmatched_lists_packages_with_host_counts(
 
     assert run(imported, "catalog", "unmatched") == 0
 
-    out = capsys.readouterr().out
-    assert "     1  dpkg     jq " in out
-    assert "postgresql-15" not in out
+    captured = capsys.readouterr()
+    rows = {line.split()[2]: line.split() for line in captured.out.splitlines()[1:]}
+    assert captured.out.split()[:4] == ["HOSTS", "SOURCE", "PACKAGE", "REASON"]
+    assert rows["jq"][:2] == ["1", "dpkg"]
+    assert "postgresql-15" not in captured.out
+    assert "unmatched package(s)" in captured.err
 
 
 def test_an_org_file_with_a_bad_row_imports_the_rest_and_exits_1(
@@ -143,12 +157,14 @@ def test_api_tokens_are_created_listed_and_revoked(
     assert out[1].strip().startswith("fsa_")
 
     assert run(database_url, "api-token", "list") == 0
-    assert f"{token_id}  valid" in capsys.readouterr().out
-    assert run(database_url, "api-token", "revoke", token_id) == 0
+    assert capsys.readouterr().out.splitlines()[1].split()[:2] == [token_id[:8], "valid"]
+    assert run(database_url, "api-token", "revoke", token_id[:8]) == 0
+    assert f"api token {token_id} revoked" in capsys.readouterr().out
     assert run(database_url, "api-token", "revoke", "nope") == 1
     capsys.readouterr()
-    assert run(database_url, "api-token", "list") == 0
-    assert f"{token_id}  revoked" in capsys.readouterr().out
+    assert run(database_url, "api-token", "list", "--format", "csv") == 0
+    (row,) = csv.DictReader(io.StringIO(capsys.readouterr().out))
+    assert (row["token_id"], row["state"], row["note"]) == (token_id, "revoked", "grafana")
 
 
 def test_outdated_prints_what_agents_sent_escaped_one_row_a_line() -> None:
@@ -181,12 +197,13 @@ def test_outdated_prints_what_agents_sent_escaped_one_row_a_line() -> None:
     for out in (table.getvalue(), as_csv.getvalue()):
         assert not {"\x1b", "\x07", "\u202e"} & set(out)
     lines = table.getvalue().splitlines()
-    assert len(lines) == 4  # department, header, the row, the version not compared
-    assert lines[2].startswith(
-        "  fin-ws-1\\x1b]0;owned\\x07\\nfin-ws-2 postgresql     15.18\\u202e"
+    assert len(lines) == 5  # header, the row, a gap, the department, the version not compared
+    assert lines[1].startswith(
+        "finance     fin-ws-1\\x1b]0;owned\\x07\\nfin-ws-2  postgresql  15.18\\u202e"
     )
-    assert "15.20\\x1b[2J (security)" in lines[2]
-    assert lines[3] == (
+    assert "15.20\\x1b[2J (security)" in lines[1]
+    assert lines[3] == "finance: 1 host(s), 1 outdated"
+    assert lines[4] == (
         "not compared: postgresql 'x\\x1by' (postgresql-15\\n on host-1\\x1b): cannot be ordered"
     )
     (written,) = csv.DictReader(io.StringIO(as_csv.getvalue()))

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
 import sqlalchemy as sa
 
 from advisor.cli import main
-from advisor.store.job_state import claim
+from advisor.cli.jobs import JOBS
+from advisor.jobs.tasks import JOB_TABLES
+from advisor.store.job_state import SqlJobLeases
 from advisor.store.models import HourlyRollupRow, LaunchRow
 from advisor.store.sql import SqlStore
 from tests.advisor.store.batches import CPU, DAY, MINUTE, batch, enrol, samples
@@ -61,7 +64,9 @@ def test_jobs_run_retention_deletes_what_is_past_its_days(
 def test_jobs_run_leaves_a_job_another_advisor_is_running(
     database_url: str, engine: sa.Engine, stored: float, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert claim(engine, "rollup", owner="other:1:abc", now=time.time(), lease_seconds=600)
+    assert SqlJobLeases(engine).claim(
+        "rollup", owner="other:1:abc", now=time.time(), lease_seconds=600
+    )
 
     code = main(["--database-url", database_url, "jobs", "run", "rollup"])
 
@@ -81,12 +86,37 @@ def test_jobs_status_shows_last_runs_and_the_backlog(
     main(["--database-url", database_url, "jobs", "status"])
     after = capsys.readouterr().out
 
-    assert "retention  never run" in before
-    assert "rollup backlog: 1 batches, oldest received" in before
-    assert "rollup     last run" in after
-    assert "success in" in after
-    assert "rows 1;" in after
-    assert "rollup backlog: 0 batches\n" in after
+    rows = {line.split()[0]: line.split() for line in after.splitlines()[1:4]}
+    assert before.split()[:3] == ["JOB", "LAST", "RUN"]
+    assert "retention  never" in before
+    assert "rollup backlog: 1 batches, oldest received 20" in before
+    assert rows["rollup"][2] == "success"
+    assert rows["rollup"][1].endswith("Z")  # ISO 8601 UTC
+    assert rows["retention"][1] == "never"
+    assert after.endswith("\nrollup backlog: 0 batches\n")
+
+
+def test_jobs_status_as_json_has_exact_times_and_the_backlog(
+    database_url: str, stored: float, capsys: pytest.CaptureFixture[str]
+) -> None:
+    main(["--database-url", database_url, "jobs", "run", "rollup"])
+    capsys.readouterr()
+
+    main(["--database-url", database_url, "jobs", "status", "--format", "json"])
+    document = json.loads(capsys.readouterr().out)
+
+    jobs = {job["job"]: job for job in document["jobs"]}
+    assert sorted(jobs) == ["analysis", "retention", "rollup"]
+    assert jobs["rollup"]["last_outcome"] == "success"
+    assert jobs["rollup"]["last_rows"] == 1
+    assert isinstance(jobs["rollup"]["took_seconds"], float)
+    assert jobs["rollup"]["last_started_at"].endswith("Z")
+    assert jobs["analysis"]["last_started_at"] is None
+    assert document["backlog"] == {"batches": 0, "oldest_received_at": None}
+
+
+def test_the_job_names_the_parser_offers_are_the_jobs_that_exist() -> None:
+    assert tuple(sorted(JOB_TABLES)) == JOBS
 
 
 def test_jobs_run_refuses_an_unknown_job(capsys: pytest.CaptureFixture[str]) -> None:

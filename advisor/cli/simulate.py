@@ -1,22 +1,30 @@
-"""``fleetsight-advisor simulate``: its options and the run (plan, generate, send, truth).
-
-This module is imported by ``advisor.cli`` to add the subcommand, so it imports nothing heavy
-at module level; the clock is read here, at the edge, to pick a default start.
-"""
+"""``simulate``: a simulated fleet's batches (into the store or to a running advisor) and
+its ground truth. The clock is read here, at the edge, to pick a default start."""
 
 from __future__ import annotations
 
 import argparse
 import math
 import time
-from datetime import UTC, datetime
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from advisor.cli_args import duration_seconds, positive_float, positive_int
+from advisor.cli.args import (
+    duration_seconds,
+    positive_float,
+    positive_int,
+    start_of_day_or_instant,
+)
+from advisor.cli.common import add_group
+from advisor.cli.progress import Progress
+from advisor.cli.units import duration
+from advisor.config import AdvisorConfig
 
 if TYPE_CHECKING:
+    from advisor.cli.common import Commands
     from advisor.simulator.fleet import Fleet
+    from advisor.simulator.generate import Delivery
     from advisor.simulator.sinks import SinkStats
 
 DESCRIPTION = """\
@@ -27,8 +35,7 @@ a delivery outage). Deterministic for a seed; the ground truth is written as JSO
 Without --advisor, batches are written through the store to --database-url (or the configured
 database; run `fleetsight-advisor db upgrade` first). docs/simulator.md has the details."""
 
-EPILOG = """\
-examples:
+EXAMPLES = """\
   fleetsight-advisor simulate --hosts 200 --days 14 --seed 7 \\
       --database-url sqlite:///demo.sqlite3 --truth demo-truth.json
   fleetsight-advisor simulate --hosts 50 --days 3 --advisor http://127.0.0.1:8080 \\
@@ -36,14 +43,14 @@ examples:
 """
 
 
-def add_simulate_parser(commands: Any) -> argparse.ArgumentParser:
-    """Add the ``simulate`` subcommand to ``commands`` (an argparse subparsers object)."""
-    sim: argparse.ArgumentParser = commands.add_parser(
+def add_parser(commands: Commands) -> None:
+    """Register ``simulate``."""
+    sim = add_group(
+        commands,
         "simulate",
         help="generate a simulated fleet's batches and ground truth",
         description=DESCRIPTION,
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        examples=EXAMPLES,
     )
     sim.add_argument(
         "--hosts",
@@ -81,7 +88,7 @@ def add_simulate_parser(commands: Any) -> argparse.ArgumentParser:
     )
     sim.add_argument(
         "--start",
-        type=_start,
+        type=start_of_day_or_instant,
         metavar="DATE",
         help="first simulated day, YYYY-MM-DD or ISO date-time in UTC "
         "(default: midnight UTC, --days days before today)",
@@ -132,11 +139,11 @@ def add_simulate_parser(commands: Any) -> argparse.ArgumentParser:
         metavar="PATH",
         help="where to write the ground truth JSON",
     )
-    return sim
+    sim.set_defaults(run=run)
 
 
-def run_simulate(args: argparse.Namespace, configured_database_url: str) -> int:
-    """Run ``simulate`` with parsed ``args``; the store mode falls back to the configured URL."""
+def run(args: argparse.Namespace, config: AdvisorConfig) -> int:
+    """``simulate``; the store mode falls back to the configured database."""
     from advisor.simulator.errors import SimulationError
     from advisor.simulator.fleet import plan_fleet
     from advisor.simulator.generate import simulate
@@ -151,7 +158,7 @@ def run_simulate(args: argparse.Namespace, configured_database_url: str) -> int:
     if args.advisor is not None and not args.token:
         raise SimulationError("--advisor needs --token: an enrolment token for the hosts")
     scenario = load_scenario(args.scenario) if args.scenario else default_scenario()
-    start = args.start if args.start is not None else _default_start(args.days, time.time())
+    start = args.start if args.start is not None else default_start(args.days, time.time())
     fleet = plan_fleet(
         scenario,
         hosts=args.hosts,
@@ -162,23 +169,35 @@ def run_simulate(args: argparse.Namespace, configured_database_url: str) -> int:
     )
     write_truth(ground_truth(fleet), args.truth)
     started = time.perf_counter()
-    deliveries = simulate(fleet)
-    if args.dry_run:
-        from advisor.simulator.sinks import SinkStats
-
-        stats = SinkStats()
-        for delivery in deliveries:
-            stats.count(delivery, True)
-    elif args.advisor is not None:
-        stats = _send_http(fleet, args, deliveries)
-    else:
-        stats = _write_store(fleet, args.sim_database_url or configured_database_url, deliveries)
+    with Progress("simulate") as progress:
+        deliveries = progress.track(simulate(fleet), "batches", _planned(fleet))
+        if args.dry_run:
+            stats = _count(deliveries)
+        elif args.advisor is not None:
+            stats = _send_http(fleet, args, deliveries)
+        else:
+            stats = _write_store(fleet, args.sim_database_url or config.database_url, deliveries)
     elapsed = time.perf_counter() - started
     _report(fleet, stats, elapsed, args)
     return 0
 
 
-def _write_store(fleet: Fleet, url: str, deliveries: Any) -> SinkStats:
+def _planned(fleet: Fleet) -> int:
+    """About how many batches the fleet sends: one per host and interval (outages send
+    fewer, so the share shown may end below 100 %)."""
+    return len(fleet.hosts) * fleet.slots
+
+
+def _count(deliveries: Iterable[Delivery]) -> SinkStats:
+    from advisor.simulator.sinks import SinkStats
+
+    stats = SinkStats()
+    for delivery in deliveries:
+        stats.count(delivery, True)
+    return stats
+
+
+def _write_store(fleet: Fleet, url: str, deliveries: Iterator[Delivery]) -> SinkStats:
     from advisor.simulator.sinks import enrol_in_store, write_to_store
     from advisor.store.open import open_store_at
 
@@ -190,7 +209,7 @@ def _write_store(fleet: Fleet, url: str, deliveries: Any) -> SinkStats:
         store.close()
 
 
-def _send_http(fleet: Fleet, args: argparse.Namespace, deliveries: Any) -> SinkStats:
+def _send_http(fleet: Fleet, args: argparse.Namespace, deliveries: Iterator[Delivery]) -> SinkStats:
     from advisor.simulator.sinks import HttpSink, make_client
 
     tokens: dict[str, str] = {}
@@ -219,32 +238,24 @@ def _report(fleet: Fleet, stats: SinkStats, elapsed: float, args: argparse.Names
     rate = 1 / elapsed if elapsed > 0 else 0.0
     print(
         f"{len(fleet.hosts)} hosts x {args.days:g} days (seed {fleet.seed}, interval "
-        f"{fleet.interval:g} s, scenario {fleet.scenario.name}): {target}"
+        f"{duration(fleet.interval)}, scenario {fleet.scenario.name}): {target}"
     )
     print(
         f"  {stats.batches} batches ({stats.stored} new, {stats.duplicates} already stored), "
         f"{stats.launches} launches, {stats.summaries} metric summaries"
     )
     print(
-        f"  {elapsed:.1f} s: {stats.batches * rate:.0f} batches/s, "
+        f"  {duration(elapsed)}: {stats.batches * rate:.0f} batches/s, "
         f"{stats.launches * rate:.0f} launches/s"
     )
     print(f"  ground truth: {args.truth}")
 
 
-def _default_start(days: float, now: float) -> float:
-    """Midnight UTC, ``days`` (rounded up) before today: the data ends about now."""
+def default_start(days: float, now: float) -> float:
+    """Midnight UTC, ``days`` (rounded up) before today: the data ends about now.
+
+    >>> default_start(1.5, 86400 * 10 + 5)
+    691200.0
+    """
     today = math.floor(now / 86400) * 86400
     return float(today - math.ceil(days) * 86400)
-
-
-def _start(value: str) -> float:
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected a date like 2025-11-03 or 2025-11-03T06:00, got {value!r}"
-        ) from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.timestamp()

@@ -1,8 +1,7 @@
-"""``fleetsight-advisor detect FILE``: change points of one exported series, as JSON.
+"""``detect FILE``: change points of one exported series, as JSON.
 
 The edge around :mod:`advisor.analysis`: reads the file (or stdin for ``-``), hands the bytes
-to the pure parser and detector, prints the result. It lives outside ``advisor/analysis/``
-because that package does no I/O. A bad file gets one line on stderr that
+to the pure parser and detector, prints the result. A bad file gets one line on stderr that
 names the file and line, and exit code 2.
 """
 
@@ -14,20 +13,20 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+# parameters.py holds constants only (no numpy, no scipy): cheap enough for --help.
 from advisor.analysis.parameters import (
     DEFAULT_MIN_RELATIVE_SHIFT,
     DEFAULT_MIN_SIZE,
     DEFAULT_PENALTY_FACTOR,
 )
-from advisor.cli_args import int_at_least, non_negative_float, positive_float
+from advisor.cli.args import int_at_least, non_negative_float, positive_float
+from advisor.cli.common import USAGE, add_group
+from advisor.config import AdvisorConfig
 from advisor.text import printable
 
 if TYPE_CHECKING:
     from advisor.analysis.changepoints import Detection
-
-__all__ = ["BAD_INPUT", "add_detect_parser", "run_detect"]
-
-BAD_INPUT = 2
+    from advisor.cli.common import Commands
 
 DESCRIPTION = """\
 Find change points in one series: the points where its level shifted for good. FILE is CSV
@@ -36,21 +35,20 @@ an empty value is a missing point); `-` reads stdin. Prints {"change_points": [.
 0-based row index (header not counted) of the first point of each new segment.
 docs/analysis.md describes the method."""
 
-EPILOG = """\
-example:
+EXAMPLES = """\
   fleetsight-advisor detect libreoffice-load-times.csv
   {"change_points": [412]}
 """
 
 
-def add_detect_parser(commands: Any) -> argparse.ArgumentParser:
-    """Add the ``detect`` subcommand to ``commands`` (an argparse subparsers object)."""
-    parser: argparse.ArgumentParser = commands.add_parser(
+def add_parser(commands: Commands) -> None:
+    """Register ``detect``."""
+    parser = add_group(
+        commands,
         "detect",
         help="change points of one series from a CSV file (t,value), as JSON",
         description=DESCRIPTION,
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        examples=EXAMPLES,
     )
     parser.add_argument("file", metavar="FILE", help="CSV file with header t,value; - for stdin")
     parser.add_argument(
@@ -81,11 +79,11 @@ def add_detect_parser(commands: Any) -> argparse.ArgumentParser:
         action="store_true",
         help="also print the segments, each shift with its 95%% interval, and the penalty",
     )
-    return parser
+    parser.set_defaults(run=run)
 
 
-def run_detect(args: argparse.Namespace) -> int:
-    """Run ``detect`` for parsed ``args``: 0 on success, 2 for a bad or unreadable file."""
+def run(args: argparse.Namespace, config: AdvisorConfig) -> int:
+    """``detect``: 0 on success, 2 for a bad or unreadable file (it needs no database)."""
     # Imported here: scipy and ruptures take a second to load, which no other command needs.
     from advisor.analysis.changepoints import detect_change_points
     from advisor.analysis.errors import SeriesFormatError
@@ -148,4 +146,4 @@ def _details(detection: Detection) -> dict[str, Any]:
 def _refuse(message: str) -> int:
     # The message may quote the file, which could be an export of agents' data.
     print(f"fleetsight-advisor detect: {printable(message)}", file=sys.stderr)
-    return BAD_INPUT
+    return USAGE
