@@ -126,10 +126,4 @@ def fetch_product(
 
     Transport failures and HTTP errors become :class:`CatalogError` naming the URL.
     """
-    url = f"{base_url.rstrip('/')}/products/{product}"
-    try:
-        response = client.get(url)
-        response.raise_for_status()
-    except httpx.HTTPError as exc:
-        raise CatalogError(f"cannot fetch: {exc}", source=url) from exc
-    return parse_api_product(response.text, url)
+    return _fetch(f"{base_url.rstrip('/')}/products/{product}", client)
