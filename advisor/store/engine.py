@@ -35,8 +35,8 @@ POSTGRES_MAX_OVERFLOW = 5
 def default_sqlite_url(state_dir: Path) -> str:
     """The embedded database under the state directory.
 
-    >>> default_sqlite_url(Path("/var/lib/fleetsight"))
-    'sqlite:////var/lib/fleetsight/advisor.sqlite3'
+    >>> default_sqlite_url(Path("/var/lib/fleetsight-advisor"))
+    'sqlite:////var/lib/fleetsight-advisor/advisor.sqlite3'
     """
     return f"sqlite:///{state_dir / 'advisor.sqlite3'}"
 

@@ -104,8 +104,8 @@ def stores_on(engine: sa.Engine) -> Stores:
 def sqlite_path(url: str) -> Path | None:
     """The file of a ``sqlite:///PATH`` URL; None for other databases and in-memory SQLite.
 
-    >>> sqlite_path("sqlite:////var/lib/fleetsight/advisor.sqlite3")
-    PosixPath('/var/lib/fleetsight/advisor.sqlite3')
+    >>> sqlite_path("sqlite:////var/lib/fleetsight-advisor/advisor.sqlite3")
+    PosixPath('/var/lib/fleetsight-advisor/advisor.sqlite3')
     >>> sqlite_path("postgresql+psycopg://advisor@db/fleetsight") is None
     True
     """

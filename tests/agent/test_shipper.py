@@ -463,7 +463,7 @@ def test_a_credential_that_cannot_be_read_is_reported_not_raised(
     spool: Spool, receiver: Receiver, client: HttpClient, clock: FakeClock
 ) -> None:
     def unreadable() -> str | None:
-        raise PermissionError(13, "Permission denied", "/var/lib/fleetsight/credential")
+        raise PermissionError(13, "Permission denied", "/var/lib/fleetsight-agent/credential")
 
     spool_batches(spool, 1)
     shipper = Shipper(
