@@ -46,7 +46,7 @@ from advisor.api.metrics import multiprocess_registry, process_registry
 from advisor.api.settings import ApiSettings
 from advisor.config import AdvisorConfig, load_config
 from advisor.errors import FleetsightAdvisorError
-from advisor.jobs import build_jobs, run_while_serving
+from advisor.jobs.serving import build_jobs, run_while_serving
 from advisor.store.open import Stores, open_store
 from agent.shared.config_values import split_host_port
 

@@ -15,6 +15,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
+from advisor.analysis.finding_status import STATUSES
 from advisor.cli.args import end_of_day_or_instant, positive_int
 from advisor.cli.common import USAGE, add_group, fail, open_stores
 from advisor.cli.ids import finding_id, short_ids
@@ -29,9 +30,6 @@ if TYPE_CHECKING:
     from advisor.store.findings import Findings, StoredFinding
     from advisor.store.open import Stores
 
-STATUSES = ("open", "resolved")
-"""advisor.store.findings.STATUSES, written out so ``--help`` does not import the store; a
-test keeps the two equal."""
 
 SHOWN_HOSTS = 20
 
@@ -182,8 +180,9 @@ def _analyse(args: argparse.Namespace, config: AdvisorConfig) -> int:
 
     from advisor.jobs.analysis import AnalysisWork
     from advisor.jobs.metrics import JobMetrics
+    from advisor.jobs.names import ANALYSIS
     from advisor.jobs.runner import JobRunner
-    from advisor.jobs.tasks import ANALYSIS, JOB_TABLES, default_owner
+    from advisor.jobs.tasks import JOB_TABLES, default_owner
 
     stores = open_stores(config, create=True)
     window = args.window_days or config.analysis.window_days

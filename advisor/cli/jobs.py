@@ -19,16 +19,13 @@ from advisor.cli.common import add_group, open_stores
 from advisor.cli.output import Column, add_format_option, time_column, write_rows
 from advisor.cli.units import duration, iso_utc, when
 from advisor.config import AdvisorConfig
+from advisor.jobs.names import JOB_NAMES
 from advisor.text import printable_or
 
 if TYPE_CHECKING:
     from advisor.cli.common import Commands
     from advisor.store.job_state import JobStatus
     from advisor.store.open import Stores
-
-JOBS = ("analysis", "retention", "rollup")
-"""advisor.jobs.tasks.JOB_TABLES' names, written out so ``--help`` does not import the jobs
-(and with them the store and Starlette); a test keeps the two equal."""
 
 
 def add_parser(commands: Commands) -> None:
@@ -45,7 +42,7 @@ def add_parser(commands: Commands) -> None:
     )
     actions = jobs.add_subparsers(dest="action", required=True, metavar="ACTION")
     run_one = actions.add_parser("run", help="run a job once now (for operators and cron)")
-    run_one.add_argument("job", choices=JOBS, help="the job to run")
+    run_one.add_argument("job", choices=JOB_NAMES, help="the job to run")
     add_format_option(
         actions.add_parser("status", help="last runs of each job, and the rollup backlog")
     )
@@ -112,7 +109,7 @@ class JobLine:
 
 def _status(stores: Stores, fmt: str, now: float) -> None:
     known = {status.job: status for status in stores.leases.job_status()}
-    lines = [JobLine(job, known.get(job), now) for job in JOBS]
+    lines = [JobLine(job, known.get(job), now) for job in JOB_NAMES]
     waiting = stores.upkeep.backlog()
     backlog = {
         "batches": waiting.batches,

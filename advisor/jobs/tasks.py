@@ -24,15 +24,13 @@ from collections.abc import Callable
 from advisor.config import AdvisorConfig
 from advisor.jobs.analysis import ANALYSIS_TABLES, AnalysisWork
 from advisor.jobs.metrics import JobMetrics
+from advisor.jobs.names import ANALYSIS, RETENTION, ROLLUP
 from advisor.jobs.runner import JobResult, JobRunner, Work
 from advisor.store.analysis_data import Upkeep
 from advisor.store.open import Stores
 from advisor.store.retention import TABLES, RetentionPolicy
 from advisor.store.rollup import HOUR, bucket_start
 
-ROLLUP = "rollup"
-RETENTION = "retention"
-ANALYSIS = "analysis"
 JOB_TABLES: dict[str, tuple[str, ...]] = {
     ROLLUP: ("metric_summaries", "batches"),
     RETENTION: TABLES,

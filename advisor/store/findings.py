@@ -24,21 +24,17 @@ import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Final, Literal, Protocol
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 
+from advisor.analysis.finding_status import OPEN, RESOLVED, Status
 from advisor.analysis.findings import Effect, Finding
 from advisor.store.engine import SQLITE_BEGIN_OPTION
 from advisor.store.models import AnalysisRunRow, FindingRow, table_of
 
 FINDINGS = table_of(FindingRow)
 RUNS = table_of(AnalysisRunRow)
-
-OPEN: Final = "open"
-RESOLVED: Final = "resolved"
-Status = Literal["open", "resolved"]
-STATUSES: tuple[Status, ...] = ("open", "resolved")
 
 
 @dataclass(frozen=True, slots=True)

@@ -54,7 +54,9 @@ def test_an_unknown_section_names_the_known_ones() -> None:
 
 def test_urls_are_shown_without_passwords() -> None:
     assert _redacted("postgresql+psycopg://fs:pw@db/fs") == "postgresql+psycopg://fs:***@db/fs"
-    assert _redacted("sqlite:////var/lib/fleetsight-advisor/advisor.sqlite3").endswith("advisor.sqlite3")
+    assert _redacted("sqlite:////var/lib/fleetsight-advisor/advisor.sqlite3").endswith(
+        "advisor.sqlite3"
+    )
 
 
 def test_every_advisor_setting_is_documented() -> None:

@@ -15,9 +15,8 @@ import advisor.analysis.fleet
 from advisor.analysis.findings import Finding
 from advisor.analysis.frames import FleetData
 from advisor.cli import main
-from advisor.cli.findings import STATUSES as LISTED_STATUSES
 from advisor.cli.ids import finding_id
-from advisor.store.findings import STATUSES, SqlFindings
+from advisor.store.findings import SqlFindings
 from advisor.store.job_state import SqlJobLeases
 from advisor.store.sql import SqlStore
 from advisor.text import printable
@@ -187,10 +186,6 @@ def test_findings_show_of_an_unknown_key_exits_1_naming_it(
 
     assert (code, out) == (1, "")
     assert "no finding 'trend|nothing'" in err
-
-
-def test_the_statuses_the_parser_offers_are_the_ones_stored() -> None:
-    assert LISTED_STATUSES == STATUSES
 
 
 def test_a_bad_status_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:

@@ -22,8 +22,9 @@ from advisor.analysis.frames import FleetData
 from advisor.config import parse_config
 from advisor.jobs.analysis import AnalysisWork
 from advisor.jobs.metrics import JobMetrics
+from advisor.jobs.names import ANALYSIS
 from advisor.jobs.runner import JobResult, JobRunner
-from advisor.jobs.tasks import ANALYSIS, JOB_TABLES, build_runners
+from advisor.jobs.tasks import JOB_TABLES, build_runners
 from advisor.store.analysis_data import SqlFleetFrames
 from advisor.store.engine import make_engine
 from advisor.store.findings import SqlFindings

@@ -9,8 +9,9 @@ from prometheus_client import CollectorRegistry, generate_latest
 from advisor.api.app import create_app
 from advisor.api.settings import ApiSettings
 from advisor.config import parse_config
-from advisor.jobs import JobScheduler, build_jobs, run_while_serving
 from advisor.jobs.metrics import OUTCOMES
+from advisor.jobs.scheduler import JobScheduler
+from advisor.jobs.serving import build_jobs, run_while_serving
 from advisor.store.open import stores_on
 from advisor.store.sql import SqlStore
 
