@@ -14,9 +14,13 @@ when unknown), started at ``frame.started_at[i]`` (Unix seconds) and ready after
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
+
+if TYPE_CHECKING:
+    from advisor.analysis.daily import DailyLaunches
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int32]
@@ -143,6 +147,11 @@ class FleetData:
     pressure: PressureFrame
     changes: VersionChanges
     notes: list[str] = field(default_factory=list)  # what the producer had to leave out
+    # The launches as daily rows (advisor.analysis.daily), when the producer has them (the
+    # store's daily launch rollups); None: derived from ``launches`` (daily.daily_of). A
+    # producer that gives them may leave ``launches`` without rows (hosts, apps and
+    # versions still set, with the same codes).
+    daily: DailyLaunches | None = None
 
 
 def _same_length(owner: str, **columns: npt.NDArray[np.generic]) -> None:

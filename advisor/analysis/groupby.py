@@ -16,7 +16,15 @@ import math
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["GroupMedians", "bootstrap_median", "group_means", "group_medians", "histogram_medians"]
+__all__ = [
+    "GroupMedians",
+    "GroupQuantiles",
+    "bootstrap_median",
+    "group_means",
+    "group_medians",
+    "group_quantiles",
+    "histogram_medians",
+]
 
 FloatArray = npt.NDArray[np.float64]
 Int64Array = npt.NDArray[np.int64]
@@ -37,19 +45,56 @@ class GroupMedians:
         return len(self.group)
 
 
-def group_medians(group: npt.ArrayLike, values: npt.ArrayLike) -> GroupMedians:
-    """The median of ``values`` in each group (non-negative integer codes); NaN values dropped.
+class GroupQuantiles:
+    """Per group present (ascending ``group`` codes): how many values, and ``quantiles``
+    (groups x probabilities) interpolated linearly, as ``np.quantile``'s default does."""
 
-    >>> g = group_medians([2, 0, 2, 2, 0], [5.0, 1.0, 1.0, 3.0, 2.0])
-    >>> g.group.tolist(), g.count.tolist(), np.round(g.median, 6).tolist()
-    ([0, 2], [2, 3], [1.5, 3.0])
+    __slots__ = ("count", "group", "quantiles")
+
+    def __init__(self, group: Int64Array, count: Int64Array, quantiles: FloatArray) -> None:
+        self.group = group
+        self.count = count
+        self.quantiles = quantiles
+
+    def __len__(self) -> int:
+        return len(self.group)
+
+
+def group_quantiles(
+    group: npt.ArrayLike, values: npt.ArrayLike, probabilities: npt.ArrayLike
+) -> GroupQuantiles:
+    """The ``probabilities`` quantiles of ``values`` in each group (non-negative integer
+    codes); NaN values dropped. One packed sort, as :func:`group_medians`.
+
+    >>> g = group_quantiles([1, 1, 1, 1, 0], [4.0, 1.0, 3.0, 2.0, 7.0], [0.0, 0.5, 0.9])
+    >>> g.group.tolist(), g.count.tolist(), np.round(g.quantiles, 6).tolist()
+    ([0, 1], [1, 4], [[7.0, 7.0, 7.0], [1.0, 2.5, 3.7]])
     """
+    probs = np.asarray(probabilities, dtype=np.float64).reshape(-1)
+    sorted_codes, unpacked = _packed_sort(group, values)
+    if sorted_codes.size == 0:
+        return GroupQuantiles(
+            np.empty(0, np.int64), np.empty(0, np.int64), np.empty((0, probs.size))
+        )
+    starts = np.flatnonzero(np.r_[True, sorted_codes[1:] != sorted_codes[:-1]])
+    counts = np.diff(np.r_[starts, sorted_codes.size])
+    position = (counts - 1)[:, None] * probs[None, :]
+    below = np.floor(position).astype(np.int64)
+    above = np.minimum(below + 1, (counts - 1)[:, None])
+    share = position - below
+    low = unpacked[starts[:, None] + below]
+    high = unpacked[starts[:, None] + above]
+    return GroupQuantiles(sorted_codes[starts], counts.astype(np.int64), low + (high - low) * share)
+
+
+def _packed_sort(group: npt.ArrayLike, values: npt.ArrayLike) -> tuple[Int64Array, FloatArray]:
+    """Group codes and values (NaN dropped) sorted by group, then value (module docstring)."""
     codes = np.asarray(group, dtype=np.int64).reshape(-1)
     v = np.asarray(values, dtype=np.float64).reshape(-1)
     keep = np.isfinite(v)
     codes, v = codes[keep], v[keep]
     if codes.size == 0:
-        return GroupMedians(np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0))
+        return np.empty(0, np.int64), np.empty(0)
     if codes.min() < 0 or int(codes.max()).bit_length() > MAX_GROUP_BITS:
         raise ValueError(f"group codes must lie in [0, 2**{MAX_GROUP_BITS}), not {codes.max()}")
     low = float(v.min())
@@ -59,6 +104,19 @@ def group_medians(group: npt.ArrayLike, values: npt.ArrayLike) -> GroupMedians:
     key.sort()
     sorted_codes = np.floor(key).astype(np.int64)
     unpacked = (key - sorted_codes) * (span / 0.5) + low
+    return sorted_codes, unpacked
+
+
+def group_medians(group: npt.ArrayLike, values: npt.ArrayLike) -> GroupMedians:
+    """The median of ``values`` in each group (non-negative integer codes); NaN values dropped.
+
+    >>> g = group_medians([2, 0, 2, 2, 0], [5.0, 1.0, 1.0, 3.0, 2.0])
+    >>> g.group.tolist(), g.count.tolist(), np.round(g.median, 6).tolist()
+    ([0, 2], [2, 3], [1.5, 3.0])
+    """
+    sorted_codes, unpacked = _packed_sort(group, values)
+    if sorted_codes.size == 0:
+        return GroupMedians(np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0))
     starts = np.flatnonzero(np.r_[True, sorted_codes[1:] != sorted_codes[:-1]])
     counts = np.diff(np.r_[starts, sorted_codes.size])
     lower = unpacked[starts + (counts - 1) // 2]
