@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from advisor.cli.args import duration_seconds, positive_int
 from advisor.cli.common import add_group, open_stores
 from advisor.cli.ids import resolve, short_ids
-from advisor.cli.output import Column, add_format_option, time_column, write_rows
+from advisor.cli.output import Column, add_format_option, time_column, write_json, write_rows
 from advisor.cli.units import when
 from advisor.config import AdvisorConfig
 
@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from advisor.cli.common import Commands
     from advisor.store import TokenRecord
     from advisor.store.api_tokens import ApiTokenRecord, ApiTokens
+
+Row = TypeVar("Row")
 
 
 def add_parser(commands: Commands) -> None:
@@ -30,6 +32,7 @@ def add_parser(commands: Commands) -> None:
         "department the token is for. A token is shown once, at creation; `list` shows "
         "their state, never their secrets; any unique prefix of an id names it.",
         examples="  fleetsight-advisor token create --department finance --expires 7d\n"
+        "  fleetsight-advisor token create --department finance --format json | jq -r .secret\n"
         "  fleetsight-advisor token list --format csv\n"
         "  fleetsight-advisor token revoke 3f2a9c01\n",
     )
@@ -52,6 +55,7 @@ def add_parser(commands: Commands) -> None:
         help="at most this many enrolments (default: unlimited until expiry)",
     )
     create.add_argument("--note", help="free text shown in `token list`")
+    _add_created_format(create)
     add_format_option(actions.add_parser("list", help="list tokens (never their secrets)"))
     revoke = actions.add_parser("revoke", help="revoke a token: no more enrolments")
     revoke.add_argument("token_id", metavar="TOKEN_ID", help="the token's id or a unique prefix")
@@ -69,6 +73,7 @@ def add_parser(commands: Commands) -> None:
     api_actions = api.add_subparsers(dest="action", required=True, metavar="ACTION")
     api_create = api_actions.add_parser("create", help="create a token (shown once)")
     api_create.add_argument("--note", help="free text shown in `api-token list`")
+    _add_created_format(api_create)
     add_format_option(api_actions.add_parser("list", help="list tokens (never their secrets)"))
     api_revoke = api_actions.add_parser("revoke", help="revoke a token")
     api_revoke.add_argument("token_id", metavar="TOKEN_ID", help="the id or a unique prefix")
@@ -91,6 +96,10 @@ def run(args: argparse.Namespace, config: AdvisorConfig) -> int:
                 max_uses=args.max_uses,
                 note=args.note,
             )
+            if args.format == "json":
+                columns = token_columns([record], now)
+                write_json(sys.stdout, created_document(secret, record, columns))
+                return 0
             print(
                 f"token {record.token_id} for department {record.department}, "
                 f"valid until {when(record.expires_at)}"
@@ -120,6 +129,32 @@ def run(args: argparse.Namespace, config: AdvisorConfig) -> int:
     return 0
 
 
+def _add_created_format(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="text for people, or json for scripts: one object with the secret and the "
+        "fields `list --format json` shows (default: text)",
+    )
+
+
+def created_document(secret: str, record: Row, columns: list[Column[Row]]) -> dict[str, Any]:
+    """A token just created, as one JSON object for a script: its ``token_id``, the
+    ``secret`` and the rest of the row ``list --format json`` shows for it (times as ISO 8601
+    UTC), built from the same columns so the two cannot disagree.
+
+    >>> from advisor.store.api_tokens import ApiTokenRecord
+    >>> record = ApiTokenRecord("3f2a", 1764000000.0, None, "grafana")
+    >>> created_document("fsa_x", record, api_token_columns([record]))
+    ... # doctest: +NORMALIZE_WHITESPACE
+    {'token_id': '3f2a', 'secret': 'fsa_x', 'state': 'valid',
+     'created_at': '2025-11-24T16:00:00Z', 'revoked_at': None, 'note': 'grafana'}
+    """
+    row = {c.name: c.value(record) for c in columns if c.data}
+    return {"token_id": row.pop("token_id"), "secret": secret, **row}
+
+
 def token_columns(tokens: list[TokenRecord], now: float) -> list[Column[TokenRecord]]:
     short = short_ids(t.token_id for t in tokens)
 
@@ -142,6 +177,9 @@ def token_columns(tokens: list[TokenRecord], now: float) -> list[Column[TokenRec
 def _api_token(args: argparse.Namespace, tokens: ApiTokens, now: float) -> int:
     if args.action == "create":
         secret, record = tokens.create(now=now, note=args.note)
+        if args.format == "json":
+            write_json(sys.stdout, created_document(secret, record, api_token_columns([record])))
+            return 0
         print(f"api token {record.token_id}")
         print(f"  {secret}")
         print("shown once; send it as 'Authorization: Bearer TOKEN' to /api/v1/...")
