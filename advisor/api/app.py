@@ -281,9 +281,11 @@ def _add_enrol_route(
         ),
         tags=["agents"],
     )
-    def enrol(request: EnrolRequest) -> EnrolResponse:
+    def enrol(request: EnrolRequest, response: Response) -> EnrolResponse:
         """An existing host id is enrolled again only with its current credential and a token
         of its department, or after an admin released it (docs/advisor.md)."""
+        # The answer carries a credential: no cache along the way may keep it.
+        response.headers["Cache-Control"] = "no-store"
         try:
             enrolment = store.enrol(
                 token=request.token,

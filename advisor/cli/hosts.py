@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from advisor.cli.common import USAGE, add_group, fail, open_stores
 from advisor.cli.ids import resolve, short_ids
 from advisor.cli.output import Column, add_format_option, time_column, write_rows
+from advisor.cli.units import duration
 from advisor.config import AdvisorConfig
 
 if TYPE_CHECKING:
@@ -101,4 +102,24 @@ def host_columns(hosts: list[HostRecord]) -> list[Column[HostRecord]]:
         time_column("enrolled_at", lambda h: h.enrolled_at, table=False),
         time_column("revoked_at", lambda h: h.revoked_at, table=False),
         Column("agent_version", lambda h: h.agent_version, header="AGENT"),
+        Column(
+            "clock_skew_seconds",
+            lambda h: h.clock_skew_seconds,
+            lambda h: clock_text(h.clock_skew_seconds),
+            header="CLOCK",
+        ),
     ]
+
+
+def clock_text(skew: float | None) -> str:
+    """How far the host's clock is off, in words (``skew`` is receive less send time, so
+    negative means the host is ahead); within a second (network time) it is in sync.
+
+    >>> [clock_text(s) for s in (None, 0.4, -300.2, 7260.0)]
+    ['-', 'in sync', '5 min ahead', '2 h 1 min behind']
+    """
+    if skew is None:
+        return "-"
+    if abs(skew) < 1:
+        return "in sync"
+    return f"{duration(abs(skew))} {'ahead' if skew < 0 else 'behind'}"

@@ -46,6 +46,9 @@ class HostRecord:
     enrolled_at: float
     last_seen_at: float | None
     revoked_at: float | None
+    clock_skew_seconds: float | None = None
+    """The advisor's receive time less the host's send time of its newest stored batch that
+    said when it was sent: negative when the host's clock is ahead (docs/wire-format.md)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ import pytest
 from advisor.cli import main
 from advisor.store.engine import make_engine
 from advisor.store.sql import SqlStore
+from tests.advisor.store.batches import batch
 
 T0 = 1_764_000_000.0  # 2025-11-24T16:00:00Z
 
@@ -57,7 +58,16 @@ def test_host_list_shows_a_header_short_ids_hostnames_and_iso_times(
 
     header, *lines = out.splitlines()
     assert code == 0
-    assert header.split() == ["ID", "HOSTNAME", "DEPARTMENT", "STATE", "LAST", "SEEN", "AGENT"]
+    assert header.split() == [
+        "ID",
+        "HOSTNAME",
+        "DEPARTMENT",
+        "STATE",
+        "LAST",
+        "SEEN",
+        "AGENT",
+        "CLOCK",
+    ]
     # The two ids share 8 characters, so each is shown to the first that differs.
     assert [line.split()[:2] for line in lines] == [
         ["9b1deb4d3", "fin-ws-01"],
@@ -84,9 +94,29 @@ def test_host_list_as_json_and_csv_carries_full_ids_and_exact_iso_times(
         "enrolled_at": "2025-11-24T16:00:00Z",
         "revoked_at": None,
         "agent_version": "0.3.1",
+        "clock_skew_seconds": None,
     }
     (row,) = csv.DictReader(io.StringIO(as_csv))
     assert row == {key: "" if value is None else value for key, value in host.items()}
+
+
+def test_host_list_says_whose_clock_is_ahead_from_the_newest_batch(
+    store: SqlStore, capsys: pytest.CaptureFixture[str]
+) -> None:
+    enrol(store, HOST_A, "fin-ws-01")
+    enrol(store, HOST_B, "fin-ws-02")
+    # A sends its batch stamped 5 minutes after the advisor receives it: its clock is ahead.
+    store.ingest(HOST_A, batch(HOST_A, 1, [(T0, {})]), received_at=T0 + 60, sent_at=T0 + 360)
+    store.ingest(HOST_B, batch(HOST_B, 1, [(T0, {})]), received_at=T0 + 60, sent_at=T0 + 59.5)
+
+    _, table, _ = run(capsys, "host", "list")
+    _, as_json, _ = run(capsys, "host", "list", "--format", "json")
+
+    lines = table.splitlines()[1:]
+    assert lines[0].endswith("5 min ahead")
+    assert lines[1].endswith("in sync")
+    skews = [h["clock_skew_seconds"] for h in json.loads(as_json)["hosts"]]
+    assert skews == [-300.0, 0.5]
 
 
 def test_a_hostname_a_spreadsheet_would_run_is_defused_in_csv_only(

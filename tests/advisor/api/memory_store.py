@@ -145,6 +145,7 @@ class MemoryStore:
                 enrolled_at=now,
                 last_seen_at=None if existing is None else existing.last_seen_at,
                 revoked_at=None,
+                clock_skew_seconds=None if existing is None else existing.clock_skew_seconds,
             )
             return Enrolment(host_id=host_id, department=record.department, credential=credential)
 
@@ -226,7 +227,10 @@ class MemoryStore:
             self.batches[batch.batch_id] = StoredBatch(host_id, batch, received_at, sent_at)
             host = self._hosts.get(host_id)
             if host is not None:
-                self._hosts[host_id] = replace(host, last_seen_at=received_at)
+                skew = host.clock_skew_seconds if sent_at is None else received_at - sent_at
+                self._hosts[host_id] = replace(
+                    host, last_seen_at=received_at, clock_skew_seconds=skew
+                )
             if batch.inventory is not None:
                 self._record_versions(host_id, batch)
             return IngestResult(batch_id=batch.batch_id, stored=True)

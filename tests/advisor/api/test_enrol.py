@@ -66,6 +66,8 @@ def test_a_valid_token_gets_a_credential_that_authenticates_the_host(
     assert (host.host_id, host.department) == ("4c1d0f", "finance")
     assert memstore.list_hosts()[0].enrolled_at == NOW
     assert enrolments(registry, "enrolled") == 1
+    # It carries the credential: no cache on the way may keep it.
+    assert response.headers["cache-control"] == "no-store"
 
 
 def test_the_department_comes_from_the_token_not_from_the_agent(
