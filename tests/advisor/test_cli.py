@@ -134,7 +134,7 @@ def test_hosts_are_listed_and_a_revoked_one_can_no_longer_authenticate(
         unknown = run(capsys, "host", "revoke", "host-2")
 
         assert listed.splitlines()[1].split() == [
-            "host-1", "hr-ws-1", "hr", "active", "never", "0.1.0"
+            "host-1", "hr-ws-1", "hr", "active", "never", "0.1.0", "-"
         ]  # fmt: skip
         assert code == 0
         assert "its batches are refused" in revoked
@@ -168,7 +168,7 @@ def test_host_list_escapes_what_an_agent_put_in_a_hostname_on_one_line(
     assert code == 0
     _, line = listed.splitlines()
     assert line.startswith("host-1  hr-ws-1\\x1b]0;owned\\x07\\nhost-2  evil\\u202e ")
-    assert line.endswith("  0.1.0\\x1b[2J")
+    assert line.endswith("  0.1.0\\x1b[2J  -")
     assert "\x1b" not in listed
     assert "\u202e" not in listed
 
