@@ -1,29 +1,43 @@
-"""Detection against the simulator's ground truth: precision, recall, delay, attribution.
+"""Detection against the simulator's ground truth: precision, recall, delay, attribution,
+and how well findings measure the effects (interval coverage, effect error).
 
     .venv/bin/python bench/detection_eval.py [--seeds 3] [--hosts 1000] [--days 90] [--quick]
+        [--scenario FILE] [--start 2025-09-15]
 
-For each seed: a fleet of the default scenario (every kind of scripted event once), its
-measurements drawn once with the columnar path (advisor/simulator/columnar.py) and its ground
-truth. ``advisor.analysis.fleet.analyse(data, now=now)`` then runs on the data as the advisor
-held it at a series of ``now`` (the frames cut with ``until=now``):
+    # the outside fleet of issue 13: 200 hosts, 8 weeks
+    .venv/bin/python bench/detection_eval.py --scenario config/scenarios/outside-fleet.toml \
+        --hosts 200 --days 56 --quick
+
+For each seed: a fleet of the scenario (default: the built-in one, every kind of scripted
+event once), its measurements drawn once with the columnar path
+(advisor/simulator/columnar.py) and its ground truth.
+``advisor.analysis.fleet.analyse(data, now=now)`` then runs on the data as the advisor held
+it at a series of ``now`` (the frames cut with ``until=now``):
 
 - after each qualifying event, 0.5, 1, 2, 3, 5 and 8 days after its load-time shift reached
   20 % (until a run finds it): the detection delay;
 - 1 day after each windowed must-not-flag event (the outage, the delivery outage) and 8 h
-  after each weekend: findings on must-not-flag events;
+  after each weekend, holiday, daylight-saving change and reinstall: findings on
+  must-not-flag events;
 - at the end of the data: precision, recall and attribution.
 
 Matching and the figures are defined in advisor/simulator/evaluation.py (its docstring).
 Precision, recall and attribution are over the final runs' findings, summed over seeds; the
 delay is the median over the qualifying events found; must-not-flag findings are counted over
-every run (distinct seed, finding key and event). Targets (issue 5) print beside each figure.
-``--quick`` runs the final run only. No assertions: figures for docs.
+every run (distinct seed, finding key and event). Interval coverage and effect error are over
+the final runs' true findings whose event has a known true effect, per event and in total.
+Targets (issues 5 and 13) print beside each figure. ``--quick`` runs the final run only.
+``--start`` (default 2025-09-15, a Monday) dates the run: it decides where a time zone's
+daylight-saving change and a holiday given as a date fall. No assertions: figures for docs.
 """
 
 from __future__ import annotations
 
 import argparse
+import calendar
+import datetime as dt
 import importlib
+import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -34,24 +48,40 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from advisor.analysis.findings import Finding  # noqa: E402
-from advisor.simulator import default_scenario, ground_truth, plan_fleet  # noqa: E402
+from advisor.simulator import Scenario, default_scenario, ground_truth, plan_fleet  # noqa: E402
 from advisor.simulator.calendar import DAY, HOUR  # noqa: E402
 from advisor.simulator.columnar import FleetColumns, fleet_columns  # noqa: E402
+from advisor.simulator.errors import ScenarioError  # noqa: E402
 from advisor.simulator.evaluation import (  # noqa: E402
+    COVERAGE_TARGET,
+    ERROR_LIMIT,
+    EffectCheck,
     EventKey,
     Score,
     TruthEvent,
     classify,
+    cold_shares,
     count_launches_after,
     detection_delays,
+    effect_checks,
+    effect_score,
+    effect_scores_by_event,
     events_from_truth,
     median_delay,
     score,
 )
+from advisor.simulator.scenario_file import load_scenario  # noqa: E402
 
-START = 1_756_684_800.0  # 2025-09-01 00:00 UTC, a Monday
+START = "2025-09-15"  # a Monday; 8 weeks from it hold a holiday and Berlin's DST change
 DELAY_PROBES_DAYS = (0.5, 1.0, 2.0, 3.0, 5.0, 8.0)
-QUIET_PROBE = {"outage": DAY, "delivery_outage": DAY, "weekend": 8 * HOUR}
+QUIET_PROBE = {
+    "outage": DAY,
+    "delivery_outage": DAY,
+    "weekend": 8 * HOUR,
+    "holiday": 8 * HOUR,
+    "dst_change": 8 * HOUR,
+    "reinstall": 8 * HOUR,
+}
 
 Analyse = Callable[..., list[Finding]]
 
@@ -67,15 +97,20 @@ def load_analyse() -> Analyse | None:
 
 
 def evaluate_seed(
-    analyse: Analyse, seed: int, hosts: int, days: float, quick: bool
+    analyse: Analyse,
+    scenario: Scenario,
+    seed: int,
+    hosts: int,
+    days: float,
+    quick: bool,
+    start: float,
 ) -> dict[str, Any]:
     """One seed's runs and figures."""
-    fleet = plan_fleet(
-        default_scenario(), hosts=hosts, days=days, seed=seed, start=START, interval=3600.0
-    )
+    fleet = plan_fleet(scenario, hosts=hosts, days=days, seed=seed, start=start, interval=3600.0)
     columns = fleet_columns(fleet)
     truth = ground_truth(fleet)
-    events = events_from_truth(truth, launches_after(columns, truth))
+    counts, shares = launch_mix(columns, truth)
+    events = events_from_truth(truth, counts, shares)
     end = fleet.end
     runs: list[tuple[float, list[Finding]]] = []
     quiet: set[tuple[str, str]] = set()
@@ -101,6 +136,7 @@ def evaluate_seed(
                 run(now)
     final = run(end + HOUR)
     final_score = score(final, events, data_end=end)
+    effects = effect_checks(classify(final, events, data_end=end), data_end=end)
     delays = detection_delays(runs, events, data_end=end) if not quick else {}
     return {
         "seed": seed,
@@ -112,19 +148,30 @@ def evaluate_seed(
         "runs": len(runs),
         "analyse_s": sum(analyse_seconds),
         "launches": len(columns.launches),
+        "effects": effects,
     }
 
 
-def launches_after(columns: FleetColumns, truth: dict[str, Any]) -> dict[EventKey, int]:
+def launch_mix(
+    columns: FleetColumns, truth: dict[str, Any]
+) -> tuple[dict[EventKey, int], dict[EventKey, float]]:
+    """Per event, the launches after it and their share of cold starts."""
     frame = columns.launches
-    return count_launches_after(
-        events_from_truth(truth),
-        host_ids=frame.hosts.host_id,
-        apps=frame.apps,
-        host=frame.host,
-        app=frame.app,
-        true_time=columns.true_time,
+    events = events_from_truth(truth)
+    host_ids, apps, host, app = frame.hosts.host_id, frame.apps, frame.host, frame.app
+    counts = count_launches_after(
+        events, host_ids=host_ids, apps=apps, host=host, app=app, true_time=columns.true_time
     )
+    shares = cold_shares(
+        events,
+        host_ids=host_ids,
+        apps=apps,
+        host=host,
+        app=app,
+        true_time=columns.true_time,
+        cold=frame.cold,
+    )
+    return counts, shares
 
 
 def schedule(events: list[TruthEvent], end: float) -> list[tuple[float, set[EventKey | None]]]:
@@ -152,7 +199,7 @@ def _found(
     return delays.get(key) is not None
 
 
-def report(results: list[dict[str, Any]], hosts: int, days: float, quick: bool) -> None:
+def report(results: list[dict[str, Any]], name: str, hosts: int, days: float, quick: bool) -> None:
     total = Score(0, 0, 0, 0, 0, 0, ())
     delays: dict[tuple[int, EventKey], float | None] = {}
     for result in results:
@@ -175,7 +222,7 @@ def report(results: list[dict[str, Any]], hosts: int, days: float, quick: bool) 
     median = median_delay(delays) if not quick else None
     found = sum(d is not None for d in delays.values())
     print()
-    print(f"{len(results)} seeds x {hosts:,} hosts x {days:.0f} days, default scenario")
+    print(f"{len(results)} seeds x {hosts:,} hosts x {days:.0f} days, scenario {name}")
     rows = [
         ("precision", f"{total.precision:.3f}", ">= 0.95", total.precision >= 0.95),
         ("recall", f"{total.recall:.3f}", ">= 0.90", total.recall >= 0.9),
@@ -188,8 +235,69 @@ def report(results: list[dict[str, Any]], hosts: int, days: float, quick: bool) 
         ("cause right", f"{total.attribution:.1%}", ">= 90 %", total.attribution >= 0.9),
         ("findings on must-not-flag", f"{quiet}", "0", quiet == 0),
     ]
-    for name, value, target, met in rows:
-        print(f"{name:<27} {value:<22} target {target:<8} {'met' if met else 'MISSED'}")
+    checks: list[EffectCheck] = [c for r in results for c in r["effects"]]
+    total_effects = effect_score(checks)
+    rows += [
+        (
+            "interval coverage",
+            _share(total_effects.coverage, total_effects.covered, total_effects.checks),
+            f">= {COVERAGE_TARGET:.2f}",
+            total_effects.coverage is not None and total_effects.coverage >= COVERAGE_TARGET,
+        ),
+        (
+            f"effect error <= {ERROR_LIMIT:.0%}",
+            _share(total_effects.within_share, total_effects.within, total_effects.with_error),
+            "all",
+            total_effects.within == total_effects.with_error,
+        ),
+    ]
+    for label, value, target, met in rows:
+        print(f"{label:<27} {value:<22} target {target:<8} {'met' if met else 'MISSED'}")
+    report_effects(checks)
+
+
+def report_effects(checks: list[EffectCheck]) -> None:
+    """Per event: findings checked, intervals covering the truth, errors within the limit,
+    the median error; then per event the check that missed worst."""
+    print()
+    print("effect sizes per event (final runs' true findings with a known true effect)")
+    if not checks:
+        print("    none: no true finding had a known true effect")
+        return
+    print(f"{'event':<44} {'checks':>6} {'covered':>9} {'<=25 %':>9} {'median error':>13}")
+    for key, summary in effect_scores_by_event(checks).items():
+        errors = sorted(c.error for c in checks if c.event == key and c.error is not None)
+        median = f"{statistics.median(errors):.1%}" if errors else "-"
+        print(
+            f"{key[0] + ' (' + str(key[1]) + ')':<44} {summary.checks:>6} "
+            f"{_ratio(summary.covered, summary.checks):>9} "
+            f"{_ratio(summary.within, summary.with_error):>9} {median:>13}"
+        )
+    worst: dict[EventKey, EffectCheck] = {}
+    for check in checks:  # per event, the check furthest from the truth (interval misses first)
+        if check.covered and (check.error is None or check.error <= ERROR_LIMIT):
+            continue
+        rank = (not check.covered, check.error or 0.0)
+        if check.event not in worst or rank > (
+            not worst[check.event].covered,
+            worst[check.event].error or 0.0,
+        ):
+            worst[check.event] = check
+    if worst:
+        print("worst miss per event:")
+    for check in worst.values():
+        print(
+            f"    {check.finding} [{check.start or 'pooled'}]: true {check.true:+.3f}, "
+            f"estimate {check.estimate:+.3f} [{check.low:+.3f}, {check.high:+.3f}]"
+        )
+
+
+def _share(value: float | None, part: int, whole: int) -> str:
+    return "-" if value is None else f"{value:.3f} ({part}/{whole})"
+
+
+def _ratio(part: int, whole: int) -> str:
+    return f"{part}/{whole}" if whole else "-"
 
 
 def main() -> None:
@@ -198,16 +306,32 @@ def main() -> None:
     parser.add_argument("--hosts", type=int, default=1000)
     parser.add_argument("--days", type=float, default=90.0)
     parser.add_argument("--quick", action="store_true", help="only the final run per seed")
+    parser.add_argument(
+        "--scenario", type=Path, help="a scenario TOML file (default: the built-in scenario)"
+    )
+    parser.add_argument(
+        "--start",
+        type=dt.date.fromisoformat,
+        default=dt.date.fromisoformat(START),
+        help=f"first day of the run, UTC (default: {START})",
+    )
     args = parser.parse_args()
+    try:
+        scenario = load_scenario(args.scenario) if args.scenario else default_scenario()
+    except ScenarioError as exc:
+        parser.exit(2, f"detection_eval: {exc}\n")
+    start = float(calendar.timegm(args.start.timetuple()))
     analyse = load_analyse()
     if analyse is None:
         print("advisor.analysis.fleet.analyse does not exist yet: nothing to evaluate")
         return
     results = []
     for seed in range(1, args.seeds + 1):
-        results.append(evaluate_seed(analyse, seed, args.hosts, args.days, args.quick))
+        results.append(
+            evaluate_seed(analyse, scenario, seed, args.hosts, args.days, args.quick, start)
+        )
         print(f"... seed {seed} done", file=sys.stderr)
-    report(results, args.hosts, args.days, args.quick)
+    report(results, scenario.name, args.hosts, args.days, args.quick)
 
 
 if __name__ == "__main__":

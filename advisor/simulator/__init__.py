@@ -6,11 +6,13 @@
                      sent_at=delivery.sent_at)
     write_truth(ground_truth(fleet), Path("truth.json"))
 
-Modules: ``scenario`` (what happens, as data) and ``scenario_file`` (from TOML), ``fleet``
-(hosts and the schedule: the truth), ``launches`` and ``resources`` (the measurements),
-``inventory``, ``generate`` (batches in delivery order), ``truth`` (JSON), ``sinks`` (store or
-HTTP), ``cli`` (``fleetsight-advisor simulate``), ``columnar`` (the same model straight to the
-analysis frames, for fleets of thousands) and ``evaluation`` (findings scored on the truth).
+Modules: ``scenario`` (what happens, as data) and ``scenario_file`` (from TOML), ``calendar``
+(local time: time zone, daylight saving, holidays), ``fleet`` (hosts and the schedule: the
+truth), ``launches`` and ``resources`` (the measurements), ``inventory``, ``generate``
+(batches in delivery order), ``truth`` (JSON), ``sinks`` (store or HTTP), ``columnar`` (the
+same model straight to the analysis frames, for fleets of thousands) and ``evaluation``
+(findings scored on the truth: matching, true effects, interval coverage); the
+``fleetsight-advisor simulate`` command lives in ``advisor/cli/simulate.py``.
 docs/simulator.md describes the model.
 """
 

@@ -5,14 +5,17 @@
 hundred hosts at a time: 10,000 hosts x 20 apps x 90 days (about 20 million launches) in
 seconds, where the batch path (:mod:`advisor.simulator.generate`) would take hours. The model
 is the batch path's, vectorised: the same plan (hosts, tiers, versions and their change times,
-ramps, outages, noisy hosts, offline periods), the same launch-time and resource functions and
-constants, the same usage factor per host. Only the random draws differ, so the two paths
+ramps, outages, noisy hosts, offline periods, reinstalls), the same calendar (time zone,
+holidays), the same launch-time and resource functions and constants, the same usage factor
+per host. Only the random draws differ, so the two paths
 agree statistically, not launch by launch; the ground truth (:mod:`advisor.simulator.truth`)
 comes from the plan and describes both.
 
 As the advisor sees it: timestamps on each host's clock (true time + skew), version changes
 dated by the first inventory showing them, only successful launches, no launches of intervals
-lost to a sequence gap, nothing from powered-off machines, and with ``until`` only what had
+lost to a sequence gap, nothing from powered-off machines, a reinstalled machine's launches
+and pressure from its reinstall on under its new host id (an extra row of the host table,
+after the others), and with ``until`` only what had
 reached the advisor by then (agents offline spool until they are back; a delivery outage
 holds everybody's batches). A batch is taken to arrive half the maximum shipping delay after
 its interval closes.
@@ -158,6 +161,9 @@ def pressure_frame(fleet: Fleet, *, until: float | None = None) -> PressureFrame
     plan = _Plan.of(fleet)
     parts = [_chunk_pressure(plan, chunk, until) for chunk in _chunks(fleet)]
     cols = [_concat([p[i] for p in parts], np.float64) for i in range(len(_PRESSURE_SERIES) + 2)]
+    if len(plan.table) > len(fleet.hosts):  # new ids of reinstalled hosts: order by host, day
+        order = np.lexsort((cols[1], cols[0]))
+        cols = [c[order] for c in cols]
     return PressureFrame(
         host=cols[0].astype(np.int32),
         day=cols[1],
@@ -194,11 +200,15 @@ class _Plan:
     has_psi: BoolArray
     department: IntArray
     departments: list[str]
-    # Version entries: [rank, host, app] -> since (inf: none), version code, load factor.
+    # Version entries: [rank, host, app] -> since (inf: none), version code, load factors.
     since: FloatArray
     version_code: IntArray
-    version_factor: FloatArray
+    version_cold: FloatArray
+    version_warm: FloatArray
     ramps: list[tuple[Ramp, BoolArray]]  # each distinct ramp and the hosts it runs on
+    reinstalled_at: FloatArray  # inf: never
+    new_code: IntArray  # the host-table row of the new id (the host's own row if none)
+    code_of: dict[str, int]  # host id -> host-table row
 
     @staticmethod
     def of(fleet: Fleet) -> _Plan:
@@ -216,27 +226,32 @@ class _Plan:
         ranks = max(len(entries) for h in hosts for entries in h.versions.values())
         since = np.full((ranks, len(hosts), len(apps)), np.inf)
         version_code = np.zeros((ranks, len(hosts), len(apps)), dtype=np.int32)
-        version_factor = np.ones((ranks, len(hosts), len(apps)))
+        version_cold = np.ones((ranks, len(hosts), len(apps)))
+        version_warm = np.ones((ranks, len(hosts), len(apps)))
         for h in hosts:
             for a, name in enumerate(apps):
-                for r, (t, version, factor) in enumerate(h.versions[name]):
-                    since[r, h.index, a] = t
-                    version_code[r, h.index, a] = code[version]
-                    version_factor[r, h.index, a] = factor
+                for r, entry in enumerate(h.versions[name]):
+                    since[r, h.index, a] = entry.since
+                    version_code[r, h.index, a] = code[entry.version]
+                    version_cold[r, h.index, a] = entry.cold_factor
+                    version_warm[r, h.index, a] = entry.warm_factor
         ramp_hosts: dict[Ramp, BoolArray] = {}
         for h in hosts:
             for ramp in h.ramps:
                 mask = ramp_hosts.setdefault(ramp, np.zeros(len(hosts), dtype=np.bool_))
                 mask[h.index] = True
         departments = [d.name for d in scenario.departments]
+        rows = fleet.identities()  # every host, then the new ids of reinstalled ones
+        code_of = {host_id: i for i, (host_id, _) in enumerate(rows)}
+        machines = [h for _, h in rows]
         return _Plan(
             fleet=fleet,
             table=HostTable(
-                host_id=[h.host_id for h in hosts],
-                department=[h.department for h in hosts],
-                ram_bytes=np.array([h.tier.memory_gb * 2.0**30 for h in hosts]),
-                disk_rotational=np.array([h.tier.disk == "hdd" for h in hosts]),
-                cpu_cores=np.array([float(CPU_MODELS[h.tier.cpu][1]) for h in hosts]),
+                host_id=[host_id for host_id, _ in rows],
+                department=[h.department for h in machines],
+                ram_bytes=np.array([h.tier.memory_gb * 2.0**30 for h in machines]),
+                disk_rotational=np.array([h.tier.disk == "hdd" for h in machines]),
+                cpu_cores=np.array([float(CPU_MODELS[h.tier.cpu][1]) for h in machines]),
             ),
             apps=apps,
             versions=versions,
@@ -260,9 +275,23 @@ class _Plan:
             departments=departments,
             since=since,
             version_code=version_code,
-            version_factor=version_factor,
+            version_cold=version_cold,
+            version_warm=version_warm,
             ramps=list(ramp_hosts.items()),
+            reinstalled_at=np.array(
+                [h.reinstalled_at if h.reinstalled_at is not None else np.inf for h in hosts]
+            ),
+            new_code=np.array([code_of[h.ids[-1]] for h in hosts], dtype=np.int32),
+            code_of=code_of,
         )
+
+    def codes(self, host: IntArray, t: FloatArray) -> IntArray:
+        """The host-table rows of launches or intervals of ``host`` (plan index) at ``t``:
+        a reinstalled host's new id from its reinstall on."""
+        if len(self.table) == len(self.fleet.hosts):
+            return host
+        result: IntArray = np.where(t >= self.reinstalled_at[host], self.new_code[host], host)
+        return result.astype(np.int32)
 
 
 def _chunks(fleet: Fleet) -> Iterator[range]:
@@ -328,6 +357,11 @@ def _grid(plan: _Plan, chunk: range) -> _Grid:
             rows = np.flatnonzero(np.isfinite(at))
             cols = np.floor((at[rows] - fleet.start) / fleet.interval).astype(np.int64)
             upgraded[rows, cols] = True
+    # A reinstalled host's new agent sends its inventory in its first interval.
+    reinstalled = plan.reinstalled_at[chunk.start : chunk.stop]
+    rows = np.flatnonzero(np.isfinite(reinstalled))
+    cols = np.floor((reinstalled[rows] - fleet.start) / fleet.interval).astype(np.int64)
+    upgraded[rows, cols] = True
     lost = on & (rng.random(on.shape) < real.missing_interval_rate) & ~first_of_day & ~upgraded
     delivered = np.broadcast_to(ends + _ARRIVAL_DELAY, on.shape).copy()
     for row, index in enumerate(chunk):
@@ -356,14 +390,12 @@ def _cumsum_before_day(on: BoolArray, day: npt.NDArray[Any]) -> npt.NDArray[Any]
 
 def _is_on(plan: _Plan, chunk: range, t: npt.NDArray[Any]) -> BoolArray:
     """Vectorised :meth:`SimHost.is_on` for the chunk's hosts (rows) at times ``t``."""
-    offset = plan.fleet.scenario.realism.utc_offset_hours
+    calendar = plan.fleet.calendar
     rows = slice(chunk.start, chunk.stop)
-    shifted = t + offset * HOUR
-    local_day = np.floor(shifted / DAY)
-    hour = (shifted - local_day * DAY) / HOUR
-    weekday = (local_day + 3) % 7 < 5
+    hour = calendar.hours(t)
+    workday = calendar.workdays(calendar.days(t))
     office = (
-        weekday[None, :]
+        workday[None, :]
         & (plan.arrive[rows, None] <= hour[None, :])
         & (hour[None, :] < plan.leave[rows, None])
     )
@@ -376,11 +408,10 @@ def _is_on(plan: _Plan, chunk: range, t: npt.NDArray[Any]) -> BoolArray:
 def _back_online(fleet: Fleet, host: SimHost, back: float) -> float:
     """When a spool held until ``back`` goes out: as the first interval closes after it in
     which the machine runs (after the run: an hour after its end)."""
-    offset = fleet.scenario.realism.utc_offset_hours
     t = fleet.start + math.floor((back - fleet.start) / fleet.interval) * fleet.interval
     while t < fleet.end:
         end = min(t + fleet.interval, fleet.end)
-        if end + _ARRIVAL_DELAY >= back and host.is_on_during(t, end, offset):
+        if end + _ARRIVAL_DELAY >= back and host.is_on_during(t, end, fleet.calendar):
             return end + _ARRIVAL_DELAY
         t += fleet.interval
     return fleet.end + HOUR
@@ -393,11 +424,10 @@ def _chunk_launches(plan: _Plan, chunk: range) -> dict[str, npt.NDArray[Any]]:
     fleet = plan.fleet
     scenario = fleet.scenario
     real = scenario.realism
-    offset = real.utc_offset_hours
+    calendar = fleet.calendar
     rng = np.random.default_rng([fleet.seed, 9, chunk.start])
     rows = slice(chunk.start, chunk.stop)
-    first_day = math.floor((fleet.start + offset * HOUR) / DAY)
-    last_day = math.floor((fleet.end - 1e-6 + offset * HOUR) / DAY)
+    first_day, last_day = calendar.day(fleet.start), calendar.day(fleet.end - 1e-6)
     days = np.arange(first_day, last_day + 1, dtype=np.float64)
 
     # When each host works each local day (as launches._work_window), and how much.
@@ -405,16 +435,15 @@ def _chunk_launches(plan: _Plan, chunk: range) -> dict[str, npt.NDArray[Any]]:
     always = plan.always_on[rows, None]
     first = np.where(always, work_first, np.maximum(work_first, plan.arrive[rows, None]))
     last = np.where(always, work_last, np.minimum(work_last, plan.leave[rows, None]))
-    midnight = days[None, :] * DAY - offset * HOUR
-    window_start = midnight + first * HOUR
-    window_end = midnight + np.maximum(first, last) * HOUR
+    window_start = calendar.at_many(days[None, :], first)
+    window_end = calendar.at_many(days[None, :], np.maximum(first, last))
     begin = np.maximum(window_start, fleet.start)
     finish = np.minimum(window_end, fleet.end)
-    weekend = (days + 3) % 7 >= 5
+    day_off = ~calendar.workdays(days)
     length = window_end - window_start
     share = np.where(finish > begin, (finish - begin) / np.where(length > 0, length, 1.0), 0.0)
-    share = np.where(weekend[None, :] & ~always, 0.0, share)
-    scale = plan.usage[rows, None] * share * np.where(weekend, real.weekend_usage, 1.0)[None, :]
+    share = np.where(day_off[None, :] & ~always, 0.0, share)
+    scale = plan.usage[rows, None] * share * np.where(day_off, real.weekend_usage, 1.0)[None, :]
     per_day = np.array([a.launches_per_day for a in scenario.apps])
     counts = rng.poisson(scale[:, :, None] * per_day[None, None, :]).ravel()
     group = np.repeat(np.arange(len(counts)), counts)
@@ -432,15 +461,21 @@ def _chunk_launches(plan: _Plan, chunk: range) -> dict[str, npt.NDArray[Any]]:
     u_cold, u_fail, u_spike, u_size = u
     heads = np.flatnonzero(np.r_[True, group[1:] != group[:-1]]) if n else np.empty(0, int)
     first_t = np.minimum.reduceat(t, heads) if n else np.empty(0)
-    first_of_group = t == np.repeat(first_t, np.diff(np.r_[heads, n]))
+    runs = np.diff(np.r_[heads, n])
+    first_of_group = t == np.repeat(first_t, runs)
     cold = first_of_group | (u_cold < plan.eviction[host])
+    after = t >= plan.reinstalled_at[host]
+    if after.any():  # empty caches: the first launch of each app after a reinstall is cold
+        first_after = np.minimum.reduceat(np.where(after, t, np.inf), heads)
+        cold |= after & (t == np.repeat(first_after, runs))
 
     version = np.zeros(n, dtype=np.int32)
     factor = np.ones(n)
     for r in range(plan.since.shape[0]):
         current = t >= plan.since[r, host, app]
         version = np.where(current, plan.version_code[r, host, app], version)
-        factor = np.where(current, plan.version_factor[r, host, app], factor)
+        ranked = np.where(cold, plan.version_cold[r, host, app], plan.version_warm[r, host, app])
+        factor = np.where(current, ranked, factor)
 
     base = np.array([a.base_seconds for a in scenario.apps])
     cold_factor = np.array([a.cold_factor for a in scenario.apps])
@@ -452,7 +487,8 @@ def _chunk_launches(plan: _Plan, chunk: range) -> dict[str, npt.NDArray[Any]]:
         if ramp.apps is not None:
             applies &= np.isin(app, [plan.apps.index(name) for name in ramp.apps])
         progress = np.clip((t - ramp.start) / (ramp.full_at - ramp.start), 0.0, 1.0)
-        median *= np.where(applies, 1.0 + ramp.effect * progress, 1.0)
+        effect = np.where(cold, ramp.cold_effect, ramp.warm_effect)
+        median *= np.where(applies, 1.0 + effect * progress, 1.0)
     z = rng.standard_t(T_DF, size=n) * T_SCALE
     duration = median * np.exp(sigma[app] * plan.noise[host] * z)
     spike = (plan.noise[host] > 1.0) & (u_spike < SPIKE_CHANCE)
@@ -475,7 +511,7 @@ def _chunk_launches(plan: _Plan, chunk: range) -> dict[str, npt.NDArray[Any]]:
     ok &= ~grid.lost[row, slot]
     keep = np.flatnonzero(ok)
     return {
-        "host": host[keep],
+        "host": plan.codes(host[keep], t[keep]),
         "app": app[keep],
         "version": version[keep],
         "started_at": np.round(t[keep] + plan.skew[host[keep]], 3),
@@ -488,7 +524,7 @@ def _chunk_launches(plan: _Plan, chunk: range) -> dict[str, npt.NDArray[Any]]:
 
 def _version_changes(plan: _Plan) -> tuple[VersionChanges, FloatArray]:
     fleet = plan.fleet
-    index = {h.host_id: h.index for h in fleet.hosts}
+    index = {host_id: h.index for host_id, h in fleet.identities()}
     code = {v: i for i, v in enumerate(plan.versions)}
     changes = fleet.version_changes
     hosts = np.array([index[c.host_id] for c in changes], dtype=np.int32)
@@ -503,7 +539,7 @@ def _version_changes(plan: _Plan) -> tuple[VersionChanges, FloatArray]:
         slot = math.floor((change.at - fleet.start) / fleet.interval)
         delivered[i] = grid.delivered[hosts[i] - first, slot]
     frame = VersionChanges(
-        host=hosts,
+        host=np.array([plan.code_of[c.host_id] for c in changes], dtype=np.int32),
         app=np.array([plan.apps.index(c.app) for c in changes], dtype=np.int32),
         at=np.array([c.inventory_at for c in changes], dtype=np.float64),
         from_version=np.array(
@@ -519,7 +555,6 @@ def _version_changes(plan: _Plan) -> tuple[VersionChanges, FloatArray]:
 
 def _chunk_pressure(plan: _Plan, chunk: range, until: float | None) -> list[npt.NDArray[Any]]:
     fleet = plan.fleet
-    offset = fleet.scenario.realism.utc_offset_hours
     grid = _grid(plan, chunk)
     rows = slice(chunk.start, chunk.stop)
     mids = grid.starts + fleet.interval / 2
@@ -545,7 +580,7 @@ def _chunk_pressure(plan: _Plan, chunk: range, until: float | None) -> list[npt.
     }
     means = series_means(
         HostParams(**columns),
-        active=activity(fleet, mids, offset)[None, :],
+        active=activity(fleet, mids)[None, :],
         memory=progress["memory"],
         disk=progress["disk_io"],
         cpu=progress["cpu"],
@@ -561,13 +596,17 @@ def _chunk_pressure(plan: _Plan, chunk: range, until: float | None) -> list[npt.
     day = np.floor((grid.starts[slot] + plan.skew[host]) / DAY)
     day0 = math.floor((fleet.start - 4 * HOUR) / DAY)  # skews are at most 3 h
     days = math.ceil((fleet.end + 4 * HOUR) / DAY) - day0
-    # Row-major nonzero: cells come sorted by host, then day, so each day is one run.
-    cell = local_host * days + (day - day0).astype(np.int64)
+    # A reinstalled host's intervals from its reinstall on are its new id's.
+    renewed = (grid.starts[slot] >= plan.reinstalled_at[host]).astype(np.int64)
+    # Row-major nonzero: cells come sorted by host, then day (a reinstall day splits in
+    # two, old id then new), so each cell is one run.
+    cell = ((local_host * 2 + renewed) * days) + (day - day0).astype(np.int64)
     heads = np.flatnonzero(np.r_[True, cell[1:] != cell[:-1]]) if len(cell) else cell
     cells = cell[heads]
     count = np.diff(np.r_[heads, len(cell)])
-    cell_host = cells // days + chunk.start
-    result = [cell_host.astype(np.float64), (cells % days + day0) * DAY]
+    cell_host = cells // days // 2 + chunk.start
+    cell_code = np.where(cells // days % 2 == 1, plan.new_code[cell_host], cell_host)
+    result = [cell_code.astype(np.float64), (cells % days + day0) * DAY]
     for i, value in enumerate(values):
         v = value[local_host, slot]
         if not len(v):

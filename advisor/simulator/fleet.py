@@ -4,18 +4,33 @@
 periods) and schedules the scenario's events on them, all from the seed. The plan is the
 ground truth; :mod:`advisor.simulator.generate` then draws the day-to-day noise from it.
 Times here are true UTC; a host's own clock reads ``t + skew_seconds``.
+
+Textures added after the first scenarios (holidays, reinstalls, subsets of hosts under memory
+pressure) draw from random streams of their own, so a scenario without them plans exactly
+the fleet it always did.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import math
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
-from advisor.simulator.calendar import DAY, HOUR, at_local, local_day, local_hour, weekday
-from advisor.simulator.scenario import Cause, Scenario, Tier
+from advisor.simulator.calendar import DAY, HOUR, Calendar, day_number
+from advisor.simulator.scenario import (
+    Cause,
+    DiskFill,
+    MemoryPressure,
+    Scenario,
+    SlowTrend,
+    Tier,
+    headline_effect,
+    start_kind_effects,
+)
 
 SWAP_BYTES = 2 * 2**30
 
@@ -48,19 +63,41 @@ class VersionChange:
     at: float
     inventory_at: float
     effect: float
+    cold_effect: float
+    warm_effect: float
+
+
+class Installed(NamedTuple):
+    """A version of an app on a host from ``since`` on, and its load-time factor per start
+    kind (1.0: as fast as the first version)."""
+
+    since: float
+    version: str
+    cold_factor: float
+    warm_factor: float
+
+    def factor(self, cold: bool) -> float:
+        """The factor of a cold or a warm start."""
+        return self.cold_factor if cold else self.warm_factor
 
 
 @dataclass(frozen=True, slots=True)
 class Ramp:
     """A load-time effect on some of a host's apps that grows linearly from ``start`` to
-    ``full_at`` and then stays: ``factor(t) = 1 + effect * progress(t)``."""
+    ``full_at`` and then stays: ``factor(t) = 1 + effect * progress(t)``, with the effect of
+    the launch's start kind."""
 
     event_id: str
     cause: Cause
-    effect: float
+    cold_effect: float
+    warm_effect: float
     start: float
     full_at: float
     apps: frozenset[str] | None  # None: every app
+
+    def effect(self, cold: bool) -> float:
+        """The full-strength effect on a cold or a warm start."""
+        return self.cold_effect if cold else self.warm_effect
 
     def progress(self, t: float) -> float:
         """0 before the start, 1 from ``full_at`` on, linear in between."""
@@ -73,7 +110,11 @@ class Ramp:
 
 @dataclass(slots=True)
 class SimHost:
-    """One simulated machine. ``versions[app]`` lists ``(since, version, factor)`` in order."""
+    """One simulated machine. ``versions[app]`` lists what was installed when, in order.
+
+    A reinstalled machine sends under ``new_host_id`` from ``reinstalled_at`` on (a fresh
+    agent: new identity, sequence from 1, empty caches); before that under ``host_id``.
+    """
 
     index: int
     host_id: str
@@ -90,26 +131,39 @@ class SimHost:
     noise_factor: float = 1.0
     agent_offline: tuple[Window, ...] = ()
     powered_off: tuple[Window, ...] = ()
-    versions: dict[str, list[tuple[float, str, float]]] = field(default_factory=dict)
+    versions: dict[str, list[Installed]] = field(default_factory=dict)
     ramps: list[Ramp] = field(default_factory=list)
+    reinstalled_at: float | None = None
+    new_host_id: str | None = None
 
-    def is_on(self, t: float, utc_offset_hours: float) -> bool:
-        """Whether the machine is running at ``t``."""
+    @property
+    def ids(self) -> tuple[str, ...]:
+        """Every host id the machine sends under in the run (two when reinstalled)."""
+        return (self.host_id,) if self.new_host_id is None else (self.host_id, self.new_host_id)
+
+    def host_id_at(self, t: float) -> str:
+        """The host id the machine's agent uses at ``t``."""
+        renewed = self.reinstalled_at is not None and t >= self.reinstalled_at
+        return self.new_host_id if renewed and self.new_host_id is not None else self.host_id
+
+    def is_on(self, t: float, calendar: Calendar) -> bool:
+        """Whether the machine is running at ``t``: office machines on working days (not at
+        weekends or on holidays) in their hours, always-on ones always, unless powered off."""
         if any(t in w for w in self.powered_off):
             return False
         if self.always_on:
             return True
-        if weekday(local_day(t, utc_offset_hours)) >= 5:
+        if calendar.is_day_off(t):
             return False
-        hour = local_hour(t, utc_offset_hours)
+        hour = calendar.hour(t)
         return self.on_hours[0] <= hour < self.on_hours[1]
 
-    def is_on_during(self, start: float, end: float, utc_offset_hours: float) -> bool:
+    def is_on_during(self, start: float, end: float, calendar: Calendar) -> bool:
         """Whether the machine runs at some point of ``[start, end)``, probed hourly."""
         step = min(end - start, HOUR)
         t = start + step / 2
         while t < end:
-            if self.is_on(t, utc_offset_hours):
+            if self.is_on(t, calendar):
                 return True
             t += step
         return False
@@ -118,19 +172,23 @@ class SimHost:
         """Whether the agent cannot reach the advisor at ``t`` (it spools meanwhile)."""
         return any(t in w for w in self.agent_offline)
 
-    def version_at(self, app: str, t: float) -> tuple[str, float]:
-        """The installed version of ``app`` at ``t`` and its load-time factor."""
+    def version_at(self, app: str, t: float) -> Installed:
+        """What of ``app`` is installed at ``t``."""
         current = self.versions[app][0]
         for entry in self.versions[app]:
-            if entry[0] > t:
+            if entry.since > t:
                 break
             current = entry
-        return current[1], current[2]
+        return current
 
 
 @dataclass(frozen=True, slots=True)
 class Fleet:
-    """The plan of a run: ``slots`` intervals of ``interval`` seconds from ``start``."""
+    """The plan of a run: ``slots`` intervals of ``interval`` seconds from ``start``.
+
+    ``holidays`` maps each holiday in the run to its local day number; ``reinstalls`` each
+    reinstall event to the indices of the hosts it reinstalled.
+    """
 
     scenario: Scenario
     seed: int
@@ -142,6 +200,9 @@ class Fleet:
     outages: dict[str, Window]
     delivery_outages: dict[str, Window]
     noisy: dict[str, tuple[str, ...]]
+    calendar: Calendar = field(default_factory=Calendar)
+    holidays: dict[str, int] = field(default_factory=dict)
+    reinstalls: dict[str, tuple[int, ...]] = field(default_factory=dict)
 
     @property
     def slots(self) -> int:
@@ -152,10 +213,19 @@ class Fleet:
         """The time ``fraction`` of the way through the run."""
         return self.start + fraction * (self.end - self.start)
 
+    def identities(self) -> list[tuple[str, SimHost]]:
+        """Every host id of the run and its machine: each host's, then the new ids of
+        reinstalled machines (what a sink enrols)."""
+        ids = [(h.host_id, h) for h in self.hosts]
+        ids += [(h.new_host_id, h) for h in self.hosts if h.new_host_id is not None]
+        return ids
 
-def host_id_for(seed: int, index: int) -> str:
-    """A stable 32-hex host id: the same for a seed and index, different across seeds."""
-    return hashlib.blake2b(f"fleetsight-sim:{seed}:{index}".encode(), digest_size=16).hexdigest()
+
+def host_id_for(seed: int, index: int, incarnation: int = 0) -> str:
+    """A stable 32-hex host id: the same for a seed and index, different across seeds; a
+    reinstall (``incarnation`` 1) gets a new one."""
+    text = f"fleetsight-sim:{seed}:{index}" + (f":{incarnation}" if incarnation else "")
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 
 def plan_fleet(
@@ -167,6 +237,12 @@ def plan_fleet(
     rng = np.random.default_rng([seed, 0])
     end = start + days * DAY
     real = scenario.realism
+    if real.time_zone:
+        base = Calendar.of_zone(real.time_zone, start, end)
+    else:
+        base = Calendar.fixed(real.utc_offset_hours)
+    holidays = _holidays(scenario, base, start, end)
+    calendar = base.with_holidays(frozenset(holidays.values()))
     dept_names = [d.name for d in scenario.departments]
     depts = rng.choice(
         len(dept_names), size=hosts, p=_shares([d.share for d in scenario.departments])
@@ -203,7 +279,9 @@ def plan_fleet(
             rng, real.agent_offline_share, real.agent_offline_days, start, end
         )
         host.powered_off = _windows(rng, real.powered_off_share, real.powered_off_days, start, end)
-        host.versions = {app.name: [(-math.inf, app.version, 1.0)] for app in scenario.apps}
+        host.versions = {
+            app.name: [Installed(-math.inf, app.version, 1.0, 1.0)] for app in scenario.apps
+        }
         planned.append(host)
     fleet = Fleet(
         scenario=scenario,
@@ -216,8 +294,30 @@ def plan_fleet(
         outages={},
         delivery_outages={},
         noisy={},
+        calendar=calendar,
+        holidays=holidays,
     )
     return _schedule_events(fleet, rng)
+
+
+def _holidays(scenario: Scenario, calendar: Calendar, start: float, end: float) -> dict[str, int]:
+    """Each holiday's local day: an ISO date as it is (left out when outside the run), a
+    fraction of the run on the first working day at or after it."""
+    days: dict[str, int] = {}
+    first, last = calendar.day(start), calendar.day(end - 1e-6)
+    for holiday in scenario.holidays:
+        if isinstance(holiday.date, str):
+            day = day_number(dt.date.fromisoformat(holiday.date))
+            if first <= day <= last:
+                days[holiday.id] = day
+            continue
+        day = calendar.day(start + holiday.date * (end - start))
+        taken = calendar.with_holidays(frozenset(days.values()))
+        while not taken.is_workday(day) and day <= last:
+            day += 1
+        if day <= last:
+            days[holiday.id] = day
+    return days
 
 
 def _shares(values: list[float]) -> np.ndarray:
@@ -242,69 +342,64 @@ def _windows(
 
 def _schedule_events(fleet: Fleet, rng: np.random.Generator) -> Fleet:
     scenario = fleet.scenario
-    offset = scenario.realism.utc_offset_hours
     hosts = fleet.hosts
+    reinstalls = _schedule_reinstalls(fleet)
     changes: list[VersionChange] = []
     for rollout in scenario.rollouts:
         app = scenario.app(rollout.app)
+        cold, warm = start_kind_effects(rollout)
         begin, ramp = fleet.at(rollout.start), rollout.ramp * (fleet.end - fleet.start)
+        rest = rollout.start + rollout.ramp if rollout.rest_start is None else rollout.rest_start
         for host in hosts:
             chosen = rng.random() < rollout.share
             when = begin + float(rng.random()) * ramp
+            if rollout.pilot_departments:
+                if host.department in rollout.pilot_departments:
+                    chosen = True  # a pilot department upgrades as a whole
+                else:
+                    when += fleet.at(rest) - begin
             if not chosen or (rollout.departments and host.department not in rollout.departments):
                 continue
             at = _first_on_slot(fleet, host, when)
             if at is None:
                 continue
-            previous = host.version_at(app.name, at)[0]
-            host.versions[app.name].append((at, rollout.to_version, 1.0 + rollout.effect))
-            host.versions[app.name].sort(key=lambda entry: entry[0])
+            previous = host.version_at(app.name, at).version
+            host.versions[app.name].append(Installed(at, rollout.to_version, 1 + cold, 1 + warm))
+            host.versions[app.name].sort(key=lambda entry: entry.since)
             changes.append(
                 VersionChange(
                     event_id=rollout.id,
-                    host_id=host.host_id,
+                    host_id=host.host_id_at(at),
                     app=app.name,
                     package=app.package,
                     from_version=previous,
                     to_version=rollout.to_version,
                     at=at,
                     inventory_at=inventory_time(at, host),
-                    effect=rollout.effect,
+                    effect=headline_effect(rollout),
+                    cold_effect=cold,
+                    warm_effect=warm,
                 )
             )
-    for pressure in scenario.memory_pressure:
-        for host in hosts:
-            if host.tier.memory_gb <= pressure.max_memory_gb:
-                host.ramps.append(
-                    _ramp(
-                        fleet,
-                        pressure.id,
-                        "memory",
-                        pressure.effect,
-                        pressure.start,
-                        pressure.ramp,
-                        pressure.apps,
-                    )
-                )
+    for i, pressure in enumerate(scenario.memory_pressure):
+        candidates = [h for h in hosts if h.tier.memory_gb <= pressure.max_memory_gb]
+        for host in _subset(fleet, candidates, pressure.hosts, pressure.share, stream=i):
+            host.ramps.append(
+                _ramp(fleet, pressure, "memory", pressure.start, pressure.ramp, pressure.apps)
+            )
     for fill in scenario.disk_fills:
         candidates = [h for h in hosts if h.tier.disk == fill.disk]
         picked = [h for h in candidates if rng.random() < fill.share]
         if not picked and candidates:
             picked = [candidates[int(rng.integers(len(candidates)))]]
         for host in picked:
-            host.ramps.append(
-                _ramp(fleet, fill.id, "disk_io", fill.effect, fill.start, fill.ramp, fill.apps)
-            )
+            host.ramps.append(_ramp(fleet, fill, "disk_io", fill.start, fill.ramp, fill.apps))
     for trend in scenario.trends:
         for host in hosts:
             if not trend.departments or host.department in trend.departments:
                 ramp = 1.0 - trend.start
-                host.ramps.append(
-                    _ramp(fleet, trend.id, "cpu", trend.effect, trend.start, ramp, (trend.app,))
-                )
-    outages = {
-        o.id: _working_window(fleet, o.start, o.minutes * 60, offset) for o in scenario.outages
-    }
+                host.ramps.append(_ramp(fleet, trend, "cpu", trend.start, ramp, (trend.app,)))
+    outages = {o.id: _working_window(fleet, o.start, o.minutes * 60) for o in scenario.outages}
     delivery = {
         o.id: Window(fleet.at(o.start), fleet.at(o.start) + o.hours * HOUR)
         for o in scenario.delivery_outages
@@ -315,7 +410,7 @@ def _schedule_events(fleet: Fleet, rng: np.random.Generator) -> Fleet:
         picked_idx = sorted(int(i) for i in rng.choice(len(hosts), size=count, replace=False))
         for i in picked_idx:
             hosts[i].noise_factor = group.sigma_factor
-        noisy[group.id] = tuple(hosts[i].host_id for i in picked_idx)
+        noisy[group.id] = tuple(host_id for i in picked_idx for host_id in hosts[i].ids)
     changes.sort(key=lambda c: (c.at, c.host_id, c.app))
     return Fleet(
         scenario=fleet.scenario,
@@ -328,14 +423,56 @@ def _schedule_events(fleet: Fleet, rng: np.random.Generator) -> Fleet:
         outages=outages,
         delivery_outages=delivery,
         noisy=noisy,
+        calendar=fleet.calendar,
+        holidays=fleet.holidays,
+        reinstalls=reinstalls,
     )
+
+
+def _schedule_reinstalls(fleet: Fleet) -> dict[str, tuple[int, ...]]:
+    """Pick each reinstall's machines (not one twice) and when each is reinstalled: the first
+    interval at or after ``at`` in which it runs. Their agents never go offline: a spool
+    that a reinstall would wipe is a texture of its own, not modelled."""
+    done: dict[str, tuple[int, ...]] = {}
+    taken: set[int] = set()
+    for i, reinstall in enumerate(fleet.scenario.reinstalls):
+        rng = np.random.default_rng([fleet.seed, 13, i])
+        free = [h.index for h in fleet.hosts if h.index not in taken]
+        count = min(reinstall.count, len(free))
+        picked = sorted(int(j) for j in rng.choice(free, size=count, replace=False))
+        chosen = []
+        for index in picked:
+            host = fleet.hosts[index]
+            at = _first_on_slot(fleet, host, fleet.at(reinstall.at))
+            if at is None:
+                continue
+            host.reinstalled_at = at
+            host.new_host_id = host_id_for(fleet.seed, index, incarnation=1)
+            host.agent_offline = ()
+            taken.add(index)
+            chosen.append(index)
+        done[reinstall.id] = tuple(chosen)
+    return done
+
+
+def _subset(
+    fleet: Fleet, candidates: list[SimHost], count: int, share: float, *, stream: int
+) -> list[SimHost]:
+    """``count`` of the candidates (when > 0), else each with probability ``share`` (all
+    at 1.0), drawn from the event's own stream."""
+    if count <= 0 and share >= 1.0:
+        return candidates
+    rng = np.random.default_rng([fleet.seed, 12, stream])
+    if count > 0:
+        picked = rng.choice(len(candidates), size=min(count, len(candidates)), replace=False)
+        return [candidates[int(i)] for i in sorted(picked)]
+    return [h for h in candidates if rng.random() < share]
 
 
 def _ramp(
     fleet: Fleet,
-    event_id: str,
+    event: MemoryPressure | DiskFill | SlowTrend,
     cause: Cause,
-    effect: float,
     start: float,
     ramp: float,
     apps: tuple[str, ...],
@@ -343,7 +480,8 @@ def _ramp(
     begin = fleet.at(start)
     # A zero ramp would divide by zero in progress(); a second is a step for any purpose.
     full = max(fleet.at(start + ramp), begin + 1.0)
-    return Ramp(event_id, cause, effect, begin, full, frozenset(apps) if apps else None)
+    cold, warm = start_kind_effects(event)
+    return Ramp(event.id, cause, cold, warm, begin, full, frozenset(apps) if apps else None)
 
 
 def inventory_time(at: float, host: SimHost) -> float:
@@ -360,21 +498,21 @@ def slot_start(fleet: Fleet, t: float) -> float:
 def _first_on_slot(fleet: Fleet, host: SimHost, when: float) -> float | None:
     """The start of the first interval at or after ``when`` in which the host runs: a
     package manager only upgrades a running machine. None if that is after the run."""
-    offset = fleet.scenario.realism.utc_offset_hours
     t = slot_start(fleet, when)
     if t < when:
         t += fleet.interval
     while t < fleet.end:
-        if host.is_on_during(t, t + fleet.interval, offset):
+        if host.is_on_during(t, t + fleet.interval, fleet.calendar):
             return t
         t += fleet.interval
     return None
 
 
-def _working_window(fleet: Fleet, fraction: float, seconds: float, offset: float) -> Window:
+def _working_window(fleet: Fleet, fraction: float, seconds: float) -> Window:
     """``seconds`` from 10:00 local on the working day at or after ``fraction`` of the run."""
-    day = local_day(fleet.at(fraction), offset)
-    while weekday(day) >= 5:
+    calendar = fleet.calendar
+    day = calendar.day(fleet.at(fraction))
+    while not calendar.is_workday(day):
         day += 1
-    begin = at_local(day, 10.0, offset)
+    begin = calendar.at(day, 10.0)
     return Window(begin, begin + seconds)

@@ -5,7 +5,8 @@ summaries, the launches that started in it, launch counts and, on the first batc
 after an upgrade, its inventory. A host whose agent is offline spools its batches and sends
 them in a burst when it is back; during a delivery outage everybody's batches wait. Some
 intervals go missing (the sequence number skips them, as after a spool loss). Timestamps in
-a batch are on the host's clock (true time + skew); ``delivered_at`` is true time.
+a batch are on the host's clock (true time + skew); ``delivered_at`` is true time. A
+reinstalled machine's new agent starts afresh: a new host id, sequence 1, an inventory at once.
 
 Memory stays bounded by the number of hosts: per host only the current day is held.
 """
@@ -79,11 +80,15 @@ class _HostState:
     next_launch: int = 0
     inventory_day: int = -1
     spooled: list[Batch] = field(default_factory=list)
+    incarnation: int = 0
 
 
-def batch_id_for(seed: int, host_index: int, sequence: int) -> str:
-    """A stable 32-hex batch id: resending the same run stores nothing twice."""
+def batch_id_for(seed: int, host_index: int, sequence: int, incarnation: int = 0) -> str:
+    """A stable 32-hex batch id: resending the same run stores nothing twice (a reinstalled
+    machine's new agent, ``incarnation`` 1, counts its sequence from 1 again)."""
     text = f"fleetsight-sim:{seed}:{host_index}:{sequence}"
+    if incarnation:
+        text += f":{incarnation}"
     return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 
@@ -159,13 +164,14 @@ def _new_chunk(fleet: Fleet, state: _HostState, chunk: int, first_slot: int, slo
 
 def _slot(fleet: Fleet, state: _HostState, slot: int, start: float, end: float) -> list[Delivery]:
     host = state.host
-    offset = fleet.scenario.realism.utc_offset_hours
     launches = []
     while state.next_launch < len(state.launches) and state.launches[state.next_launch].t < end:
         launches.append(state.launches[state.next_launch])
         state.next_launch += 1
-    if not host.is_on_during(start, end, offset):
+    if not host.is_on_during(start, end, fleet.calendar):
         return []
+    if state.incarnation == 0 and host.host_id_at(start) != host.host_id:
+        _reinstalled(fleet, state)
     state.sequence += 1
     row = slot - state.chunk_first_slot
     inventory = _inventory_due(fleet, state, start, end)
@@ -180,6 +186,17 @@ def _slot(fleet: Fleet, state: _HostState, slot: int, start: float, end: float) 
     return _release(fleet, state, closed)
 
 
+def _reinstalled(fleet: Fleet, state: _HostState) -> None:
+    """The machine runs a freshly installed agent: a new identity counting from 1, which
+    sends its inventory at once. (Reinstalled hosts have nothing spooled: see fleet.py.)"""
+    host = state.host
+    assert host.new_host_id is not None
+    state.identity = HostIdentity(host.new_host_id, host.hostname, fleet.scenario.agent_version)
+    state.incarnation = 1
+    state.sequence = 0
+    state.inventory_day = -1
+
+
 def _release(fleet: Fleet, state: _HostState, at: float) -> list[Delivery]:
     """Send the host's spool, oldest first, from ``at`` (or when a delivery outage ends)."""
     for window in fleet.delivery_outages.values():
@@ -189,7 +206,9 @@ def _release(fleet: Fleet, state: _HostState, at: float) -> list[Delivery]:
     deliveries = []
     for i, batch in enumerate(state.spooled):
         t = at + i * BURST_SPACING_SECONDS
-        deliveries.append(Delivery(host.host_id, host.department, batch, t, t + host.skew_seconds))
+        deliveries.append(
+            Delivery(batch.host.host_id, host.department, batch, t, t + host.skew_seconds)
+        )
     state.spooled = []
     return deliveries
 
@@ -199,7 +218,7 @@ def _inventory_due(fleet: Fleet, state: _HostState, start: float, end: float) ->
     host = state.host
     day = math.floor((start - fleet.start) / DAY)
     changed = any(
-        start <= since < end for entries in host.versions.values() for since, _, _ in entries
+        start <= entry.since < end for entries in host.versions.values() for entry in entries
     )
     if day == state.inventory_day and not changed:
         return None
@@ -218,7 +237,7 @@ def _batch(
 ) -> Batch:
     host = state.host
     skew = host.skew_seconds
-    offset_seconds = fleet.scenario.realism.utc_offset_hours * HOUR
+    calendar = fleet.calendar
     seconds = end - start
     metrics = summaries(state.series, state.labels, state.means[row], seconds)
     events = []
@@ -239,7 +258,7 @@ def _batch(
                 detail=launch.detail,
             )
         )
-        counts[(launch.app, iso_day(started + offset_seconds))] += 1
+        counts[(launch.app, iso_day(started + calendar.offset(launch.t)))] += 1
         ran[launch.app] = ran.get(launch.app, False) or launch.start_kind == "cold"
     for app, cold in sorted(ran.items()):
         trend = max(
@@ -252,7 +271,7 @@ def _batch(
         )
         metrics.extend(app_summaries(app, cold, trend, seconds))
     return Batch(
-        batch_id=batch_id_for(fleet.seed, host.index, state.sequence),
+        batch_id=batch_id_for(fleet.seed, host.index, state.sequence, state.incarnation),
         sequence=state.sequence,
         created_at=round(end + skew + 0.2, 3),
         host=state.identity,

@@ -77,7 +77,7 @@ class InventoryBuilder:
         software = list(BASE_PACKAGES)
         installed: dict[str, str] = {}
         for app in self._fleet.scenario.apps:
-            version = host.version_at(app.name, t)[0]
+            version = host.version_at(app.name, t).version
             installed[app.name] = version
             software.append(InstalledPackage(app.package, version, "dpkg", "amd64", app.name))
         upgradable = []

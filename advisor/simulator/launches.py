@@ -3,7 +3,9 @@
 Load time = base x hardware (CPU class, RAM, disk on cold starts) x version x scripted ramps
 (memory, disk, CPU trend) x log-normal noise whose tail is Student-t (df 4), so a few launches
 take many times the median, as real ones do. The first launch of an app each day is cold; later
-ones are warm unless the cache was evicted, which low-RAM machines suffer more often.
+ones are warm unless the cache was evicted, which low-RAM machines suffer more often; after a
+reinstall the caches are empty, so the first launch of each app is cold again. Versions and
+ramps may slow cold and warm starts differently.
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from advisor.simulator.calendar import at_local, is_weekend, local_day
+from advisor.simulator.calendar import Calendar
 from advisor.simulator.fleet import Fleet, SimHost, Window
+from advisor.simulator.scenario import Tier
 from agent.shared.wire import LaunchOutcome, StartKind
 
 CPU_FACTOR = {"low": 1.3, "mid": 1.0, "high": 0.85}
@@ -51,11 +54,15 @@ class Launch:
     detail: str | None
 
 
-def hardware_factor(host: SimHost, cold: bool) -> float:
-    """The load-time factor of the host's hardware tier for a cold or warm start."""
-    tier = host.tier
+def tier_factor(tier: Tier, cold: bool) -> float:
+    """The load-time factor of a hardware tier for a cold or warm start."""
     disk = DISK_COLD_FACTOR[tier.disk] if cold else DISK_WARM_FACTOR[tier.disk]
     return CPU_FACTOR[tier.cpu] * ram_factor(tier.memory_gb) * disk
+
+
+def hardware_factor(host: SimHost, cold: bool) -> float:
+    """The load-time factor of the host's hardware tier for a cold or warm start."""
+    return tier_factor(host.tier, cold)
 
 
 def launches_between(
@@ -66,18 +73,18 @@ def launches_between(
     ``usage`` scales the apps' launches per day for this host (some people use more).
     """
     real = fleet.scenario.realism
-    offset = real.utc_offset_hours
+    calendar = fleet.calendar
     planned: list[tuple[float, str]] = []
-    for day in range(local_day(start, offset), local_day(end - 1e-6, offset) + 1):
-        window = _work_window(host, day, offset, real.work_hours)
+    for day in range(calendar.day(start), calendar.day(end - 1e-6) + 1):
+        window = _work_window(host, day, calendar, real.work_hours)
         begin, finish = max(window.start, start, fleet.start), min(window.end, end, fleet.end)
         if finish <= begin:
             continue
-        weekend = is_weekend(window.start, offset)
-        if weekend and not host.always_on:
+        day_off = not calendar.is_workday(day)
+        if day_off and not host.always_on:
             continue
         share = (finish - begin) / (window.end - window.start)
-        scale = usage * share * (real.weekend_usage if weekend else 1.0)
+        scale = usage * share * (real.weekend_usage if day_off else 1.0)
         for app in fleet.scenario.apps:
             count = int(rng.poisson(app.launches_per_day * scale))
             for t in (begin + rng.random(count) * (finish - begin)).tolist():
@@ -87,11 +94,11 @@ def launches_between(
     return _time_launches(fleet, host, planned, rng)
 
 
-def _work_window(host: SimHost, day: int, offset: float, hours: tuple[float, float]) -> Window:
+def _work_window(host: SimHost, day: int, calendar: Calendar, hours: tuple[float, float]) -> Window:
     first, last = hours
     if not host.always_on:
         first, last = max(first, host.on_hours[0]), min(last, host.on_hours[1])
-    return Window(at_local(day, first, offset), at_local(day, max(first, last), offset))
+    return Window(calendar.at(day, first), calendar.at(day, max(first, last)))
 
 
 def _time_launches(
@@ -105,20 +112,21 @@ def _time_launches(
     z = (rng.standard_t(T_DF, size=n) * T_SCALE).tolist()
     u = rng.random((n, 4)).tolist()
     eviction = EVICTION_CHANCE.get(host.tier.memory_gb, DEFAULT_EVICTION_CHANCE)
-    seen_today: set[tuple[int, str]] = set()
+    reinstalled = host.reinstalled_at if host.reinstalled_at is not None else math.inf
+    seen_today: set[tuple[int, bool, str]] = set()
     result = []
     for (t, name), zi, (u_cold, u_fail, u_spike, u_spike_size) in zip(planned, z, u, strict=True):
         app = scenario.app(name)
-        day_key = (local_day(t, real.utc_offset_hours), name)
+        day_key = (fleet.calendar.day(t), t >= reinstalled, name)
         cold = day_key not in seen_today or u_cold < eviction
         seen_today.add(day_key)
-        version, version_factor = host.version_at(name, t)
-        median = app.base_seconds * hardware_factor(host, cold) * version_factor
+        installed = host.version_at(name, t)
+        median = app.base_seconds * hardware_factor(host, cold) * installed.factor(cold)
         if cold:
             median *= app.cold_factor
         for ramp in host.ramps:
             if ramp.apps is None or name in ramp.apps:
-                median *= 1.0 + ramp.effect * ramp.progress(t)
+                median *= 1.0 + ramp.effect(cold) * ramp.progress(t)
         duration = median * math.exp(app.sigma * host.noise_factor * zi)
         if host.noise_factor > 1.0 and u_spike < SPIKE_CHANCE:
             duration *= 3.0 + 5.0 * u_spike_size
@@ -145,7 +153,7 @@ def _time_launches(
             Launch(
                 t=t,
                 app=name,
-                version=version,
+                version=installed.version,
                 start_kind="cold" if cold else "warm",
                 outcome=outcome,
                 duration=round(duration, 3),

@@ -122,9 +122,8 @@ def interval_means(
     fleet: Fleet, host: SimHost, starts: np.ndarray, rng: np.random.Generator
 ) -> np.ndarray:
     """The mean of every series (columns, as :data:`SERIES`) in each interval (rows)."""
-    offset = fleet.scenario.realism.utc_offset_hours
     mids = starts + fleet.interval / 2
-    active = activity(fleet, mids, offset)
+    active = activity(fleet, mids)
     means = series_means(
         host_params(host),
         active=active,
@@ -252,15 +251,13 @@ def _flat(name: str, app: str, mean: float, spread: float, count: int) -> Metric
     return MetricSummary(name, {"app": app}, count, mean * count, lo, hi, p50, p90, p99)
 
 
-def activity(fleet: Fleet, mids: np.ndarray, offset: float) -> np.ndarray:
-    """How busy a machine is at each time: 1 in working hours on a working day, 0.15
-    otherwise (the same for every host)."""
+def activity(fleet: Fleet, mids: np.ndarray) -> np.ndarray:
+    """How busy a machine is at each time: 1 in working hours on a working day (local time,
+    holidays off), 0.15 otherwise (the same for every host)."""
     first, last = fleet.scenario.realism.work_hours
-    shifted = mids + offset * 3600.0
-    day = np.floor(shifted / 86400.0)
-    hour = (shifted - day * 86400.0) / 3600.0
-    weekend = (day + 3) % 7 >= 5
-    working = ~weekend & (hour >= first) & (hour < last)
+    calendar = fleet.calendar
+    hour = calendar.hours(mids)
+    working = calendar.workdays(calendar.days(mids)) & (hour >= first) & (hour < last)
     return np.where(working, 1.0, 0.15)
 
 

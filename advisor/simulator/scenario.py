@@ -4,7 +4,9 @@ A :class:`Scenario` names the apps, departments and hardware tiers of a fleet an
 events that happen to it. Event times are *fractions of the simulated period* (``start=0.3``
 is 30 % into it), so one scenario fits a 3-day test and a 90-day evaluation alike. Effects are
 relative changes of the load time (``0.35`` is 35 % slower, ``-0.25`` a quarter faster) at the
-event's full strength. :func:`default_scenario` covers every kind of event; a TOML file can
+event's full strength; where an event has ``cold_effect`` or ``warm_effect``, those replace
+``effect`` for that start kind (a version that slows cold starts only: ``cold_effect=0.35,
+warm_effect=0.0``). :func:`default_scenario` covers every kind of event; a TOML file can
 describe another (see :mod:`advisor.simulator.scenario_file` and docs/simulator.md).
 """
 
@@ -46,39 +48,60 @@ class Department:
 
 @dataclass(frozen=True, slots=True)
 class Tier:
-    """A hardware tier and its share of the fleet (shares are normalised)."""
+    """A hardware tier and its share of the fleet (shares are normalised).
+
+    Tiers with the same ``cohort`` name are one cohort in the ground truth: one
+    ``hardware_tier`` event with the effect of the whole combination (old machines that are
+    HDD, 4 GB and a slow CPU at once) against the most common other tier.
+    """
 
     name: str
     share: float
     disk: DiskKind
     memory_gb: int
     cpu: CpuClass
+    cohort: str = ""
 
 
 @dataclass(frozen=True, slots=True)
 class VersionRollout:
-    """``app`` moves to ``to_version`` on a ``share`` of hosts, spread over ``ramp``."""
+    """``app`` moves to ``to_version`` on a ``share`` of hosts, spread over ``ramp``.
+
+    With ``pilot_departments``, every host of those departments upgrades first (from
+    ``start``, over ``ramp``) and the ``share`` of the others from ``rest_start`` (default:
+    when the pilot's ramp ends).
+    """
 
     id: str
     app: str
     to_version: str
-    effect: float
     start: float
     ramp: float
+    effect: float | None = None
     share: float = 1.0
     departments: tuple[str, ...] = ()
+    cold_effect: float | None = None
+    warm_effect: float | None = None
+    pilot_departments: tuple[str, ...] = ()
+    rest_start: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class MemoryPressure:
-    """Memory pressure growing over ``ramp`` on hosts with at most ``max_memory_gb`` of RAM."""
+    """Memory pressure growing over ``ramp`` on hosts with at most ``max_memory_gb`` of RAM:
+    all of them, or ``hosts`` of them (a count), or a ``share`` of them; it slows ``apps``
+    (all when empty)."""
 
     id: str
-    effect: float
     start: float
     ramp: float
+    effect: float | None = None
     max_memory_gb: int = 4
     apps: tuple[str, ...] = ()
+    hosts: int = 0
+    share: float = 1.0
+    cold_effect: float | None = None
+    warm_effect: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,12 +109,14 @@ class DiskFill:
     """The root disk of a ``share`` of hosts with ``disk`` filling up over ``ramp``."""
 
     id: str
-    effect: float
     start: float
     ramp: float
+    effect: float | None = None
     share: float = 0.3
     disk: DiskKind = "hdd"
     apps: tuple[str, ...] = ()
+    cold_effect: float | None = None
+    warm_effect: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,9 +129,33 @@ class SlowTrend:
 
     id: str
     app: str
-    effect: float
     start: float
+    effect: float | None = None
     departments: tuple[str, ...] = ()
+    cold_effect: float | None = None
+    warm_effect: float | None = None
+
+
+LoadEvent = VersionRollout | MemoryPressure | DiskFill | SlowTrend
+"""The events that change load times (and so have per-start-kind effects)."""
+
+
+def start_kind_effects(event: LoadEvent) -> tuple[float, float]:
+    """The event's effect on cold and on warm starts: ``cold_effect``/``warm_effect`` where
+    given, else ``effect`` (0 when neither is: a change that changes nothing)."""
+    base = event.effect if event.effect is not None else 0.0
+    cold = event.cold_effect if event.cold_effect is not None else base
+    warm = event.warm_effect if event.warm_effect is not None else base
+    return cold, warm
+
+
+def headline_effect(event: LoadEvent) -> float:
+    """The one effect that stands for the event: ``effect`` when both start kinds have it,
+    else the per-start-kind effect of the largest size (cold on a tie)."""
+    cold, warm = start_kind_effects(event)
+    if cold == warm:
+        return cold
+    return cold if abs(cold) >= abs(warm) else warm
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +194,29 @@ class DeliveryOutage:
 
 
 @dataclass(frozen=True, slots=True)
+class Holiday:
+    """A public holiday: office machines stay off and always-on ones idle, as at a weekend.
+
+    ``date`` is an ISO date (``"2025-10-03"``; ignored when outside the run) or a fraction
+    of the run (the working day at or after that point). Not to flag.
+    """
+
+    id: str
+    date: str | float
+
+
+@dataclass(frozen=True, slots=True)
+class Reinstall:
+    """``count`` machines reinstalled at ``at`` (or when they next run): each comes back under
+    a new host id (same hostname and hardware, empty caches: first launches cold) and the old
+    id goes silent. Not to flag."""
+
+    id: str
+    at: float
+    count: int = 1
+
+
+@dataclass(frozen=True, slots=True)
 class Realism:
     """How imperfect the data is. Shares are of hosts, rates of intervals."""
 
@@ -162,6 +234,7 @@ class Realism:
     weekend_usage: float = 0.08
     utc_offset_hours: float = 0.0
     work_hours: tuple[float, float] = (8.0, 17.5)
+    time_zone: str = ""  # an IANA zone (Europe/Berlin): its DST replaces utc_offset_hours
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,6 +252,8 @@ class Scenario:
     outages: tuple[AppOutage, ...] = ()
     noisy_hosts: tuple[NoisyHosts, ...] = ()
     delivery_outages: tuple[DeliveryOutage, ...] = ()
+    holidays: tuple[Holiday, ...] = ()
+    reinstalls: tuple[Reinstall, ...] = ()
     realism: Realism = field(default_factory=Realism)
     agent_version: str = "0.1.0"
 
@@ -239,8 +314,10 @@ def default_scenario() -> Scenario:
                 ramp=0.1,
             ),
         ),
-        memory_pressure=(MemoryPressure("low-ram-memory-pressure", 0.5, start=0.3, ramp=0.4),),
-        disk_fills=(DiskFill("hdd-disks-filling", 0.4, start=0.2, ramp=0.5, share=0.3),),
+        memory_pressure=(
+            MemoryPressure("low-ram-memory-pressure", effect=0.5, start=0.3, ramp=0.4),
+        ),
+        disk_fills=(DiskFill("hdd-disks-filling", effect=0.4, start=0.2, ramp=0.5, share=0.3),),
         trends=(
             SlowTrend(
                 "thunderbird-slow-trend",

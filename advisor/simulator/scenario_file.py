@@ -2,16 +2,31 @@
 
 Top-level ``name``, ``agent_version``; arrays of tables ``apps``, ``departments``, ``tiers``
 (each defaults to the default scenario's when absent), ``rollouts``, ``memory_pressure``,
-``disk_fills``, ``trends``, ``outages``, ``noisy_hosts``, ``delivery_outages`` (absent: none);
-a ``[realism]`` table. Keys are the dataclass fields; docs/simulator.md has an example.
+``disk_fills``, ``trends``, ``outages``, ``noisy_hosts``, ``delivery_outages``, ``holidays``,
+``reinstalls`` (absent: none); a ``[realism]`` table. Keys are the dataclass fields;
+docs/simulator.md lists every one with its unit and default; :func:`scenario_to_toml` writes
+one out (the default scenario, say) as a starting point.
+
+Everything is checked before a fleet is planned, and the first mistake is one line naming
+the file, the table (with its index in the array) and the key::
+
+    office.toml: rollouts[1].start: a fraction of the run, 0..1, not 1.5
 """
 
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
+import difflib
+import json
+import math
 import tomllib
+import types
+import typing
+import zoneinfo
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from advisor.simulator.errors import ScenarioError
 from advisor.simulator.scenario import (
@@ -20,9 +35,11 @@ from advisor.simulator.scenario import (
     DeliveryOutage,
     Department,
     DiskFill,
+    Holiday,
     MemoryPressure,
     NoisyHosts,
     Realism,
+    Reinstall,
     Scenario,
     SlowTrend,
     Tier,
@@ -30,7 +47,7 @@ from advisor.simulator.scenario import (
     default_scenario,
 )
 
-_LISTS: dict[str, type[Any]] = {
+TABLES: dict[str, type[Any]] = {
     "apps": App,
     "departments": Department,
     "tiers": Tier,
@@ -41,8 +58,76 @@ _LISTS: dict[str, type[Any]] = {
     "outages": AppOutage,
     "noisy_hosts": NoisyHosts,
     "delivery_outages": DeliveryOutage,
+    "holidays": Holiday,
+    "reinstalls": Reinstall,
 }
+"""Every array of tables a scenario file may have, and the dataclass of its entries."""
+
 _DEFAULTED = ("apps", "departments", "tiers")
+_EFFECT_EVENTS = (VersionRollout, MemoryPressure, DiskFill, SlowTrend)
+_EVENT_TABLES = (
+    "rollouts",
+    "memory_pressure",
+    "disk_fills",
+    "trends",
+    "outages",
+    "noisy_hosts",
+    "delivery_outages",
+    "holidays",
+    "reinstalls",
+)
+
+Rule = Callable[[Any], bool]
+
+
+def _fraction(v: Any) -> bool:
+    return bool(0.0 <= v <= 1.0)
+
+
+def _positive(v: Any) -> bool:
+    return bool(v > 0)
+
+
+def _not_negative(v: Any) -> bool:
+    return bool(v >= 0)
+
+
+def _effect(v: Any) -> bool:
+    return bool(v > -1.0)
+
+
+# Value rules by key (any table), then by (table class, key): the condition and what to say.
+_RULES: dict[str, tuple[Rule, str]] = {
+    "start": (_fraction, "a fraction of the run, 0..1"),
+    "ramp": (_fraction, "a fraction of the run, 0..1"),
+    "rest_start": (_fraction, "a fraction of the run, 0..1"),
+    "at": (_fraction, "a fraction of the run, 0..1"),
+    "share": (_fraction, "a share, 0..1"),
+    "effect": (_effect, "a relative change above -1 (0.35: 35 % slower)"),
+    "cold_effect": (_effect, "a relative change above -1 (0.35: 35 % slower)"),
+    "warm_effect": (_effect, "a relative change above -1 (0.35: 35 % slower)"),
+    "count": (_not_negative, "a count, 0 or more"),
+    "hosts": (_not_negative, "a count, 0 or more"),
+    "max_memory_gb": (_positive, "GB, more than 0"),
+    "memory_gb": (_positive, "GB, more than 0"),
+    "base_seconds": (_positive, "seconds, more than 0"),
+    "launches_per_day": (_not_negative, "launches a day, 0 or more"),
+    "cold_factor": (_positive, "a factor, more than 0"),
+    "sigma": (_not_negative, "a log-scale spread, 0 or more"),
+    "minutes": (_positive, "minutes, more than 0"),
+    "slowdown": (_positive, "a factor, more than 0"),
+    "timeout_share": (_fraction, "a share, 0..1"),
+    "sigma_factor": (_positive, "a factor, more than 0"),
+    "hours": (_positive, "hours, more than 0"),
+    "skew_sigma_seconds": (_not_negative, "seconds, 0 or more"),
+    "weekend_usage": (_not_negative, "a factor, 0 or more"),
+    "utc_offset_hours": (lambda v: -12 <= v <= 14, "hours, -12..14"),
+}
+_CLASS_RULES: dict[tuple[type[Any], str], tuple[Rule, str]] = {
+    (Department, "share"): (_positive, "a weight, more than 0 (shares are normalised)"),
+    (Tier, "share"): (_positive, "a weight, more than 0 (shares are normalised)"),
+    (Reinstall, "count"): (_positive, "a count, 1 or more"),
+}
 
 
 def load_scenario(path: Path) -> Scenario:
@@ -51,6 +136,8 @@ def load_scenario(path: Path) -> Scenario:
         data = tomllib.loads(path.read_text())
     except OSError as exc:
         raise ScenarioError(f"cannot read scenario file {path}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(f"{path}: not UTF-8 text ({exc.reason})") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(f"{path}: not valid TOML: {exc}") from exc
     return scenario_from_dict(data, source=str(path))
@@ -58,19 +145,22 @@ def load_scenario(path: Path) -> Scenario:
 
 def scenario_from_dict(data: dict[str, Any], *, source: str = "scenario") -> Scenario:
     """A scenario from parsed TOML (or any plain data of the same shape), checked."""
-    known = {"name", "agent_version", "realism", *_LISTS}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise ScenarioError(f"{source}: unknown key {unknown[0]!r}; known: {sorted(known)}")
+    known = ["name", "agent_version", "realism", *TABLES]
+    for key in data:
+        if key not in known:
+            raise ScenarioError(f"{source}: {_unknown(key, known)}")
     defaults = default_scenario()
-    fields: dict[str, Any] = {"name": str(data.get("name", Path(source).stem))}
-    if "agent_version" in data:
-        fields["agent_version"] = str(data["agent_version"])
-    for key, cls in _LISTS.items():
+    fields: dict[str, Any] = {"name": Path(source).stem}
+    for key in ("name", "agent_version"):
+        if key in data:
+            if not isinstance(data[key], str) or not data[key]:
+                raise ScenarioError(f"{source}: {key}: must be a non-empty string")
+            fields[key] = data[key]
+    for key, cls in TABLES.items():
         if key in data:
             items = data[key]
             if not isinstance(items, list):
-                raise ScenarioError(f"{source}: {key} must be an array of tables ([[{key}]])")
+                raise ScenarioError(f"{source}: {key}: must be an array of tables ([[{key}]])")
             fields[key] = tuple(
                 _build(cls, item, f"{source}: {key}[{i}]") for i, item in enumerate(items)
             )
@@ -83,67 +173,198 @@ def scenario_from_dict(data: dict[str, Any], *, source: str = "scenario") -> Sce
     return scenario
 
 
+def _unknown(key: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(key, known, n=1)
+    hint = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(sorted(known))}"
+    return f"unknown key {key!r}; {hint}"
+
+
 def _build(cls: type[Any], item: object, where: str) -> Any:
+    """One table as ``cls``, every value checked against the field's type and rules."""
     if not isinstance(item, dict):
-        raise ScenarioError(f"{where} must be a table")
-    names = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(item) - set(names))
-    if unknown:
-        raise ScenarioError(f"{where}: unknown key {unknown[0]!r}; known: {sorted(names)}")
-    values = {k: tuple(v) if isinstance(v, list) else v for k, v in item.items()}
-    try:
-        built = cls(**values)
-    except TypeError as exc:
-        missing = [
-            n
-            for n, f in names.items()
-            if n not in item
-            and f.default is dataclasses.MISSING
-            and f.default_factory is dataclasses.MISSING
-        ]
+        raise ScenarioError(f"{where}: must be a table")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    for key in item:
+        if key not in fields:
+            raise ScenarioError(f"{where}: {_unknown(key, list(fields))}")
+    for name, f in fields.items():
+        required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        if required and name not in item:
+            raise ScenarioError(f"{where}: missing key {name!r}")
+    hints = typing.get_type_hints(cls)
+    values = {}
+    for key, value in item.items():
+        try:
+            values[key] = _convert(hints[key], value)
+        except _WrongTypeError as bad:
+            raise ScenarioError(f"{where}.{key}: {bad}, not {_show(value)}") from None
+        rule = _CLASS_RULES.get((cls, key)) or _RULES.get(key)
+        converted = values[key]
+        if rule is not None and isinstance(converted, int | float) and not rule[0](converted):
+            raise ScenarioError(f"{where}.{key}: {rule[1]}, not {_show(value)}")
+    per_kind = "cold_effect" in item and "warm_effect" in item
+    if cls in _EFFECT_EVENTS and "effect" not in item and not per_kind:
         raise ScenarioError(
-            f"{where}: missing key {missing[0]!r}" if missing else f"{where}: {exc}"
-        ) from exc
-    for name, f in names.items():
-        value = getattr(built, name)
-        numeric = isinstance(f.default, float | int) and not isinstance(f.default, bool)
-        if numeric and (isinstance(value, bool) or not isinstance(value, int | float)):
-            raise ScenarioError(f"{where}: {name} must be a number, not {value!r}")
+            f"{where}: missing key 'effect' (or both 'cold_effect' and 'warm_effect')"
+        )
+    built = cls(**values)
+    _check_table(built, where)
     return built
 
 
+class _WrongTypeError(ValueError):
+    """A value of the wrong type; the message says what was expected."""
+
+
+def _convert(hint: Any, value: Any) -> Any:
+    """``value`` as the type ``hint`` wants (lists become tuples), or _WrongTypeError."""
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin is Literal:
+        if value not in args:
+            raise _WrongTypeError("must be one of " + ", ".join(repr(a) for a in args))
+        return value
+    if origin in (typing.Union, types.UnionType):
+        options = [a for a in args if a is not type(None)]
+        if options == [str, float] or set(options) == {str, float}:
+            return _date_or_fraction(value)
+        return _convert(options[0], value)
+    if origin is tuple:
+        if not isinstance(value, list):
+            raise _WrongTypeError("must be an array")
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_convert(args[0], v) for v in value)
+        if len(value) != len(args):
+            raise _WrongTypeError(f"must be an array of {len(args)}")
+        return tuple(_convert(a, v) for a, v in zip(args, value, strict=True))
+    if hint is float:
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+        ):
+            raise _WrongTypeError("must be a number")
+        return float(value)
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise _WrongTypeError("must be a whole number")
+        return value
+    if hint is str:
+        if not isinstance(value, str):
+            raise _WrongTypeError("must be a string")
+        return value
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise _WrongTypeError("must be true or false")
+        return value
+    raise _WrongTypeError(f"must be a {hint}")  # a field type this reader does not know: a bug here
+
+
+def _date_or_fraction(value: Any) -> str | float:
+    """A holiday's date: an ISO date (TOML date or string) or a fraction of the run."""
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return value.isoformat()
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value).isoformat()
+        except ValueError:
+            raise _WrongTypeError(
+                "must be an ISO date (2025-10-03) or a fraction of the run"
+            ) from None
+    if isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value <= 1:
+        return float(value)
+    raise _WrongTypeError("must be an ISO date (2025-10-03) or a fraction of the run, 0..1")
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _check_table(built: Any, where: str) -> None:
+    """What a single table must satisfy beyond its keys' types and ranges."""
+    if isinstance(built, Realism):
+        first, last = built.work_hours
+        if not 0 <= first < last <= 24:
+            raise ScenarioError(f"{where}.work_hours: [from, to] with 0 <= from < to <= 24")
+        for key in ("agent_offline_days", "powered_off_days"):
+            lo, hi = getattr(built, key)
+            if not 0 <= lo <= hi:
+                raise ScenarioError(
+                    f"{where}.{key}: [shortest, longest] days, 0 <= shortest <= longest"
+                )
+        for f in dataclasses.fields(Realism):
+            if f.name.endswith(("_share", "_rate")) and not _fraction(getattr(built, f.name)):
+                raise ScenarioError(
+                    f"{where}.{f.name}: a share, 0..1, not {getattr(built, f.name)!r}"
+                )
+        if built.time_zone:
+            try:
+                zoneinfo.ZoneInfo(built.time_zone)
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+                raise ScenarioError(
+                    f"{where}.time_zone: no time zone {built.time_zone!r} (an IANA name such "
+                    "as 'Europe/Berlin')"
+                ) from None
+
+
 def _check(scenario: Scenario, source: str) -> None:
-    apps = {a.name for a in scenario.apps}
-    departments = {d.name for d in scenario.departments}
-    if not apps or not departments or not scenario.tiers:
-        raise ScenarioError(f"{source}: a scenario needs at least one app, department and tier")
-    for app in scenario.apps:
-        if app.base_seconds <= 0 or app.launches_per_day < 0:
-            raise ScenarioError(f"{source}: app {app.name}: base_seconds must be > 0")
-    for tier in scenario.tiers:
-        if tier.disk not in ("ssd", "hdd") or tier.cpu not in ("low", "mid", "high"):
-            raise ScenarioError(
-                f"{source}: tier {tier.name}: disk is ssd or hdd, cpu is low, mid or high"
-            )
-    events: list[Any] = [
-        *scenario.rollouts,
-        *scenario.memory_pressure,
-        *scenario.disk_fills,
-        *scenario.trends,
-        *scenario.outages,
-        *scenario.delivery_outages,
+    """What needs the whole scenario: names that must exist, ids that must be unique."""
+    apps = [a.name for a in scenario.apps]
+    departments = [d.name for d in scenario.departments]
+    for key in _DEFAULTED:
+        if not getattr(scenario, key):
+            raise ScenarioError(f"{source}: {key}: a scenario needs at least one")
+    seen: dict[str, str] = {}
+    for table in _EVENT_TABLES:
+        for i, event in enumerate(getattr(scenario, table)):
+            where = f"{source}: {table}[{i}]"
+            if event.id in seen:
+                raise ScenarioError(
+                    f"{where}.id: {event.id!r} is already the id of {seen[event.id]}"
+                )
+            seen[event.id] = f"{table}[{i}]"
+            single = getattr(event, "app", None)
+            if single is not None and single not in apps:
+                raise ScenarioError(f"{where}.app: no app {single!r}; apps: {', '.join(apps)}")
+            for name in getattr(event, "apps", ()):
+                if name not in apps:
+                    raise ScenarioError(f"{where}.apps: no app {name!r}; apps: {', '.join(apps)}")
+            for key in ("departments", "pilot_departments"):
+                for name in getattr(event, key, ()):
+                    if name not in departments:
+                        raise ScenarioError(
+                            f"{where}.{key}: no department {name!r}; departments: "
+                            f"{', '.join(departments)}"
+                        )
+
+
+def scenario_to_toml(scenario: Scenario) -> str:
+    """``scenario`` as a scenario file that :func:`load_scenario` reads back equal: a
+    starting point for writing one (every key written, unset optional ones left out)."""
+    lines = [f"name = {_toml(scenario.name)}", f"agent_version = {_toml(scenario.agent_version)}"]
+    for key in TABLES:
+        for item in getattr(scenario, key):
+            lines += ["", f"[[{key}]]", *_toml_fields(item)]
+    lines += ["", "[realism]", *_toml_fields(scenario.realism)]
+    return "\n".join(lines) + "\n"
+
+
+def _toml_fields(item: Any) -> list[str]:
+    return [
+        f"{f.name} = {_toml(getattr(item, f.name))}"
+        for f in dataclasses.fields(item)
+        if getattr(item, f.name) is not None
     ]
-    ids = [e.id for e in [*events, *scenario.noisy_hosts]]
-    if len(ids) != len(set(ids)):
-        raise ScenarioError(f"{source}: event ids must be unique")
-    for event in events:
-        if not 0.0 <= event.start <= 1.0:
-            raise ScenarioError(f"{source}: event {event.id}: start is a fraction of the run, 0..1")
-        single = getattr(event, "app", None)
-        wanted = (single,) if single else getattr(event, "apps", ())
-        for name in wanted:
-            if name not in apps:
-                raise ScenarioError(f"{source}: event {event.id}: no app {name!r}")
-        for name in getattr(event, "departments", ()):
-            if name not in departments:
-                raise ScenarioError(f"{source}: event {event.id}: no department {name!r}")
+
+
+def _toml(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value)  # a JSON string is a TOML basic string
+    if isinstance(value, tuple):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    raise TypeError(f"no TOML for {value!r}")

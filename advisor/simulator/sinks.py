@@ -1,8 +1,9 @@
 """Where simulated batches go: through a Store (the code the API calls) or over HTTP.
 
-Both enrol every host first (one enrolment token per department) and keep each host's batches
-in order, which the advisor's version history relies on. Only here is there I/O; the clock for
-the HTTP ``X-Fleetsight-Sent-At`` header and the sleep between retries are injected.
+Both enrol every host first (one enrolment token per department; a reinstalled machine's new
+id too, which stays silent until its reinstall) and keep each host's batches in order, which
+the advisor's version history relies on. Only here is there I/O; the clock for the HTTP
+``X-Fleetsight-Sent-At`` header and the sleep between retries are injected.
 """
 
 from __future__ import annotations
@@ -54,17 +55,17 @@ class SinkStats:
 
 
 def enrol_in_store(store: Store, fleet: Fleet) -> None:
-    """Enrol every host of ``fleet`` with a token of its department, at the run's start."""
+    """Enrol every host id of ``fleet`` with a token of its department, at the run's start."""
     now = fleet.start
     tokens = {}
     for department in sorted({h.department for h in fleet.hosts}):
         tokens[department], _ = store.create_token(
             department=department, expires_at=now + DAY, now=now, note="fleet simulator"
         )
-    for host in fleet.hosts:
+    for host_id, host in fleet.identities():
         store.enrol(
             token=tokens[host.department],
-            host_id=host.host_id,
+            host_id=host_id,
             hostname=host.hostname,
             agent_version=fleet.scenario.agent_version,
             now=now,
@@ -150,8 +151,8 @@ class HttpSink:
         self._lock = threading.Lock()
 
     def enrol(self, fleet: Fleet) -> None:
-        """Enrol every host of ``fleet`` through the advisor's enrolment endpoint."""
-        for host in fleet.hosts:
+        """Enrol every host id of ``fleet`` through the advisor's enrolment endpoint."""
+        for host_id, host in fleet.identities():
             token = self._tokens.get(host.department, self._default_token)
             if token is None:
                 raise SimulationError(
@@ -163,7 +164,7 @@ class HttpSink:
                     ENROL_PATH,
                     json={
                         "token": token,
-                        "host_id": host.host_id,
+                        "host_id": host_id,
                         "hostname": host.hostname,
                         "agent_version": fleet.scenario.agent_version,
                     },
@@ -179,7 +180,7 @@ class HttpSink:
                     f"enrolling {host.hostname} failed: HTTP {response.status_code} "
                     f"{_detail(response)}"
                 )
-            self._credentials[host.host_id] = response.json()["credential"]
+            self._credentials[host_id] = response.json()["credential"]
 
     def send(self, deliveries: Iterable[Delivery]) -> SinkStats:
         """POST every batch; stops early and raises SimulationError on a refused batch."""

@@ -5,8 +5,11 @@ from __future__ import annotations
 import functools
 
 from advisor.simulator import Delivery, Fleet, default_scenario, plan_fleet, simulate
+from tests.conftest import REPO
 
 MONDAY = 1_762_128_000.0  # 2025-11-03 00:00 UTC
+OUTSIDE_FLEET = REPO / "config" / "scenarios" / "outside-fleet.toml"
+OUTSIDE_START = 1_757_894_400.0  # 2025-09-15 00:00 UTC: its 8 weeks hold its holiday and DST
 
 
 def small_fleet(seed: int = 1, hosts: int = 20, days: float = 3.0) -> Fleet:

@@ -70,7 +70,9 @@ def test_a_bad_scenario_file_is_one_clear_error(
         ["simulate", "--dry-run", "--scenario", str(scenario), "--truth", str(tmp_path / "t")]
     )
     assert code == 1
-    assert "event x: no app 'nope'" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"{scenario}: rollouts[0].app: no app 'nope'" in err
+    assert err.count("\n") == 1
 
 
 @pytest.mark.e2e

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import sqlalchemy as sa
 
-from advisor.simulator import simulate
+from advisor.simulator import default_scenario, plan_fleet, simulate
+from advisor.simulator.scenario import Reinstall
 from advisor.simulator.sinks import enrol_in_store, write_to_store
 from advisor.store.engine import make_engine
 from advisor.store.sql import SqlStore
 from tests.advisor.conftest import Databases
 
-from .fleets import small_fleet
+from .fleets import MONDAY, small_fleet
 
 
 def count(engine: sa.Engine, table: str) -> int:
@@ -52,5 +54,33 @@ def test_a_small_fleet_lands_in_the_database_with_the_planned_version_history(
         again = write_to_store(store, simulate(small_fleet()))
         assert again.stored == 0
         assert again.duplicates == len(expected)
+    finally:
+        store.close()
+
+
+def test_a_reinstalled_machine_is_stored_as_two_hosts_of_one_hostname(
+    databases: Databases, tmp_path: Path
+) -> None:
+    scenario = dataclasses.replace(
+        default_scenario(), reinstalls=(Reinstall("reinstalled", at=0.5),)
+    )
+    fleet = plan_fleet(scenario, hosts=6, days=4.0, seed=2, start=MONDAY, interval=3600.0)
+    machine = next(h for h in fleet.hosts if h.new_host_id is not None)
+    store = SqlStore(make_engine(databases.sqlite_url(tmp_path)))
+    try:
+        enrol_in_store(store, fleet)
+        stats = write_to_store(store, simulate(fleet))
+        assert stats.stored == stats.batches
+        hosts = {h.host_id: h.hostname for h in store.list_hosts()}
+        assert len(hosts) == 7
+        assert hosts[machine.host_id] == hosts[str(machine.new_host_id)] == machine.hostname
+        with store.engine.connect() as conn:
+            per_host: dict[str, int] = dict(
+                conn.execute(
+                    sa.text("SELECT host_id, count(*) FROM batches GROUP BY host_id")
+                ).all()
+            )
+        assert per_host[machine.host_id] > 0
+        assert per_host[str(machine.new_host_id)] > 0
     finally:
         store.close()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from advisor.simulator import ground_truth, write_truth
 from advisor.simulator.calendar import DAY
 
@@ -96,3 +98,46 @@ def test_the_truth_file_is_json_with_hosts_and_version_changes(tmp_path: Path) -
     assert [h["host_id"] for h in loaded["hosts"]] == [h.host_id for h in fleet.hosts]
     assert len(loaded["version_changes"]) == len(fleet.version_changes)
     assert list(tmp_path.joinpath("out").iterdir()) == [path]
+
+
+def test_every_expected_event_gives_its_effect_on_cold_and_on_warm_starts() -> None:
+    truth = ground_truth(small_fleet(hosts=60))
+    expected = [e for e in truth["events"] if e["expect_finding"]]
+    for event in expected:
+        assert isinstance(event["cold_effect"], float)
+        assert isinstance(event["warm_effect"], float)
+    slower = next(e for e in expected if e["id"] == "libreoffice-7.5-slower")
+    assert (slower["cold_effect"], slower["warm_effect"], slower["start_kind"]) == (
+        0.35,
+        0.35,
+        "any",
+    )
+    hdd = next(e for e in expected if e["id"] == "hardware-tier-hdd")
+    assert (hdd["cold_effect"], hdd["reference"]) == (1.0, "ssd")
+    assert hdd["warm_effect"] == pytest.approx(0.05)
+    assert hdd["start_kind"] == "cold"
+    # Against the most common level of each factor: 8 GB of RAM, the mid CPU class.
+    low_ram = next(e for e in expected if e["id"] == "hardware-tier-low_ram")
+    assert low_ram["reference"] == "8 GB"
+    assert low_ram["cold_effect"] == low_ram["warm_effect"] == pytest.approx(1.12 / 1.03 - 1)
+    low_cpu = next(e for e in expected if e["id"] == "hardware-tier-low_cpu")
+    assert low_cpu["cold_effect"] == pytest.approx(0.3)
+
+
+def test_every_host_id_is_listed_once_and_nobody_is_reinstalled_by_default() -> None:
+    truth = ground_truth(small_fleet())
+    ids = [h["host_id"] for h in truth["hosts"]]
+    assert len(ids) == len(set(ids)) == 20
+    assert all(h["reinstalled_at"] is None and h["reinstall_of"] is None for h in truth["hosts"])
+
+
+def test_cohorts_with_the_same_hosts_are_one_event_with_the_combined_effect() -> None:
+    # The default scenario's only high-CPU tier is its only 32 GB tier.
+    truth = ground_truth(small_fleet(hosts=60))
+    high = next(e for e in truth["events"] if e["id"] == "hardware-tier-high_cpu")
+    assert high["aliases"] == ["ram_32gb"]
+    assert high["cold_effect"] == pytest.approx(0.85 / 1.03 - 1)  # against mid CPU and 8 GB
+    assert not any(e["id"] == "hardware-tier-ram_32gb" for e in truth["events"])
+    ram16 = next(e for e in truth["events"] if e["id"] == "hardware-tier-ram_16gb")
+    assert ram16["aliases"] == []
+    assert ram16["warm_effect"] == pytest.approx(1 / 1.03 - 1)
