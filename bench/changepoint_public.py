@@ -9,8 +9,10 @@ in ``bench/data/tcpd/datasets`` and scores it with the benchmark's own metrics
 covering). It prints the mean over the benchmark series (the paper leaves its five
 quality-control series out of every average; they are shown apart) beside the published
 default-experiment scores of other methods on the same series, and the paper's own averages
-over all its univariate series. Last, what other penalty factors would give: sensitivity
-only, not the headline. No assertions: these are figures for docs/benchmarks.md.
+over all its univariate series. Then what each step of the detector adds (the search alone,
+as before issue 13; with the seasonal step only; with the trend step only) and what other
+penalty factors would give: ablation and sensitivity, never used to choose anything. No
+assertions: these are figures for docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -70,12 +72,27 @@ def load_series(data: Path) -> list[Series]:
     return found
 
 
-def ours(penalty_factor: float) -> Detector:
+def ours(
+    penalty_factor: float = DEFAULT_PENALTY_FACTOR, *, seasonal: bool = True, trend: bool = True
+) -> Detector:
     def detect(values: npt.NDArray[np.float64]) -> list[int]:
-        found = detect_change_points(values, penalty_factor=penalty_factor, intervals=False)
+        found = detect_change_points(
+            values,
+            penalty_factor=penalty_factor,
+            periods=None if seasonal else (),
+            trend=trend,
+            intervals=False,
+        )
         return found.indices
 
     return detect
+
+
+ABLATIONS = (
+    ("search alone (issue 5)", ours(seasonal=False, trend=False)),
+    ("+ seasonal step only", ours(trend=False)),
+    ("+ trend step only", ours(seasonal=False)),
+)
 
 
 def score(series: Sequence[Series], detect: Detector) -> dict[str, tuple[float, float, int]]:
@@ -114,12 +131,12 @@ def main() -> None:
     per_series = published["per_series"]
     benchmark = [s.name for s in series if not s.quality_control]
     qc = [s.name for s in series if s.quality_control]
-    headline = score(series, ours(DEFAULT_PENALTY_FACTOR))
+    headline = score(series, ours())
 
     print(
         f"TCPD univariate series here: {len(series)} "
         f"({len(benchmark)} benchmark + {len(qc)} quality control); "
-        f"detector defaults, penalty factor {DEFAULT_PENALTY_FACTOR:g}"
+        f"detector defaults, penalty factor {DEFAULT_PENALTY_FACTOR:g}, seasonal and trend steps"
     )
     if args.per_series:
         print(f"\n{'series':<20} {'n':>5} {'found':>5} {'F1':>6} {'cover':>6}")
@@ -151,6 +168,15 @@ def main() -> None:
         f"{'quality control (5)':<22} {mean([headline[n][1] for n in qc]):>6.3f} "
         f"{mean([headline[n][0] for n in qc]):>6.3f}   ours, not in any average above"
     )
+
+    print("\nAblation only — NOT used to choose anything (steps of the detector switched off)")
+    print(f"{'detector':<22} {'cover':>6} {'F1':>6}")
+    for label, detector in (("defaults (all steps)", None), *ABLATIONS):
+        scores = headline if detector is None else score(series, detector)
+        print(
+            f"{label:<22} {mean([scores[n][1] for n in benchmark]):>6.3f} "
+            f"{mean([scores[n][0] for n in benchmark]):>6.3f}"
+        )
 
     print("\nSensitivity only — NOT used for the headline (penalty factor other than the default)")
     print(f"{'penalty factor':<22} {'cover':>6} {'F1':>6}")

@@ -26,6 +26,7 @@ HEAVY = (
     "scipy",
     "sklearn",
     "ruptures",
+    "statsmodels",
     "pandas",
     "httpx",
     "prometheus_client",

@@ -159,3 +159,146 @@ def test_it_finds_the_version_change_in_a_recorded_simulator_series() -> None:
     assert near(detection.indices, [truth["first_index_after"]])
     low, high = detection.change_points[0].shift.relative_interval
     assert low < truth["effect"] < high
+
+
+# The simulator's noise: Student-t(4) scaled to unit variance, times sigma 0.25.
+SIMULATOR_NOISE = {"sigma": 0.25 / math.sqrt(2), "df": 4.0, "outliers": 0.0}
+
+
+def drift(n: int, total: float) -> np.ndarray:
+    """Load times growing steadily to ``1 + total`` times their first level by the end."""
+    return (1.0 + total) ** (np.arange(n) / n)
+
+
+def working_days(rng: np.random.Generator, n: int = 90) -> np.ndarray:
+    """Daily medians of log load times (the fleet's series), weekends missing."""
+    values = 0.02 * rng.standard_t(4, n)
+    values[np.arange(n) % 7 >= 5] = np.nan
+    return values
+
+
+@pytest.mark.parametrize(("n", "total"), [(90, 1.0), (300, 0.5), (2000, 0.3)])
+def test_it_reads_a_slow_drift_as_a_slope_not_as_a_staircase_of_steps(n: int, total: float) -> None:
+    flagged = 0
+    for seed in range(50):
+        values = heavy_tailed(np.random.default_rng(seed), n, **SIMULATOR_NOISE) * drift(n, total)
+        detection = detect_change_points(values, intervals=False)
+        flagged += bool(detection.indices)
+    assert flagged <= 4
+
+
+def test_the_search_alone_would_read_a_drift_as_steps() -> None:
+    flagged = sum(
+        bool(
+            detect_change_points(
+                heavy_tailed(np.random.default_rng(seed), 300, **SIMULATOR_NOISE) * drift(300, 0.3),
+                intervals=False,
+                trend=False,
+            ).indices
+        )
+        for seed in range(20)
+    )
+    assert flagged >= 18
+
+
+def test_it_reports_the_slope_it_took_out_per_point() -> None:
+    rng = np.random.default_rng(8)
+    values = heavy_tailed(rng, 600, **SIMULATOR_NOISE) * drift(600, 0.5)
+    detection = detect_change_points(values, intervals=False)
+    assert detection.indices == []
+    assert detection.slope * 600 == pytest.approx(math.log(1.5), abs=0.08)
+
+
+@pytest.mark.parametrize(
+    ("n", "step_at", "total"),
+    [(600, 400, 0.5), (400, 250, -0.3)],
+    ids=["on a rising drift", "against a falling drift"],
+)
+def test_it_finds_a_step_on_a_drift_once_near_its_place(n: int, step_at: int, total: float) -> None:
+    found = []
+    for seed in range(50):
+        rng = np.random.default_rng(300 + seed)
+        values = steps(rng, n, {step_at: 0.35}, **SIMULATOR_NOISE) * drift(n, total)
+        found.append(detect_change_points(values, intervals=False).indices)
+    assert sum(near(f, [step_at]) for f in found) >= 35
+    assert sum(within(f, [step_at], 10) for f in found) >= 42
+
+
+def test_it_measures_a_step_on_a_drift_without_the_drift() -> None:
+    estimates = []
+    for seed in range(20):
+        rng = np.random.default_rng(seed)
+        values = steps(rng, 600, {400: 0.35}, **SIMULATOR_NOISE) * drift(600, 0.5)
+        detection = detect_change_points(values, intervals=False)
+        if len(detection.change_points) == 1:
+            estimates.append(detection.change_points[0].shift.relative)
+    assert len(estimates) >= 18
+    # The segments' medians alone would add the drift over 300 points, about 0.25.
+    assert float(np.median(estimates)) == pytest.approx(0.35, abs=0.04)
+
+
+def test_it_finds_a_step_in_daily_medians_of_working_days_on_a_drift() -> None:
+    found, quiet = [], []
+    for seed in range(20):
+        rng = np.random.default_rng(seed)
+        drifting = working_days(rng) + np.linspace(0.0, 0.3, 90)
+        quiet.append(detect_change_points(np.exp(drifting), intervals=False).indices)
+        drifting[60:] += math.log(1.2)
+        found.append(detect_change_points(np.exp(drifting), intervals=False).indices)
+    assert all(q == [] for q in quiet)
+    assert sum(near(f, [60]) for f in found) >= 18
+
+
+def hourly_cycle(n: int) -> np.ndarray:
+    return 0.5 * np.sin(2 * np.pi * np.arange(n) / 24)
+
+
+def test_a_daily_cycle_of_hourly_points_gives_no_change_point() -> None:
+    detections = [
+        detect_change_points(
+            np.exp(0.1 * np.random.default_rng(seed).standard_t(4, 480) + hourly_cycle(480)),
+            intervals=False,
+        )
+        for seed in range(20)
+    ]
+    assert sum(bool(d.indices) for d in detections) <= 1
+    assert all(d.period == 24 for d in detections)
+    # Without the seasonal step the cycle is a staircase of shifts.
+    first = np.exp(0.1 * np.random.default_rng(0).standard_t(4, 480) + hourly_cycle(480))
+    assert len(detect_change_points(first, intervals=False, periods=()).indices) >= 5
+
+
+def test_a_daily_cycle_does_not_move_the_steps_found() -> None:
+    same = 0
+    for seed in range(20):
+        rng = np.random.default_rng(seed)
+        level = 0.1 * rng.standard_t(4, 480)
+        level[200:] += math.log(1.3)
+        plain = detect_change_points(np.exp(level), intervals=False).indices
+        cyclic = detect_change_points(np.exp(level + hourly_cycle(480)), intervals=False)
+        same += cyclic.period == 24 and near(cyclic.indices, plain)
+    assert same >= 18
+
+
+def test_a_series_without_a_cycle_or_a_slope_passes_through_unchanged() -> None:
+    unchanged = 0
+    for seed in range(30):
+        values = steps(np.random.default_rng(seed), 300, {150: 0.5})
+        detection = detect_change_points(values)
+        search_alone = detect_change_points(values, periods=(), trend=False)
+        if detection.period is None and detection.slope == 0:
+            assert detection == search_alone
+            unchanged += 1
+    assert unchanged >= 27
+
+
+def test_it_gives_the_same_result_for_the_same_series() -> None:
+    rng = np.random.default_rng(21)
+    level = np.log(steps(rng, 480, {300: 0.3}, **SIMULATOR_NOISE)) + hourly_cycle(480)
+    values = np.exp(level) * drift(480, 0.4)
+    first = detect_change_points(values)
+    second = detect_change_points(values.copy())
+    assert first == second
+    assert first.period == 24
+    assert first.slope > 0
+    assert near(first.indices, [300])
