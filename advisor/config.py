@@ -180,6 +180,12 @@ class RetentionSection:
     )
     hourly_days: int = setting(90, days, "Days hourly rollups are kept (0: forever).")
     daily_days: int = setting(730, days, "Days daily rollups are kept (0: forever).")
+    launch_daily_days: int = setting(
+        730,
+        days,
+        "Days daily launch rollups (what the analysis reads) are kept (0: forever); at least "
+        "[analysis] window_days.",
+    )
     batches_days: int = setting(
         30,
         days,

@@ -4,11 +4,12 @@
 route                                     what it answers
 ========================================  =====================================================
 GET /api/v1/findings                      findings, open first and largest effect first;
-                                          ``status`` (open, resolved, all; default open),
-                                          ``app``, ``kind``, ``cause``, ``department``, ``limit``
-                                          filter as ``findings list`` does
-GET /api/v1/findings/{key}                one finding with its evidence (404 when unknown);
-                                          the key URL-encoded (``|`` is ``%7C``)
+                                          ``status`` (open, resolved, candidate, all; default
+                                          open), ``app``, ``kind``, ``cause``, ``department``,
+                                          ``limit`` filter as ``findings list`` does
+GET /api/v1/findings/{key}                one finding with its evidence and its history
+                                          (404 when unknown); the key URL-encoded (``|`` is
+                                          ``%7C``)
 ========================================  =====================================================
 
 Findings name hosts and departments, so every route wants an admin API token
@@ -25,6 +26,7 @@ from typing import Annotated, Any, Literal
 from fastapi import FastAPI, HTTPException, Path, Query
 from pydantic import BaseModel, Field
 
+from advisor.analysis.finding_status import OPEN, Event, Status
 from advisor.analysis.findings import Cause, Kind
 from advisor.api.admin import admin_only, error_responses
 from advisor.api.openapi_doc import NO_NUL
@@ -55,9 +57,18 @@ class FindingOut(BaseModel):
     confidence: float | None = Field(description="0..1: how sure the attribution is.")
     since: float | None = Field(description="When the change began (Unix seconds).")
     first_detected_at: float
-    last_detected_at: float
+    last_detected_at: float = Field(description="The newest run that found it.")
     resolved_at: float | None
-    status: str = Field(description="open, or resolved when a later run no longer found it.")
+    status: Status = Field(
+        description="candidate (found, not confirmed yet), open, or resolved (not found for "
+        "several runs and days)."
+    )
+    opened_at: float | None = Field(description="When it last became open; null: a candidate.")
+    runs_seen: int = Field(description="How many analysis runs found it.")
+    missed_runs: int = Field(
+        description="Runs since the newest that found it (0: the newest run found it)."
+    )
+    reopen_count: int = Field(description="How often it was reopened after being resolved.")
     hosts: list[str]
     departments: list[str]
     evidence: dict[str, Any] = Field(
@@ -68,6 +79,39 @@ class FindingOut(BaseModel):
 class FindingList(BaseModel):
     count: int
     findings: list[FindingOut]
+
+
+class HistoryPointOut(BaseModel):
+    """One analysis run's figures for a finding it found."""
+
+    detected_at: float = Field(description="The run's time (Unix seconds).")
+    run_id: int | None
+    effect: FindingEffect
+    q_value: float | None
+    hosts: int = Field(description="How many hosts the run found it on.")
+    cause: str
+    confidence: float | None
+
+
+class StatusEventOut(BaseModel):
+    """A change of a finding's status."""
+
+    at: float = Field(description="The time of the run that made it (Unix seconds).")
+    event: Event
+    run_id: int | None = Field(description="null: recorded by a schema upgrade.")
+
+
+class FindingHistoryOut(BaseModel):
+    """A finding's history, oldest first."""
+
+    points: list[HistoryPointOut] = Field(description="A point per run that found it (kept).")
+    events: list[StatusEventOut] = Field(description="Opened, resolved and reopened.")
+
+
+class FindingDetail(FindingOut):
+    """A stored finding with its history."""
+
+    history: FindingHistoryOut
 
 
 def add_findings_routes(
@@ -100,8 +144,9 @@ def add_findings_routes(
     )
     def findings(
         status: Annotated[
-            Literal["open", "resolved", "all"], Query(description="Which findings.")
-        ] = "open",
+            Literal[Status, "all"],
+            Query(description="Which findings (candidates only when asked for)."),
+        ] = OPEN,
         app_name: Annotated[
             str | None,
             Query(
@@ -138,7 +183,7 @@ def add_findings_routes(
 
     @app.get(
         f"{PREFIX}/{{key:path}}",
-        summary="One finding with its evidence",
+        summary="One finding with its evidence and history",
         responses=errors({404: "No finding of that key."}),
         tags=["findings"],
         dependencies=admin,
@@ -148,8 +193,10 @@ def add_findings_routes(
             str,
             Path(min_length=1, max_length=2000, pattern=NO_NUL, description="The finding's key."),
         ],
-    ) -> FindingOut:
+    ) -> FindingDetail:
         found = stored.get(key)
         if found is None:
             raise HTTPException(404, f"no finding {key!r}")
-        return FindingOut.model_validate(found.to_dict())
+        return FindingDetail.model_validate(
+            {**found.to_dict(), "history": stored.history(key).to_dict()}
+        )

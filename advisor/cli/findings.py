@@ -10,16 +10,18 @@ failed, the database could not be used or there is no such finding; 2 for a bad 
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import sys
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TextIO
 
-from advisor.analysis.finding_status import STATUSES
+from advisor.analysis.finding_status import CANDIDATE, OPEN, RESOLVED, STATUSES
 from advisor.cli.args import end_of_day_or_instant, positive_int
 from advisor.cli.common import USAGE, add_group, fail, open_stores
 from advisor.cli.ids import finding_id, short_ids
-from advisor.cli.output import Column, add_format_option, write_json, write_rows
+from advisor.cli.output import Column, add_format_option, write_json, write_rows, write_table
 from advisor.cli.progress import Progress
 from advisor.cli.units import duration, iso_utc, percent, when
 from advisor.config import AdvisorConfig
@@ -27,18 +29,20 @@ from advisor.text import printable
 
 if TYPE_CHECKING:
     from advisor.cli.common import Commands
-    from advisor.store.findings import Findings, StoredFinding
+    from advisor.store.findings import FindingHistory, Findings, HistoryPoint, StoredFinding
     from advisor.store.open import Stores
 
 
 SHOWN_HOSTS = 20
+SHOWN_HISTORY = 40
+"""Rows of history ``findings show`` prints, the newest (``--format json`` has them all)."""
 
 ANALYSE_DESCRIPTION = """\
 Run one analysis now: read the last [analysis] window_days days of launches, version changes
-and resource pressure, look for degradation, and update the stored findings (new ones open,
-those no longer found resolved). The scheduled `analysis` job does the same every
-[jobs] analysis_interval inside `serve`; this takes the same lease, so it never runs beside
-another advisor's run."""
+and resource pressure, look for degradation, and update the stored findings (confirmed ones
+open, those gone for several runs and days resolved). The scheduled `analysis` job does the
+same every [jobs] analysis_interval inside `serve`; this takes the same lease, so it never
+runs beside another advisor's run."""
 
 ANALYSE_EXAMPLES = """\
   fleetsight-advisor analyse
@@ -49,9 +53,11 @@ ANALYSE_EXAMPLES = """\
 FINDINGS_DESCRIPTION = """\
 The findings of the analysis runs: where an application got slower (or faster), since when,
 by how much, on which hosts, and why (version, memory, swap, disk_io, cpu, hardware_tier or
-unknown), with the evidence. A finding stays open while the runs keep finding it and is
-resolved by the first run that does not. `show` takes the ID `list` prints (any unique
-prefix of it) or the finding's full key."""
+unknown), with the evidence. A finding opens on strong evidence or when found again within
+three runs (until then it is a candidate, listed with --status candidate); it stays open
+through brief misses and is resolved once missed by 3 runs in a row over at least 4 days.
+`show` prints its history (effect over time, opened/resolved/reopened) and takes the ID
+`list` prints (any unique prefix of it) or the finding's full key."""
 
 FINDINGS_EXAMPLES = """\
   fleetsight-advisor findings list
@@ -98,8 +104,8 @@ def add_parser(commands: Commands) -> None:
     listing.add_argument(
         "--status",
         choices=(*STATUSES, "all"),
-        default="open",
-        help="which findings (default: open)",
+        default=OPEN,
+        help="which findings (default: open; candidate: found but not confirmed yet)",
     )
     listing.add_argument("--app", metavar="APP", help="only this application")
     listing.add_argument("--kind", metavar="KIND", help="only this kind (version_change, ...)")
@@ -107,7 +113,7 @@ def add_parser(commands: Commands) -> None:
     listing.add_argument("--department", metavar="D", help="only those affecting department D")
     listing.add_argument("--limit", type=positive_int, metavar="N", help="only the first N")
     add_format_option(listing)
-    show = actions.add_parser("show", help="one finding with its evidence and hosts")
+    show = actions.add_parser("show", help="one finding with its evidence, hosts and history")
     show.add_argument(
         "finding", metavar="ID", help="the ID `findings list` shows (a unique prefix) or the key"
     )
@@ -122,20 +128,31 @@ def run(args: argparse.Namespace, config: AdvisorConfig) -> int:
     stores = open_stores(config)
     try:
         hostnames = {h.host_id: h.hostname for h in stores.hosts.list_hosts()}
+        as_of = _newest_run(stores.findings)
         if args.action == "show":
             found = find_one(stores.findings, args.finding)
+            history = stores.findings.history(found.key)
             if args.format == "json":
-                write_json(sys.stdout, finding_document(found, hostnames))
+                write_json(sys.stdout, finding_document(found, hostnames, as_of, history))
             else:
-                write_finding(found, sys.stdout, hostnames)
+                write_finding(found, sys.stdout, hostnames, as_of, history)
             return 0
-        _list(stores, args, hostnames)
+        _list(stores, args, hostnames, as_of)
         return 0
     finally:
         stores.close()
 
 
-def _list(stores: Stores, args: argparse.Namespace, hostnames: Mapping[str, str]) -> None:
+def _newest_run(findings: Findings) -> float | None:
+    """When the newest run analysed the data as of: what "open for" counts up to (not the
+    wall clock: ``analyse --at`` replays old data)."""
+    newest = findings.last_runs(1)
+    return newest[0].analysed_at if newest else None
+
+
+def _list(
+    stores: Stores, args: argparse.Namespace, hostnames: Mapping[str, str], as_of: float | None
+) -> None:
     from advisor.store.findings import FindingFilter
 
     where = FindingFilter(
@@ -146,7 +163,7 @@ def _list(stores: Stores, args: argparse.Namespace, hostnames: Mapping[str, str]
         department=args.department,
     )
     write_findings(
-        stores.findings.find(where, limit=args.limit), args.format, sys.stdout, hostnames
+        stores.findings.find(where, limit=args.limit), args.format, sys.stdout, hostnames, as_of
     )
 
 
@@ -225,6 +242,8 @@ def _analyse(args: argparse.Namespace, config: AdvisorConfig) -> int:
             if summary.open_by_kind
             else ""
         )
+        + (f"; {summary.pending} awaiting confirmation" if summary.pending else "")
+        + (f"; {summary.missing} open not found this run" if summary.missing else "")
     )
     for note in summary.notes:
         print(f"note: {printable(note)}")
@@ -246,20 +265,51 @@ def _cause(found: StoredFinding) -> str:
     return found.cause + ("" if confidence != confidence else f" ({percent(confidence)})")
 
 
-def finding_document(found: StoredFinding, hostnames: Mapping[str, str]) -> dict[str, Any]:
-    """A finding as JSON: every stored value, times as ISO 8601 UTC, its id, and the
-    hostnames of its hosts (in the order of ``hosts``; the id where none is known)."""
+def open_for(found: StoredFinding, as_of: float | None) -> float | None:
+    """Seconds ``found`` has been open: from ``opened_at`` to ``as_of`` (the newest run)
+    while open, to ``resolved_at`` once resolved; None for a candidate."""
+    if found.opened_at is None or found.status == CANDIDATE:
+        return None
+    end = found.resolved_at if found.status == RESOLVED else as_of
+    return None if end is None else max(0.0, end - found.opened_at)
+
+
+def finding_document(
+    found: StoredFinding,
+    hostnames: Mapping[str, str],
+    as_of: float | None = None,
+    history: FindingHistory | None = None,
+) -> dict[str, Any]:
+    """A finding as JSON: every stored value, times as ISO 8601 UTC, its id, how long it has
+    been open (seconds, as of ``as_of``), the hostnames of its hosts (in the order of
+    ``hosts``; the id where none is known), and its ``history`` when given."""
     values = found.to_dict()
-    for name in ("since", "first_detected_at", "last_detected_at", "resolved_at"):
+    for name in ("since", "first_detected_at", "last_detected_at", "resolved_at", "opened_at"):
         values[name] = iso_utc(getattr(found, name), exact=True)
-    return {
+    document = {
         "id": finding_id(found.key),
         **values,
+        "open_for_seconds": open_for(found, as_of),
         "hostnames": [hostnames.get(host, host) for host in found.hosts],
     }
+    if history is not None:
+        document["history"] = history_document(history)
+    return document
 
 
-def finding_columns(findings: Sequence[StoredFinding]) -> list[Column[StoredFinding]]:
+def history_document(history: FindingHistory) -> dict[str, Any]:
+    """A finding's history as JSON: its points and events, oldest first, times ISO 8601."""
+    values = history.to_dict()
+    for point, source in zip(values["points"], history.points, strict=True):
+        point["detected_at"] = iso_utc(source.detected_at, exact=True)
+    for event, change in zip(values["events"], history.events, strict=True):
+        event["at"] = iso_utc(change.at, exact=True)
+    return values
+
+
+def finding_columns(
+    findings: Sequence[StoredFinding], as_of: float | None = None
+) -> list[Column[StoredFinding]]:
     short = short_ids(finding_id(f.key) for f in findings)
 
     def exact(name: str) -> Column[StoredFinding]:
@@ -282,10 +332,24 @@ def finding_columns(findings: Sequence[StoredFinding]) -> list[Column[StoredFind
         exact("first_detected_at"),
         exact("last_detected_at"),
         exact("resolved_at"),
+        exact("opened_at"),
+        Column(
+            "open_for_seconds",
+            lambda f: open_for(f, as_of),
+            lambda f: duration(open_for(f, as_of)),
+            header="OPEN FOR",
+        ),
+        Column("runs_seen", lambda f: f.runs_seen, header="RUNS", right=True),
+        Column("missed_runs", lambda f: f.missed_runs, _missed, header="MISSED", right=True),
+        Column("reopen_count", lambda f: f.reopen_count, table=False),
         Column("hosts", lambda f: len(f.hosts), right=True),
         Column("departments", lambda f: list(f.departments), lambda f: ", ".join(f.departments)),
         Column("scope_text", lambda f: None, lambda f: _scope(f), header="SCOPE", data=False),
     ]
+
+
+def _missed(found: StoredFinding) -> str:
+    return str(found.missed_runs) if found.missed_runs and found.status == OPEN else "-"
 
 
 def _scope(found: StoredFinding) -> str:
@@ -297,36 +361,43 @@ def write_findings(
     fmt: str,
     out: TextIO,
     hostnames: Mapping[str, str] | None = None,
+    as_of: float | None = None,
 ) -> None:
-    """``findings`` as a table, a JSON document (``{"findings": [...]}``) or CSV."""
+    """``findings`` as a table, a JSON document (``{"findings": [...]}``) or CSV; how long
+    each has been open is counted up to ``as_of`` (the newest run)."""
     names = hostnames or {}
     write_rows(
         out,
         fmt,
         findings,
-        finding_columns(findings),
+        finding_columns(findings, as_of),
         name="findings",
         empty="no findings",
-        json_row=lambda f: finding_document(f, names),
+        json_row=lambda f: finding_document(f, names, as_of),
     )
 
 
-def write_finding(found: StoredFinding, out: TextIO, hostnames: Mapping[str, str]) -> None:
-    """One finding in full: lifecycle, effect, cause, evidence, hosts (by hostname).
+def write_finding(
+    found: StoredFinding,
+    out: TextIO,
+    hostnames: Mapping[str, str],
+    as_of: float | None = None,
+    history: FindingHistory | None = None,
+) -> None:
+    """One finding in full: lifecycle, effect, cause, evidence, hosts (by hostname), history.
 
     Apps, versions, hostnames and departments came from agents and admins: escaped.
     """
     out.write(f"{printable(found.key)}\n")
     out.write(f"  id           {finding_id(found.key)}\n")
     out.write(f"  app          {printable(found.app)} ({found.kind}; {printable(_scope(found))})\n")
-    out.write(f"  status       {found.status}")
-    out.write(f", resolved {when(found.resolved_at)}\n" if found.resolved_at else "\n")
+    out.write(f"  status       {_lifecycle(found, as_of)}\n")
     out.write(f"  effect       {found.direction} {_effect(found)} of the median load time\n")
     out.write(f"  cause        {_cause(found)}\n")
     out.write(f"  since        {when(found.since)}\n")
     out.write(
         f"  detected     first {when(found.first_detected_at)}, "
-        f"last {when(found.last_detected_at)}\n"
+        f"last {when(found.last_detected_at)}; by {_runs(found.runs_seen)}\n"
     )
     out.write(f"  departments  {printable(', '.join(found.departments)) or '-'}\n")
     hosts = [hostnames.get(host, host) for host in found.hosts]
@@ -346,6 +417,124 @@ def write_finding(found: StoredFinding, out: TextIO, hostnames: Mapping[str, str
             out.write(f"    {name:<7} {evidence[name]:.3g}\n")
     for name, value in sorted((evidence.get("detail") or {}).items()):
         out.write(f"    {printable(str(name))}: {printable(str(value))}\n")
+    if history is not None:
+        write_history(history, out)
+
+
+def _runs(count: int) -> str:
+    return f"{count} run" + ("" if count == 1 else "s")
+
+
+def _lifecycle(found: StoredFinding, as_of: float | None) -> str:
+    """The status, since when and for how long; whether the newest runs found an open one."""
+    held = duration(open_for(found, as_of))
+    if found.status == CANDIDATE:
+        text = "candidate: found, not confirmed yet"
+    elif found.status == RESOLVED:
+        text = f"resolved {when(found.resolved_at)}, after {held} open"
+    else:
+        text = f"open since {when(found.opened_at)} ({held})"
+    if found.reopen_count:
+        text += f"; reopened {found.reopen_count} time" + ("" if found.reopen_count == 1 else "s")
+    if found.missed_runs and found.status == OPEN:
+        text += f"; not found by the last {_runs(found.missed_runs)}"
+    return text
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryRow:
+    """A line of ``findings show``'s history: consecutive runs that found the finding with
+    the same figures (as shown), or a status change (``event``)."""
+
+    first: float
+    last: float
+    runs: int = 0
+    point: HistoryPoint | None = None
+    event: str = ""
+
+
+def history_rows(history: FindingHistory) -> list[HistoryRow]:
+    """``history`` as rows, oldest first: a run of points is one row while its figures (as
+    the table shows them) stay the same, the runs follow each other (no run missed it) and
+    no status change comes between; each status change is a row of its own.
+
+    A point and an event of the same run: the point first (the run found it, then opened it).
+    """
+    items: list[tuple[float, int, int, HistoryPoint | None, str]] = [
+        (p.detected_at, 0, i, p, "") for i, p in enumerate(history.points)
+    ] + [(e.at, 1, i, None, e.event) for i, e in enumerate(history.events)]
+    rows: list[HistoryRow] = []
+    previous: HistoryPoint | None = None
+    for at, _, _, point, event in sorted(items, key=lambda item: item[:3]):
+        if point is None:
+            rows.append(HistoryRow(at, at, event=event))
+            previous = None
+            continue
+        last = rows[-1] if rows else None
+        if (
+            last is not None
+            and last.point is not None
+            and previous is not None
+            and _figures(previous) == _figures(point)
+            and _follows(previous, point)
+        ):
+            rows[-1] = HistoryRow(last.first, at, last.runs + 1, point)
+        else:
+            rows.append(HistoryRow(at, at, 1, point))
+        previous = point
+    return rows
+
+
+def _figures(point: HistoryPoint) -> tuple[str, int, str]:
+    effect = point.effect
+    shown = (
+        f"{percent(effect.estimate, signed=True)} "
+        f"[{percent(effect.low, signed=True)}, {percent(effect.high, signed=True)}]"
+    )
+    return shown, point.hosts, _point_cause(point)
+
+
+def _follows(before: HistoryPoint, after: HistoryPoint) -> bool:
+    return before.run_id is not None and after.run_id == before.run_id + 1
+
+
+def _point_cause(point: HistoryPoint) -> str:
+    confidence = point.confidence
+    return point.cause + ("" if confidence != confidence else f" ({percent(confidence)})")
+
+
+_HISTORY_COLUMNS: list[Column[HistoryRow]] = [
+    Column("from", lambda r: None, lambda r: when(r.first)),
+    Column("to", lambda r: None, lambda r: when(r.last) if r.last != r.first else ""),
+    Column("what", lambda r: None, lambda r: r.event or "found"),
+    Column("runs", lambda r: None, lambda r: str(r.runs) if r.point else "", right=True),
+    Column("effect", lambda r: None, lambda r: _figures(r.point)[0] if r.point else ""),
+    Column("hosts", lambda r: None, lambda r: str(r.point.hosts) if r.point else "", right=True),
+    Column("cause", lambda r: None, lambda r: _point_cause(r.point) if r.point else ""),
+]
+
+
+def write_history(history: FindingHistory, out: TextIO) -> None:
+    """The ``history`` section of ``findings show``: the newest :data:`SHOWN_HISTORY` rows
+    of :func:`history_rows`, a table indented under the heading."""
+    rows = history_rows(history)
+    if not rows:
+        out.write("  history      -\n")
+        return
+    changes = len(history.events)
+    out.write(
+        f"  history      found by {_runs(len(history.points))}, {changes} status "
+        + ("change" if changes == 1 else "changes")
+    )
+    out.write(
+        f"; {len(rows) - SHOWN_HISTORY} earlier rows not shown (--format json has them)\n"
+        if len(rows) > SHOWN_HISTORY
+        else "\n"
+    )
+    table = io.StringIO()
+    write_table(table, rows[-SHOWN_HISTORY:], _HISTORY_COLUMNS)
+    for line in table.getvalue().splitlines():
+        out.write(f"    {line}\n")
 
 
 def _seconds(value: object) -> str:

@@ -1,23 +1,28 @@
 """The analysis' data: the columns one run reads, and the upkeep that keeps them small.
 
-Two interfaces, each a face of the same tables (launches, version spans, summaries and their
-rollups): :class:`FleetFrames` is what the analysis job reads; :class:`Upkeep` is what the
-rollup and retention jobs do to them. Their SQL implementations here own the engine, the
-transactions and the chunking; the statements are in :mod:`advisor.store.frames`,
-:mod:`advisor.store.rollup` and :mod:`advisor.store.retention`, run on the connection given.
+Two interfaces, each a face of the same tables (launches and their daily rollups, version
+spans, summaries and their rollups): :class:`FleetFrames` is what the analysis job reads;
+:class:`Upkeep` is what the rollup and retention jobs do to them. Their SQL implementations
+here own the engine, the transactions and the chunking; the statements are in
+:mod:`advisor.store.frames`, :mod:`advisor.store.launch_daily`, :mod:`advisor.store.rollup`
+and :mod:`advisor.store.retention`, run on the connection given.
 """
 
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
+import numpy as np
 import sqlalchemy as sa
 
 from advisor.analysis.frames import FleetData
-from advisor.store import frames, retention, rollup
+from advisor.store import frames, launch_daily, retention, rollup
 from advisor.store.engine import SQLITE_BEGIN_OPTION
+from advisor.store.launch_daily import DailyState, StoredRows
 from advisor.store.retention import RetentionPolicy
 from advisor.store.rollup import Backlog, RollupResult
 
@@ -27,13 +32,27 @@ _Done = TypeVar("_Done")
 class FleetFrames(Protocol):
     """The fleet as columns for one analysis run.
 
-    Contract: :meth:`load` returns the launches (outcome ``ok``, with a duration) and version
-    changes of the ``days`` days up to ``now`` (Unix seconds) and the daily pressure of the
-    UTC days that window touches, each summary counted once whether rolled up or not. Every
-    enrolled host is in its host table; launches of unknown hosts are kept (under a host with
-    an empty department) and ``notes`` says what was left out. The same stored data gives the
-    same frames whatever order the database returns rows in. It writes nothing; ``days`` of 0
-    or less raises ValueError.
+    Contract: :meth:`load` returns, for the ``days`` days up to ``now`` (Unix seconds):
+
+    - ``daily``: the daily launch rows (advisor.analysis.daily.DailyLaunches) of every UTC
+      day the window touches, whole days, from the first day that retention keeps daily rows
+      of: each row as ``daily_launches`` computes it from the successful launches (outcome
+      ``ok``, a positive duration) stored for its host-day, rolled up or not. Exceptions: a
+      host-day whose raw launches retention had started deleting when they were recomputed
+      keeps the rows computed before (so a batch not rolled up yet for such a day is left
+      out, with a note, as the rollup will leave it); and figures agree with a fresh
+      computation to daily_launches' packing precision (about 1e-12), not bit for bit.
+      Loading before a rollup and after it gives the same rows.
+    - ``launches``: without rows (hosts, apps and versions as ``daily``'s), unless the
+      implementation was asked for raw launches: then the launches (outcome ``ok``, with a
+      duration) started in ``[now - days * 86400, now]``, as reported.
+    - ``changes``: the version changes of the window; ``pressure``: the daily pressure of the
+      UTC days the window touches, each summary counted once whether rolled up or not.
+
+    Every enrolled host is in the host table, then the unknown hosts that have launches (by
+    id, with an empty department); ``notes`` says what was left out. The same stored data
+    gives the same frames whatever order the database returns rows in, and whatever was
+    loaded before. It writes nothing; ``days`` of 0 or less raises ValueError.
     """
 
     def load(self, *, now: float, days: int = 90) -> FleetData: ...
@@ -52,6 +71,12 @@ class Upkeep(Protocol):
     rollup), ``policy.chunk_rows`` rows per transaction with ``between_chunks`` as for
     :meth:`roll_up`, and returns the rows deleted per table (every table of
     :data:`advisor.store.retention.TABLES`, 0 included).
+
+    Launches: :meth:`roll_up` also recomputes the daily launch rows of every host-day the
+    batches' successful launches fall on, from all raw launches of that host-day, in the same
+    transaction (:mod:`advisor.store.launch_daily`); a host-day on a day whose raw launches
+    retention has started deleting is left as it was and counted in
+    ``RollupResult.launch_days_late``. Recomputing again changes no row.
     """
 
     def roll_up(
@@ -77,14 +102,80 @@ class Upkeep(Protocol):
 
 
 class SqlFleetFrames:
-    """:class:`FleetFrames` read from ``engine``."""
+    """:class:`FleetFrames` read from ``engine``, in one snapshot (REPEATABLE READ on
+    PostgreSQL; a SQLite read transaction is one).
 
-    def __init__(self, engine: sa.Engine) -> None:
+    ``raw_launches`` also loads the raw launches into ``launches`` (the analysis reads them
+    until it reads ``daily``). ``incremental`` keeps the daily rows of the last load in
+    memory (from its window's first day on) and fetches only the rows changed since, by
+    their change sequence (:mod:`advisor.store.launch_daily`): host-days rewritten since
+    replace the kept ones, days retention has passed are dropped, and a window reaching
+    further back than the kept one, or a database whose sequence went back, loads afresh.
+    It saves re-reading every row each run at the price of keeping them between runs.
+    """
+
+    def __init__(
+        self, engine: sa.Engine, *, raw_launches: bool = True, incremental: bool = False
+    ) -> None:
         self._engine = engine
+        self._raw_launches = raw_launches
+        self._incremental = incremental
+        self._kept: _KeptRows | None = None
+        self._lock = threading.Lock()
 
     def load(self, *, now: float, days: int = 90) -> FleetData:
-        with self._engine.connect() as conn:
-            return frames.read_fleet_data(conn, now=now, days=days)
+        first_day, _ = frames.window_days(now, days)
+        with self._lock, self._engine.connect() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execution_options(isolation_level="REPEATABLE READ")
+            state = launch_daily.read_state(conn)
+            stored = self._stored(conn, state, first_day) if self._incremental else None
+            return frames.read_fleet_data(
+                conn,
+                now=now,
+                days=days,
+                state=state,
+                stored=stored,
+                raw_launches=self._raw_launches,
+            )
+
+    def _stored(self, conn: sa.Connection, state: DailyState, first_day: int) -> StoredRows:
+        """The stored daily rows from ``first_day`` on (every later day), from the kept
+        rows and what changed since when that is exact, else read afresh."""
+        from_day = max(first_day, state.kept_from_day)
+        kept = self._kept
+        if kept is None or from_day < kept.from_day or state.sequence < kept.sequence:
+            rows = launch_daily.read_rows(conn, from_day=from_day)
+        else:
+            rows = kept.rows.take(kept.rows.day >= from_day)
+            if state.sequence > kept.sequence:
+                changed = launch_daily.read_rows(
+                    conn, from_day=from_day, after_sequence=kept.sequence
+                )
+                rows = StoredRows.concat([_without_host_days_of(rows, changed), changed])
+        self._kept = _KeptRows(from_day=from_day, sequence=state.sequence, rows=rows)
+        return rows
+
+
+@dataclass(frozen=True)
+class _KeptRows:
+    """The daily rows of an incremental load: days from ``from_day`` on, as of ``sequence``."""
+
+    from_day: int
+    sequence: int
+    rows: StoredRows
+
+
+def _without_host_days_of(rows: StoredRows, changed: StoredRows) -> StoredRows:
+    """``rows`` without the host-days ``changed`` has rows of (a rewritten host-day's rows are
+    all in ``changed``, and a rewrite never removes a group: launch_daily's docstring)."""
+    if len(rows) == 0 or len(changed) == 0:
+        return rows
+    first = int(min(rows.day.min(), changed.day.min()))
+    span = int(max(rows.day.max(), changed.day.max())) - first + 1
+    keys = changed.host.astype(np.int64) * span + (changed.day - first)
+    row_keys = rows.host.astype(np.int64) * span + (rows.day - first)
+    return rows.take(~np.isin(row_keys, keys))
 
 
 class SqlUpkeep:
@@ -124,6 +215,12 @@ class SqlUpkeep:
         between_chunks: Callable[[], None] | None = None,
     ) -> dict[str, int]:
         deleted = dict.fromkeys(retention.TABLES, 0)
+        raw_from_day, kept_from_day = retention.launch_horizons(policy, now)
+        with self._writer.begin() as conn:
+            # Committed before any delete: recomputation stops short of what goes.
+            launch_daily.raise_horizons(
+                conn, raw_from_day=raw_from_day, kept_from_day=kept_from_day
+            )
         for table, condition in retention.deletable(policy, now):
             chunk = functools.partial(self._delete_chunk, table, condition, policy.chunk_rows)
             deleted[table.name] = sum(_chunks(chunk, int, policy.chunk_rows, between_chunks))

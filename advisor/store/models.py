@@ -212,6 +212,9 @@ class LaunchRow(Base):
     __table_args__ = (
         sa.Index(None, "app", "started_at"),
         sa.Index(None, "host_id", "app", "started_at"),
+        # The rollup (and a load, for batches not rolled up yet) finds the host-days a batch's
+        # launches touch (advisor.store.launch_daily).
+        sa.Index(None, "batch_id"),
     )
 
     id: Mapped[int] = mapped_column(RowId, primary_key=True, autoincrement=True)
@@ -242,6 +245,98 @@ class LaunchCountRow(Base):
     day: Mapped[str] = mapped_column(sa.String, primary_key=True)
     method: Mapped[str] = mapped_column(sa.String, primary_key=True)
     count: Mapped[int] = mapped_column(sa.BigInteger)
+
+
+# -- daily launch rollups (advisor.store.launch_daily) ---------------------------------------
+#
+# Host ids, app names and versions are long strings repeated in millions of rows; in the daily
+# rows they are small integer codes into a dictionary table each. A row is then nothing but
+# fixed-width numbers, which PostgreSQL's binary COPY hands over as one buffer numpy reads in
+# one call (advisor.store.launch_daily), and which are a fifth of the size on disk. The codes
+# are the database's own: the loader maps them to the frames' codes by name.
+
+
+class _LaunchName:
+    """A dictionary table: ``code`` is the integer the daily rows store for ``name``."""
+
+    code: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(sa.String, unique=True)
+
+
+class LaunchDailyHost(_LaunchName, Base):
+    """Host ids of :class:`LaunchDailyRow` (no foreign key to ``hosts``: launches of hosts
+    unknown there are analysed too)."""
+
+    __tablename__ = "launch_daily_hosts"
+
+
+class LaunchDailyApp(_LaunchName, Base):
+    """App names of :class:`LaunchDailyRow`."""
+
+    __tablename__ = "launch_daily_apps"
+
+
+class LaunchDailyVersion(_LaunchName, Base):
+    """Versions of :class:`LaunchDailyRow`; the unknown version is ``''``."""
+
+    __tablename__ = "launch_daily_versions"
+
+
+class LaunchDailyRow(Base):
+    """The successful launches of one host, app, version and start kind on one UTC day.
+
+    Exactly the figures of advisor.analysis.daily.DailyLaunches (the one definition): count,
+    and quantiles, mean and sample variance of the log load times. ``day`` is the UTC day
+    number ``floor(started_at / 86400)``; ``cold`` is False for a warm or unknown start.
+    A host-day's rows are recomputed together from its raw launches and replaced in one
+    transaction; ``sequence`` is the change sequence of that transaction
+    (:class:`LaunchDailyState`), which incremental loads read changes by. The key leads with
+    ``(host, day)``, the unit of recomputation. ``host``, ``app`` and ``version`` are codes
+    of the dictionary tables above, without foreign keys: rows are written only by
+    advisor.store.launch_daily, which takes the codes from those tables, and the check would
+    cost every rewrite (millions of rows a day at fleet scale) three lookups a row.
+    """
+
+    __tablename__ = "launch_daily"
+    __table_args__ = (
+        # Loads select a window of days; retention deletes old days.
+        sa.Index(None, "day"),
+        sa.Index(None, "sequence"),
+    )
+
+    host: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    day: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    app: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    version: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    cold: Mapped[bool] = mapped_column(sa.Boolean, primary_key=True)
+    count: Mapped[int] = mapped_column(sa.Integer)
+    median: Mapped[float] = mapped_column(sa.Double)
+    p10: Mapped[float] = mapped_column(sa.Double)
+    p25: Mapped[float] = mapped_column(sa.Double)
+    p75: Mapped[float] = mapped_column(sa.Double)
+    p90: Mapped[float] = mapped_column(sa.Double)
+    log_mean: Mapped[float] = mapped_column(sa.Double)
+    log_var: Mapped[float] = mapped_column(sa.Double)
+    sequence: Mapped[int] = mapped_column(sa.BigInteger)
+
+
+class LaunchDailyState(Base):
+    """One row (``id`` 1): the daily launch rollups' change sequence and horizons.
+
+    ``sequence`` is the last change sequence handed out: a transaction that rewrites daily
+    rows takes the next one by updating this row, and holds the row's lock until it commits,
+    so sequences become visible in the order they were taken. ``raw_from_day`` is the first
+    UTC day whose raw launches retention has not touched: only days from it on are recomputed.
+    ``kept_from_day`` is the first day whose daily rows retention keeps. A missing row reads
+    as ``(0, 0, 0)``.
+    """
+
+    __tablename__ = "launch_daily_state"
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=False)
+    sequence: Mapped[int] = mapped_column(sa.BigInteger)
+    raw_from_day: Mapped[int] = mapped_column(sa.Integer)
+    kept_from_day: Mapped[int] = mapped_column(sa.Integer)
 
 
 class CurrentPackage(Base):
@@ -511,9 +606,11 @@ class ApiToken(Base):
 class FindingRow(Base):
     """One finding, by its stable key (advisor.analysis.findings.finding_key), across runs.
 
-    ``status`` is ``open`` while the runs keep finding it and ``resolved`` (with
-    ``resolved_at``) after the first run that does not; a later run that finds it again
-    reopens it. Figures a database cannot hold (NaN) are NULL.
+    ``status`` is ``candidate``, ``open`` or ``resolved`` as advisor.analysis.stability
+    decides run after run; ``opened_at`` is when it last became open, ``runs_seen`` how many
+    runs found it, ``missed_runs`` how many runs since the last that did, ``reopen_count``
+    how often it was reopened. Its figures are the latest run's that found it; figures a
+    database cannot hold (NaN) are NULL.
     """
 
     __tablename__ = "findings"
@@ -538,6 +635,10 @@ class FindingRow(Base):
     departments: Mapped[list[str]] = mapped_column(JsonDocument)
     evidence: Mapped[dict[str, Any]] = mapped_column(JsonDocument)
     last_run_id: Mapped[int | None] = mapped_column(RowId)
+    opened_at: Mapped[float | None] = mapped_column(sa.Double)
+    runs_seen: Mapped[int] = mapped_column(sa.Integer, server_default=sa.text("0"))
+    missed_runs: Mapped[int] = mapped_column(sa.Integer, server_default=sa.text("0"))
+    reopen_count: Mapped[int] = mapped_column(sa.Integer, server_default=sa.text("0"))
 
 
 class AnalysisRunRow(Base):
@@ -557,6 +658,9 @@ class AnalysisRunRow(Base):
     findings_resolved: Mapped[int] = mapped_column(sa.Integer)
     findings_open: Mapped[int] = mapped_column(sa.Integer)
     notes: Mapped[list[str]] = mapped_column(JsonDocument)
+    # Found but not (re)confirmed yet; open but not found by this run (not resolved yet).
+    findings_pending: Mapped[int] = mapped_column(sa.Integer, server_default=sa.text("0"))
+    findings_missing: Mapped[int] = mapped_column(sa.Integer, server_default=sa.text("0"))
 
 
 def table_of(model: type[Base]) -> sa.Table:
@@ -576,3 +680,50 @@ LAUNCHES = table_of(LaunchRow)
 CURRENT_PACKAGES = table_of(CurrentPackage)
 UPGRADABLE = table_of(UpgradablePackageRow)
 SPANS = table_of(VersionSpanRow)
+
+
+# -- the history of findings (advisor.store.findings) --------------------------------------
+
+
+class FindingHistoryRow(Base):
+    """One run's figures for a finding it found: the finding's effect over time.
+
+    Deleted with its finding, and after ``advisor.store.findings.HISTORY_DAYS``.
+    """
+
+    __tablename__ = "finding_history"
+    __table_args__ = (
+        sa.Index(None, "finding_key", "detected_at"),
+        sa.Index(None, "run_id"),
+        sa.Index(None, "detected_at"),
+    )
+
+    id: Mapped[int] = mapped_column(RowId, primary_key=True, autoincrement=True)
+    finding_key: Mapped[str] = mapped_column(
+        sa.Text, sa.ForeignKey("findings.key", ondelete="CASCADE")
+    )
+    run_id: Mapped[int | None] = mapped_column(RowId)
+    detected_at: Mapped[float] = mapped_column(sa.Double)
+    effect_estimate: Mapped[float | None] = mapped_column(sa.Double)
+    effect_low: Mapped[float | None] = mapped_column(sa.Double)
+    effect_high: Mapped[float | None] = mapped_column(sa.Double)
+    q_value: Mapped[float | None] = mapped_column(sa.Double)
+    host_count: Mapped[int] = mapped_column(sa.Integer)
+    cause: Mapped[str] = mapped_column(sa.String)
+    confidence: Mapped[float | None] = mapped_column(sa.Double)
+
+
+class FindingEventRow(Base):
+    """A change of a finding's status: ``opened``, ``resolved`` or ``reopened``, at ``at``
+    (the ``now`` of the run that made it; ``run_id`` None for those migration 0007 wrote)."""
+
+    __tablename__ = "finding_events"
+    __table_args__ = (sa.Index(None, "finding_key", "at"),)
+
+    id: Mapped[int] = mapped_column(RowId, primary_key=True, autoincrement=True)
+    finding_key: Mapped[str] = mapped_column(
+        sa.Text, sa.ForeignKey("findings.key", ondelete="CASCADE")
+    )
+    run_id: Mapped[int | None] = mapped_column(RowId)
+    at: Mapped[float] = mapped_column(sa.Double)
+    event: Mapped[str] = mapped_column(sa.String)

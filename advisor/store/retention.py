@@ -11,9 +11,16 @@ metric_rollups_      ``bucket_start`` is more than ``hourly_days`` old          
 hourly
 metric_rollups_      ``bucket_start`` is more than ``daily_days`` old                    730 days
 daily
+launch_daily         its UTC day started more than ``launch_daily_days`` ago             730 days
 batches              received more than ``batches_days`` ago, rolled up, and its raw     30 days
                      summaries are past their own retention
 ===================  =================================================================  =======
+
+The daily launch rollups are what the analysis reads, so ``launch_daily_days`` is what bounds
+its window (``[analysis] window_days``), not ``launches_days``. Before deleting, retention
+raises the daily launch rollups' horizons (:func:`advisor.store.launch_daily.raise_horizons`,
+committed first): from then on a late batch no longer recomputes a day whose raw launches are
+being deleted (it would lose the deleted ones), nor a day whose rollups are gone.
 
 A ``*_days`` of 0 keeps that table forever. Batch rows are the idempotency records: while one
 exists, a retry of that batch is acknowledged without storing it twice. Agents retry within
@@ -32,6 +39,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from advisor.store.launch_daily import LAUNCH_DAILY, first_whole_day
 from advisor.store.models import BATCHES, DAILY, HOURLY, LAUNCHES, SUMMARIES
 
 DAY = 86400.0
@@ -41,6 +49,7 @@ TABLES = (
     "metric_summaries",
     "metric_rollups_hourly",
     "metric_rollups_daily",
+    "launch_daily",
     "batches",
 )
 """Every table retention deletes from, in the order it does (summaries before their batches)."""
@@ -54,11 +63,18 @@ class RetentionPolicy:
     summaries_days: int = 14
     hourly_days: int = 90
     daily_days: int = 730
+    launch_daily_days: int = 730
     batches_days: int = 30
     chunk_rows: int = 5000
 
     def __post_init__(self) -> None:
-        for name in ("launches_days", "summaries_days", "hourly_days", "daily_days"):
+        for name in (
+            "launches_days",
+            "summaries_days",
+            "hourly_days",
+            "daily_days",
+            "launch_daily_days",
+        ):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be 0 (forever) or more, not {getattr(self, name)}")
         if self.batches_days < 0:
@@ -74,6 +90,18 @@ def cutoff(now: float, days: int) -> float | None:
     (913600.0, None)
     """
     return None if days == 0 else now - days * DAY
+
+
+def launch_horizons(policy: RetentionPolicy, now: float) -> tuple[int | None, int | None]:
+    """``(raw_from_day, kept_from_day)`` of the daily launch rollups after retention at
+    ``now``: the first UTC day it leaves whole of the raw launches, and of the daily rows
+    (None: kept forever)."""
+    raw = cutoff(now, policy.launches_days)
+    kept = cutoff(now, policy.launch_daily_days)
+    return (
+        None if raw is None else first_whole_day(raw),
+        None if kept is None else first_whole_day(kept),
+    )
 
 
 def deletable(policy: RetentionPolicy, now: float) -> list[tuple[sa.Table, sa.ColumnElement[bool]]]:
@@ -98,6 +126,9 @@ def deletable(policy: RetentionPolicy, now: float) -> list[tuple[sa.Table, sa.Co
         old = cutoff(now, days)
         if old is not None:
             found.append((table, table.c.bucket_start < old))
+    _, kept_from_day = launch_horizons(policy, now)
+    if kept_from_day is not None:
+        found.append((LAUNCH_DAILY, LAUNCH_DAILY.c.day < kept_from_day))
     batches = cutoff(now, policy.batches_days)
     if batches is not None:
         conditions = [BATCHES.c.received_at < batches, BATCHES.c.rolled_up_at.is_not(None)]

@@ -26,6 +26,12 @@ per-interval ones); merging in any order or by hour then day gives the same valu
 The bucket that contains ``now`` is partial: it holds what has arrived so far and grows until
 the hour (day) is over. Late batches can still change a finished bucket; ``updated_at`` says
 when one last changed. Readers that want finished buckets only use :func:`complete_before`.
+
+Launches: in the same transaction, the (host, UTC day) pairs the chunk's successful launches
+fall on are recomputed from their raw launches into the daily launch rollups
+(:func:`advisor.store.launch_daily.recompute`: quantiles do not merge, so a host-day is
+rewritten whole, not added to). Days whose raw launches retention has started deleting are
+left as they were and counted in ``launch_days_late``.
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from advisor.store import launch_daily
 from advisor.store.models import BATCHES, DAILY, HOURLY, SUMMARIES
 
 HOUR = 3600.0
@@ -71,12 +78,17 @@ class Stats:
 
 @dataclass(frozen=True, slots=True)
 class RollupResult:
-    """What a rollup did: batches marked, summaries merged, rollup rows written."""
+    """What a rollup did: batches marked, summaries merged, rollup rows written; host-days of
+    launches recomputed, daily launch rows written, and host-days left as they were because
+    retention has deleted raw launches of their day (a late batch's)."""
 
     batches: int = 0
     summaries: int = 0
     hourly_rows: int = 0
     daily_rows: int = 0
+    launch_days: int = 0
+    launch_daily_rows: int = 0
+    launch_days_late: int = 0
 
     def __add__(self, other: RollupResult) -> RollupResult:
         return RollupResult(
@@ -84,6 +96,9 @@ class RollupResult:
             summaries=self.summaries + other.summaries,
             hourly_rows=self.hourly_rows + other.hourly_rows,
             daily_rows=self.daily_rows + other.daily_rows,
+            launch_days=self.launch_days + other.launch_days,
+            launch_daily_rows=self.launch_daily_rows + other.launch_daily_rows,
+            launch_days_late=self.launch_days_late + other.launch_days_late,
         )
 
 
@@ -213,13 +228,20 @@ def roll_up_chunk(
     daily = aggregate(rows, DAY)
     _upsert(conn, HOURLY, hourly, now)
     _upsert(conn, DAILY, daily, now)
+    launches = launch_daily.recompute(conn, launch_daily.batch_host_days(conn, batch_keys))
     conn.execute(
         BATCHES.update()
         .where(sa.tuple_(BATCHES.c.host_id, BATCHES.c.batch_id).in_(batch_keys))
         .values(rolled_up_at=now)
     )
     return RollupResult(
-        batches=len(batch_keys), summaries=len(rows), hourly_rows=len(hourly), daily_rows=len(daily)
+        batches=len(batch_keys),
+        summaries=len(rows),
+        hourly_rows=len(hourly),
+        daily_rows=len(daily),
+        launch_days=launches.host_days,
+        launch_daily_rows=launches.rows,
+        launch_days_late=launches.late,
     )
 
 

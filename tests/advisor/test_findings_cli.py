@@ -12,15 +12,16 @@ import pytest
 import sqlalchemy as sa
 
 import advisor.analysis.fleet
-from advisor.analysis.findings import Finding
+from advisor.analysis.findings import Effect, Finding
 from advisor.analysis.frames import FleetData
 from advisor.cli import main
+from advisor.cli.findings import SHOWN_HISTORY, history_rows, write_history
 from advisor.cli.ids import finding_id
-from advisor.store.findings import SqlFindings
+from advisor.store.findings import FindingHistory, HistoryPoint, SqlFindings, StatusEvent
 from advisor.store.job_state import SqlJobLeases
 from advisor.store.sql import SqlStore
 from advisor.text import printable
-from tests.advisor.store.findingsdata import T0, finding
+from tests.advisor.store.findingsdata import T0, finding, record_runs, slower_again, weak
 from tests.advisor.store.fleetbatches import DAY, DAY0
 from tests.advisor.store.fleetbatches import write_fleet as write_small_fleet
 
@@ -35,12 +36,19 @@ FIREFOX = finding(
     hosts=tuple(f"hr-{i:02d}" for i in range(25)),
 )
 WRITER = finding("trend", "writer", {}, cause="unknown", effect=0.9)
+GIMP = weak(finding("trend", "gimp", {}, cause="unknown", effect=0.3))
 
 
 @pytest.fixture
 def recorded(engine: sa.Engine) -> None:
-    SqlFindings(engine).record_run([LIBREOFFICE, FIREFOX, WRITER], now=T0)
-    SqlFindings(engine).record_run([LIBREOFFICE, FIREFOX], now=T0 + 3600)
+    """Four runs two days apart from T0: LIBREOFFICE and FIREFOX in all (LIBREOFFICE 40 %
+    slower in the second), WRITER in the first only (resolved by the fourth), GIMP on weak
+    evidence in the fourth (a candidate)."""
+    both = [LIBREOFFICE, FIREFOX]
+    record_runs(
+        SqlFindings(engine),
+        [[*both, WRITER], [slower_again(LIBREOFFICE, 0.4), FIREFOX], both, [*both, GIMP]],
+    )
 
 
 def run(capsys: pytest.CaptureFixture[str], database_url: str, *args: str) -> tuple[int, str, str]:
@@ -57,11 +65,13 @@ def test_findings_list_shows_the_open_ones_largest_effect_first(
     assert code == 0
     header, first, second = out.splitlines()
     assert header.split()[:5] == ["ID", "STATUS", "KIND", "APP", "EFFECT"]
+    assert "  OPEN FOR  RUNS  MISSED  HOSTS  " in header
     assert first.split()[:4] == [finding_id(FIREFOX.key)[:8], "open", "pressure", "firefox"]
     assert "+40% [+35%, +45%]" in first
     assert "memory (90%)" in first
     assert first.endswith("department=hr")
-    assert "   25  " in first
+    # Open 6 days as of the newest run, found by its 4 runs, none missed, 25 hosts.
+    assert "  6 d          4       -     25  " in first
     assert second.split()[0] == finding_id(LIBREOFFICE.key)[:8]
 
 
@@ -78,22 +88,41 @@ def test_findings_list_filters_and_writes_csv(
         ("firefox", "open"),
         ("libreoffice", "open"),
         ("writer", "resolved"),
+        ("gimp", "candidate"),
     ]
-    assert rows[2]["resolved_at"] == "2025-11-24T17:00:00Z"
+    assert rows[2]["resolved_at"] == "2025-11-30T16:00:00Z"
     assert rows[2]["id"] == finding_id(WRITER.key)
+    assert (rows[2]["opened_at"], rows[2]["open_for_seconds"]) == (
+        "2025-11-24T16:00:00Z",
+        "518400.0",
+    )
+    assert (rows[2]["runs_seen"], rows[2]["missed_runs"], rows[2]["reopen_count"]) == (
+        "1",
+        "3",
+        "0",
+    )
+    assert (rows[3]["opened_at"], rows[3]["open_for_seconds"]) == ("", "")
     assert rows[1]["scope"] == '{"from_version": "7.5.9", "version": "7.6.4"}'
     assert (rows[1]["effect"], rows[1]["hosts"], rows[1]["departments"]) == ("0.25", "2", "finance")
 
     _, resolved, _ = run(capsys, database_url, "findings", "list", "--status", "resolved")
+    _, candidates, _ = run(capsys, database_url, "findings", "list", "--status", "candidate")
     _, libreoffice, _ = run(
         capsys, database_url, "findings", "list", "--app", "libreoffice", "--format", "json"
     )
     _, none, _ = run(capsys, database_url, "findings", "list", "--department", "sales")
 
     assert [line.split()[3] for line in resolved.splitlines()[1:]] == ["writer"]
+    assert [line.split()[3] for line in candidates.splitlines()[1:]] == ["gimp"]
     (listed,) = json.loads(libreoffice)["findings"]
     assert (listed["key"], listed["id"]) == (LIBREOFFICE.key, finding_id(LIBREOFFICE.key))
     assert listed["since"].endswith("Z")
+    assert (listed["opened_at"], listed["open_for_seconds"], listed["runs_seen"]) == (
+        "2025-11-24T16:00:00Z",
+        6 * 86400.0,
+        4,
+    )
+    assert "history" not in listed
     assert none.split()[0] == "ID"
     assert len(none.splitlines()) == 1
 
@@ -106,12 +135,67 @@ def test_findings_show_prints_the_evidence_and_the_first_hosts(
     assert code == 0
     assert out.splitlines()[0] == FIREFOX.key
     assert "  cause        memory (90%)\n" in out
-    assert "  detected     first 2025-11-24T16:00:00Z, last 2025-11-24T17:00:00Z\n" in out
+    assert "  status       open since 2025-11-24T16:00:00Z (6 d)\n" in out
+    assert (
+        "  detected     first 2025-11-24T16:00:00Z, last 2025-11-30T16:00:00Z; by 4 runs\n"
+    ) in out
     assert "    before  120 launches, p10 1.5 s, median 2.0 s, p90 3.0 s\n" in out
     assert "hr-19 ... and 5 more\n" in out
     _, as_json, _ = run(capsys, database_url, "findings", "show", FIREFOX.key, "--format", "json")
     assert json.loads(as_json)["hosts"][-1] == "hr-24"
     assert json.loads(as_json)["hostnames"][-1] == "hr-24"  # not enrolled: the id stands in
+
+
+def test_findings_show_prints_the_history_effect_over_time_and_status_changes(
+    database_url: str, recorded: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(capsys, database_url, "findings", "show", LIBREOFFICE.key)
+    _, resolved, _ = run(capsys, database_url, "findings", "show", WRITER.key)
+
+    assert code == 0
+    history = out[out.index("  history  ") :].splitlines()
+    assert history == [
+        "  history      found by 4 runs, 1 status change",
+        "    FROM                  TO                    WHAT    RUNS  EFFECT             HOSTS"
+        "  CAUSE",
+        "    2025-11-24T16:00:00Z                        found      1  +25% [+20%, +30%]      2"
+        "  version (90%)",
+        "    2025-11-24T16:00:00Z                        opened",
+        "    2025-11-26T16:00:00Z                        found      1  +40% [+30%, +50%]      2"
+        "  version (90%)",
+        "    2025-11-28T16:00:00Z  2025-11-30T16:00:00Z  found      2  +25% [+20%, +30%]      2"
+        "  version (90%)",
+    ]
+    assert "  status       resolved 2025-11-30T16:00:00Z, after 6 d open\n" in resolved
+    assert resolved.splitlines()[-1].split() == ["2025-11-30T16:00:00Z", "resolved"]
+
+
+def test_findings_show_as_json_includes_the_history(
+    database_url: str, recorded: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(
+        capsys, database_url, "findings", "show", LIBREOFFICE.key, "--format", "json"
+    )
+
+    assert code == 0
+    document = json.loads(out)
+    history = document["history"]
+    assert [p["detected_at"] for p in history["points"]] == [
+        "2025-11-24T16:00:00Z",
+        "2025-11-26T16:00:00Z",
+        "2025-11-28T16:00:00Z",
+        "2025-11-30T16:00:00Z",
+    ]
+    assert history["points"][1]["effect"]["estimate"] == 0.4
+    assert (history["points"][1]["hosts"], history["points"][1]["q_value"]) == (2, None)
+    assert [(e["event"], e["at"]) for e in history["events"]] == [
+        ("opened", "2025-11-24T16:00:00Z")
+    ]
+    assert (document["status"], document["missed_runs"], document["reopen_count"]) == (
+        "open",
+        0,
+        0,
+    )
 
 
 def test_findings_show_takes_a_prefix_of_the_id_the_list_prints(
@@ -208,7 +292,16 @@ def test_the_help_explains_the_lifecycle(capsys: pytest.CaptureFixture[str]) -> 
     with pytest.raises(SystemExit):
         main(["findings", "--help"])
 
-    assert "resolved by the first run that does not" in capsys.readouterr().out
+    assert "resolved once missed by 3 runs in a row over at least 4 days" in " ".join(
+        capsys.readouterr().out.split()
+    )
+
+
+def test_the_list_offers_every_status_of_the_store(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["findings", "list", "--help"])
+
+    assert "{open,resolved,candidate,all}" in capsys.readouterr().out
 
 
 @pytest.fixture
@@ -241,6 +334,30 @@ def test_analyse_at_a_date_analyses_up_to_the_end_of_that_day_and_prints_a_summa
         "findings: 1 new, 0 updated, 0 reopened, 0 resolved; 1 open (1 version_change)"
     )
     assert lines[2] == "see them with `fleetsight-advisor findings list`"
+
+
+def test_analyse_says_what_waits_for_confirmation_and_what_is_open_but_not_found(
+    database_url: str,
+    engine: sa.Engine,
+    store: SqlStore,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    write_small_fleet(store)
+    SqlFindings(engine).record_run([WRITER], now=DAY0 + 5 * DAY)
+
+    def analyse(data: FleetData, *, now: float, params: object = None) -> list[Finding]:
+        return [GIMP]
+
+    monkeypatch.setattr(advisor.analysis.fleet, "analyse", analyse)
+
+    code, out, _ = run(capsys, database_url, "analyse", "--at", "2025-11-29", "--window-days", "7")
+
+    assert code == 0
+    assert out.splitlines()[1] == (
+        "findings: 0 new, 0 updated, 0 reopened, 0 resolved; 1 open (1 trend); "
+        "1 awaiting confirmation; 1 open not found this run"
+    )
 
 
 def test_jobs_run_analysis_runs_it_like_the_scheduled_job(
@@ -279,3 +396,62 @@ def test_a_failed_analysis_exits_1_with_the_reason(
 
     assert (code, out) == (1, "")
     assert err == "fleetsight-advisor: analysis failure: ValueError: no cells\n"
+
+
+def point(run_id: int | None, effect: float = 0.25, hosts: int = 2) -> HistoryPoint:
+    at = T0 + (run_id or 0) * 86400.0
+    return HistoryPoint(
+        at, run_id, Effect(effect, effect - 0.05, effect + 0.05), 0.01, hosts, "cpu", 0.8
+    )
+
+
+def test_history_rows_join_runs_that_follow_each_other_with_the_same_figures() -> None:
+    history = FindingHistory(
+        points=(
+            point(1),
+            point(2),
+            point(3, effect=0.251),  # the same as shown: +25%
+            point(5),  # run 4 missed it
+            point(6, hosts=3),
+            point(7, hosts=3),
+            point(8, hosts=3),
+        ),
+        events=(
+            StatusEvent(T0 + 2 * 86400.0, "opened", 2),
+            StatusEvent(T0 + 11 * 86400.0, "resolved", 11),
+        ),
+    )
+
+    rows = history_rows(history)
+
+    assert [
+        (r.event or "found", r.runs, (r.first - T0) / 86400, (r.last - T0) / 86400) for r in rows
+    ] == [
+        ("found", 2, 1, 2),
+        ("opened", 0, 2, 2),  # after the point of its run: the run found it, then opened it
+        ("found", 1, 3, 3),
+        ("found", 1, 5, 5),
+        ("found", 3, 6, 8),
+        ("resolved", 0, 11, 11),
+    ]
+
+
+def test_history_points_a_migration_wrote_stand_alone() -> None:
+    rows = history_rows(FindingHistory(points=(point(None), point(None))))
+
+    assert [r.runs for r in rows] == [1, 1]
+
+
+def test_a_long_history_shows_its_newest_rows_and_says_how_many_are_left_out() -> None:
+    history = FindingHistory(points=tuple(point(2 * i, effect=0.2 + i / 100) for i in range(60)))
+    out = io.StringIO()
+
+    write_history(history, out)
+
+    lines = out.getvalue().splitlines()
+    assert lines[0] == (
+        "  history      found by 60 runs, 0 status changes; "
+        f"{60 - SHOWN_HISTORY} earlier rows not shown (--format json has them)"
+    )
+    assert len(lines) == 2 + SHOWN_HISTORY
+    assert "+79% [+74%, +84%]" in lines[-1]

@@ -16,7 +16,7 @@ from advisor.store.api_tokens import SqlApiTokens
 from advisor.store.findings import SqlFindings
 from advisor.store.sql import SqlStore
 from tests.advisor.api.admin_routes import admin_routes
-from tests.advisor.store.findingsdata import T0, finding
+from tests.advisor.store.findingsdata import DAY, T0, WEAK_Q, finding, record_runs, weak
 
 with warnings.catch_warnings():
     # Starlette 1.x would rather its TestClient ran on httpx2; this project is on httpx.
@@ -33,13 +33,14 @@ FIREFOX = finding(
     departments=("hr/it",),
 )
 WRITER = finding("trend", "writer", {}, cause="unknown", effect=0.9)
+GIMP = weak(finding("trend", "gimp", {}, cause="unknown", effect=0.3))
 
 
 @pytest.fixture
 def client(store: SqlStore) -> Iterator[TestClient]:
-    findings = SqlFindings(store.engine)
-    findings.record_run([LIBREOFFICE, FIREFOX, WRITER], now=T0)
-    findings.record_run([LIBREOFFICE, FIREFOX], now=T0 + 3600)
+    """Four runs two days apart: WRITER resolved by the fourth, GIMP a candidate in it."""
+    both = [LIBREOFFICE, FIREFOX]
+    record_runs(SqlFindings(store.engine), [[*both, WRITER], both, both, [*both, GIMP]])
     app = create_app(
         store,
         ApiSettings(),
@@ -90,17 +91,21 @@ def test_the_list_shows_open_findings_largest_effect_first(
     first = body["findings"][0]
     assert first["status"] == "open"
     assert first["effect"] == {"estimate": 0.25, "low": 0.2, "high": 0.3}
-    assert (first["first_detected_at"], first["last_detected_at"]) == (T0, T0 + 3600)
+    assert (first["first_detected_at"], first["last_detected_at"]) == (T0, T0 + 6 * DAY)
+    assert (first["opened_at"], first["runs_seen"], first["missed_runs"]) == (T0, 4, 0)
+    assert first["reopen_count"] == 0
     assert first["evidence"]["after"]["count"] == 80
+    assert "history" not in first
 
 
 @pytest.mark.parametrize(
     ("query", "apps"),
     [
-        ("status=all", ["libreoffice", "firefox", "writer"]),
+        ("status=all", ["libreoffice", "firefox", "writer", "gimp"]),
         ("status=resolved", ["writer"]),
+        ("status=candidate", ["gimp"]),
         ("app=firefox", ["firefox"]),
-        ("kind=trend&status=all", ["writer"]),
+        ("kind=trend&status=all", ["writer", "gimp"]),
         ("cause=memory", ["firefox"]),
         ("department=hr/it", ["firefox"]),
         ("status=all&limit=1", ["libreoffice"]),
@@ -138,6 +143,35 @@ def test_one_finding_by_its_encoded_key_and_404_for_an_unknown_one(
     assert found.status_code == 200
     assert found.json()["key"] == FIREFOX.key == "pressure|firefox|department=hr/it"
     assert found.json()["cause"] == "memory"
-    assert (resolved.json()["status"], resolved.json()["resolved_at"]) == ("resolved", T0 + 3600)
+    assert (resolved.json()["status"], resolved.json()["resolved_at"]) == (
+        "resolved",
+        T0 + 6 * DAY,
+    )
     assert missing.status_code == 404
     assert "trend|nothing" in missing.json()["detail"]
+
+
+def test_one_finding_comes_with_its_history(client: TestClient, admin: dict[str, str]) -> None:
+    writer = client.get(path_of(WRITER.key), headers=admin).json()
+    gimp = client.get(path_of(GIMP.key), headers=admin).json()
+
+    assert writer["history"]["events"] == [
+        {"at": T0, "event": "opened", "run_id": 1},
+        {"at": T0 + 6 * DAY, "event": "resolved", "run_id": 4},
+    ]
+    (point,) = writer["history"]["points"]
+    assert point.pop("effect") == pytest.approx({"estimate": 0.9, "low": 0.85, "high": 0.95})
+    assert point == {
+        "detected_at": T0,
+        "run_id": 1,
+        "q_value": None,
+        "hosts": 2,
+        "cause": "unknown",
+        "confidence": 0.9,
+    }
+    assert (gimp["status"], gimp["opened_at"], gimp["history"]["events"]) == (
+        "candidate",
+        None,
+        [],
+    )
+    assert gimp["history"]["points"][0]["q_value"] == WEAK_Q

@@ -93,22 +93,32 @@ def test_a_tick_hands_the_window_to_the_analysis_and_records_its_findings(
     assert value("fleetsight_advisor_job_rows_total", {"job": "analysis", "table": "launches"}) == 6
 
 
-def test_the_next_run_that_does_not_find_it_resolves_it(store: SqlStore, stand_in: StandIn) -> None:
+def test_a_finding_the_runs_no_longer_find_stays_open_four_days_then_is_resolved(
+    store: SqlStore, stand_in: StandIn
+) -> None:
     registry = CollectorRegistry()
     now = [NOW]
     job = runner(store.engine, registry, now)
     job.tick()
     stand_in.findings = []
-    now[0] = NOW + INTERVAL
+    open_gauge = {"kind": "version_change"}
 
+    for _ in range(15):  # 3 h 45 min short of 4 days: missed, not gone
+        now[0] += INTERVAL
+        assert job.tick().outcome == "success"
+
+    stored = SqlFindings(store.engine).get(SLOWER.key)
+    assert stored is not None
+    assert (stored.status, stored.missed_runs) == ("open", 15)
+    assert registry.get_sample_value("fleetsight_advisor_findings_open", open_gauge) == 1.0
+
+    now[0] += INTERVAL
     assert job.tick().outcome == "success"
 
     stored = SqlFindings(store.engine).get(SLOWER.key)
     assert stored is not None
-    assert (stored.status, stored.resolved_at) == ("resolved", NOW + INTERVAL)
-    assert registry.get_sample_value(
-        "fleetsight_advisor_findings_open", {"kind": "version_change"}
-    ) == (0.0)
+    assert (stored.status, stored.resolved_at) == ("resolved", NOW + 16 * INTERVAL)
+    assert registry.get_sample_value("fleetsight_advisor_findings_open", open_gauge) == 0.0
 
 
 def test_a_failing_analysis_is_a_failed_run_that_records_nothing(

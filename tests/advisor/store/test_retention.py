@@ -26,6 +26,7 @@ KEEP_ALL = {
     "summaries_days": 0,
     "hourly_days": 0,
     "daily_days": 0,
+    "launch_daily_days": 0,
     "batches_days": 0,
 }
 
