@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
@@ -21,7 +22,9 @@ import numpy.typing as npt
 from advisor.analysis.findings import Cause
 from advisor.analysis.fleet_cells import DAY_SECONDS, PRESSURE_CAUSES, window_means
 from advisor.analysis.fleet_parameters import FleetParameters
-from advisor.analysis.fleet_versions import VersionShift
+
+if TYPE_CHECKING:  # fleet_versions reads pressure_causes from here
+    from advisor.analysis.fleet_versions import VersionShift
 
 __all__ = ["Attribution", "attribute_window", "pressure_causes", "rises"]
 

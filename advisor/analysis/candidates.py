@@ -18,7 +18,7 @@ import numpy.typing as npt
 
 from advisor.analysis.findings import Cause, Kind, Quantiles
 
-__all__ = ["Candidate", "fixed", "quantiles"]
+__all__ = ["Candidate", "fixed"]
 
 IntArray = npt.NDArray[np.int64]
 
@@ -27,8 +27,13 @@ IntArray = npt.NDArray[np.int64]
 class Candidate:
     """One test that may become a finding; ``estimate`` and ``interval`` on the log scale.
 
-    ``hosts`` are host codes; ``report`` False marks a candidate that counts as a test but
-    is only reported under a condition its method checks (``keep``) once intervals are known.
+    ``hosts`` are host codes, the hosts the effect is measured on. ``sides`` gives the
+    load-time distributions compared (before, after), computed for findings only.
+    ``keep``, when set, is a condition its method checks once the interval is known (a
+    department of a rollout is reported apart only where it differs from the whole).
+    ``remeasure``, when set, gives the same finding measured without some hosts (None when
+    it no longer holds): a department's change found on hosts that a more precise finding
+    already explains.
     """
 
     kind: Kind
@@ -38,26 +43,15 @@ class Candidate:
     estimate: float
     hosts: IntArray
     since: float
-    before: Quantiles
-    after: Quantiles
+    sides: Callable[[], tuple[Quantiles, Quantiles]]
     cause: Cause
     confidence: float
     method: str
     interval: Callable[[], tuple[float, float]]
     detail: dict[str, float] = field(default_factory=dict)
     keep: Callable[[Candidate, tuple[float, float]], bool] | None = None
+    remeasure: Callable[[IntArray], Candidate | None] | None = None
     q_value: float = math.nan
-
-
-def quantiles(log_values: npt.ArrayLike, count: int | None = None) -> Quantiles:
-    """10/50/90 % quantiles in seconds of log load times; ``count`` defaults to their number."""
-    v = np.asarray(log_values, dtype=np.float64)
-    v = v[np.isfinite(v)]
-    n = int(v.size if count is None else count)
-    if v.size == 0:
-        return Quantiles(n, math.nan, math.nan, math.nan)
-    p10, p50, p90 = np.exp(np.quantile(v, [0.1, 0.5, 0.9]))
-    return Quantiles(n, float(p10), float(p50), float(p90))
 
 
 def fixed(bounds: tuple[float, float]) -> Callable[[], tuple[float, float]]:

@@ -1,47 +1,79 @@
-"""Cohorts: what version, hardware, pressure and department each do to an app's load time.
+"""Cohorts: what hardware, version, pressure and department each do to an app's load time.
 
-Per app, a linear model of the log load time on every factor at once (scikit-learn
-``LinearRegression``), so each effect is controlled for the others: an HDD host is compared
-with an SSD host of the same RAM, CPU, department, version and pressure.
+Per app, one linear model of the log load time on every factor at once (least squares,
+``numpy.linalg.solve`` on the normal equations), so each effect is controlled for the
+others: an HDD host is compared with an SSD host of the same RAM, CPU, department, version
+and pressure.
 
 - **Rows**: median log load time per host, week, start kind and version (medians of the
   daily cell medians: robust, and few enough rows to fit 20 apps in seconds); at most
   ``cohort_max_hosts`` hosts per app, sampled with the run's seed.
-- **Factors** (one-hot, reference = the most common level): version; RAM (<= 4, <= 8,
-  <= 16, > 16 GiB); CPU cores (<= 2, <= 4, <= 8, > 8); HDD, and HDD on cold starts (an HDD
-  hurts cold starts most); department; cold start; and the week's mean pressure (PSI memory,
-  io and cpu shares, swap-in in MB/s; missing ones at the fleet median).
+- **Hardware** (per host): HDD; RAM (<= 4, <= 8, <= 16, > 16 GiB) and CPU cores (<= 2,
+  <= 4, <= 8, > 8), one-hot against their most common level. Hardware travels together (old
+  machines are HDD, 4 GB and 2 cores at once): indicators whose hosts nearly coincide
+  (Jaccard index of their host sets at least ``alias_jaccard``, over the hosts of the
+  model) cannot be told apart by any model, and fitted one by one they trade their effect
+  back and forth from run to run. They are **merged** before fitting into one indicator
+  (a host's share of the group's attributes: 1 on hosts with all of them) named by the
+  combination, e.g. ``hdd+ram<=4gb+cores<=2``, and reported as one tier
+  (:func:`hardware_groups`). A department indicator that aliases a hardware group is left
+  out (the hardware is the likelier cause).
+- **Start kinds**: every hardware indicator enters alone (its effect on warm starts) and
+  times ``cold`` (the extra on cold starts: a disk matters most when the cache is cold).
+  A tier is one finding when the extra is small or uncertain
+  (:func:`advisor.analysis.start_kinds.terms_differ`), with the mean of its cold and warm
+  effects; else one finding per kind.
+- **Other factors** (one-hot, reference = the most common level): version; department;
+  cold start; and the week's mean pressure (PSI memory, io and cpu shares, swap-in in MB/s;
+  missing ones at the fleet median).
+- **Calm weeks**: a tier is a standing gap, so the model reads the weeks in which no
+  pressure of the host rose against its first ``period_days`` (:func:`calm_weeks`): a
+  memory-pressure episode on the 4 GB machines or a disk filling on the HDD ones would
+  otherwise lend its slowdown to the tier wherever the pressure terms (linear in the
+  week's mean pressure) do not take all of it.
 - **Robustness**: the target is a median already; after a first fit, rows further than 3
   robust standard deviations from it are pulled in to that bound and the model refitted.
 - **Intervals and p-values**: a bootstrap over hosts (Poisson weights per host); each
   resample is the weighted least-squares fit, solved from per-host sums of ``X'X`` and
-  ``X'y`` (identical to refitting ``LinearRegression`` with those sample weights, one matrix
-  product for all resamples). p-value from the bootstrap standard error (normal).
+  ``X'y`` (identical to refitting with those sample weights, one matrix product for all
+  resamples). p-value from the bootstrap standard error (normal); intervals widened for
+  few hosts (:func:`advisor.analysis.host_effects.few_hosts_widened`).
 
-A tier effect is a candidate ``hardware_tier`` finding: e.g. HDD cold starts of an app 100 %
-slower than on SSD, with the hosts in that tier.
+A tier effect is a candidate ``hardware_tier`` finding, naming the hosts with the whole
+combination: e.g. HDD cold starts of an app 100 % slower than on SSD.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 from scipy import stats
-from sklearn.linear_model import LinearRegression
 
-from advisor.analysis.candidates import Candidate, fixed, quantiles
-from advisor.analysis.fleet_cells import DAY_SECONDS, Cells
+from advisor.analysis.attribution import pressure_causes
+from advisor.analysis.candidates import Candidate, fixed
+from advisor.analysis.fleet_cells import DAY_SECONDS, Cells, host_window_means, sides_of
 from advisor.analysis.fleet_parameters import FleetParameters
-from advisor.analysis.frames import FleetData
+from advisor.analysis.frames import FleetData, HostTable
 from advisor.analysis.groupby import group_means, group_medians
+from advisor.analysis.host_effects import few_hosts_widened
+from advisor.analysis.start_kinds import terms_differ, with_start
 
-__all__ = ["CohortModel", "Term", "cohort_candidates", "fit_app"]
+__all__ = [
+    "CohortModel",
+    "HardwareGroup",
+    "Term",
+    "cohort_candidates",
+    "fit_app",
+    "hardware_groups",
+]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
 GIB = 2.0**30
 RAM_BINS = (4.5, 8.5, 16.5)  # GiB: <= 4, <= 8, <= 16, more
 RAM_NAMES = ("ram<=4gb", "ram<=8gb", "ram<=16gb", "ram>16gb")
@@ -62,12 +94,103 @@ class Term:
 
 @dataclass(frozen=True)
 class CohortModel:
-    """The fitted model of one app: its terms by name (``hdd``, ``hdd_cold``, ``ram<=4gb``,
+    """The fitted model of one app: its terms by name (``hdd``, ``hdd:cold``, ``ram<=4gb``,
     ``version=7.5``, ``pressure_memory``, ...), and the rows and hosts it was fitted on."""
 
     terms: dict[str, Term]
     rows: int
     hosts: int
+
+
+@dataclass(frozen=True)
+class HardwareGroup:
+    """Hardware attributes the hosts cannot tell apart, as one indicator of the model.
+
+    ``name`` joins the attributes (``hdd+ram<=4gb+cores<=2``; one attribute alone:
+    ``hdd``), ``value`` is per host the share of them it has (1 on hosts with all),
+    ``members`` the hosts with all of them and ``reference`` the hosts with none.
+    """
+
+    name: str
+    value: FloatArray
+    members: IntArray
+    reference: IntArray
+
+
+def hardware_indicators(hosts: HostTable, present: IntArray) -> list[tuple[str, BoolArray]]:
+    """Per host, each hardware attribute the model can use: HDD, and each RAM and core level
+    but the most common one among the ``present`` hosts (the reference)."""
+    ram = np.digitize(np.nan_to_num(np.asarray(hosts.ram_bytes) / GIB, nan=8.0), RAM_BINS)
+    cores = np.digitize(np.nan_to_num(np.asarray(hosts.cpu_cores), nan=4.0), CORE_BINS)
+    found: list[tuple[str, BoolArray]] = [("hdd", np.asarray(hosts.disk_rotational, dtype=bool))]
+    for levels, names in ((ram, RAM_NAMES), (cores, CORE_NAMES)):
+        counts = np.bincount(levels[present], minlength=len(names))
+        most = int(np.argmax(counts))
+        found.extend(
+            (name, levels == level)
+            for level, name in enumerate(names)
+            if level != most and counts[level] > 0
+        )
+    return found
+
+
+def jaccard(a: BoolArray, b: BoolArray) -> float:
+    """|a and b| / |a or b| of two host sets (0 when both are empty).
+
+    >>> jaccard(np.array([1, 1, 0, 0], bool), np.array([1, 1, 1, 0], bool))
+    0.6666666666666666
+    """
+    union = int((a | b).sum())
+    return float((a & b).sum() / union) if union else 0.0
+
+
+def hardware_groups(
+    indicators: list[tuple[str, BoolArray]], present: IntArray, params: FleetParameters
+) -> list[HardwareGroup]:
+    """The indicators merged where their hosts (among ``present``) nearly coincide.
+
+    Two indicators alias when the Jaccard index of their host sets is at least
+    ``params.alias_jaccard``; aliasing is made transitive (connected groups). Indicators
+    that hold on every present host or on none are left out: nothing to compare with.
+
+    >>> hdd = np.array([1, 1, 1, 0, 0, 0], bool)
+    >>> slow = np.array([1, 1, 1, 0, 0, 0], bool)
+    >>> small = np.array([1, 0, 0, 0, 1, 0], bool)
+    >>> groups = hardware_groups([("hdd", hdd), ("ram<=4gb", small), ("cores<=2", slow)],
+    ...                          np.arange(6), FleetParameters())
+    >>> [(g.name, g.members.tolist()) for g in groups]
+    [('hdd+cores<=2', [0, 1, 2]), ('ram<=4gb', [0, 4])]
+    """
+    usable = [
+        (name, mask) for name, mask in indicators if 0 < int(mask[present].sum()) < present.size
+    ]
+    parent = list(range(len(usable)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            i = parent[i]
+        return i
+
+    for i in range(len(usable)):
+        for j in range(i + 1, len(usable)):
+            if jaccard(usable[i][1][present], usable[j][1][present]) >= params.alias_jaccard:
+                parent[root(j)] = root(i)
+    groups: dict[int, list[int]] = {}
+    for i in range(len(usable)):
+        groups.setdefault(root(i), []).append(i)
+    result = []
+    for members in groups.values():
+        masks = np.column_stack([usable[i][1] for i in members])
+        value = masks.mean(axis=1)
+        result.append(
+            HardwareGroup(
+                name="+".join(usable[i][0] for i in members),
+                value=value,
+                members=present[value[present] == 1.0],
+                reference=present[value[present] == 0.0],
+            )
+        )
+    return result
 
 
 def fit_app(
@@ -78,45 +201,54 @@ def fit_app(
     *,
     params: FleetParameters,
     seed: int,
-    sums: dict[str, tuple[str, ...]] | None = None,
+    combinations: dict[str, dict[str, float]] | None = None,
 ) -> CohortModel:
     """Fit one app's model and bootstrap it over ``cluster`` (host) codes ``0..n-1``.
 
-    ``sums`` names extra terms that are sums of terms, e.g. ``{"hdd+cold": ("hdd",
-    "hdd_cold")}``: the effect of an HDD on cold starts."""
-    model = LinearRegression().fit(design, target)
-    residual = target - model.predict(design)
-    scale = 1.4826 * float(np.median(np.abs(residual - np.median(residual)))) or 1.0
-    clipped = target - residual + np.clip(residual, -3 * scale, 3 * scale)
-    model = LinearRegression().fit(design, clipped)
-    estimate = np.r_[model.intercept_, model.coef_]
+    ``combinations`` names extra terms that are weighted sums of terms, e.g. ``{"hdd@cold":
+    {"hdd": 1, "hdd:cold": 1}}``: the effect of an HDD on cold starts."""
     x = np.column_stack([np.ones(design.shape[0]), design])
     k = x.shape[1]
     n_hosts = int(cluster.max()) + 1
     upper = np.triu_indices(k)
+    # Per-host sums of X'X (upper triangle) and X'y: the fit and every resample of the
+    # bootstrap are solved from them.
     xtx = np.column_stack(
         [
             np.bincount(cluster, weights=x[:, i] * x[:, j], minlength=n_hosts)
             for i, j in zip(*upper, strict=True)
         ]
     )
-    xty = np.column_stack(
-        [np.bincount(cluster, weights=x[:, i] * clipped, minlength=n_hosts) for i in range(k)]
-    )
+
+    def solve(packed: FloatArray, xty: FloatArray) -> FloatArray:
+        lhs = np.zeros((*packed.shape[:-1], k, k))
+        lhs[..., upper[0], upper[1]] = packed
+        lhs[..., upper[1], upper[0]] = packed
+        lhs += np.eye(k) * 1e-9  # a resample can miss a rare level entirely
+        return np.asarray(np.linalg.solve(lhs, xty[..., None])[..., 0], dtype=np.float64)
+
+    def host_xty(y: FloatArray) -> FloatArray:
+        return np.column_stack(
+            [np.bincount(cluster, weights=x[:, i] * y, minlength=n_hosts) for i in range(k)]
+        )
+
+    total = xtx.sum(axis=0)
+    residual = target - x @ solve(total, host_xty(target).sum(axis=0))
+    scale = 1.4826 * float(np.median(np.abs(residual - np.median(residual)))) or 1.0
+    clipped = target - residual + np.clip(residual, -3 * scale, 3 * scale)
+    xty = host_xty(clipped)
+    estimate = solve(total, xty.sum(axis=0))
     rng = np.random.default_rng(seed)
     weights = rng.poisson(1.0, (params.n_resamples, n_hosts)).astype(np.float64)
-    packed = weights @ xtx
-    lhs = np.zeros((params.n_resamples, k, k))
-    lhs[:, upper[0], upper[1]] = packed
-    lhs[:, upper[1], upper[0]] = packed
-    lhs += np.eye(k) * 1e-9  # a resample can miss a rare level entirely
-    draws = np.linalg.solve(lhs, (weights @ xty)[:, :, None])[:, :, 0]
+    draws = solve(weights @ xtx, weights @ xty)
     all_names = list(names)
-    for name, parts in (sums or {}).items():
+    for name, parts in (combinations or {}).items():
         if all(part in names for part in parts):
-            columns = [names.index(part) + 1 for part in parts]
-            estimate = np.r_[estimate, estimate[columns].sum()]
-            draws = np.column_stack([draws, draws[:, columns].sum(axis=1)])
+            weight = np.zeros(k)
+            for part, w in parts.items():
+                weight[names.index(part) + 1] = w
+            estimate = np.r_[estimate, estimate[:k] @ weight]
+            draws = np.column_stack([draws, draws[:, :k] @ weight])
             all_names.append(name)
     tail = (1 - params.confidence) / 2 * 100
     low, high = np.percentile(draws, [tail, 100 - tail], axis=0)
@@ -133,18 +265,18 @@ def fit_app(
 def cohort_candidates(
     data: FleetData,
     cells: Cells,
+    grid: FloatArray,
     department: IntArray,
     departments: list[str],
     *,
     params: FleetParameters,
 ) -> tuple[list[Candidate], dict[int, CohortModel]]:
-    """Hardware-tier candidates of every app, and each app's fitted model."""
+    """Hardware-tier candidates of every app, and each app's fitted model; ``grid`` is the
+    daily pressure (:func:`advisor.analysis.fleet_cells.pressure_grid`)."""
     hosts = data.launches.hosts
-    ram = np.digitize(np.nan_to_num(hosts.ram_bytes / GIB, nan=8.0), RAM_BINS)
-    cores = np.digitize(np.nan_to_num(hosts.cpu_cores, nan=4.0), CORE_BINS)
-    hdd = np.asarray(hosts.disk_rotational, dtype=bool)
     weeks = cells.days // WEEK_DAYS + 1
     pressure = _weekly_pressure(data, cells, weeks)
+    calm = calm_weeks(grid, cells, weeks, params)
     rng = np.random.default_rng(params.seed)
     found: list[Candidate] = []
     models: dict[int, CohortModel] = {}
@@ -155,13 +287,19 @@ def cohort_candidates(
         sample = present
         if present.size > params.cohort_max_hosts:
             sample = np.sort(rng.choice(present, params.cohort_max_hosts, replace=False))
+        groups = hardware_groups(hardware_indicators(hosts, present), sample, params)
         chosen = np.zeros(len(hosts), dtype=bool)
         chosen[sample] = True
         rows = rows[chosen[cells.host[rows]]]
-        built = _design(cells, rows, weeks, ram, cores, hdd, department, pressure, data)
+        rows = rows[calm[cells.host[rows] * weeks + cells.day[rows] // WEEK_DAYS]]
+        built = _design(cells, rows, weeks, groups, department, pressure, data)
         if built is None:
             continue
         design, target, cluster, names = built
+        combinations = {}
+        for g in groups:
+            combinations[f"{g.name}@cold"] = {g.name: 1.0, f"{g.name}:cold": 1.0}
+            combinations[f"{g.name}@both"] = {g.name: 1.0, f"{g.name}:cold": 0.5}
         model = fit_app(
             design,
             target,
@@ -169,15 +307,31 @@ def cohort_candidates(
             names,
             params=params,
             seed=params.seed + app,
-            sums={"hdd+cold": ("hdd", "hdd_cold")},
+            combinations=combinations,
         )
         models[app] = model
-        found.extend(
-            _tiers(
-                cells, app, model, present, ram, cores, hdd, department, departments, params, data
-            )
-        )
+        found.extend(_tiers(cells, app, model, sample, groups, params, data))
+    _ = departments
     return found, models
+
+
+def calm_weeks(grid: FloatArray, cells: Cells, weeks: int, params: FleetParameters) -> BoolArray:
+    """Per (host, week), ``host * weeks + week``: no pressure of the host rose that week
+    against its first ``period_days`` (the thresholds of
+    :func:`advisor.analysis.attribution.pressure_causes`, working days)."""
+    n_hosts = grid.shape[0]
+    hosts = np.repeat(np.arange(n_hosts), weeks)
+    week = np.tile(np.arange(weeks), n_hosts)
+    first = cells.first_day
+    early = host_window_means(
+        grid,
+        np.arange(n_hosts),
+        np.full(n_hosts, first),
+        np.full(n_hosts, first + params.period_days),
+    )
+    weekly = host_window_means(grid, hosts, week * WEEK_DAYS, (week + 1) * WEEK_DAYS)
+    rose = pressure_causes(early[hosts], weekly, params).any(axis=1)
+    return np.asarray(~rose, dtype=bool)
 
 
 def _weekly_pressure(data: FleetData, cells: Cells, weeks: int) -> FloatArray:
@@ -217,9 +371,7 @@ def _design(
     cells: Cells,
     rows: IntArray,
     weeks: int,
-    ram: IntArray,
-    cores: IntArray,
-    hdd: npt.NDArray[np.bool_],
+    groups: list[HardwareGroup],
     department: IntArray,
     pressure: FloatArray,
     data: FleetData,
@@ -232,23 +384,34 @@ def _design(
         return None
     rest, week_r = np.divmod(medians.group, weeks)
     rest, version = np.divmod(rest, n_versions)
-    host, cold = np.divmod(rest, 2)
+    host, cold_i = np.divmod(rest, 2)
+    cold = cold_i.astype(np.float64)
     _, cluster = np.unique(host, return_inverse=True)
+    hosts_fitted = np.unique(host)
     parts: list[FloatArray] = []
     names: list[str] = []
     version_names = [f"={v or 'unknown'}" for v in data.launches.versions]
+    dept_levels = department[host]
+    most = int(np.argmax(np.bincount(dept_levels)))
+    for d in np.unique(dept_levels).tolist():
+        # A department that is one hardware group (the old machines' office) would take the
+        # group's effect; the hardware is the likelier cause: it joins the reference level.
+        in_dept = department[hosts_fitted] == d
+        if any(jaccard(in_dept, g.value[hosts_fitted] == 1.0) >= 0.9 for g in groups):
+            dept_levels = np.where(dept_levels == d, most, dept_levels)
     for levels, prefix, labels in (
         (version, "version", version_names),
-        (ram[host], "", list(RAM_NAMES)),
-        (cores[host], "", list(CORE_NAMES)),
-        (department[host], "department=", _dept_labels(data)),
+        (dept_levels, "department=", _dept_labels(data)),
     ):
         matrix, labels_used = _one_hot(levels, prefix, labels)
         parts.append(matrix)
         names.extend(labels_used)
-    is_hdd = hdd[host].astype(np.float64)
-    parts.append(np.column_stack([is_hdd, is_hdd * cold, cold.astype(np.float64)]))
-    names.extend(["hdd", "hdd_cold", "cold"])
+    for g in groups:
+        value = g.value[host]
+        parts.append(np.column_stack([value, value * cold]))
+        names.extend([g.name, f"{g.name}:cold"])
+    parts.append(cold[:, None])
+    names.append("cold")
     parts.append(pressure[host * weeks + week_r])
     names.extend(["pressure_memory", "pressure_swap", "pressure_disk_io", "pressure_cpu"])
     design = np.column_stack(parts)
@@ -263,74 +426,89 @@ def _tiers(
     cells: Cells,
     app: int,
     model: CohortModel,
-    present: IntArray,
-    ram: IntArray,
-    cores: IntArray,
-    hdd: npt.NDArray[np.bool_],
-    department: IntArray,
-    departments: list[str],
+    fitted: IntArray,
+    groups: list[HardwareGroup],
     params: FleetParameters,
     data: FleetData,
 ) -> list[Candidate]:
-    tiers: list[tuple[str, dict[str, str], IntArray, IntArray, bool | None]] = []
-    on_hdd, on_ssd = present[hdd[present]], present[~hdd[present]]
-    tiers.append(("hdd+cold", {"tier": "hdd", "start": "cold"}, on_hdd, on_ssd, True))
-    tiers.append(("hdd", {"tier": "hdd", "start": "warm"}, on_hdd, on_ssd, False))
-    for levels, labels in ((ram, RAM_NAMES), (cores, CORE_NAMES)):
-        counts = np.bincount(levels[present], minlength=len(labels))
-        most = int(np.argmax(counts))
-        for level, label in enumerate(labels):
-            if level != most and label in model.terms:
-                tiers.append(
-                    (
-                        label,
-                        {"tier": label},
-                        present[levels[present] == level],
-                        present[levels[present] == most],
-                        None,
-                    )
-                )
+    """One candidate per hardware group, or one per start kind when its cold-start extra
+    differs (:mod:`advisor.analysis.start_kinds`); ``fitted`` are the hosts of the model,
+    and its intervals are widened for the fewer of the group's and the reference's hosts
+    among them (:func:`advisor.analysis.host_effects.few_hosts_widened`)."""
     found: list[Candidate] = []
-    for term_name, scope, members, reference_hosts, cold in tiers:
+    n_hosts = len(data.launches.hosts)
+    for g in groups:
+        members, reference_hosts = g.members, g.reference
         if members.size < params.min_tier_hosts or reference_hosts.size < params.min_tier_hosts:
             continue
-        term = model.terms.get(term_name)
-        if term is None:
+        extra = model.terms.get(f"{g.name}:cold")
+        if extra is None:
             continue
-        rows = cells.by_app[app]
-        if cold is not None:
-            rows = rows[cells.cold[rows] == cold]
-        member = np.zeros(len(data.launches.hosts), dtype=bool)
-        member[members] = True
-        reference = np.zeros(len(data.launches.hosts), dtype=bool)
-        reference[reference_hosts] = True
-        in_tier, in_ref = rows[member[cells.host[rows]]], rows[reference[cells.host[rows]]]
-        found.append(
-            Candidate(
-                kind="hardware_tier",
-                app=data.launches.apps[app],
-                scope=scope,
-                p_value=term.p_value,
-                estimate=term.estimate,
-                hosts=members,
-                since=cells.day0 + float(cells.day[in_tier].min()) * DAY_SECONDS
-                if in_tier.size
-                else cells.day0,
-                before=quantiles(cells.level[in_ref], int(cells.count[in_ref].sum())),
-                after=quantiles(cells.level[in_tier], int(cells.count[in_tier].sum())),
-                cause="hardware_tier",
-                confidence=round(float(min(1.0, -math.log10(max(term.p_value, 1e-12)) / 6)), 3),
-                method="cohort model (LinearRegression on weekly medians per host, start kind "
-                "and version; controls for version, RAM, cores, disk, department, pressure); "
-                "bootstrap over hosts",
-                interval=fixed((term.low, term.high)),
-                detail={
-                    "hosts": float(members.size),
-                    "reference_hosts": float(reference_hosts.size),
-                    "model_rows": float(model.rows),
-                    "model_hosts": float(model.hosts),
-                },
+        split = terms_differ(extra.estimate, extra.low, extra.high, params)
+        for kind in (1, 0) if split else (None,):
+            term_name = {None: f"{g.name}@both", 1: f"{g.name}@cold", 0: g.name}[kind]
+            term = model.terms.get(term_name)
+            if term is None:
+                continue
+            tier_rows = _tier_rows(cells, app, kind, members, reference_hosts, n_hosts)
+            found.append(
+                Candidate(
+                    kind="hardware_tier",
+                    app=data.launches.apps[app],
+                    scope=with_start({"tier": g.name}, kind),
+                    p_value=term.p_value,
+                    estimate=term.estimate,
+                    hosts=members,
+                    since=cells.day0 + cells.first_day * DAY_SECONDS,
+                    sides=sides_of(cells, tier_rows),
+                    cause="hardware_tier",
+                    confidence=round(float(min(1.0, -math.log10(max(term.p_value, 1e-12)) / 6)), 3),
+                    method="cohort model (least squares on weekly medians per host, start "
+                    "kind and version, calm weeks; hardware that travels together merged; "
+                    "controls for version, the other hardware, department, pressure); "
+                    "bootstrap over hosts",
+                    interval=fixed(
+                        few_hosts_widened(
+                            term.estimate,
+                            term.low,
+                            term.high,
+                            min(
+                                np.isin(members, fitted).sum(),
+                                np.isin(reference_hosts, fitted).sum(),
+                            ),
+                            params.confidence,
+                        )
+                    ),
+                    detail={
+                        "hosts": float(members.size),
+                        "reference_hosts": float(reference_hosts.size),
+                        "model_rows": float(model.rows),
+                        "model_hosts": float(model.hosts),
+                        "cold_extra": round(math.expm1(extra.estimate), 4),
+                    },
+                )
             )
-        )
-    _ = departments
     return found
+
+
+def _tier_rows(
+    cells: Cells,
+    app: int,
+    kind: int | None,
+    members: IntArray,
+    reference: IntArray,
+    n_hosts: int,
+) -> Callable[[], tuple[IntArray, IntArray]]:
+    """The reference's rows and the tier's rows of ``app`` (of start ``kind``), when asked."""
+
+    def rows() -> tuple[IntArray, IntArray]:
+        mine = cells.by_app[app]
+        if kind is not None:
+            mine = mine[cells.cold[mine] == bool(kind)]
+        side = np.full(n_hosts, -1)
+        side[reference] = 0
+        side[members] = 1
+        at = side[cells.host[mine]]
+        return mine[at == 0], mine[at == 1]
+
+    return rows

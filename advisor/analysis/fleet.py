@@ -1,25 +1,30 @@
 """The fleet analysis: from one :class:`FleetData`, every finding of a run, attributed.
 
-Pure: no I/O, no clock (``now`` is passed in), deterministic for ``params.seed``. Steps:
+Pure: no I/O, no clock (``now`` is passed in), deterministic for ``params.seed``. Launches are
+read as daily rows (:func:`advisor.analysis.daily.daily_of`: the store's rollups, or rows
+derived from ``data.launches``). Every effect is measured per start kind (one finding for
+both when they moved alike: :mod:`advisor.analysis.start_kinds`), with hosts as the unit
+(:mod:`advisor.analysis.host_effects`), on the hosts the finding names. Steps:
 
-1. **Cells** (:mod:`advisor.analysis.fleet_cells`): launches within ``horizon_days`` of
-   ``now`` reduced to the median log load time per host, app, day, start kind and version.
-2. **Version changes** (:mod:`advisor.analysis.fleet_versions`): each moved host before
-   against after its own change time, pooled per (app, from, to) and per department.
-   Rollouts' estimated effects are then removed from the cells, so the searches below find
-   what the versions do not explain (a rollout is one finding, not two).
+1. **Cells** (:mod:`advisor.analysis.fleet_cells`): the daily rows within ``horizon_days``
+   of ``now``: the median log load time per host, app, day, start kind and version.
+2. **Version changes** (:mod:`advisor.analysis.fleet_versions`): per host and start kind its
+   own days before against after its own change, per (app, from, to) and per department.
+   Rollouts' effects are then removed from the cells, per start kind at each host's own
+   change (docs/analysis.md, "Rollouts"), so the searches below find what the versions do
+   not explain (a rollout is one finding, not two; a pilot group is no trend).
 3. **Change points and trends** (:mod:`advisor.analysis.fleet_series`) per app and
    department on daily medians, and per host for the hosts that moved most.
 4. **Pressure** (:mod:`advisor.analysis.fleet_pressure`): hosts whose memory, swap, io or
    cpu pressure rose against hosts without a rise.
-5. **Cohorts** (:mod:`advisor.analysis.cohorts`): hardware tiers, controlling for the rest.
+5. **Cohorts** (:mod:`advisor.analysis.cohorts`): hardware tiers, one model over hardware,
+   version, department and pressure, hardware that travels together merged into one tier.
 6. **False discovery control** across every candidate test of the run (Benjamini-Hochberg,
    :mod:`advisor.analysis.fdr`): a finding needs ``q <= alpha`` and a relative effect of at
    least ``min_effect``; its interval (bootstrap over hosts) is computed then.
-7. **One finding per thing**: a department or host change that a pressure, version or tier
-   finding of the same app already covers is left out; a department trend or change point
-   attributed to a pressure keeps the pressure's hosts and replaces that pressure finding
-   when most of those hosts are in the department.
+7. **One finding per thing** (:func:`_one_per_thing`): the precise finding is kept; a
+   department change point or trend that pressure findings explain is dropped, or measured
+   again on the hosts they do not name.
 
 docs/analysis.md ("Fleet analysis") describes the methods and parameters.
 """
@@ -33,68 +38,56 @@ import numpy.typing as npt
 
 from advisor.analysis.candidates import Candidate, fixed
 from advisor.analysis.cohorts import cohort_candidates
+from advisor.analysis.daily import daily_of
 from advisor.analysis.fdr import q_values
 from advisor.analysis.findings import Direction, Effect, Evidence, Finding, finding_key
-from advisor.analysis.fleet_cells import (
-    Cells,
-    build_cells,
-    pressure_grid,
-    usable_launches,
-    working_days,
-)
+from advisor.analysis.fleet_cells import build_cells, pressure_grid, working_days
 from advisor.analysis.fleet_parameters import FleetParameters
 from advisor.analysis.fleet_pressure import pressure_candidates
 from advisor.analysis.fleet_series import SeriesContext, series_candidates
-from advisor.analysis.fleet_versions import VersionShift, version_candidates
+from advisor.analysis.fleet_versions import version_candidates, without_rollouts
 from advisor.analysis.frames import FleetData
 
 __all__ = ["FleetParameters", "analyse"]
 
 IntArray = npt.NDArray[np.int64]
-DAY_SECONDS = 86400.0
 
 
 def analyse(data: FleetData, *, now: float, params: FleetParameters | None = None) -> list[Finding]:
     """Every finding in ``data`` as of ``now``, sorted by key (see the module docstring)."""
     params = params or FleetParameters()
-    if len(data.launches) == 0 or len(data.launches.hosts) == 0:
+    daily = daily_of(data)
+    hosts = daily.hosts
+    if len(daily) == 0 or len(hosts) == 0:
         return []
     departments, department = np.unique(
-        np.asarray(data.launches.hosts.department, dtype=str), return_inverse=True
+        np.asarray(hosts.department, dtype=str), return_inverse=True
     )
     department = department.reshape(-1).astype(np.int64)
     dept_names = [str(d) for d in departments.tolist()]
-    usable = usable_launches(data.launches, now=now, horizon_days=params.horizon_days)
-    if usable.size == 0:
+    cells = build_cells(daily, now=now, horizon_days=params.horizon_days)
+    if len(cells) == 0:
         return []
-    cells = build_cells(data, usable, now=now, horizon_days=params.horizon_days)
-    candidates, shifts = version_candidates(
-        data, usable, cells, department, dept_names, now=now, params=params
-    )
-    cells = _without_rollouts(cells, shifts, len(data.launches.apps))
     working = working_days(cells, params.working_day_share)
     grid = pressure_grid(data, day0=cells.day0, days=cells.days, working=working)
+    candidates, shifts = version_candidates(
+        cells,
+        data.changes,
+        grid,
+        department,
+        dept_names,
+        apps=daily.apps,
+        versions=daily.versions,
+        now=now,
+        params=params,
+    )
+    cells = without_rollouts(cells, shifts, len(daily.apps))
     context = SeriesContext(data, grid, department, dept_names, shifts, params, working)
     candidates += series_candidates(cells, context)
     candidates += pressure_candidates(data, cells, grid, working, params=params)
-    tiers, _ = cohort_candidates(data, cells, department, dept_names, params=params)
-    candidates += tiers
+    candidates += cohort_candidates(data, cells, grid, department, dept_names, params=params)[0]
     kept = _discoveries(candidates, params)
-    return _findings(_one_per_thing(kept), data, department, dept_names, now)
-
-
-def _without_rollouts(cells: Cells, shifts: list[VersionShift], n_apps: int) -> Cells:
-    """Cells with each rollout's effect taken off the days after each host's change."""
-    if not shifts:
-        return cells
-    level = cells.level.copy()
-    for shift in shifts:
-        rows = cells.by_app[shift.app]
-        change_day = np.full(int(cells.host.max()) + 1, np.inf)
-        change_day[shift.hosts] = (shift.at - cells.day0) / DAY_SECONDS
-        after = cells.day[rows] >= np.floor(change_day[cells.host[rows]])
-        level[rows[after]] -= shift.estimate
-    return cells.with_levels(level, n_apps)
+    return _findings(_one_per_thing(kept, params), hosts.host_id, department, dept_names, now)
 
 
 def _discoveries(candidates: list[Candidate], params: FleetParameters) -> list[Candidate]:
@@ -114,56 +107,59 @@ def _discoveries(candidates: list[Candidate], params: FleetParameters) -> list[C
     return kept
 
 
-def _one_per_thing(kept: list[Candidate]) -> list[Candidate]:
-    """Leave out findings that another finding of the same app already explains.
+def _one_per_thing(kept: list[Candidate], params: FleetParameters) -> list[Candidate]:
+    """Leave out findings that a more precise finding of the same app already explains.
 
     A host's change point is left out when any wider finding of its app names the host. A
-    department's change point or trend is left out when version or pressure findings
-    explain at least half of it (share of its hosts they name x their effect); when one of
-    them is a pressure finding of the same cause with most of its hosts in the department,
-    the department finding stays, with those hosts, and replaces it.
+    department's change point or trend whose hosts pressure findings of its app name is
+    left out when they name at least half of its hosts (the precise findings carry it);
+    when they name fewer, it is measured again without them (``Candidate.remeasure``) and
+    stays, on the other hosts, only if they still moved (p <= alpha, at least
+    ``min_effect``). The precise finding is never traded for the coarser one, and a finding
+    never reports an effect measured on hosts it does not name. (Rollouts' effects were
+    removed before any series was built, so version findings explain no change point.)
     """
-    explaining = [c for c in kept if c.kind in ("version_change", "pressure")]
     result: list[Candidate] = []
-    replaced: set[int] = set()
     for c in kept:
         if c.kind not in ("change_point", "trend"):
+            result.append(c)
             continue
-        same = [e for e in explaining if e.app == c.app]
         if "host" in c.scope:
             wider = [e for e in kept if e.app == c.app and "host" not in e.scope]
             if not any(np.isin(c.hosts, e.hosts).any() for e in wider):
                 result.append(c)
             continue
-        explained = 0.0
-        replacing: list[Candidate] = []
-        for e in same:
-            share = float(np.isin(c.hosts, e.hosts).mean()) if c.hosts.size else 0.0
-            inside = float(np.isin(e.hosts, c.hosts).mean()) if e.hosts.size else 0.0
-            if e.kind == "pressure" and e.cause == c.cause and inside >= 0.6:
-                replacing.append(e)
-            elif np.sign(e.estimate) == np.sign(c.estimate):
-                explained += share * abs(math.expm1(e.estimate))
-        if replacing:
-            replaced.update(id(e) for e in replacing)
-            c.hosts = np.intersect1d(np.concatenate([e.hosts for e in replacing]), c.hosts)
+        explained = [e.hosts for e in kept if e.kind == "pressure" and e.app == c.app]
+        named = np.unique(np.concatenate(explained)) if explained else np.empty(0, np.int64)
+        inside = np.isin(c.hosts, named)
+        if not inside.any():
             result.append(c)
-        elif explained < 0.5 * abs(math.expm1(c.estimate)):
-            result.append(c)
-    result.extend(
-        e for e in kept if e.kind != "change_point" and e.kind != "trend" and id(e) not in replaced
-    )
+            continue
+        if inside.mean() >= 0.5:
+            continue
+        again = c.remeasure(named) if c.remeasure is not None else None
+        if again is None or not _holds(again, params):
+            continue
+        again.q_value = max(c.q_value, again.p_value)
+        again.interval = fixed(again.interval())
+        result.append(again)
     return result
+
+
+def _holds(candidate: Candidate, params: FleetParameters) -> bool:
+    """Whether a re-measured candidate still makes a finding on its own test."""
+    p = candidate.p_value
+    large = abs(math.expm1(candidate.estimate)) >= params.min_effect
+    return math.isfinite(p) and p <= params.alpha and large
 
 
 def _findings(
     kept: list[Candidate],
-    data: FleetData,
+    host_ids: list[str],
     department: IntArray,
     departments: list[str],
     now: float,
 ) -> list[Finding]:
-    host_ids = data.launches.hosts.host_id
     findings: dict[str, Finding] = {}
     for c in kept:
         low, high = c.interval()
@@ -173,6 +169,7 @@ def _findings(
         direction: Direction = "slower" if estimate > 0 else "faster"
         key = finding_key(c.kind, c.app, c.scope)
         hosts = np.unique(c.hosts)
+        before, after = c.sides()
         finding = Finding(
             key=key,
             kind=c.kind,
@@ -187,8 +184,8 @@ def _findings(
             hosts=tuple(sorted(host_ids[h] for h in hosts.tolist())),
             departments=tuple(sorted({departments[d] for d in department[hosts].tolist()})),
             evidence=Evidence(
-                before=c.before,
-                after=c.after,
+                before=before,
+                after=after,
                 p_value=c.p_value,
                 q_value=c.q_value,
                 method=c.method,

@@ -1,33 +1,46 @@
-"""Launches reduced to cells: the median log load time per host, app, day, start kind and version.
+"""Daily rows as cells: the median log load time per host, app, day, start kind and version.
 
-Every fleet method but the version comparison works on cells, not on launches: 10,000 hosts x
-20 apps x 90 days is at most 36 million cells against tens of millions of launches, and a
-cell's median is already robust to a launch's heavy tail (a 60 s timeout moves it no more
-than any other slow launch). ``resid`` is a cell's level less the median level of its host,
-app and start kind, so series pooled over hosts compare each host with itself and a day on
-which only always-on machines report (a weekend) is not a change of mix.
+Every fleet method reads cells, never launches: the store keeps launches as daily rows
+(:mod:`advisor.analysis.daily`) and the analysis reads them through
+:func:`advisor.analysis.daily.daily_of`, so the same code runs on the store's rollups and on
+launches a test or the simulator made. 10,000 hosts x 20 apps x 90 days are at most 36
+million cells per start kind, and a cell's median is already robust to a launch's heavy tail
+(a 60 s timeout moves it no more than any other slow launch). ``resid`` is a cell's level
+less the median level of its host, app and start kind, so series pooled over hosts compare
+each host with itself and a day on which only always-on machines report (a weekend) is not a
+change of mix.
+
+Days count from ``day0``, the UTC day ``horizon_days`` before the day of ``now``; rows dated
+after the day of ``now`` (a skewed clock) are left out. A row is a whole day, so launches of
+the day of ``now`` that a skewed clock dated after ``now`` itself stay in: at most one day's
+launches of a few hosts.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
 import numpy.typing as npt
 
-from advisor.analysis.frames import FleetData, LaunchFrame
-from advisor.analysis.groupby import group_medians
+from advisor.analysis.daily import DailyLaunches
+from advisor.analysis.findings import Quantiles
+from advisor.analysis.frames import FleetData
+from advisor.analysis.groupby import group_medians, weighted_quantiles
 
 __all__ = [
     "DAY_SECONDS",
     "PRESSURE_CAUSES",
     "Cells",
     "build_cells",
+    "cell_quantiles",
+    "host_window_means",
     "nan_mean",
     "pressure_grid",
-    "usable_launches",
+    "sides_of",
     "window_means",
     "working_days",
 ]
@@ -41,7 +54,9 @@ BoolArray = npt.NDArray[np.bool_]
 @dataclass(frozen=True)
 class Cells:
     """One row per (host, app, day, cold, version) with launches; ``day`` counts from ``day0``
-    (Unix seconds of the first UTC day analysed), ``level`` is the median log load time."""
+    (Unix seconds of the first UTC day analysed), ``level`` is the median log load time
+    (rollouts' effects removed once :func:`advisor.analysis.fleet_versions.without_rollouts`
+    has run), ``source[row]`` the daily row each cell comes from (its raw quantiles)."""
 
     host: IntArray
     app: IntArray
@@ -54,6 +69,8 @@ class Cells:
     day0: float
     days: int
     by_app: list[IntArray]  # the rows of each app code
+    source: DailyLaunches
+    row: IntArray  # index into ``source``
 
     def __len__(self) -> int:
         return len(self.host)
@@ -77,48 +94,83 @@ class Cells:
             self.day0,
             self.days,
             self.by_app,
+            self.source,
+            self.row,
         )
 
 
-def usable_launches(launches: LaunchFrame, *, now: float, horizon_days: int) -> IntArray:
-    """Indices of launches inside the horizon, not after ``now`` (a skewed clock can date
-    launches in the future) and with a positive load time."""
-    d = launches.duration
-    t = launches.started_at
-    keep = np.isfinite(d) & (d > 0) & (t <= now) & (t >= now - horizon_days * DAY_SECONDS)
-    return np.flatnonzero(keep)
-
-
-def build_cells(data: FleetData, usable: IntArray, *, now: float, horizon_days: int) -> Cells:
-    """The cells of the usable launches (see the module docstring)."""
-    frame = data.launches
-    n_apps = max(len(frame.apps), 1)
-    n_versions = max(len(frame.versions), 1)
-    day0 = (math.floor(now / DAY_SECONDS) - horizon_days) * DAY_SECONDS
+def build_cells(daily: DailyLaunches, *, now: float, horizon_days: int) -> Cells:
+    """The cells of ``daily``'s rows from ``horizon_days`` before the day of ``now`` to that
+    day (see the module docstring)."""
+    n_apps = max(len(daily.apps), 1)
+    today = math.floor(now / DAY_SECONDS)
+    day0 = (today - horizon_days) * DAY_SECONDS
     days = horizon_days + 1
-    day = np.clip(((frame.started_at[usable] - day0) // DAY_SECONDS).astype(np.int64), 0, days - 1)
-    code = frame.host[usable].astype(np.int64) * n_apps + frame.app[usable]
-    code = (code * days + day) * 2 + frame.cold[usable]
-    code = code * n_versions + frame.version[usable]
-    medians = group_medians(code, np.log(frame.duration[usable]))
-    rest, version = np.divmod(medians.group, n_versions)
-    rest, cold = np.divmod(rest, 2)
-    rest, cell_day = np.divmod(rest, days)
-    host, app = np.divmod(rest, n_apps)
-    cold_b = cold.astype(bool)
+    day = daily.day.astype(np.int64) - (today - horizon_days)
+    row = np.flatnonzero((day >= 0) & (day < days) & (daily.count > 0))
+    host = daily.host[row].astype(np.int64)
+    app = daily.app[row].astype(np.int64)
+    cold = daily.cold[row].astype(bool)
+    level = daily.median[row].astype(np.float64)
     return Cells(
         host=host,
         app=app,
-        day=cell_day,
-        cold=cold_b,
-        version=version,
-        count=medians.count,
-        level=medians.median,
-        resid=_residuals(host, app, cold_b, medians.median, n_apps),
+        day=day[row],
+        cold=cold,
+        version=daily.version[row].astype(np.int64),
+        count=daily.count[row].astype(np.int64),
+        level=level,
+        resid=_residuals(host, app, cold, level, n_apps),
         day0=day0,
         days=days,
-        by_app=[np.flatnonzero(app == a) for a in range(len(frame.apps))],
+        by_app=_rows_by_app(app, len(daily.apps)),
+        source=daily,
+        row=row,
     )
+
+
+def _rows_by_app(app: IntArray, n_apps: int) -> list[IntArray]:
+    order = np.argsort(app, kind="stable")
+    bounds = np.searchsorted(app[order], np.arange(n_apps + 1))
+    return [order[bounds[a] : bounds[a + 1]] for a in range(n_apps)]
+
+
+MAX_QUANTILE_ROWS = 20_000  # rows read for a distribution's quantiles (evenly spread)
+
+
+def cell_quantiles(cells: Cells, rows: IntArray) -> Quantiles:
+    """10/50/90 % quantiles in seconds of the launches behind ``rows`` (raw load times).
+
+    Each row stands for its launches by its own five quantiles (10, 25, 50, 75, 90 %), each
+    carrying a fifth of its launch count: the mixture of the days' distributions, close to
+    the quantiles of the launches themselves. Beyond ``MAX_QUANTILE_ROWS`` rows an evenly
+    spread subset of them is read (a tier of a large fleet has millions).
+    """
+    count = int(cells.count[rows].sum())
+    if rows.size == 0:
+        return Quantiles(count, math.nan, math.nan, math.nan)
+    if rows.size > MAX_QUANTILE_ROWS:
+        rows = rows[:: math.ceil(rows.size / MAX_QUANTILE_ROWS)]
+    source, at = cells.source, cells.row[rows]
+    values = np.concatenate(
+        [source.p10[at], source.p25[at], source.median[at], source.p75[at], source.p90[at]]
+    )
+    weights = np.tile(cells.count[rows].astype(np.float64), 5)
+    p10, p50, p90 = np.exp(weighted_quantiles(values, weights, [0.1, 0.5, 0.9]))
+    return Quantiles(count, float(p10), float(p50), float(p90))
+
+
+def sides_of(
+    cells: Cells, rows: Callable[[], tuple[IntArray, IntArray]]
+) -> Callable[[], tuple[Quantiles, Quantiles]]:
+    """A candidate's ``sides``: the quantiles of the rows before and after that ``rows``
+    gives, computed when asked (for findings, not for every test)."""
+
+    def sides() -> tuple[Quantiles, Quantiles]:
+        before, after = rows()
+        return cell_quantiles(cells, before), cell_quantiles(cells, after)
+
+    return sides
 
 
 def _residuals(
@@ -142,7 +194,7 @@ def working_days(cells: Cells, share: float) -> BoolArray:
 
     >>> one = np.ones(3, dtype=np.int64)
     >>> c = Cells(one * 0, one * 0, np.array([0, 1, 2]), one == 0, one * 0,
-    ...           np.array([90, 100, 8]), one * 0.0, one * 0.0, 0.0, 4, [])
+    ...           np.array([90, 100, 8]), one * 0.0, one * 0.0, 0.0, 4, [], None, one)
     >>> working_days(c, 0.5).tolist()
     [True, True, False, False]
     """
@@ -179,6 +231,32 @@ def window_means(grid: FloatArray, hosts: IntArray, first: int, stop: int) -> Fl
     """Per host of ``hosts`` (rows) each pressure's mean over days ``[first, stop)``."""
     part = grid[hosts, max(first, 0) : max(min(stop, grid.shape[1]), 0), :]
     return nan_mean(part, axis=1)
+
+
+def host_window_means(
+    grid: FloatArray, hosts: IntArray, first: IntArray, stop: IntArray
+) -> FloatArray:
+    """Per entry of ``hosts`` (rows; a host may come twice) each pressure's mean over its
+    own days ``[first, stop)`` (clipped to the grid; NaN where nothing is left), from
+    cumulative sums: one pass over the grid for any number of windows.
+
+    >>> g = np.arange(12, dtype=float).reshape(1, 6, 2)
+    >>> host_window_means(g, np.array([0, 0]), np.array([0, 4]), np.array([2, 9])).tolist()
+    [[1.0, 2.0], [9.0, 10.0]]
+    """
+    seen = np.isfinite(grid)
+    total = np.concatenate(
+        [np.zeros_like(grid[:, :1]), np.cumsum(np.where(seen, grid, 0.0), axis=1)], axis=1
+    )
+    count = np.concatenate(
+        [np.zeros(seen[:, :1].shape), np.cumsum(seen, axis=1, dtype=np.float64)], axis=1
+    )
+    lo = np.clip(first, 0, grid.shape[1])
+    hi = np.clip(stop, lo, grid.shape[1])
+    sums = total[hosts, hi] - total[hosts, lo]
+    counts = count[hosts, hi] - count[hosts, lo]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.asarray(np.where(counts > 0, sums / np.maximum(counts, 1), np.nan))
 
 
 def nan_mean(values: FloatArray, axis: int) -> FloatArray:

@@ -2,17 +2,31 @@
 
 Per host, each pressure's daily mean over the first and the last ``period_days`` of the run
 (:func:`advisor.analysis.fleet_cells.window_means`) says whether memory, swap, disk io or
-cpu pressure rose (:func:`advisor.analysis.attribution.pressure_causes`). Per host and app,
-the median cell residual (cold and warm, each against its own level; rollouts' effects
-removed) over the same two periods says how much the app's load time moved. Only working
-days are read (a weekend idles the machines and changes who launches:
-:func:`advisor.analysis.fleet_cells.working_days`). Per (app, cause): the hosts where that
-pressure rose, and no other, against the hosts where no pressure rose, Mann-Whitney U on the
-per-host moves (hosts are the unit: their launches are not independent; a host whose memory
-and cpu pressure both rose would lend its memory slowdown to the cpu test); the effect is
-the difference of the median moves, with a bootstrap interval over hosts; the finding names
-every host where that pressure rose. ``since`` is the first working day the risen hosts'
-mean pressure was half-way up.
+cpu pressure rose (:func:`advisor.analysis.attribution.pressure_causes`). Per host, app and
+start kind, the median cell residual (rollouts' effects removed) over the same two periods
+says how much the app's load time moved: the host's **move**. Only working days are read (a
+weekend idles the machines and changes who launches:
+:func:`advisor.analysis.fleet_cells.working_days`).
+
+Per (app, cause), hosts as the unit (:mod:`advisor.analysis.host_effects`). A host can see
+two pressures rise at once (its memory and cpu in a department whose app drifts with cpu;
+its memory while its disk fills), and each would lend its slowdown to the other's finding.
+Memory pressure pages, which raises swap-in and io pressure too, so on a host whose memory
+pressure rose, io counts as a rise of its own only beyond the io rise typical of those hosts
+(their median) by ``io_rise``.
+
+- **effect of a pressure alone**: over the hosts where it rose and no other did, the
+  trimmed mean of their moves less that of the hosts where nothing rose;
+- the finding **names every host where the pressure rose**, and its effect is measured on
+  them: each host's move less the effects alone of the other pressures that rose with it,
+  their trimmed mean less the calm hosts'; a bootstrap interval resampling each group of
+  hosts on its own (the other pressures' effects are taken as known);
+- its **test** is Mann-Whitney U between the hosts where it rose alone and the calm hosts
+  (a co-risen host's adjustment is an estimate, not a measurement);
+- cold and warm starts are one finding when the hosts' cold moves match their warm ones,
+  one each when not (:mod:`advisor.analysis.start_kinds`).
+
+``since`` is the first working day the risen hosts' mean pressure was half-way up.
 """
 
 from __future__ import annotations
@@ -24,19 +38,21 @@ import numpy.typing as npt
 from scipy import stats
 
 from advisor.analysis.attribution import pressure_causes
-from advisor.analysis.candidates import Candidate, quantiles
-from advisor.analysis.effects import median_shift
+from advisor.analysis.candidates import Candidate
 from advisor.analysis.findings import Cause
 from advisor.analysis.fleet_cells import (
     DAY_SECONDS,
     PRESSURE_CAUSES,
     Cells,
     nan_mean,
+    sides_of,
     window_means,
 )
 from advisor.analysis.fleet_parameters import FleetParameters
 from advisor.analysis.frames import FleetData
 from advisor.analysis.groupby import group_medians
+from advisor.analysis.host_effects import trimmed_mean, two_group_interval
+from advisor.analysis.start_kinds import both_kinds, kinds_differ, with_start
 
 __all__ = ["pressure_candidates"]
 
@@ -54,7 +70,7 @@ def pressure_candidates(
     *,
     params: FleetParameters,
 ) -> list[Candidate]:
-    """One candidate per (app, cause) with enough hosts on both sides; ``grid`` is the daily
+    """Candidates per (app, cause) with enough hosts on both sides; ``grid`` is the daily
     pressure (:func:`advisor.analysis.fleet_cells.pressure_grid`), ``working`` the days read
     (:func:`advisor.analysis.fleet_cells.working_days`)."""
     every = np.arange(grid.shape[0])
@@ -63,6 +79,8 @@ def pressure_candidates(
     late = window_means(grid, every, cells.days - period, cells.days)
     rose = pressure_causes(early, late, params)
     calm = np.asarray(~rose.any(axis=1), dtype=bool)
+    seen = _seen(rose, late - early, params)
+    alone = seen & (seen.sum(axis=1) == 1)[:, None]
     early_day = cells.first_day + params.period_days
     late_day = cells.days - params.period_days
     found: list[Candidate] = []
@@ -71,29 +89,39 @@ def pressure_candidates(
         day = cells.day[rows]
         side = np.where(day < early_day, 0, np.where(day >= late_day, 1, -1))
         rows, side = rows[side >= 0], side[side >= 0]
-        medians = group_medians(cells.host[rows] * 2 + side, cells.resid[rows])
-        host, late = np.divmod(medians.group, 2)
-        ok = medians.count >= 2
-        e_hosts, l_hosts = host[ok & (late == 0)], host[ok & (late == 1)]
-        both = np.intersect1d(e_hosts, l_hosts)
-        if both.size == 0:
+        hosts, moves = _moves(cells, rows, side)
+        if hosts.size == 0 or calm[hosts].sum() < params.min_hosts:
             continue
-        move = (
-            medians.median[ok & (late == 1)][np.searchsorted(l_hosts, both)]
-            - medians.median[ok & (late == 0)][np.searchsorted(e_hosts, both)]
-        )
-        control = move[calm[both]]
-        if control.size < params.min_hosts:
-            continue
+        control = calm[hosts]
+        single, together = alone[hosts], seen[hosts]
+        reference = np.array([trimmed_mean(moves[control, k]) for k in (0, 1)])
+        # Each pressure's effect alone per start kind, to take off the hosts it rose on with
+        # another (0 where too few hosts saw it alone to tell).
+        effect_alone = np.zeros((len(CAUSE_NAMES), 2))
+        for c in range(len(CAUSE_NAMES)):
+            if single[:, c].sum() >= params.min_hosts:
+                for k in (0, 1):
+                    e = trimmed_mean(moves[single[:, c], k]) - reference[k]
+                    effect_alone[c, k] = 0.0 if math.isnan(e) else e
         for c, cause in enumerate(CAUSE_NAMES):
-            risen = rose[both, c]
-            # Tested on the hosts where this pressure rose alone: a host whose memory and
-            # cpu pressure both rose would lend its memory slowdown to the cpu test.
-            alone = risen & (rose[both].sum(axis=1) == 1)
-            if alone.sum() < params.min_hosts:
+            if single[:, c].sum() < params.min_hosts:
                 continue
-            found.append(
-                _candidate(
+            risen = together[:, c]
+            others = together.copy()
+            others[:, c] = False
+            adjusted = moves - others.astype(np.float64) @ effect_alone
+            difference = adjusted[risen, 1] - adjusted[risen, 0]
+            calm_difference = reference[1] - reference[0]
+            split = kinds_differ(
+                difference - (0.0 if math.isnan(calm_difference) else calm_difference), params
+            )
+            for kind in (1, 0) if split else (None,):
+                if kind is None:
+                    values = both_kinds(adjusted[:, 0], adjusted[:, 1])
+                    calm_values = both_kinds(moves[:, 0], moves[:, 1])[control]
+                else:
+                    values, calm_values = adjusted[:, kind], moves[control, kind]
+                candidate = _candidate(
                     grid,
                     data,
                     cells,
@@ -102,13 +130,55 @@ def pressure_candidates(
                     app,
                     c,
                     cause,
-                    both[risen],
-                    move[alone],
-                    control,
+                    kind,
+                    hosts[risen & np.isfinite(values)],
+                    values[risen],
+                    values[single[:, c]],
+                    calm_values,
                     params,
                 )
-            )
+                if candidate is not None:
+                    candidate.detail["hosts_alone"] = float(single[:, c].sum())
+                    found.append(candidate)
     return found
+
+
+def _seen(rose: BoolArray, rise: FloatArray, params: FleetParameters) -> BoolArray:
+    """Per host and cause: did that pressure rise (:func:`pressure_causes`), with io on a
+    host whose memory rose counting beyond the io rise typical of those hosts (the module
+    docstring)?
+
+    >>> rose = np.array([[1, 0, 0, 0], [1, 0, 0, 0], [1, 0, 0, 0], [0, 0, 1, 0]], bool)
+    >>> rise = np.array([[0.3, 0, 0.08, 0], [0.3, 0, 0.09, 0], [0.3, 0, 0.4, 0], [0, 0, 0.2, 0]])
+    >>> _seen(rose, rise, FleetParameters()).astype(int).tolist()
+    [[1, 0, 0, 0], [1, 0, 0, 0], [1, 0, 1, 0], [0, 0, 1, 0]]
+    """
+    memory = rose[:, 0]
+    io = np.where(np.isfinite(rise[:, 2]), rise[:, 2], 0.0)
+    paging = float(np.median(io[memory])) if memory.any() else 0.0
+    seen = rose.copy()
+    seen[:, 2] |= memory & (io >= max(paging, 0.0) + params.io_rise)
+    return seen
+
+
+def _moves(cells: Cells, rows: IntArray, side: IntArray) -> tuple[IntArray, FloatArray]:
+    """Hosts with a move of either kind, and their moves (hosts x kinds, NaN where a host
+    has fewer than two days in a period)."""
+    kind = cells.cold[rows].astype(np.int64)
+    medians = group_medians((cells.host[rows] * 2 + kind) * 2 + side, cells.resid[rows])
+    code, late = np.divmod(medians.group, 2)
+    ok = medians.count >= 2
+    e_codes, l_codes = code[ok & (late == 0)], code[ok & (late == 1)]
+    both = np.intersect1d(e_codes, l_codes)
+    move = (
+        medians.median[ok & (late == 1)][np.searchsorted(l_codes, both)]
+        - medians.median[ok & (late == 0)][np.searchsorted(e_codes, both)]
+    )
+    host, host_kind = np.divmod(both, 2)
+    hosts = np.unique(host)
+    moves = np.full((hosts.size, 2), np.nan)
+    moves[np.searchsorted(hosts, host), host_kind] = move
+    return hosts, moves
 
 
 def _candidate(
@@ -120,49 +190,62 @@ def _candidate(
     app: int,
     column: int,
     cause: Cause,
+    kind: int | None,
     hosts: IntArray,
     move: FloatArray,
+    tested: FloatArray,
     control: FloatArray,
     params: FleetParameters,
-) -> Candidate:
-    p_value = float(stats.mannwhitneyu(move, control, alternative="two-sided").pvalue)
-    estimate = float(np.median(move) - np.median(control))
+) -> Candidate | None:
+    move, tested, control = (v[np.isfinite(v)] for v in (move, tested, control))
+    if tested.size < params.min_hosts or control.size < params.min_hosts:
+        return None
+    p_value = float(stats.mannwhitneyu(tested, control, alternative="two-sided").pvalue)
+    estimate = trimmed_mean(move) - trimmed_mean(control)
     daily = nan_mean(grid[hosts, :, column], axis=0)
     since_day = cells.first_day + _half_way(daily[cells.first_day :], params.period_days)
-    member = np.zeros(len(data.launches.hosts), dtype=bool)
-    member[hosts] = True
-    mine = member[cells.host[rows]]
-    before, after = rows[mine & (side == 0)], rows[mine & (side == 1)]
-    agree = float(np.mean(np.sign(move) == np.sign(estimate))) if move.size else 0.0
-    seed = params.seed + app * 31 + column
+
+    def compared() -> tuple[IntArray, IntArray]:
+        member = np.zeros(len(data.launches.hosts), dtype=bool)
+        member[hosts] = True
+        mine = member[cells.host[rows]]
+        if kind is not None:
+            mine &= cells.cold[rows] == bool(kind)
+        return rows[mine & (side == 0)], rows[mine & (side == 1)]
+
+    reference = trimmed_mean(control)
+    agree = float(np.mean(np.sign(move - reference) == np.sign(estimate))) if move.size else 0.0
+    seed = params.seed + app * 31 + column * 7 + (2 if kind is None else kind)
 
     def interval() -> tuple[float, float]:
-        shift = median_shift(
-            control, move, confidence=params.confidence, n_resamples=params.n_resamples, seed=seed
+        return two_group_interval(
+            move,
+            control,
+            confidence=params.confidence,
+            n_resamples=params.n_resamples,
+            seed=seed,
         )
-        # Relative to the control's median, as the estimate is.
-        offset = estimate - shift.estimate
-        return shift.low + offset, shift.high + offset
 
     return Candidate(
         kind="pressure",
         app=data.launches.apps[app],
-        scope={"pressure": PRESSURE_CAUSES[column]},
+        scope=with_start({"pressure": PRESSURE_CAUSES[column]}, kind),
         p_value=p_value,
         estimate=estimate,
         hosts=hosts,
         since=cells.day0 + since_day * DAY_SECONDS,
-        before=quantiles(cells.level[before], int(cells.count[before].sum())),
-        after=quantiles(cells.level[after], int(cells.count[after].sum())),
+        sides=sides_of(cells, compared),
         cause=cause,
-        confidence=round(float(np.clip(0.5 + (agree - 0.5), 0.0, 1.0)), 3),
-        method=f"hosts whose {PRESSURE_CAUSES[column]} pressure rose against hosts without "
-        "any rise, first against last period; Mann-Whitney U; bootstrap over hosts",
+        confidence=round(float(np.clip(agree, 0.0, 1.0)), 3),
+        method=f"hosts whose {PRESSURE_CAUSES[column]} pressure rose (less the effects of "
+        "other pressures that rose with it) against hosts without any rise, first against "
+        "last period per start kind; trimmed means of per-host moves; Mann-Whitney U on the "
+        "hosts where it rose alone; bootstrap over hosts",
         interval=interval,
         detail={
             "hosts": float(hosts.size),
             "control_hosts": float(control.size),
-            "control_move": round(math.expm1(float(np.median(control))), 4),
+            "control_move": round(math.expm1(reference), 4),
             "host_agreement": round(agree, 3),
         },
     )

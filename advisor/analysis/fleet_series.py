@@ -1,35 +1,47 @@
-"""Change points and slow trends per app and department, on daily medians of warm launches.
+"""Change points and slow trends per app and department, on daily medians over hosts.
 
 A change-point search per raw host series is too slow at fleet scale (docs/analysis.md,
-"Speed"), so each (app, department) becomes one series of about 90 points: per day, the
-median over the department's hosts of their warm cell residuals (each host centred on its
-own level, rollouts' estimated effects already removed, so a rollout is found once, as a
-version change). Days with fewer than ``min_hosts_per_day`` hosts, and days that are not
-working days (weekends, holidays: :func:`advisor.analysis.fleet_cells.working_days`), are
-missing: their medians come from a few always-on machines.
+"Speed"), so each (app, department) and start kind becomes one series of about 90 points:
+per day, the median over the department's hosts of their cell residuals of that kind (each
+host centred on its own level, rollouts' effects already removed per start kind at each
+host's own change, so a rollout is found once, as a version change, and a pilot group that
+upgraded first is no drift). Days with fewer than ``min_hosts_per_day`` hosts, and days that
+are not working days (weekends, holidays: :func:`advisor.analysis.fleet_cells.working_days`),
+are missing: their medians come from a few always-on machines.
 
 - **Change points**: :func:`advisor.analysis.changepoints.detect_change_points` (PELT on
   normal scores, ``min_segment_days`` per segment: an outage of hours moves one day, never a
-  segment). Each change point is then tested on the hosts: per host the median warm
-  residual ``test_days`` before against after, Wilcoxon signed-rank over hosts (a p-value
-  for the run's false discovery control); effect the median per-host shift, with a
-  bootstrap interval over hosts. A change point within ``rollout_margin_days`` of a rollout
-  of the app that moved at least a third of the department's hosts is that rollout.
-- **Trends**: where no change point was found, or the segments either side of the one found
-  still drift (a ramp, not a step): Theil-Sen and Mann-Kendall
-  (:func:`advisor.analysis.trends.trend`); effect the drift over the series' span; ``since``
-  the start of the CUSUM excursion still under way at the end (:func:`_onset`; a
-  broken-stick fit, flat then linear, when there is none).
+  segment) on the warm and on the cold series; change points of the two within half a
+  segment are one. Each is then tested on the hosts, per start kind: per host the median
+  residual ``test_days`` before against after; one candidate for both kinds, or one per
+  kind when the hosts' cold shifts differ from their warm ones
+  (:mod:`advisor.analysis.start_kinds`); effect the trimmed mean of the per-host shifts,
+  Wilcoxon signed-rank over hosts, a bootstrap interval over hosts
+  (:mod:`advisor.analysis.host_effects`); the candidate names every host measured. A change
+  point within ``rollout_margin_days`` of a rollout of the app that moved at least a third
+  of the department's hosts is that rollout.
+- **Trends**: where neither kind has a step, or the segments either side still drift (a
+  ramp, not a step): Theil-Sen and Mann-Kendall (:func:`advisor.analysis.trends.trend`) on
+  the daily medians of both kinds (each host's mean over the kinds it launched that day),
+  or of each kind when the hosts' moves between the first and the last ``period_days``
+  differ by kind; effect the drift over the series' span; ``since`` the start of the CUSUM
+  excursion still under way at the end (:func:`_onset`; a broken-stick fit, flat then
+  linear, when there is none).
+- **Re-measuring**: a department candidate can be measured again without some hosts
+  (``Candidate.remeasure``), when a pressure finding names them (:mod:`advisor.analysis.fleet`).
 - **Hosts**: per app the ``host_candidates`` hosts whose level moved most between the first
   and the last ``period_days`` get their own search on their daily warm medians. The
   search sees the even days, the test (Mann-Whitney U before/after) the odd ones: a test on
-  the data the search chose its split from would be optimistic.
+  the data the search chose its split from would be optimistic. The finding is about warm
+  starts (``start`` ``warm``) unless the host's odd-day cold starts moved alike.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
+import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,14 +49,16 @@ import numpy.typing as npt
 from scipy import stats
 
 from advisor.analysis.attribution import Attribution, attribute_window
-from advisor.analysis.candidates import Candidate, quantiles
+from advisor.analysis.candidates import Candidate
 from advisor.analysis.changepoints import detect_change_points
 from advisor.analysis.effects import median_shift
-from advisor.analysis.fleet_cells import DAY_SECONDS, Cells
+from advisor.analysis.fleet_cells import DAY_SECONDS, Cells, sides_of
 from advisor.analysis.fleet_parameters import FleetParameters
 from advisor.analysis.fleet_versions import VersionShift
 from advisor.analysis.frames import FleetData
-from advisor.analysis.groupby import bootstrap_median, group_medians
+from advisor.analysis.groupby import group_means, group_medians
+from advisor.analysis.host_effects import host_interval, signed_rank_p, trimmed_mean
+from advisor.analysis.start_kinds import both_kinds, kinds_differ, terms_differ, with_start
 from advisor.analysis.trends import trend
 
 __all__ = ["SeriesContext", "series_candidates"]
@@ -69,56 +83,72 @@ class SeriesContext:
 
 def series_candidates(cells: Cells, context: SeriesContext) -> list[Candidate]:
     """Change-point and trend candidates per (app, department), and per moving host."""
-    params = context.params
-    n_depts = max(len(context.departments), 1)
-    apps = context.data.launches.apps
-    warm = np.flatnonzero(~cells.cold & context.working[cells.day])
-    dept = context.department[cells.host[warm]]
-    code = (cells.app[warm] * n_depts + dept) * cells.days + cells.day[warm]
-    medians = group_medians(code, cells.resid[warm])
-    matrix = np.full((len(apps) * n_depts, cells.days), np.nan)
-    enough = medians.count >= params.min_hosts_per_day
-    rows, days = np.divmod(medians.group[enough], cells.days)
-    matrix[rows, days] = medians.median[enough]
-
     found: list[Candidate] = []
-    for row in range(matrix.shape[0]):
-        series = matrix[row]
-        if np.isfinite(series).sum() < params.min_days:
-            continue
-        app, d = divmod(row, n_depts)
-        found.extend(_department_series(cells, context, app, d, series))
-    for app in range(len(apps)):
+    for app, rows in enumerate(cells.by_app):
+        rows = rows[context.working[cells.day[rows]]]
+        dept_of = context.department[cells.host[rows]]
+        for dept in range(len(context.departments)):
+            mine = rows[dept_of == dept]
+            if mine.size:
+                found.extend(_department_series(cells, context, app, dept, mine))
         found.extend(_host_series(cells, context, app))
     return found
 
 
+def daily_series(
+    cells: Cells, rows: IntArray, kind: int | None, params: FleetParameters
+) -> FloatArray:
+    """Per day, the median over hosts of their residuals of start ``kind`` (None: each host's
+    mean over the kinds it launched that day); NaN on days with fewer than
+    ``min_hosts_per_day`` hosts."""
+    if kind is not None:
+        rows = rows[cells.cold[rows] == bool(kind)]
+        medians = group_medians(cells.day[rows], cells.resid[rows])
+    else:
+        code = cells.host[rows] * cells.days + cells.day[rows]
+        hosts_days, position = np.unique(code, return_inverse=True)
+        mean = group_means(position.reshape(-1), cells.resid[rows], hosts_days.size)
+        medians = group_medians(hosts_days % cells.days, mean)
+    series = np.full(cells.days, np.nan)
+    enough = medians.count >= params.min_hosts_per_day
+    series[medians.group[enough]] = medians.median[enough]
+    return series
+
+
 def _department_series(
-    cells: Cells, context: SeriesContext, app: int, dept: int, series: FloatArray
+    cells: Cells, context: SeriesContext, app: int, dept: int, rows: IntArray
 ) -> list[Candidate]:
+    """Searches the department's warm and cold series; tests each change point found on the
+    hosts, per start kind; a trend where neither kind has a step."""
     params = context.params
-    detection = detect_change_points(
-        np.exp(series),
-        min_size=params.min_segment_days,
-        penalty_factor=params.penalty_factor,
-        intervals=False,
-    )
-    rows = cells.by_app[app]
-    rows = rows[~cells.cold[rows] & (context.department[cells.host[rows]] == dept)]
-    rows = rows[context.working[cells.day[rows]]]
     scope = {"department": context.departments[dept]}
-    found: list[Candidate] = []
-    ramp = bool(detection.change_points) and _ramp(series, detection.indices, params)
-    for cp in [] if ramp else detection.change_points:
-        if _is_rollout(cells, context, app, dept, cp.index):
+    steps: list[int] = []
+    searched = False
+    for kind in (0, 1):
+        series = daily_series(cells, rows, kind, params)
+        if np.isfinite(series).sum() < params.min_days:
             continue
-        candidate = _step(cells, context, rows, app, cp.index, scope)
-        if candidate is not None:
-            found.append(candidate)
-    if not detection.change_points or ramp:
-        candidate = _trend(cells, context, rows, app, series, scope)
-        if candidate is not None:
-            found.append(candidate)
+        searched = True
+        detection = detect_change_points(
+            np.exp(series),
+            min_size=params.min_segment_days,
+            penalty_factor=params.penalty_factor,
+            intervals=False,
+        )
+        if detection.change_points and _ramp(series, detection.indices, params):
+            continue
+        margin = params.min_segment_days // 2
+        steps.extend(
+            i for i in detection.indices if all(abs(i - other) > margin for other in steps)
+        )
+    if not searched:
+        return []
+    found: list[Candidate] = []
+    for day in sorted(steps):
+        if not _is_rollout(cells, context, app, dept, day):
+            found.extend(_steps(cells, context, rows, app, day, scope))
+    if not steps:
+        found.extend(_trends(cells, context, rows, app, scope))
     return found
 
 
@@ -160,7 +190,8 @@ def _ramp(series: FloatArray, indices: list[int], params: FleetParameters) -> bo
 def _per_host_shift(
     cells: Cells, rows: IntArray, start: int, stop_before: int, stop_after: int
 ) -> tuple[IntArray, FloatArray, IntArray]:
-    """Per host, median residual in [stop_before, start) against [start, stop_after)."""
+    """Per host, median residual in [stop_before, start) against [start, stop_after), and its
+    launches after."""
     day = cells.day[rows]
     inside = (day >= stop_before) & (day < stop_after)
     rows = rows[inside]
@@ -177,6 +208,53 @@ def _per_host_shift(
     return both, a - b, after_launches.astype(np.int64)
 
 
+def _by_kind(
+    cells: Cells,
+    rows: IntArray,
+    per_kind: Callable[[IntArray], tuple[IntArray, FloatArray, IntArray]],
+) -> tuple[IntArray, FloatArray, IntArray]:
+    """``per_kind`` (hosts, values, launches) for warm and cold rows, aligned on the union of
+    hosts: hosts, values (hosts x 2, NaN where a host has no value) and launches (hosts x 2)."""
+    parts = [per_kind(rows[cells.cold[rows] == bool(kind)]) for kind in (0, 1)]
+    hosts = np.union1d(parts[0][0], parts[1][0])
+    values = np.full((hosts.size, 2), np.nan)
+    launches = np.zeros((hosts.size, 2), dtype=np.int64)
+    for kind, (h, v, n) in enumerate(parts):
+        at = np.searchsorted(hosts, h)
+        values[at, kind] = v
+        launches[at, kind] = n
+    return hosts, values, launches
+
+
+def _steps(
+    cells: Cells,
+    context: SeriesContext,
+    rows: IntArray,
+    app: int,
+    day: int,
+    scope: dict[str, str],
+) -> list[Candidate]:
+    """The change point at ``day`` tested on the hosts: one candidate for both start kinds,
+    or one per kind when the hosts' cold and warm shifts differ."""
+    params = context.params
+    hosts, values, launches = _by_kind(
+        cells,
+        rows,
+        lambda r: _per_host_shift(cells, r, day, day - params.test_days, day + params.test_days),
+    )
+    split = kinds_differ(values[:, 1] - values[:, 0], params)
+    found = []
+    for kind in (1, 0) if split else (None,):
+        shift = both_kinds(values[:, 0], values[:, 1]) if kind is None else values[:, kind]
+        after = launches.sum(axis=1) if kind is None else launches[:, kind]
+        candidate = _step(
+            cells, context, rows, app, day, with_start(scope, kind), kind, hosts, shift, after
+        )
+        if candidate is not None:
+            found.append(candidate)
+    return found
+
+
 def _step(
     cells: Cells,
     context: SeriesContext,
@@ -184,19 +262,23 @@ def _step(
     app: int,
     day: int,
     scope: dict[str, str],
+    kind: int | None,
+    hosts: IntArray,
+    shift: FloatArray,
+    after_launches: IntArray,
+    remeasurable: bool = True,
 ) -> Candidate | None:
+    """A change-point candidate measured on ``hosts`` (those with a finite ``shift``)."""
     params = context.params
-    hosts, shift, after_launches = _per_host_shift(
-        cells, rows, day, day - params.test_days, day + params.test_days
-    )
+    measured = np.isfinite(shift)
+    hosts, shift, after_launches = hosts[measured], shift[measured], after_launches[measured]
     if hosts.size < params.min_hosts or after_launches.sum() < params.min_after:
         return None
     if np.all(shift == 0):
         return None
-    p_value = float(stats.wilcoxon(shift).pvalue)
-    estimate = float(np.median(shift))
+    estimate = trimmed_mean(shift)
+    p_value = signed_rank_p(shift)
     affected = hosts[(np.sign(shift) == np.sign(estimate)) & (np.abs(shift) >= abs(estimate) / 2)]
-    since = cells.day0 + day * DAY_SECONDS
     cause = attribute_window(
         context.grid,
         affected,
@@ -208,22 +290,77 @@ def _step(
         shifts=context.shifts,
         params=params,
     )
-    return _series_candidate(
+    kind_rows = rows if kind is None else rows[cells.cold[rows] == bool(kind)]
+    candidate = _series_candidate(
         "change_point",
         cells,
-        rows,
+        kind_rows[np.isin(cells.host[kind_rows], hosts)],
         context,
         app,
         scope,
         p_value,
         estimate,
-        affected,
-        since,
+        hosts,
+        cells.day0 + day * DAY_SECONDS,
         cause,
         day,
         shift,
-        "PELT on daily medians of warm residuals; per-host Wilcoxon test",
+        "PELT on daily medians of residuals per start kind; per-host shifts, trimmed mean, "
+        "Wilcoxon signed-rank over hosts, bootstrap over hosts",
     )
+    candidate.detail["affected_hosts"] = float(affected.size)
+    if remeasurable:
+
+        def remeasure(excluded: IntArray) -> Candidate | None:
+            rest = ~np.isin(hosts, excluded)
+            return _step(
+                cells,
+                context,
+                rows,
+                app,
+                day,
+                scope,
+                kind,
+                hosts[rest],
+                shift[rest],
+                after_launches[rest],
+                remeasurable=False,
+            )
+
+        candidate.remeasure = remeasure
+    return candidate
+
+
+def _host_moves(
+    cells: Cells, rows: IntArray, params: FleetParameters
+) -> tuple[IntArray, FloatArray, IntArray]:
+    """Per host, its median residual over the last ``period_days`` less over the first."""
+    early = cells.first_day + params.period_days
+    late = cells.days - params.period_days
+    day = cells.day[rows]
+    rows = rows[(day < early) | (day >= late)]
+    return _per_host_shift(cells, rows, late, cells.first_day, cells.days)
+
+
+def _trends(
+    cells: Cells,
+    context: SeriesContext,
+    rows: IntArray,
+    app: int,
+    scope: dict[str, str],
+) -> list[Candidate]:
+    """A trend of both start kinds, or one per kind when the hosts' cold and warm moves
+    between the first and the last period differ."""
+    params = context.params
+    _, moves, _ = _by_kind(cells, rows, lambda r: _host_moves(cells, r, params))
+    split = kinds_differ(moves[:, 1] - moves[:, 0], params)
+    found = []
+    for kind in (1, 0) if split else (None,):
+        kind_rows = rows if kind is None else rows[cells.cold[rows] == bool(kind)]
+        candidate = _trend(cells, context, kind_rows, app, kind, with_start(scope, kind))
+        if candidate is not None:
+            found.append(candidate)
+    return found
 
 
 def _trend(
@@ -231,11 +368,15 @@ def _trend(
     context: SeriesContext,
     rows: IntArray,
     app: int,
-    series: FloatArray,
+    kind: int | None,
     scope: dict[str, str],
+    remeasurable: bool = True,
 ) -> Candidate | None:
     params = context.params
+    series = daily_series(cells, rows, kind, params)
     days = np.flatnonzero(np.isfinite(series))
+    if days.size < params.min_days:
+        return None
     result = trend(days * DAY_SECONDS, np.exp(series[days]), alpha=params.alpha)
     if not math.isfinite(result.p_value):
         return None
@@ -278,10 +419,18 @@ def _trend(
         cause,
         start,
         None,
-        "Theil-Sen slope and Mann-Kendall test on daily medians of warm residuals",
+        "Theil-Sen slope and Mann-Kendall test on daily medians of residuals over the "
+        "department's hosts",
     )
     candidate.interval = interval
     candidate.detail["relative_per_30_days"] = round(result.relative_per_30_days, 4)
+    if remeasurable:
+
+        def remeasure(excluded: IntArray) -> Candidate | None:
+            rest = rows[~np.isin(cells.host[rows], excluded)]
+            return _trend(cells, context, rest, app, kind, scope, remeasurable=False)
+
+        candidate.remeasure = remeasure
     return candidate
 
 
@@ -353,15 +502,18 @@ def _series_candidate(
     method: str,
 ) -> Candidate:
     params = context.params
-    day_of = cells.day[rows]
-    before = rows[(day_of < day) & (day_of >= day - params.test_days)]
-    after = rows[(day_of >= day) & (day_of < day + params.test_days)]
-    seed = params.seed + app * 1009 + day
+
+    def compared() -> tuple[IntArray, IntArray]:
+        day_of = cells.day[rows]
+        before = rows[(day_of < day) & (day_of >= day - params.test_days)]
+        return before, rows[(day_of >= day) & (day_of < day + params.test_days)]
+
+    seed = params.seed + app * 1009 + day + zlib.crc32(repr(sorted(scope.items())).encode())
 
     def interval() -> tuple[float, float]:
         if shift is None:
             return math.nan, math.nan
-        return bootstrap_median(
+        return host_interval(
             shift, confidence=params.confidence, n_resamples=params.n_resamples, seed=seed
         )
 
@@ -373,8 +525,7 @@ def _series_candidate(
         estimate=estimate,
         hosts=hosts,
         since=since,
-        before=quantiles(cells.level[before], int(cells.count[before].sum())),
-        after=quantiles(cells.level[after], int(cells.count[after].sum())),
+        sides=sides_of(cells, compared),
         cause=cause.cause,
         confidence=cause.confidence,
         method=method,
@@ -427,6 +578,9 @@ def _host_series(cells: Cells, context: SeriesContext, app: int) -> list[Candida
             continue
         p_raw = float(stats.mannwhitneyu(cells.level[after], cells.level[before]).pvalue)
         estimate = float(np.median(cells.level[after]) - np.median(cells.level[before]))
+        scope = {"host": host_ids[host]}
+        if _cold_differs(cells, app, host, day, estimate, params):
+            scope["start"] = "warm"
         cause = attribute_window(
             context.grid,
             np.array([host]),
@@ -444,7 +598,7 @@ def _host_series(cells: Cells, context: SeriesContext, app: int) -> list[Candida
             own,
             context,
             app,
-            {"host": host_ids[host]},
+            scope,
             p_raw,
             estimate,
             np.array([host]),
@@ -452,7 +606,8 @@ def _host_series(cells: Cells, context: SeriesContext, app: int) -> list[Candida
             cause,
             day,
             None,
-            "PELT on the host's even-day warm medians; Mann-Whitney U on its odd days",
+            "PELT on the host's even-day warm medians; Mann-Whitney U on its odd days; its "
+            "odd-day cold starts say whether the change is the same for both kinds",
         )
         a_levels, b_levels = cells.level[after], cells.level[before]
         seed = params.seed + host
@@ -468,3 +623,27 @@ def _host_series(cells: Cells, context: SeriesContext, app: int) -> list[Candida
         candidate.interval = interval
         found.append(candidate)
     return found
+
+
+def _cold_differs(
+    cells: Cells, app: int, host: int, day: int, warm: float, params: FleetParameters
+) -> bool:
+    """Whether the host's cold starts (odd working days, as the warm test) moved otherwise
+    than its warm ones at ``day``, or cannot tell (fewer than 3 days a side): then the
+    finding is about warm starts, the kind it was measured on."""
+    rows = cells.by_app[app]
+    rows = rows[(cells.host[rows] == host) & cells.cold[rows] & (cells.day[rows] % 2 == 1)]
+    before = cells.level[rows[cells.day[rows] < day]]
+    after = cells.level[rows[cells.day[rows] >= day]]
+    if before.size < 3 or after.size < 3:
+        return True
+    cold = float(np.median(after) - np.median(before))
+    # Each side's median has a normal-approximation standard error of 1.25 MAD-sigma/sqrt(n).
+    spread = float(
+        stats.median_abs_deviation(
+            np.r_[before - np.median(before), after - np.median(after)], scale="normal"
+        )
+    )
+    se = 1.2533 * spread * math.sqrt(1 / before.size + 1 / after.size)
+    difference = cold - warm
+    return terms_differ(difference, difference - 1.96 * se, difference + 1.96 * se, params)

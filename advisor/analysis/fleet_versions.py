@@ -1,26 +1,37 @@
-"""Version changes across the fleet: each moved host before against after its own change time.
+"""Version changes across the fleet: each moved host before against after its own change.
 
-The vectorised form of :mod:`advisor.analysis.boundaries` for a whole :class:`FleetData`:
+Read from daily rows (cells), hosts as the unit:
 
-- every change (host, app, from -> to, at) gets a window: ``window_days`` either side of
-  ``at``, cut at the host's previous and next change of the app and at ``now``; a launch is
-  on the before side when it ran the old version (or an unknown one), on the after side when
-  it ran the new one. One ``searchsorted`` assigns every launch of a moved host to its
-  windows; hosts that never moved are not touched.
-- each host's log load times are centred on the median of its own launches before, per start
-  kind (cold and warm starts each against their own baseline), so the pooled samples compare
-  hosts with themselves; a host needs ``min_before`` launches before.
-- per (app, from, to), pooled over hosts and per department: Mann-Whitney U on the centred
-  logs (p-value for the run's false discovery control), the shift of the median as effect.
-  A department is reported apart only where its effect differs from the pooled one by at
-  least ``min_effect`` and its interval excludes the pooled one;
-  and for findings a percentile bootstrap interval **over hosts** (launches of one host are
-  not independent): per-host histograms of the centred logs reweighted by Poisson host
-  weights, one matrix product for all resamples.
-- a control: hosts of the app that did not change in the window around the rollout's median
-  change time, compared across it on their daily medians. When they moved as much as the
-  movers, the period (pressure, a trend) explains it, not the version: the confidence drops,
-  and below half the cause is ``unknown``.
+- **Per change** (host, app, from -> to, at): the host's rows of the app within
+  ``window_days`` days either side of the change day (the UTC day of ``at``), cut at the
+  host's previous and next change of the app. Before: rows of the old version (or an unknown
+  one) on earlier days; after: rows of the new version (or an unknown one) on later days; on
+  the change day itself only rows whose version says which side they are on. Per start kind,
+  the host's level on each side is the median of its days' medians weighted by their launch
+  counts, and **the host's shift** is after less before: the host compared with itself, so
+  fast machines upgrading first is no shift. A host's kind needs ``min_before`` launches
+  before and one after.
+- **Per rollout** (app, from, to): the per-host shifts of each start kind
+  (:mod:`advisor.analysis.host_effects`): effect their 20 % trimmed mean, interval a
+  bootstrap over hosts, p-value Wilcoxon's signed-rank test over hosts. Cold and warm starts
+  are one finding when they moved alike, one each when the hosts' cold shifts differ from
+  their warm ones (:func:`advisor.analysis.start_kinds.kinds_differ`); a finding about both
+  kinds averages each host's two shifts. ``min_after`` launches after (from the rows'
+  counts) and ``min_hosts`` hosts are needed.
+- **Hosts whose pressure moved**: a host whose memory, swap, io or cpu pressure rose between
+  its own two windows (:func:`advisor.analysis.attribution.pressure_causes`) moved for two
+  reasons at once; its shift is left out of the effect (and the finding does not name it)
+  unless that leaves fewer than half of the hosts, or fewer than ``min_hosts``. A rollout
+  during a memory-pressure ramp on low-RAM machines is measured on the others.
+- **Departments**: the same on a department's hosts, reported apart only where its effect
+  differs from the pooled one by at least ``min_effect`` and its interval excludes it.
+- **Control**: hosts of the app that did not change around the rollout's median change time,
+  compared across it on their daily levels of the finding's kind. When they moved as much as
+  the movers, the period (pressure, a trend) explains it, not the version: the confidence
+  drops, and below half the cause is ``unknown``.
+
+:func:`without_rollouts` then removes every rollout's effect from the cells, per start kind,
+at each host's own change (docs/analysis.md, "Rollouts"), before any series is built.
 """
 
 from __future__ import annotations
@@ -30,255 +41,298 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy import stats
 
-from advisor.analysis.candidates import Candidate, quantiles
-from advisor.analysis.fleet_cells import DAY_SECONDS, Cells
+from advisor.analysis.attribution import pressure_causes
+from advisor.analysis.candidates import Candidate
+from advisor.analysis.fleet_cells import DAY_SECONDS, Cells, host_window_means, sides_of
 from advisor.analysis.fleet_parameters import FleetParameters
-from advisor.analysis.frames import UNKNOWN_VERSION, FleetData
-from advisor.analysis.groupby import group_medians, histogram_medians
+from advisor.analysis.frames import UNKNOWN_VERSION, VersionChanges
+from advisor.analysis.groupby import group_medians, group_weighted_medians
+from advisor.analysis.host_effects import host_interval, signed_rank_p, trimmed_mean
+from advisor.analysis.start_kinds import both_kinds, kinds_differ, with_start
 
-__all__ = ["VersionShift", "version_candidates"]
+__all__ = [
+    "HostShifts",
+    "VersionShift",
+    "host_shifts",
+    "pressure_moved",
+    "version_candidates",
+    "without_rollouts",
+]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
-BIN_WIDTH = 0.01  # log units: 1 % resolution of the bootstrap medians, interpolated within
+BoolArray = npt.NDArray[np.bool_]
 
 
 @dataclass(frozen=True)
 class VersionShift:
-    """A rollout's estimated effect on the hosts that made it, to remove from the cells
-    before the change-point search (so a rollout is not found twice)."""
+    """A rollout's estimated effect per start kind (log scale) on the hosts that made it,
+    removed from the cells before any series is built (so a rollout is not found twice)."""
 
     app: int
-    hosts: IntArray
-    at: FloatArray  # per host
-    estimate: float
+    hosts: IntArray  # every host that made the change (a host twice if it made it twice)
+    at: FloatArray  # per host: when (Unix seconds)
+    change_day: IntArray  # per host: the day of ``at``, counted from the cells' ``day0``
+    to_version: int
+    warm: float
+    cold: float
 
 
 @dataclass(frozen=True)
-class _Pairs:
-    change: IntArray  # index into the sorted changes
-    after: npt.NDArray[np.bool_]
-    value: FloatArray  # centred log load time
-    raw: FloatArray  # log load time
+class HostShifts:
+    """Every change's per-host shifts, the changes sorted by (host, app, time).
+
+    ``shift``, ``before`` and ``after`` are changes x start kinds (0 warm, 1 cold): the
+    host's shift (NaN where it cannot be measured) and its launches before and after.
+    ``rows`` are the cells compared, ``change`` the change and ``after_side`` the side of each.
+    """
+
+    host: IntArray
+    app: IntArray
+    at: FloatArray
+    change_day: IntArray
+    from_version: IntArray
+    to_version: IntArray
+    shift: FloatArray
+    before: IntArray
+    after: IntArray
+    rows: IntArray
+    change: IntArray
+    after_side: BoolArray
+
+
+def host_shifts(
+    cells: Cells, changes: VersionChanges, *, now: float, params: FleetParameters
+) -> HostShifts | None:
+    """Each change's per-host, per-kind shift (see the module docstring); None without any
+    change in reach of the cells."""
+    window = math.ceil(params.window_days)
+    n_apps = max(len(cells.by_app), 1)
+    keep = (
+        (changes.at <= now)
+        & (changes.at >= cells.day0 - window * DAY_SECONDS)
+        & (changes.from_version != changes.to_version)
+    )
+    if not keep.any():
+        return None
+    host = changes.host[keep].astype(np.int64)
+    app = changes.app[keep].astype(np.int64)
+    at = changes.at[keep].astype(np.float64)
+    series = host * n_apps + app
+    order = np.lexsort((at, series))
+    host, app, at, series = host[order], app[order], at[order], series[order]
+    from_v = changes.from_version[keep][order].astype(np.int64)
+    to_v = changes.to_version[keep][order].astype(np.int64)
+    change_day = np.floor((at - cells.day0) / DAY_SECONDS).astype(np.int64)
+    same_prev = np.r_[False, series[1:] == series[:-1]]
+    same_next = np.r_[series[:-1] == series[1:], False]
+    lo = np.maximum(
+        change_day - window, np.where(same_prev, np.r_[0, change_day[:-1]] + 1, -(2**40))
+    )
+    hi = np.minimum(change_day + window, np.where(same_next, np.r_[change_day[1:], 0] - 1, 2**40))
+
+    n_series = (int(cells.host.max(initial=0)) + 1) * n_apps
+    moved = np.zeros(max(n_series, int(series.max()) + 1), dtype=bool)
+    moved[series] = True
+    cell_series = cells.host * n_apps + cells.app
+    subset = np.flatnonzero(moved[cell_series])
+    r_series, r_day = cell_series[subset], cells.day[subset]
+    version = cells.version[subset]
+    offset = window + 2
+    span = cells.days + 2 * offset + 2
+    change_key = series * span + (change_day + offset)
+    position = np.searchsorted(change_key, r_series * span + (r_day + offset), side="right")
+
+    a = np.maximum(position - 1, 0)
+    own_a = (position > 0) & (series[a] == r_series) & (r_day <= hi[a])
+    later = r_day > change_day[a]
+    on_day = r_day == change_day[a]
+    after_ok = own_a & (
+        (later & ((version == to_v[a]) | (version == UNKNOWN_VERSION)))
+        | (on_day & (version == to_v[a]))
+    )
+    on_day_before = own_a & on_day & (version == from_v[a])
+    b = np.minimum(position, at.size - 1)
+    before_ok = (
+        (position < at.size)
+        & (series[b] == r_series)
+        & (r_day >= lo[b])
+        & ((version == from_v[b]) | (version == UNKNOWN_VERSION))
+    )
+    before_change = np.where(on_day_before, a, b)
+    before_ok |= on_day_before
+
+    rows = np.concatenate([subset[before_ok], subset[after_ok]])
+    change = np.concatenate([before_change[before_ok], a[after_ok]])
+    after_side = np.r_[np.zeros(int(before_ok.sum()), bool), np.ones(int(after_ok.sum()), bool)]
+    kind = cells.cold[rows].astype(np.int64)
+    code = (change * 2 + kind) * 2 + after_side
+    medians = group_weighted_medians(code, cells.level[rows], cells.count[rows])
+    level = np.full(at.size * 4, np.nan)
+    launches = np.zeros(at.size * 4, dtype=np.int64)
+    level[medians.group] = medians.median
+    launches[medians.group] = medians.count
+    level, launches = level.reshape(-1, 2, 2), launches.reshape(-1, 2, 2)
+    before_n, after_n = launches[:, :, 0], launches[:, :, 1]
+    shift = level[:, :, 1] - level[:, :, 0]
+    shift[(before_n < params.min_before) | (after_n < 1)] = np.nan
+    return HostShifts(
+        host, app, at, change_day, from_v, to_v, shift, before_n, after_n, rows, change, after_side
+    )
+
+
+def pressure_moved(grid: FloatArray, shifts: HostShifts, params: FleetParameters) -> BoolArray:
+    """Per change: did any pressure of its host rise between the ``window_days`` before
+    the change day and the ``window_days`` after it (working days of the ``grid``)?"""
+    window = math.ceil(params.window_days)
+    day = shifts.change_day
+    early = host_window_means(grid, shifts.host, day - window, day)
+    late = host_window_means(grid, shifts.host, day + 1, day + 1 + window)
+    return np.asarray(pressure_causes(early, late, params).any(axis=1), dtype=bool)
 
 
 def version_candidates(
-    data: FleetData,
-    usable: IntArray,
     cells: Cells,
+    changes: VersionChanges,
+    grid: FloatArray,
     department: IntArray,
     departments: list[str],
     *,
+    apps: list[str],
+    versions: list[str],
     now: float,
     params: FleetParameters,
 ) -> tuple[list[Candidate], list[VersionShift]]:
-    """Candidates for every (app, from, to) rollout with enough hosts, and their shifts."""
-    frame = data.launches
-    ch = data.changes
-    window = params.window_days * DAY_SECONDS
-    n_apps = max(len(frame.apps), 1)
-    keep = (ch.at <= now) & (ch.at >= cells.day0 - window) & (ch.from_version != ch.to_version)
-    if not keep.any():
+    """Candidates for every (app, from, to) rollout with enough hosts, and the effects to
+    remove from the cells (:func:`without_rollouts`); ``grid`` is the daily pressure
+    (:func:`advisor.analysis.fleet_cells.pressure_grid`)."""
+    shifts = host_shifts(cells, changes, now=now, params=params)
+    if shifts is None:
         return [], []
-    series = ch.host[keep].astype(np.int64) * n_apps + ch.app[keep]
-    at = ch.at[keep].astype(np.float64)
-    order = np.lexsort((at, series))
-    series, at = series[order], at[order]
-    host_c = ch.host[keep][order].astype(np.int64)
-    app_c = ch.app[keep][order].astype(np.int64)
-    from_c = ch.from_version[keep][order].astype(np.int64)
-    to_c = ch.to_version[keep][order].astype(np.int64)
-    same_prev = np.r_[False, series[1:] == series[:-1]]
-    same_next = np.r_[series[:-1] == series[1:], False]
-    lo = np.maximum(at - window, np.where(same_prev, np.r_[-np.inf, at[:-1]], -np.inf))
-    hi = np.minimum(at + window, np.where(same_next, np.r_[at[1:], np.inf], np.inf))
-
-    pairs = _pairs(data, usable, series, at, lo, hi, from_c, to_c, params)
-    if pairs is None:
-        return [], []
+    moved = pressure_moved(grid, shifts, params)
     groups, group_of = np.unique(
-        np.column_stack([app_c, from_c, to_c]), axis=0, return_inverse=True
+        np.column_stack([shifts.app, shifts.from_version, shifts.to_version]),
+        axis=0,
+        return_inverse=True,
     )
     group_of = group_of.reshape(-1)
-    # Per change: its host's own shift (the centred after median), for agreement and controls.
-    own = group_medians(pairs.change[pairs.after], pairs.value[pairs.after])
-    own_shift = np.full(at.size, np.nan)
-    own_shift[own.group] = own.median
-    based = np.zeros(at.size, dtype=bool)
-    based[np.unique(pairs.change)] = True
-
     candidates: list[Candidate] = []
-    shifts: list[VersionShift] = []
+    removed: list[VersionShift] = []
     for g, (app, old, new) in enumerate(groups.tolist()):
-        members = np.flatnonzero((group_of == g) & based)
-        if members.size < params.min_hosts:
+        members = np.flatnonzero(group_of == g)
+        measured = np.isfinite(shifts.shift[members]).any(axis=1)
+        if measured.sum() < params.min_hosts:
             continue
-        in_group = np.zeros(at.size, dtype=bool)
-        in_group[members] = True
-        sel = in_group[pairs.change]
-        x_all = pairs.value[sel & ~pairs.after]
-        y_all = pairs.value[sel & pairs.after]
-        if y_all.size == 0:
-            continue
-        pooled = float(np.median(y_all) - np.median(x_all))
-        shifts.append(VersionShift(app, host_c[members], at[members], pooled))
-        control, n_control = _control_shift(cells, app, host_c, app_c, at, members, params)
-        scope = {
-            "from_version": frame.versions[old] or "unknown",
-            "version": frame.versions[new] or "unknown",
-        }
-        for dept in [None, *range(len(departments))]:
-            chosen = members if dept is None else members[department[host_c[members]] == dept]
-            if chosen.size < params.min_hosts:
-                continue
-            candidate = _candidate(
-                pairs,
-                chosen,
-                at.size,
-                frame.apps[app],
-                scope if dept is None else {**scope, "department": departments[dept]},
-                host_c,
-                at,
-                own_shift,
-                control,
-                n_control,
-                params,
-                pooled=None if dept is None else pooled,
+        steady = measured & ~moved[members]
+        left_out = 0
+        if steady.sum() >= max(params.min_hosts, measured.sum() / 2):
+            left_out = int((measured & ~steady).sum())
+            members = members[steady]
+        warm, cold = shifts.shift[members, 0], shifts.shift[members, 1]
+        split = kinds_differ(cold - warm, params)
+        both = both_kinds(warm, cold)
+        effects = (trimmed_mean(warm), trimmed_mean(cold)) if split else (trimmed_mean(both),) * 2
+        everyone = np.flatnonzero(group_of == g)
+        removed.append(
+            VersionShift(
+                app,
+                shifts.host[everyone],
+                shifts.at[everyone],
+                shifts.change_day[everyone],
+                int(new),
+                *(0.0 if math.isnan(e) else e for e in effects),
             )
-            if candidate is not None:
-                candidates.append(candidate)
-    return candidates, shifts
+        )
+        scope = {"from_version": versions[old] or "unknown", "version": versions[new] or "unknown"}
+        for kind in (1, 0) if split else (None,):
+            values = both if kind is None else shifts.shift[members, kind]
+            pooled: float | None = None
+            for dept in [None, *range(len(departments))]:
+                chosen = members
+                if dept is not None:
+                    chosen = members[department[shifts.host[members]] == dept]
+                candidate = _candidate(
+                    cells,
+                    shifts,
+                    chosen,
+                    values[np.searchsorted(members, chosen)],
+                    kind,
+                    apps[app],
+                    with_start(
+                        scope if dept is None else {**scope, "department": departments[dept]},
+                        kind,
+                    ),
+                    params,
+                    pooled,
+                    seed=_seed(params, app, new, dept, kind),
+                )
+                if dept is None:
+                    if candidate is None:
+                        break
+                    pooled = candidate.estimate
+                if candidate is not None:
+                    candidate.detail["rollout_hosts_left_out_for_pressure"] = float(left_out)
+                    candidates.append(candidate)
+    return candidates, removed
 
 
-def _pairs(
-    data: FleetData,
-    usable: IntArray,
-    series: IntArray,
-    at: FloatArray,
-    lo: FloatArray,
-    hi: FloatArray,
-    from_c: IntArray,
-    to_c: IntArray,
-    params: FleetParameters,
-) -> _Pairs | None:
-    """Every (launch, change) pair with the launch in the change's window, centred."""
-    frame = data.launches
-    n_apps = max(len(frame.apps), 1)
-    n_series = len(frame.hosts) * n_apps
-    moved = np.zeros(n_series, dtype=bool)
-    moved[series] = True
-    launch_series = frame.host[usable].astype(np.int64) * n_apps + frame.app[usable]
-    subset = usable[moved[launch_series]]
-    if subset.size == 0:
-        return None
-    l_series = frame.host[subset].astype(np.int64) * n_apps + frame.app[subset]
-    t = frame.started_at[subset]
-    version = frame.version[subset].astype(np.int64)
-    t_min = min(float(t.min()), float(at.min())) - 1.0
-    span = max(float(t.max()), float(at.max())) - t_min + 1.0
-    change_key = series * span + (at - t_min)
-    launch_key = l_series * span + (t - t_min)
-    position = np.searchsorted(change_key, launch_key, side="right")
-
-    after_c = position - 1
-    ok_after = after_c >= 0
-    after_c = np.maximum(after_c, 0)
-    ok_after &= (series[after_c] == l_series) & (t < hi[after_c])
-    ok_after &= (version == to_c[after_c]) | (version == UNKNOWN_VERSION)
-    before_c = np.minimum(position, at.size - 1)
-    ok_before = (position < at.size) & (series[before_c] == l_series) & (t >= lo[before_c])
-    ok_before &= (version == from_c[before_c]) | (version == UNKNOWN_VERSION)
-
-    change = np.concatenate([before_c[ok_before], after_c[ok_after]])
-    after = np.r_[np.zeros(int(ok_before.sum()), bool), np.ones(int(ok_after.sum()), bool)]
-    launch = np.concatenate([subset[ok_before], subset[ok_after]])
-    raw = np.log(frame.duration[launch])
-    cold = frame.cold[launch].astype(np.int64)
-
-    # Baselines per change and start kind; a change needs min_before launches before in all.
-    kind_key = change * 2 + cold
-    centres = group_medians(kind_key[~after], raw[~after])
-    centre = np.full(at.size * 2, np.nan)
-    centre[centres.group[centres.count >= 2]] = centres.median[centres.count >= 2]
-    before_count = np.bincount(change[~after], minlength=at.size)
-    value = raw - centre[kind_key]
-    keep = np.isfinite(value) & (before_count[change] >= params.min_before)
-    if not keep.any():
-        return None
-    return _Pairs(change[keep], after[keep], value[keep], raw[keep])
-
-
-def _control_shift(
-    cells: Cells,
-    app: int,
-    host_c: IntArray,
-    app_c: IntArray,
-    at: FloatArray,
-    members: IntArray,
-    params: FleetParameters,
-) -> tuple[float, int]:
-    """Median shift of the app's warm daily levels across the rollout's median change time,
-    on hosts without a change of the app within a window of it; NaN without enough hosts."""
-    t_ref = float(np.median(at[members]))
-    reach = 2 * params.window_days * DAY_SECONDS
-    near = (app_c == app) & (np.abs(at - t_ref) < reach)
-    excluded = np.unique(host_c[near])
-    ref_day = (t_ref - cells.day0) / DAY_SECONDS
-    rows = cells.by_app[app]
-    rows = rows[~cells.cold[rows] & (np.abs(cells.day[rows] - ref_day) < params.window_days)]
-    rows = rows[~np.isin(cells.host[rows], excluded)]
-    if rows.size == 0:
-        return math.nan, 0
-    side = (cells.day[rows] >= ref_day).astype(np.int64)
-    medians = group_medians(cells.host[rows] * 2 + side, cells.level[rows])
-    host, after = np.divmod(medians.group, 2)
-    enough = medians.count >= 3
-    both = np.intersect1d(host[enough & (after == 0)], host[enough & (after == 1)])
-    if both.size < params.min_control_hosts:
-        return math.nan, int(both.size)
-    lookup = dict(zip(medians.group.tolist(), medians.median.tolist(), strict=True))
-    shifts = [lookup[h * 2 + 1] - lookup[h * 2] for h in both.tolist()]
-    return float(np.median(shifts)), int(both.size)
+def _seed(params: FleetParameters, app: int, new: int, dept: int | None, kind: int | None) -> int:
+    """A bootstrap seed of its own for each rollout, department and start kind."""
+    return (
+        params.seed
+        + 7919 * app
+        + 104729 * new
+        + 31 * (0 if dept is None else dept + 1)
+        + (2 if kind is None else kind)
+    )
 
 
 def _candidate(
-    pairs: _Pairs,
+    cells: Cells,
+    shifts: HostShifts,
     chosen: IntArray,
-    n_changes: int,
+    values: FloatArray,
+    kind: int | None,
     app: str,
     scope: dict[str, str],
-    host_c: IntArray,
-    at: FloatArray,
-    own_shift: FloatArray,
-    control: float,
-    n_control: int,
     params: FleetParameters,
     pooled: float | None,
+    *,
+    seed: int,
 ) -> Candidate | None:
-    member = np.zeros(n_changes, dtype=bool)
-    member[chosen] = True
-    sel = member[pairs.change]
-    before_sel = sel & ~pairs.after
-    after_sel = sel & pairs.after
-    x, y = pairs.value[before_sel], pairs.value[after_sel]
-    if y.size < params.min_after or x.size == 0:
+    measured = np.isfinite(values)
+    chosen, values = chosen[measured], values[measured]
+    if chosen.size < params.min_hosts:
         return None
-    estimate = float(np.median(y) - np.median(x))
-    p_value = float(stats.mannwhitneyu(y, x, alternative="two-sided").pvalue)
-    agree = own_shift[chosen]
-    agree = agree[np.isfinite(agree)]
-    share = float(np.mean(np.sign(agree) == np.sign(estimate))) if agree.size else 0.5
+    kinds = [0, 1] if kind is None else [kind]
+    after_launches = int(shifts.after[chosen][:, kinds].sum())
+    if after_launches < params.min_after:
+        return None
+    estimate = trimmed_mean(values)
+    p_value = signed_rank_p(values)
+    share = float(np.mean(np.sign(values) == np.sign(estimate)))
+    control, n_control = _control_shift(cells, shifts, chosen, kind, params)
     alignment = 0.75
     if math.isfinite(control) and estimate != 0:
         alignment = float(np.clip(1 - abs(control) / abs(estimate), 0.0, 1.0))
     confidence = round(0.6 * alignment + 0.4 * float(np.clip((share - 0.5) / 0.4, 0, 1)), 3)
-    x_change, y_change = pairs.change[before_sel], pairs.change[after_sel]
-    seed = params.seed + len(scope) * 7919 + int(chosen[0])
+
+    def rows() -> tuple[IntArray, IntArray]:
+        member = np.zeros(shifts.host.size, dtype=bool)
+        member[chosen] = True
+        compared = member[shifts.change]
+        if kind is not None:
+            compared &= cells.cold[shifts.rows] == bool(kind)
+        return (
+            shifts.rows[compared & ~shifts.after_side],
+            shifts.rows[compared & shifts.after_side],
+        )
 
     def interval() -> tuple[float, float]:
-        return _cluster_interval(x, x_change, y, y_change, params, seed)
+        return host_interval(
+            values, confidence=params.confidence, n_resamples=params.n_resamples, seed=seed
+        )
 
     def keep(candidate: Candidate, bounds: tuple[float, float]) -> bool:
         # A department is reported apart only where it differs from the pooled rollout, by
@@ -293,6 +347,7 @@ def _candidate(
         "host_agreement": round(share, 3),
         "control_shift": round(math.expm1(control), 4) if math.isfinite(control) else math.nan,
         "control_hosts": float(n_control),
+        "launches_after": float(after_launches),
     }
     return Candidate(
         kind="version_change",
@@ -300,55 +355,75 @@ def _candidate(
         scope=scope,
         p_value=p_value,
         estimate=estimate,
-        hosts=np.unique(host_c[chosen]),
-        since=float(at[chosen].min()),
-        before=quantiles(pairs.raw[before_sel]),
-        after=quantiles(pairs.raw[after_sel]),
+        hosts=np.unique(shifts.host[chosen]),
+        since=float(shifts.at[chosen].min()),
+        sides=sides_of(cells, rows),
         cause="version" if alignment >= 0.5 else "unknown",
         confidence=confidence,
-        method="per-host before/after at each host's version change, centred on its own "
-        "baseline per start kind; Mann-Whitney U; bootstrap over hosts",
+        method="per host and start kind, its own days before against after its version "
+        "change; trimmed mean of per-host shifts; Wilcoxon signed-rank over hosts; "
+        "bootstrap over hosts",
         interval=interval,
         detail=detail,
         keep=None if pooled is None else keep,
     )
 
 
-def _cluster_interval(
-    x: FloatArray,
-    x_cluster: IntArray,
-    y: FloatArray,
-    y_cluster: IntArray,
+def _control_shift(
+    cells: Cells,
+    shifts: HostShifts,
+    chosen: IntArray,
+    kind: int | None,
     params: FleetParameters,
-    seed: int,
-) -> tuple[float, float]:
-    """Percentile interval of ``median(y) - median(x)`` resampling clusters (hosts)."""
-    if params.n_resamples < 1:
-        return math.nan, math.nan
-    clusters, inverse = np.unique(np.r_[x_cluster, y_cluster], return_inverse=True)
-    x_loc, y_loc = inverse[: x.size], inverse[x.size :]
-    both = np.r_[x, y]
-    low, high = np.quantile(both, [0.001, 0.999])
-    bins = max(math.ceil((high - low) / BIN_WIDTH), 1)
-    edges = low + BIN_WIDTH * np.arange(bins + 1)
+) -> tuple[float, int]:
+    """Median shift of the app's daily levels of ``kind`` (warm for both) across the
+    rollout's median change time, on hosts without a change of the app within two windows
+    of it; NaN without enough hosts."""
+    app = int(shifts.app[chosen[0]])
+    t_ref = float(np.median(shifts.at[chosen]))
+    reach = 2 * params.window_days * DAY_SECONDS
+    near = (shifts.app == app) & (np.abs(shifts.at - t_ref) < reach)
+    excluded = np.unique(shifts.host[near])
+    ref_day = (t_ref - cells.day0) / DAY_SECONDS
+    rows = cells.by_app[app]
+    cold = bool(kind) if kind is not None else False
+    rows = rows[
+        (cells.cold[rows] == cold) & (np.abs(cells.day[rows] - ref_day) < params.window_days)
+    ]
+    rows = rows[~np.isin(cells.host[rows], excluded)]
+    if rows.size == 0:
+        return math.nan, 0
+    side = (cells.day[rows] >= ref_day).astype(np.int64)
+    medians = group_medians(cells.host[rows] * 2 + side, cells.level[rows])
+    host, after = np.divmod(medians.group, 2)
+    enough = medians.count >= 3
+    both = np.intersect1d(host[enough & (after == 0)], host[enough & (after == 1)])
+    if both.size < params.min_control_hosts:
+        return math.nan, int(both.size)
+    position = np.searchsorted(medians.group, both * 2)
+    return float(np.median(medians.median[position + 1] - medians.median[position])), int(both.size)
 
-    def per_cluster(v: FloatArray, loc: IntArray) -> npt.NDArray[np.float32]:
-        b = np.clip(((v - low) / BIN_WIDTH).astype(np.int64), 0, bins - 1)
-        counts = np.bincount(loc * bins + b, minlength=clusters.size * bins)
-        return counts.reshape(clusters.size, bins).astype(np.float32)
 
-    hx, hy = per_cluster(x, x_loc), per_cluster(y, y_loc)
-    rng = np.random.default_rng(seed)
-    weights = rng.poisson(1.0, (params.n_resamples, clusters.size)).astype(np.float32)
-    mx = histogram_medians((weights @ hx).astype(np.float64), edges)
-    my = histogram_medians((weights @ hy).astype(np.float64), edges)
-    diffs = (my - mx)[np.isfinite(my - mx)]
-    if diffs.size == 0:
-        return math.nan, math.nan
-    tail = (1 - params.confidence) / 2 * 100
-    # The binned medians are biased by up to half a bin; centre the interval on the exact one.
-    exact = float(np.median(y) - np.median(x))
-    binned = float(histogram_medians(hy.sum(0, keepdims=True).astype(np.float64), edges)[0])
-    binned -= float(histogram_medians(hx.sum(0, keepdims=True).astype(np.float64), edges)[0])
-    lo_q, hi_q = np.percentile(diffs, [tail, 100 - tail])
-    return float(lo_q - binned + exact), float(hi_q - binned + exact)
+def without_rollouts(cells: Cells, shifts: list[VersionShift], n_apps: int) -> Cells:
+    """Cells with every rollout's effect removed, per start kind, at each host's own change.
+
+    The rule (docs/analysis.md, "Rollouts"): a row of a host that made the change is moved
+    back by the rollout's effect of its start kind when it lies after the host's change (a
+    later day, or the change day with the new version's label), once per such change of
+    the host (a host that moved and moved back has both effects removed, which cancel).
+    """
+    if not shifts:
+        return cells
+    level = cells.level.copy()
+    span = cells.days + 4 * 366
+    for shift in shifts:
+        rows = cells.by_app[shift.app]
+        keys = np.sort(shift.hosts * span + (shift.change_day + 2 * 366))
+        row_key = cells.host[rows] * span + (cells.day[rows] + 2 * 366)
+        first = np.searchsorted(keys, cells.host[rows] * span, side="left")
+        strictly = np.searchsorted(keys, row_key, side="left") - first
+        on_day = np.searchsorted(keys, row_key, side="right") - first - strictly
+        times = strictly + on_day * (cells.version[rows] == shift.to_version)
+        effect = np.where(cells.cold[rows], shift.cold, shift.warm)
+        level[rows] -= times * effect
+    return cells.with_levels(level, n_apps)

@@ -11,19 +11,17 @@ precision: ``span * 2**(bits(groups) - 51)``, about 1e-5 on a log scale of span 
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import numpy.typing as npt
 
 __all__ = [
     "GroupMedians",
     "GroupQuantiles",
-    "bootstrap_median",
     "group_means",
     "group_medians",
     "group_quantiles",
-    "histogram_medians",
+    "group_weighted_medians",
+    "weighted_quantiles",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -124,6 +122,63 @@ def group_medians(group: npt.ArrayLike, values: npt.ArrayLike) -> GroupMedians:
     return GroupMedians(sorted_codes[starts], counts.astype(np.int64), (lower + upper) / 2)
 
 
+def group_weighted_medians(
+    group: npt.ArrayLike, values: npt.ArrayLike, weights: npt.ArrayLike
+) -> GroupMedians:
+    """The weighted median of ``values`` in each group, with the total weight as ``count``.
+
+    Daily rows stand for their launches: a host's level over a window is the median of its
+    days' medians weighted by their launch counts, close to the median of the launches
+    themselves. The median is the value where the cumulative weight reaches half the total;
+    where it lands exactly on half, the mean of that value and the next (equal weights give
+    the ordinary median). Non-positive weights and NaN values are dropped.
+
+    >>> g = group_weighted_medians([0, 0, 0, 1, 1], [1.0, 2.0, 9.0, 4.0, 6.0], [1, 3, 1, 1, 1])
+    >>> g.group.tolist(), g.count.tolist(), g.median.tolist()
+    ([0, 1], [5, 2], [2.0, 5.0])
+    """
+    codes = np.asarray(group, dtype=np.int64).reshape(-1)
+    v = np.asarray(values, dtype=np.float64).reshape(-1)
+    w = np.asarray(weights, dtype=np.float64).reshape(-1)
+    keep = np.isfinite(v) & (w > 0)
+    codes, v, w = codes[keep], v[keep], w[keep]
+    if codes.size == 0:
+        return GroupMedians(np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0))
+    order = np.lexsort((v, codes))
+    codes, v, w = codes[order], v[order], w[order]
+    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+    cumulative = np.cumsum(w)
+    before = np.r_[0.0, cumulative][starts]
+    totals = np.add.reduceat(w, starts)
+    half = before + totals / 2
+    low = np.searchsorted(cumulative, half, side="left")
+    high = np.minimum(np.searchsorted(cumulative, half, side="right"), codes.size - 1)
+    counts = np.rint(totals).astype(np.int64)
+    return GroupMedians(codes[starts], counts, (v[low] + v[high]) / 2)
+
+
+def weighted_quantiles(
+    values: npt.ArrayLike, weights: npt.ArrayLike, probabilities: npt.ArrayLike
+) -> FloatArray:
+    """Quantiles of ``values`` weighted by ``weights``: the value where the cumulative weight
+    first reaches each probability's share of the total (NaN without any weight).
+
+    >>> weighted_quantiles([3.0, 1.0, 2.0], [1.0, 1.0, 2.0], [0.1, 0.5, 0.9]).tolist()
+    [1.0, 2.0, 3.0]
+    """
+    v = np.asarray(values, dtype=np.float64).reshape(-1)
+    w = np.asarray(weights, dtype=np.float64).reshape(-1)
+    probs = np.asarray(probabilities, dtype=np.float64).reshape(-1)
+    keep = np.isfinite(v) & (w > 0)
+    v, w = v[keep], w[keep]
+    if v.size == 0:
+        return np.full(probs.size, np.nan)
+    order = np.argsort(v, kind="stable")
+    cumulative = np.cumsum(w[order])
+    index = np.searchsorted(cumulative, probs * cumulative[-1], side="left")
+    return np.asarray(v[order][np.minimum(index, v.size - 1)], dtype=np.float64)
+
+
 def group_means(group: npt.ArrayLike, values: npt.ArrayLike, size: int) -> FloatArray:
     """The mean of ``values`` per group code ``0..size-1`` (NaN values and empty groups: NaN).
 
@@ -137,39 +192,3 @@ def group_means(group: npt.ArrayLike, values: npt.ArrayLike, size: int) -> Float
     counts = np.bincount(codes[keep], minlength=size)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
-
-
-def bootstrap_median(
-    values: npt.ArrayLike, *, confidence: float, n_resamples: int, seed: int
-) -> tuple[float, float]:
-    """Percentile bootstrap interval of the median of ``values`` (e.g. one shift per host)."""
-    v = np.asarray(values, dtype=np.float64)
-    v = v[np.isfinite(v)]
-    if v.size < 2 or n_resamples < 1:
-        return math.nan, math.nan
-    rng = np.random.default_rng(seed)
-    # Bounded memory: resample in batches of about a million values.
-    batch = max(1, 1_000_000 // v.size)
-    medians = np.concatenate(
-        [
-            np.median(v[rng.integers(0, v.size, (min(batch, n_resamples - done), v.size))], axis=1)
-            for done in range(0, n_resamples, batch)
-        ]
-    )
-    tail = (1 - confidence) / 2 * 100
-    low, high = np.percentile(medians, [tail, 100 - tail])
-    return float(low), float(high)
-
-
-def histogram_medians(histograms: FloatArray, edges: FloatArray) -> FloatArray:
-    """The median of each row of binned counts (rows x bins), interpolated within its bin."""
-    cumulative = np.cumsum(histograms, axis=1)
-    half = cumulative[:, -1:] / 2
-    index = np.minimum((cumulative < half).sum(axis=1), histograms.shape[1] - 1)
-    rows = np.arange(histograms.shape[0])
-    below = np.where(index > 0, cumulative[rows, np.maximum(index - 1, 0)], 0.0)
-    inside = histograms[rows, index]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        share = np.where(inside > 0, (half[:, 0] - below) / inside, 0.5)
-    width = edges[1] - edges[0]
-    return np.asarray(edges[index] + np.clip(share, 0.0, 1.0) * width, dtype=np.float64)

@@ -49,6 +49,7 @@ def run_analysis(
     ``clock`` stamps the run's history row (started, finished); ``keep_alive`` is called
     between the steps (the job runner renews its lease there).
     """
+    from advisor.analysis.daily import daily_of
     from advisor.analysis.fleet import analyse
 
     started_at = clock()
@@ -57,6 +58,7 @@ def run_analysis(
     loaded = monotonic()
     keep_alive()
     found = analyse(data, now=now)
+    launches = daily_of(data).launches
     analysed = monotonic()
     keep_alive()
     summary = findings.record_run(
@@ -64,14 +66,14 @@ def run_analysis(
         now=now,
         started_at=started_at,
         finished_at=clock(),
-        launches=len(data.launches),
+        launches=launches,
         notes=data.notes,
     )
     return AnalysisOutcome(
         summary=summary,
         hosts=len(data.launches.hosts),
         apps=len(data.launches.apps),
-        launches=len(data.launches),
+        launches=launches,
         load_seconds=loaded - began,
         analyse_seconds=analysed - loaded,
     )

@@ -2,16 +2,24 @@
 
 Hosts work weekdays 08:00-17:00 (``weekend_share`` of the launches at weekends), launch each
 app a Poisson number of times a day; the first launch of an app each day is cold. A load
-time is the app's base x (HDD factor on cold starts) x version x memory pressure x
-log-normal noise with a Student-t(3) tail. Every event is optional and off by default.
+time is the app's base x (HDD factor on cold starts) x (old hardware factor) x version x
+memory pressure x log-normal noise with a Student-t(3) tail. Every event is optional and off
+by default; an event that draws random numbers draws them only when it is on, so adding one
+does not change the fleets of the seeds that do without it.
+
+The textures of issue 13: a rollout that slows cold starts only (``Rollout.cold_only``), a
+pilot department that upgrades weeks before the rest (``Rollout.pilot``), memory pressure on
+a few hosts of one department (``MemoryPressure.department``), and old machines that are HDD,
+4 GB and 2 cores at once (``Spec.old_share``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from advisor.analysis.daily import daily_launches
 from advisor.analysis.frames import (
     FleetData,
     HostTable,
@@ -26,24 +34,41 @@ MONDAY = 1_704_067_200.0  # 2024-01-01T00:00:00Z
 
 @dataclass(frozen=True)
 class Rollout:
-    """``app`` moves from 1.0 to 2.0 on ``share`` of the hosts around ``day``."""
+    """``app`` moves from 1.0 to 2.0 on ``share`` of the hosts around ``day``; the hosts of
+    the ``pilot`` department move around ``pilot_day`` instead. ``cold_only``: the new version
+    changes cold starts only (warm ones as before)."""
 
     app: int = 0
     effect: float = 0.3
     share: float = 0.5
     day: float = 30.0
     spread_days: float = 4.0
+    cold_only: bool = False
+    pilot: str | None = None
+    pilot_day: float = 10.0
 
 
 @dataclass(frozen=True)
 class MemoryPressure:
-    """Hosts with ``ram_gb`` RAM: memory PSI and swap-in rise from ``day`` over ``ramp_days``,
-    every app slows by ``effect`` at full pressure."""
+    """Hosts with ``ram_gb`` RAM (or, with ``department``, its first ``hosts`` hosts): memory
+    PSI and swap-in rise from ``day`` over ``ramp_days``, every app slows by ``effect`` at
+    full pressure."""
 
     effect: float = 0.4
     day: float = 25.0
     ramp_days: float = 10.0
     ram_gb: float = 4.0
+    department: str | None = None
+    hosts: int = 0
+
+    def hit(self, ram_gb: np.ndarray, departments: list[str]) -> np.ndarray:
+        """Which hosts the pressure rises on."""
+        if self.department is None:
+            return np.asarray(ram_gb <= self.ram_gb)
+        mine = np.flatnonzero(np.array([d == self.department for d in departments]))
+        hit = np.zeros(ram_gb.size, dtype=bool)
+        hit[mine[: self.hosts]] = True
+        return hit
 
 
 @dataclass(frozen=True)
@@ -72,6 +97,10 @@ class Spec:
     hdd_share: float = 0.0
     hdd_cold_factor: float = 1.0
     low_ram_share: float = 0.0
+    # Old machines: HDD, 4 GB and 2 cores at once, their load times x these factors.
+    old_share: float = 0.0
+    old_cold_factor: float = 2.0 * 1.3 * 1.12
+    old_warm_factor: float = 1.05 * 1.3 * 1.12
     rollouts: tuple[Rollout, ...] = ()
     memory: MemoryPressure | None = None
     slowdown: Slowdown | None = None
@@ -91,13 +120,15 @@ def build(spec: Spec) -> FleetData:
     h, a, d = spec.hosts, spec.apps, spec.days
     ram_gb = np.where(rng.random(h) < spec.low_ram_share, 4.0, 16.0)
     hdd = rng.random(h) < spec.hdd_share
+    old = rng.random(h) < spec.old_share if spec.old_share > 0 else np.zeros(h, dtype=bool)
     hosts = HostTable(
         host_id=list(spec.host_ids) or [f"host-{i:04d}" for i in range(h)],
         department=[spec.departments[i % len(spec.departments)] for i in range(h)],
-        ram_bytes=ram_gb * 2.0**30,
-        disk_rotational=hdd,
-        cpu_cores=np.full(h, 4.0),
+        ram_bytes=np.where(old, 4.0, ram_gb) * 2.0**30,
+        disk_rotational=hdd | old,
+        cpu_cores=np.where(old, 2.0, 4.0),
     )
+    ram_gb = np.where(old, 4.0, ram_gb)
     day_index = np.arange(d)
     weekend = (day_index % 7) >= 5
     rate = spec.launches_per_day * np.where(weekend, spec.weekend_share, 1.0)
@@ -116,6 +147,7 @@ def build(spec: Spec) -> FleetData:
     cold = first
     base = (1.0 + 0.5 * np.arange(a))[app]
     value = base * np.where(cold, 2.0, 1.0) * np.where(cold & hdd[host], spec.hdd_cold_factor, 1.0)
+    value *= np.where(old[host], np.where(cold, spec.old_cold_factor, spec.old_warm_factor), 1.0)
 
     versions = ["", "1.0", "2.0"]
     version = np.ones(host.size, dtype=np.int32)
@@ -125,10 +157,13 @@ def build(spec: Spec) -> FleetData:
     for rollout in spec.rollouts:
         moved = np.flatnonzero(rng.random(h) < rollout.share)
         at = MONDAY + (rollout.day + rollout.spread_days * rng.random(moved.size)) * DAY
+        if rollout.pilot is not None:
+            pilot = np.array([hosts.department[i] == rollout.pilot for i in moved.tolist()])
+            at = np.where(pilot, at + (rollout.pilot_day - rollout.day) * DAY, at)
         change_at = np.full(h, np.inf)
         change_at[moved] = at
         after = (app == rollout.app) & (t >= change_at[host])
-        value[after] *= 1 + rollout.effect
+        value[after & (cold | (not rollout.cold_only))] *= 1 + rollout.effect
         version[after] = 2
         ch_host.append(moved)
         ch_app.append(np.full(moved.size, rollout.app))
@@ -141,7 +176,7 @@ def build(spec: Spec) -> FleetData:
     if spec.memory is not None:
         m = spec.memory
         progress_day = np.clip((day_index - m.day) / m.ramp_days, 0, 1)
-        hit = ram_gb <= m.ram_gb
+        hit = m.hit(ram_gb, hosts.department)
         progress = np.where(hit[pressure_host], np.tile(progress_day, h), 0.0)
         memory = memory + 0.3 * progress
         swap = swap + 4e6 * progress**2
@@ -189,3 +224,23 @@ def build(spec: Spec) -> FleetData:
         to_version=np.full(n_changes, 2, dtype=np.int32),
     )
     return FleetData(launches=launches, pressure=pressure, changes=changes)
+
+
+def daily_only(data: FleetData) -> FleetData:
+    """``data`` as the store gives it: daily rows, and launches without rows (hosts, apps and
+    versions still set)."""
+    frame = data.launches
+    none = np.empty(0, dtype=np.int32)
+    empty = LaunchFrame(
+        hosts=frame.hosts,
+        apps=frame.apps,
+        versions=frame.versions,
+        host=none,
+        app=none,
+        version=none,
+        method=none,
+        started_at=np.empty(0),
+        duration=np.empty(0),
+        cold=np.empty(0, dtype=bool),
+    )
+    return replace(data, launches=empty, daily=daily_launches(frame))

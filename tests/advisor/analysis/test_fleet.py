@@ -8,9 +8,10 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from advisor.analysis.daily import daily_of
 from advisor.analysis.findings import CAUSES, finding_key
 from advisor.analysis.fleet import FleetParameters, analyse
-from advisor.analysis.fleet_cells import build_cells, usable_launches, working_days
+from advisor.analysis.fleet_cells import build_cells, working_days
 from advisor.analysis.frames import FleetData
 from tests.advisor.analysis.fleetframes import (
     DAY,
@@ -186,9 +187,7 @@ def test_it_reads_weekends_and_the_morning_of_now_as_no_working_days() -> None:
     spec = Spec(hosts=20, days=21)
     now = spec.now + 8 * 3600  # Monday 08:00, the data end at Monday 00:00
     data = build(spec)
-    cells = build_cells(
-        data, usable_launches(data.launches, now=now, horizon_days=20), now=now, horizon_days=20
-    )
+    cells = build_cells(daily_of(data), now=now, horizon_days=20)
 
     working = working_days(cells, FleetParameters().working_day_share)
     weekday = ((cells.day0 - MONDAY) // DAY + np.arange(cells.days)) % 7
