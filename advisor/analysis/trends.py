@@ -20,8 +20,8 @@ Method
 
 A step (a version change) also shows as a trend; :mod:`advisor.analysis.changepoints` tells
 them apart: a trend is a drift that no single change point explains. Its model is level
-shifts on a line, whose slope is :func:`segment_slope`: Sen's slope over the pairs of points
-inside one segment, so that a shift between segments is not read as slope.
+shifts on a bending line under AR(1) noise (:mod:`advisor.analysis.trend_fit`), fitted
+jointly with the levels so that a shift between segments is not read as slope.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from scipy import stats
 
 from advisor.analysis.fdr import q_values
 
-__all__ = ["DAY_SECONDS", "Trend", "segment_slope", "trend", "trends"]
+__all__ = ["DAY_SECONDS", "Trend", "trend", "trends"]
 
 DAY_SECONDS = 86400.0
 WINDOW_DAYS = 30.0
@@ -165,60 +165,3 @@ def _reduce(
         np.array([np.median(days[c]) for c in chunks]),
         np.array([np.median(level[c]) for c in chunks]),
     )
-
-
-def segment_slope(
-    t: npt.ArrayLike,
-    values: npt.ArrayLike,
-    breaks: Sequence[int],
-    *,
-    max_points: int = DEFAULT_MAX_POINTS,
-) -> float:
-    """Sen's slope of ``values`` over ``t`` within segments: the median slope over the pairs of
-    points that lie in one segment (``breaks`` are the indices that start a new one).
-
-    Pairs across a break would read its level shift as slope. This is Sen's (1968) estimator
-    with the segments as blocks, the slope of the seasonal Kendall test (Hirsch, Slack and
-    Smith 1982) with segments for seasons. Above ``max_points`` points each segment is first
-    reduced to medians of runs of consecutive points (the pairs grow with the square of the
-    points; a slope survives the medians). 0 when no segment has two points.
-
-    >>> segment_slope(range(8), [0.0, 1, 2, 3, 10, 11, 12, 13], [4])
-    1.0
-    """
-    times = np.asarray(t, dtype=np.float64).reshape(-1)
-    level = np.asarray(values, dtype=np.float64).reshape(-1)
-    if times.shape != level.shape:
-        raise ValueError(f"t has {times.size} points but values has {level.size}")
-    labels = np.zeros(level.size, dtype=np.intp)
-    labels[np.asarray(breaks, dtype=np.intp)] = 1
-    labels = np.cumsum(labels)
-    times, level, labels = _run_medians(times, level, labels, max_points)
-    i, j = np.triu_indices(level.size, 1)
-    same = (labels[i] == labels[j]) & (times[j] != times[i])
-    if not same.any():
-        return 0.0
-    i, j = i[same], j[same]
-    return float(np.median((level[j] - level[i]) / (times[j] - times[i])))
-
-
-def _run_medians(
-    t: npt.NDArray[np.float64],
-    level: npt.NDArray[np.float64],
-    labels: npt.NDArray[np.intp],
-    max_points: int,
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.intp]]:
-    """About ``max_points`` medians of runs of ``ceil(n / max_points)`` consecutive points, none
-    across a break (one sort, no loop: the change-point search calls this per proposal)."""
-    if level.size <= max_points:
-        return t, level, labels
-    per_run = math.ceil(level.size / max_points)
-    index = np.arange(level.size)
-    first = np.flatnonzero(np.r_[True, labels[1:] != labels[:-1]])
-    local = (index - first[labels - labels[0]]) // per_run
-    starts = np.flatnonzero(np.r_[True, (labels[1:] != labels[:-1]) | (local[1:] != local[:-1])])
-    run = np.cumsum(np.isin(index, starts)) - 1
-    counts = np.bincount(run)
-    low, high = starts + (counts - 1) // 2, starts + counts // 2
-    ordered = level[np.lexsort((level, run))]
-    return (t[low] + t[high]) / 2, (ordered[low] + ordered[high]) / 2, labels[starts]

@@ -134,7 +134,8 @@ def test_it_works_on_the_linear_scale_when_values_are_not_positive() -> None:
     detection = detect_change_points(values)
     assert not detection.log
     assert detection.indices == [40]
-    assert detection.change_points[0].shift.estimate == pytest.approx(-5.0)
+    # The cycle of period 2 is taken out by STL, which leaves a residue of 0.1 % of it.
+    assert detection.change_points[0].shift.estimate == pytest.approx(-5.0, abs=0.01)
 
 
 @pytest.mark.parametrize(
@@ -263,9 +264,11 @@ def test_a_daily_cycle_of_hourly_points_gives_no_change_point() -> None:
     ]
     assert sum(bool(d.indices) for d in detections) <= 1
     assert all(d.period == 24 for d in detections)
-    # Without the seasonal step the cycle is a staircase of shifts.
+    # Without the seasonal step, and with the noise taken as independent, the cycle is a
+    # staircase of shifts (the AR(1) noise model alone reads it as a wandering level).
     first = np.exp(0.1 * np.random.default_rng(0).standard_t(4, 480) + hourly_cycle(480))
-    assert len(detect_change_points(first, intervals=False, periods=()).indices) >= 5
+    alone = detect_change_points(first, intervals=False, periods=(), serial=False)
+    assert len(alone.indices) >= 5
 
 
 def test_a_daily_cycle_does_not_move_the_steps_found() -> None:
@@ -280,16 +283,18 @@ def test_a_daily_cycle_does_not_move_the_steps_found() -> None:
     assert same >= 18
 
 
-def test_a_series_without_a_cycle_or_a_slope_passes_through_unchanged() -> None:
+def test_a_series_without_a_cycle_a_slope_or_serial_correlation_passes_through_unchanged() -> None:
     unchanged = 0
     for seed in range(30):
         values = steps(np.random.default_rng(seed), 300, {150: 0.5})
         detection = detect_change_points(values)
-        search_alone = detect_change_points(values, periods=(), trend=False)
-        if detection.period is None and detection.slope == 0:
+        search_alone = detect_change_points(values, periods=(), trend=False, serial=False)
+        if detection.period is None and detection.slope == 0 and detection.phi == 0:
             assert detection == search_alone
             unchanged += 1
-    assert unchanged >= 27
+    # Independent noise gives a negative estimate of phi (clipped to 0) in about half the
+    # series; the others are whitened with a small phi.
+    assert unchanged >= 10
 
 
 def test_it_gives_the_same_result_for_the_same_series() -> None:
