@@ -55,7 +55,7 @@ def read_columns(
         # The caller's transaction (and psycopg's BEGIN, with the isolation level asked
         # for) starts with a statement through them.
         conn.exec_driver_sql("SELECT 1")
-    parts: list[dict[str, npt.NDArray[Any]]] = []
+    out = _Columns(native)
     buffer = bytearray()
     with driver.lock:
         pgconn = driver.pgconn
@@ -71,23 +71,55 @@ def read_columns(
             if len(buffer) >= BLOCK_BYTES:
                 if not header:
                     header = _header_length(buffer)
-                    del buffer[:header]
-                parts.append(_parse(buffer, record, native))
+                    buffer = buffer[header:]
+                buffer = out.append(buffer, record)
         _expect(pgconn, pq.ExecStatus.COMMAND_OK)
     if not header and buffer:
-        del buffer[: _header_length(buffer)]
+        buffer = buffer[_header_length(buffer) :]
     if buffer[-2:] != b"\xff\xff":
         raise ValueError("binary COPY output without its trailer")
     del buffer[-2:]
-    parts.append(_parse(buffer, record, native))
-    if buffer:
+    if out.append(buffer, record):
         raise ValueError("binary COPY rows are not of the fixed width expected")
-    if len(parts) == 1:
-        return parts[0]
-    columns: dict[str, npt.NDArray[Any]] = {}
-    for name in native:  # a column at a time, its parts freed: not twice the memory at once
-        columns[name] = np.concatenate([part.pop(name) for part in parts])
-    return columns
+    return out.done()
+
+
+class _Columns:
+    """Native columns filled block by block. They grow in place (``ndarray.resize``: large
+    blocks are remapped, not copied), so the peak is the columns' own size, not twice it
+    as with parts concatenated at the end."""
+
+    def __init__(self, native: dict[str, np.dtype[Any]]) -> None:
+        self.native = native
+        self.size = 0
+        self.columns = {name: np.empty(1 << 16, dtype) for name, dtype in native.items()}
+
+    def append(self, buffer: bytearray, record: np.dtype[Any]) -> bytearray:
+        """Take the whole records at the start of ``buffer``; the bytes after them, in a new
+        buffer (deleting from the front of a bytearray keeps its memory)."""
+        n = len(buffer) // record.itemsize
+        records = np.frombuffer(buffer, dtype=record, count=n)
+        if n and (
+            (records["fields"] != len(self.native)).any()
+            or any(
+                (records[f"{name}_length"] != dtype.itemsize).any()
+                for name, dtype in self.native.items()
+            )
+        ):
+            raise ValueError("binary COPY rows are not of the fixed width expected")
+        capacity = len(next(iter(self.columns.values())))
+        if self.size + n > capacity:
+            for column in self.columns.values():
+                column.resize(max(2 * capacity, self.size + n), refcheck=False)
+        for name, column in self.columns.items():
+            column[self.size : self.size + n] = records[name]
+        self.size += n
+        return buffer[n * record.itemsize :]
+
+    def done(self) -> dict[str, npt.NDArray[Any]]:
+        for column in self.columns.values():
+            column.resize(self.size, refcheck=False)
+        return self.columns
 
 
 def _expect(pgconn: pq.abc.PGconn, status: pq.ExecStatus) -> None:
@@ -112,23 +144,3 @@ def _header_length(buffer: bytearray) -> int:
     if not buffer.startswith(_SIGNATURE):
         raise ValueError("not binary COPY output")
     return 19 + int.from_bytes(buffer[15:19], "big")
-
-
-def _parse(
-    buffer: bytearray, record: np.dtype[Any], native: dict[str, np.dtype[Any]]
-) -> dict[str, npt.NDArray[Any]]:
-    """The whole records at the start of ``buffer`` as native columns; ``buffer`` keeps the
-    rest."""
-    n = len(buffer) // record.itemsize
-    records = np.frombuffer(buffer, dtype=record, count=n)
-    if n and (
-        (records["fields"] != len(native)).any()
-        or any(
-            (records[f"{name}_length"] != dtype.itemsize).any() for name, dtype in native.items()
-        )
-    ):
-        raise ValueError("binary COPY rows are not of the fixed width expected")
-    columns = {name: records[name].astype(dtype) for name, dtype in native.items()}
-    del records  # releases the buffer for resizing
-    del buffer[: n * record.itemsize]
-    return columns
