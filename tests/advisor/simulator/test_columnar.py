@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import statistics
-from collections import Counter, defaultdict
+from collections import Counter
 
 import numpy as np
 
@@ -14,7 +14,7 @@ from advisor.simulator.calendar import DAY
 from advisor.simulator.columnar import fleet_columns, fleet_data
 from advisor.simulator.scenario import scale_scenario
 
-from .fleets import MONDAY
+from .fleets import MONDAY, batch_durations, compare_medians, frame_durations
 
 
 def fleet(hosts: int = 40, days: float = 14.0, seed: int = 3) -> Fleet:
@@ -56,29 +56,9 @@ def test_launch_counts_per_host_and_app_agree_with_the_batches_within_poisson_no
 
 
 def test_median_load_times_per_version_and_start_kind_agree_with_the_batches() -> None:
-    batch: dict[tuple[str, str | None, bool], list[float]] = defaultdict(list)
-    for d in batch_run():
-        for launch in d.batch.launches:
-            if launch.outcome == "ok" and launch.duration_seconds is not None:
-                key = (launch.app, launch.version, launch.start_kind == "cold")
-                batch[key].append(launch.duration_seconds)
-    frame = columnar_run().launches
-    columnar: dict[tuple[str, str | None, bool], list[float]] = defaultdict(list)
-    for a, v, cold, duration in zip(
-        frame.app.tolist(),
-        frame.version.tolist(),
-        frame.cold.tolist(),
-        frame.duration.tolist(),
-        strict=True,
-    ):
-        columnar[(frame.apps[a], frame.versions[v], cold)].append(duration)
-    compared = 0
-    for key, durations in batch.items():
-        if len(durations) < 150:
-            continue
-        ratio = statistics.median(columnar[key]) / statistics.median(durations)
-        assert abs(ratio - 1) < 0.1, key
-        compared += 1
+    batch = batch_durations(batch_run())
+    columnar = frame_durations(columnar_run().launches)
+    compared = compare_medians(batch, columnar, min_launches=150)
     assert compared >= 8
     # The rollout's new version is slower, in both paths.
     old, new = "4:7.4.7-1+deb12u8", "4:7.5.9-1~bpo12+1"

@@ -14,7 +14,7 @@ import functools
 import json
 import math
 import statistics
-from collections import Counter, defaultdict
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +44,13 @@ from advisor.simulator.scenario import (
     VersionRollout,
 )
 
-from .fleets import OUTSIDE_FLEET, OUTSIDE_START
+from .fleets import (
+    OUTSIDE_FLEET,
+    OUTSIDE_START,
+    batch_durations,
+    compare_medians,
+    frame_durations,
+)
 
 START = 1_760_313_600.0  # 2025-10-13 00:00 UTC, a Monday
 END_OF_SUMMER_TIME = 1_761_440_400.0  # 2025-10-26 01:00 UTC
@@ -417,29 +423,9 @@ def test_batches_and_columns_agree_on_launch_counts_per_host_id_and_app() -> Non
 
 
 def test_batches_and_columns_agree_on_medians_per_version_and_start_kind() -> None:
-    batch: dict[tuple[str, str | None, bool], list[float]] = defaultdict(list)
-    for d in batch_run():
-        for launch in d.batch.launches:
-            if launch.outcome == "ok" and launch.duration_seconds is not None:
-                key = (launch.app, launch.version, launch.start_kind == "cold")
-                batch[key].append(launch.duration_seconds)
-    frame = small_columns().launches
-    columnar: dict[tuple[str, str | None, bool], list[float]] = defaultdict(list)
-    for a, v, cold, duration in zip(
-        frame.app.tolist(),
-        frame.version.tolist(),
-        frame.cold.tolist(),
-        frame.duration.tolist(),
-        strict=True,
-    ):
-        columnar[(frame.apps[a], frame.versions[v], cold)].append(duration)
-    compared = 0
-    for key, durations in batch.items():
-        if len(durations) < 100:
-            continue
-        ratio = statistics.median(columnar[key]) / statistics.median(durations)
-        assert abs(ratio - 1) < 0.1, key
-        compared += 1
+    batch = batch_durations(batch_run())
+    columnar = frame_durations(small_columns().launches)
+    compared = compare_medians(batch, columnar, min_launches=100)
     assert compared >= 10
     assert ("libreoffice", NEW_VERSION, True) in batch
 
