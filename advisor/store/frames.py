@@ -639,35 +639,29 @@ def _series_code(name: sa.ColumnElement[str], labels: sa.ColumnElement[str]) -> 
 def _pressure_queries(start: float, now: float) -> list[sa.Subquery]:
     """Rows (host_id, series, at, count, sum, max) of the pressure series in the window: the
     daily rollups, and the summaries of batches not rolled up yet (each counted once)."""
-    rolled = sa.select(
-        DAILY.c.host_id,
-        _series_code(DAILY.c.name, DAILY.c.labels).label("series"),
-        DAILY.c.bucket_start.label("at"),
-        sa.cast(DAILY.c["count"], sa.Double).label("count"),
-        DAILY.c.sum,
-        DAILY.c.max,
-    ).where(
-        _series_filter(DAILY.c.name, DAILY.c.labels),
-        DAILY.c.bucket_start >= start,
-        DAILY.c.bucket_start <= now,
-    )
+    rolled = _pressure_rows(DAILY, DAILY.c.bucket_start, start, now)
     pending_batches = sa.select(BATCHES.c.host_id, BATCHES.c.batch_id).where(
         BATCHES.c.rolled_up_at.is_(None)
     )
-    pending = sa.select(
-        SUMMARIES.c.host_id,
-        _series_code(SUMMARIES.c.name, SUMMARIES.c.labels).label("series"),
-        SUMMARIES.c.interval_start.label("at"),
-        sa.cast(SUMMARIES.c["count"], sa.Double).label("count"),
-        SUMMARIES.c.sum,
-        SUMMARIES.c.max,
-    ).where(
-        _series_filter(SUMMARIES.c.name, SUMMARIES.c.labels),
-        SUMMARIES.c.interval_start >= start,
-        SUMMARIES.c.interval_start <= now,
-        sa.tuple_(SUMMARIES.c.host_id, SUMMARIES.c.batch_id).in_(pending_batches),
+    pending = _pressure_rows(SUMMARIES, SUMMARIES.c.interval_start, start, now).where(
+        sa.tuple_(SUMMARIES.c.host_id, SUMMARIES.c.batch_id).in_(pending_batches)
     )
     return [rolled.subquery(), pending.subquery()]
+
+
+def _pressure_rows(
+    table: sa.Table, at: sa.ColumnElement[float], start: float, now: float
+) -> sa.Select[Any]:
+    """(host_id, series, at, count, sum, max) of ``table``'s pressure series with ``at`` in
+    ``[start, now]``: the daily rollups and the raw summaries have these columns alike."""
+    return sa.select(
+        table.c.host_id,
+        _series_code(table.c.name, table.c.labels).label("series"),
+        at.label("at"),
+        sa.cast(table.c["count"], sa.Double).label("count"),
+        table.c.sum,
+        table.c.max,
+    ).where(_series_filter(table.c.name, table.c.labels), at >= start, at <= now)
 
 
 _PRESSURE_COLUMNS = {
