@@ -77,6 +77,7 @@ def retention_policy(config: AdvisorConfig) -> RetentionPolicy:
         hourly_days=section.hourly_days,
         daily_days=section.daily_days,
         batches_days=section.batches_days,
+        launch_daily_days=section.launch_daily_days,
         chunk_rows=section.chunk_rows,
     )
 

@@ -38,6 +38,12 @@ def test_keys_and_environment_overrides_are_read() -> None:
     assert (config.retention.daily_days, config.retention.chunk_rows) == (0, 1000)
 
 
+def test_the_daily_launch_rows_retention_reaches_the_retention_job() -> None:
+    config = parse_config("[retention]\nlaunch_daily_days = 400\n")
+
+    assert retention_policy(config).launch_daily_days == 400
+
+
 def test_negative_days_are_refused_naming_file_line_and_key() -> None:
     with pytest.raises(ConfigError) as refused:
         parse_config("[retention]\n\nlaunches_days = -3\n", source="advisor.toml")
