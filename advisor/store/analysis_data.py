@@ -105,17 +105,19 @@ class SqlFleetFrames:
     """:class:`FleetFrames` read from ``engine``, in one snapshot (REPEATABLE READ on
     PostgreSQL; a SQLite read transaction is one).
 
-    ``raw_launches`` also loads the raw launches into ``launches`` (the analysis reads them
-    until it reads ``daily``). ``incremental`` keeps the daily rows of the last load in
-    memory (from its window's first day on) and fetches only the rows changed since, by
-    their change sequence (:mod:`advisor.store.launch_daily`): host-days rewritten since
-    replace the kept ones, days retention has passed are dropped, and a window reaching
-    further back than the kept one, or a database whose sequence went back, loads afresh.
+    ``raw_launches`` also loads the raw launches into ``launches`` (for a reader that wants
+    every launch; the analysis reads ``daily`` only, so the job leaves them out: at 10,000
+    hosts they cost more than the daily rows, docs/benchmarks.md). ``incremental`` keeps the
+    daily rows of the last load in memory (from its window's first day on) and fetches only
+    the rows changed since, by their change sequence (:mod:`advisor.store.launch_daily`):
+    host-days rewritten since replace the kept ones, days retention has passed are dropped,
+    and a window reaching further back than the kept one, or a database whose sequence went
+    back, loads afresh.
     It saves re-reading every row each run at the price of keeping them between runs.
     """
 
     def __init__(
-        self, engine: sa.Engine, *, raw_launches: bool = True, incremental: bool = False
+        self, engine: sa.Engine, *, raw_launches: bool = False, incremental: bool = False
     ) -> None:
         self._engine = engine
         self._raw_launches = raw_launches

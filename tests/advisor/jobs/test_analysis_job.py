@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from prometheus_client import CollectorRegistry
 
 import advisor.analysis.fleet
+from advisor.analysis.daily import daily_of
 from advisor.analysis.findings import Finding
 from advisor.analysis.frames import FleetData
 from advisor.config import parse_config
@@ -81,7 +82,8 @@ def test_a_tick_hands_the_window_to_the_analysis_and_records_its_findings(
     assert report.result == JobResult(rows={"launches": 6, "findings": 1}, total=6)
     [(data, analysed_at)] = stand_in.calls
     assert analysed_at == NOW
-    assert (len(data.launches), len(data.changes)) == (6, 1)
+    # The window's six launches, as the daily rows the analysis reads (no raw launch rows).
+    assert (daily_of(data).launches, len(data.launches), len(data.changes)) == (6, 0, 1)
     stored = SqlFindings(store.engine).get(SLOWER.key)
     assert stored is not None
     assert stored.status == "open"

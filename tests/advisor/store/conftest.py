@@ -55,7 +55,7 @@ def findings(engine: sa.Engine) -> Findings:
 
 @pytest.fixture
 def frames(engine: sa.Engine) -> FleetFrames:
-    return SqlFleetFrames(engine)
+    return SqlFleetFrames(engine, raw_launches=True)
 
 
 @pytest.fixture
