@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from advisor.jobs.metrics import JobMetrics
 from advisor.jobs.runner import JobResult
@@ -55,10 +55,13 @@ def run_analysis(
     started_at = clock()
     began = monotonic()
     data = frames.load(now=now, days=window_days)
+    # Derived once (a producer without daily rows): the analysis and the count read the same.
+    daily = daily_of(data)
+    data = replace(data, daily=daily)
+    launches = daily.launches
     loaded = monotonic()
     keep_alive()
     found = analyse(data, now=now)
-    launches = daily_of(data).launches
     analysed = monotonic()
     keep_alive()
     summary = findings.record_run(
