@@ -202,8 +202,8 @@ class AnalysisSection:
     window_days: int = setting(
         90,
         positive_int,
-        "Days of launches and pressure each analysis run reads (keep launches that long: "
-        "[retention] launches_days).",
+        "Days of launches (as daily launch rollups) and pressure each analysis run reads "
+        "(keep the rollups that long: [retention] launch_daily_days).",
     )
 
 
