@@ -3,8 +3,9 @@
 A finding says that an application got slower (or faster) for a set of hosts, since when, by
 how much (with an interval), and why: a version change, resource pressure, a hardware tier, or
 unknown, with a confidence. Its ``key`` is stable across analysis runs (same kind, app and
-scope give the same key), so the store can update a finding run after run and resolve it when
-a run no longer finds it. Recommendations (a later stage) start from findings.
+scope give the same key), so the store can update a finding run after run and, by the policy
+of :mod:`advisor.analysis.stability`, open it once confirmed and resolve it once runs have
+stopped finding it. Recommendations (a later stage) start from findings.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Vectorised group-bys for the fleet analysis: medians and bootstraps without Python loops.
+"""Vectorised group-bys for the fleet analysis: medians, quantiles and means without Python loops.
 
 Tens of millions of launches are grouped (by host, app, day, ...) with one sort each. A
 group median needs the values sorted within their group; instead of a two-key ``lexsort``
