@@ -192,6 +192,12 @@ class RetentionSection:
         "Days batch records (what makes a retried batch a no-op) are kept, and at least as "
         "long as their raw summaries (0: forever).",
     )
+    finding_history_days: int = setting(
+        730,
+        days,
+        "Days each finding's history points (its effect as each analysis run found it) are "
+        "kept (0: forever); the finding and its status changes stay while it does.",
+    )
     chunk_rows: int = setting(
         5000, positive_int, "Rows deleted per transaction, so ingest never waits long."
     )

@@ -9,7 +9,10 @@ GET /api/v1/findings                      findings, open first and largest effec
                                           ``limit`` filter as ``findings list`` does
 GET /api/v1/findings/{key}                one finding with its evidence and its history
                                           (404 when unknown); the key URL-encoded (``|`` is
-                                          ``%7C``)
+                                          ``%7C``); the newest ``history_limit`` points
+                                          (default 200, at most 2000) with every status
+                                          event, ``total_points`` and ``truncated`` saying
+                                          whether older points were left out
 ========================================  =====================================================
 
 Findings name hosts and departments, so every route wants an admin API token
@@ -34,6 +37,10 @@ from advisor.store.api_tokens import ApiTokens
 from advisor.store.findings import FindingFilter, Findings
 
 PREFIX = "/api/v1/findings"
+HISTORY_LIMIT = 200
+"""History points a finding's route answers with unless asked (the newest): 50 days of runs
+every 6 h. A finding found for two years has about 3,000."""
+MAX_HISTORY_LIMIT = 2000
 
 
 class FindingEffect(BaseModel):
@@ -91,6 +98,10 @@ class HistoryPointOut(BaseModel):
     hosts: int = Field(description="How many hosts the run found it on.")
     cause: str
     confidence: float | None
+    missed_before: int | None = Field(
+        description="Runs analysing its app that missed it since the point before (0: none); "
+        "null for its first point, or when not known."
+    )
 
 
 class StatusEventOut(BaseModel):
@@ -104,8 +115,15 @@ class StatusEventOut(BaseModel):
 class FindingHistoryOut(BaseModel):
     """A finding's history, oldest first."""
 
-    points: list[HistoryPointOut] = Field(description="A point per run that found it (kept).")
-    events: list[StatusEventOut] = Field(description="Opened, resolved and reopened.")
+    points: list[HistoryPointOut] = Field(
+        description="A point per run that found it (kept): the newest history_limit of them."
+    )
+    events: list[StatusEventOut] = Field(description="Opened, resolved and reopened: all.")
+    total_points: int = Field(description="How many points are stored.")
+    truncated: bool = Field(
+        description="Whether older points are stored than `points` holds (ask for more with "
+        "history_limit)."
+    )
 
 
 class FindingDetail(FindingOut):
@@ -193,10 +211,17 @@ def add_findings_routes(
             str,
             Path(min_length=1, max_length=2000, pattern=NO_NUL, description="The finding's key."),
         ],
+        history_limit: Annotated[
+            int,
+            Query(
+                ge=1,
+                le=MAX_HISTORY_LIMIT,
+                description="At most this many history points, the newest.",
+            ),
+        ] = HISTORY_LIMIT,
     ) -> FindingDetail:
         found = stored.get(key)
         if found is None:
             raise HTTPException(404, f"no finding {key!r}")
-        return FindingDetail.model_validate(
-            {**found.to_dict(), "history": stored.history(key).to_dict()}
-        )
+        history = stored.history(key, limit=history_limit)
+        return FindingDetail.model_validate({**found.to_dict(), "history": history.to_dict()})

@@ -302,6 +302,8 @@ class LaunchDailyRow(Base):
         # Loads select a window of days; retention deletes old days.
         sa.Index(None, "day"),
         sa.Index(None, "sequence"),
+        # The analysis loads one app's rows at a time (a part: advisor.jobs.analysis).
+        sa.Index(None, "app", "day"),
     )
 
     host: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
@@ -643,7 +645,12 @@ class FindingRow(Base):
 
 class AnalysisRunRow(Base):
     """One analysis run: when (``analysed_at`` is the ``now`` it analysed the data as of),
-    and how many findings it added, updated, reopened and resolved."""
+    and how many findings it added, updated, reopened and resolved.
+
+    ``part`` and ``apps`` name the apps a run analysed when it was one part of the fleet
+    (``part``: the app, or the sorted apps joined by ", "; ``apps``: the JSON list); both
+    NULL for a run of the whole fleet (every run before migration 0008).
+    """
 
     __tablename__ = "analysis_runs"
 
@@ -661,6 +668,10 @@ class AnalysisRunRow(Base):
     # Found but not (re)confirmed yet; open but not found by this run (not resolved yet).
     findings_pending: Mapped[int] = mapped_column(sa.Integer, server_default=sa.text("0"))
     findings_missing: Mapped[int] = mapped_column(sa.Integer, server_default=sa.text("0"))
+    # Candidates dropped: not confirmed within the stability policy's window.
+    findings_expired: Mapped[int] = mapped_column(sa.Integer, server_default=sa.text("0"))
+    part: Mapped[str | None] = mapped_column(sa.Text)
+    apps: Mapped[list[str] | None] = mapped_column(JsonDocument)
 
 
 def table_of(model: type[Base]) -> sa.Table:
@@ -688,7 +699,10 @@ SPANS = table_of(VersionSpanRow)
 class FindingHistoryRow(Base):
     """One run's figures for a finding it found: the finding's effect over time.
 
-    Deleted with its finding, and after ``advisor.store.findings.HISTORY_DAYS``.
+    ``missed_before`` counts the runs that analysed the finding's app and missed it between
+    the point before and this one (0: the previous such run found it too); NULL for a
+    finding's first point, and where the point before is unknown. Deleted with its finding,
+    and by retention after ``[retention] finding_history_days``.
     """
 
     __tablename__ = "finding_history"
@@ -711,6 +725,7 @@ class FindingHistoryRow(Base):
     host_count: Mapped[int] = mapped_column(sa.Integer)
     cause: Mapped[str] = mapped_column(sa.String)
     confidence: Mapped[float | None] = mapped_column(sa.Double)
+    missed_before: Mapped[int | None] = mapped_column(sa.Integer)
 
 
 class FindingEventRow(Base):

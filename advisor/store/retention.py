@@ -14,6 +14,8 @@ daily
 launch_daily         its UTC day started more than ``launch_daily_days`` ago             730 days
 batches              received more than ``batches_days`` ago, rolled up, and its raw     30 days
                      summaries are past their own retention
+finding_history      the analysis run that left the point ran (``detected_at``) more     730 days
+                     than ``finding_history_days`` ago
 ===================  =================================================================  =======
 
 The daily launch rollups are what the analysis reads, so ``launch_daily_days`` is what bounds
@@ -21,6 +23,11 @@ its window (``[analysis] window_days``), not ``launches_days``. Before deleting,
 raises the daily launch rollups' horizons (:func:`advisor.store.launch_daily.raise_horizons`,
 committed first): from then on a late batch no longer recomputes a day whose raw launches are
 being deleted (it would lose the deleted ones), nor a day whose rollups are gone.
+
+A finding's history points are the effect the analysis runs found over time: they are kept
+as long as the daily rollups they summarise (``daily_days``); at one run every 6 h that is
+under 3,000 points per finding. The finding itself, and its status events, stay while it does
+(advisor.store.findings drops a candidate the stability policy can no longer confirm).
 
 A ``*_days`` of 0 keeps that table forever. Batch rows are the idempotency records: while one
 exists, a retry of that batch is acknowledged without storing it twice. Agents retry within
@@ -40,7 +47,15 @@ from typing import Any
 import sqlalchemy as sa
 
 from advisor.store.launch_daily import LAUNCH_DAILY, first_whole_day
-from advisor.store.models import BATCHES, DAILY, HOURLY, LAUNCHES, SUMMARIES
+from advisor.store.models import (
+    BATCHES,
+    DAILY,
+    HOURLY,
+    LAUNCHES,
+    SUMMARIES,
+    FindingHistoryRow,
+    table_of,
+)
 
 DAY = 86400.0
 
@@ -51,8 +66,11 @@ TABLES = (
     "metric_rollups_daily",
     "launch_daily",
     "batches",
+    "finding_history",
 )
 """Every table retention deletes from, in the order it does (summaries before their batches)."""
+
+FINDING_HISTORY = table_of(FindingHistoryRow)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +83,7 @@ class RetentionPolicy:
     daily_days: int = 730
     launch_daily_days: int = 730
     batches_days: int = 30
+    finding_history_days: int = 730
     chunk_rows: int = 5000
 
     def __post_init__(self) -> None:
@@ -74,6 +93,7 @@ class RetentionPolicy:
             "hourly_days",
             "daily_days",
             "launch_daily_days",
+            "finding_history_days",
         ):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be 0 (forever) or more, not {getattr(self, name)}")
@@ -143,6 +163,9 @@ def deletable(policy: RetentionPolicy, now: float) -> list[tuple[sa.Table, sa.Co
                 )
             )
         found.append((BATCHES, sa.and_(*conditions)))
+    history = cutoff(now, policy.finding_history_days)
+    if history is not None:
+        found.append((FINDING_HISTORY, FINDING_HISTORY.c.detected_at < history))
     return found
 
 

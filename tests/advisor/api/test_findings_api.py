@@ -168,10 +168,37 @@ def test_one_finding_comes_with_its_history(client: TestClient, admin: dict[str,
         "hosts": 2,
         "cause": "unknown",
         "confidence": 0.9,
+        "missed_before": None,
     }
+    assert (writer["history"]["total_points"], writer["history"]["truncated"]) == (1, False)
     assert (gimp["status"], gimp["opened_at"], gimp["history"]["events"]) == (
         "candidate",
         None,
         [],
     )
     assert gimp["history"]["points"][0]["q_value"] == WEAK_Q
+
+
+def test_a_finding_answers_with_its_newest_history_points_and_says_how_many_are_stored(
+    client: TestClient, admin: dict[str, str]
+) -> None:
+    default = client.get(path_of(LIBREOFFICE.key), headers=admin).json()["history"]
+    newest = client.get(f"{path_of(LIBREOFFICE.key)}?history_limit=3", headers=admin)
+
+    assert (len(default["points"]), default["total_points"], default["truncated"]) == (4, 4, False)
+    assert [p["missed_before"] for p in default["points"]] == [None, 0, 0, 0]
+    assert newest.status_code == 200
+    history = newest.json()["history"]
+    assert [p["detected_at"] for p in history["points"]] == [T0 + d * DAY for d in (2, 4, 6)]
+    assert (history["total_points"], history["truncated"]) == (4, True)
+    assert [e["event"] for e in history["events"]] == ["opened"]
+
+
+@pytest.mark.parametrize("limit", ["0", "2001", "-5", "lots"])
+def test_a_bad_history_limit_gets_400_naming_it(
+    client: TestClient, admin: dict[str, str], limit: str
+) -> None:
+    answer = client.get(f"{path_of(LIBREOFFICE.key)}?history_limit={limit}", headers=admin)
+
+    assert answer.status_code == 400
+    assert "history_limit" in answer.json()["detail"]

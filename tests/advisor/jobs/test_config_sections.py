@@ -24,6 +24,7 @@ def test_the_defaults_keep_launches_90_days_and_daily_rollups_two_years() -> Non
         hourly_days=90,
         daily_days=730,
         batches_days=30,
+        finding_history_days=730,
         chunk_rows=5000,
     )
 
@@ -42,6 +43,14 @@ def test_the_daily_launch_rows_retention_reaches_the_retention_job() -> None:
     config = parse_config("[retention]\nlaunch_daily_days = 400\n")
 
     assert retention_policy(config).launch_daily_days == 400
+
+
+def test_the_finding_history_retention_reaches_the_retention_job() -> None:
+    config = parse_config("", environ={"FLEETSIGHT_ADVISOR_RETENTION_FINDING_HISTORY_DAYS": "0"})
+
+    assert config.retention.finding_history_days == 0
+    assert retention_policy(config).finding_history_days == 0
+    assert retention_policy(parse_config("")).finding_history_days == 730
 
 
 def test_negative_days_are_refused_naming_file_line_and_key() -> None:

@@ -84,9 +84,13 @@ def record_runs(
     *,
     start: float = T0,
     every: float = 2 * DAY,
+    apps: Sequence[str] | None = None,
 ) -> list[RunSummary]:
-    """Record one run per item of ``runs``, ``every`` seconds apart from ``start``."""
-    return [findings.record_run(found, now=start + i * every) for i, found in enumerate(runs)]
+    """Record one run per item of ``runs``, ``every`` seconds apart from ``start``, each of
+    the part ``apps`` (None: the whole fleet)."""
+    return [
+        findings.record_run(found, now=start + i * every, apps=apps) for i, found in enumerate(runs)
+    ]
 
 
 def insert_as_before_0007(

@@ -1,5 +1,8 @@
 """Migration 0007 (finding history): existing findings get their lifecycle and a first history
-point from their current figures; the downgrade drops the history and keeps the findings."""
+point from their current figures; the downgrade drops the history and keeps the findings.
+
+The store of today reads a schema at the head revision: after 0007 the tests upgrade to it
+before using the store (0008's own test: test_finding_parts_migration.py)."""
 
 from __future__ import annotations
 
@@ -51,6 +54,7 @@ def test_existing_findings_get_their_lifecycle_and_a_history_point_from_their_fi
     upgrade(engine_at_0006, "0007")
 
     assert current_revision(engine_at_0006) == "0007"
+    upgrade(engine_at_0006)
     findings = SqlFindings(engine_at_0006)
     still_open = findings.get(OPEN.key)
     assert still_open is not None
@@ -75,7 +79,7 @@ def test_existing_findings_get_their_lifecycle_and_a_history_point_from_their_fi
 
 
 def test_after_the_upgrade_runs_carry_the_lifecycle_on(engine_at_0006: sa.Engine) -> None:
-    upgrade(engine_at_0006, "0007")
+    upgrade(engine_at_0006)
     findings = SqlFindings(engine_at_0006)
 
     summary = findings.record_run([OPEN], now=T0 + 2 * DAY)
@@ -90,7 +94,7 @@ def test_after_the_upgrade_runs_carry_the_lifecycle_on(engine_at_0006: sa.Engine
 def test_the_downgrade_drops_the_history_and_keeps_the_findings(
     engine_at_0006: sa.Engine,
 ) -> None:
-    upgrade(engine_at_0006, "0007")
+    upgrade(engine_at_0006)
     SqlFindings(engine_at_0006).record_run([OPEN], now=T0 + 2 * DAY)
 
     downgrade(engine_at_0006, "0006")
@@ -104,5 +108,6 @@ def test_the_downgrade_drops_the_history_and_keeps_the_findings(
     assert [tuple(row) for row in kept] == [(RESOLVED.key, "resolved"), (OPEN.key, "open")]
 
     upgrade(engine_at_0006, "0007")
+    upgrade(engine_at_0006)
 
     assert len(SqlFindings(engine_at_0006).history(OPEN.key).points) == 1

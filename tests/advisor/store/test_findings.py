@@ -188,16 +188,37 @@ def test_a_finding_on_weak_evidence_is_a_candidate_until_a_second_run_finds_it(
     )
 
 
-def test_a_weak_finding_seen_once_in_three_runs_stays_a_candidate(
+def test_a_candidate_not_found_again_within_the_window_is_dropped_and_starts_over(
     findings: Findings, engine: sa.Engine
 ) -> None:
-    summaries = record_runs(findings, [[weak(LIBREOFFICE)], [], [], [weak(LIBREOFFICE)], []])
+    summaries = record_runs(findings, [[weak(LIBREOFFICE)], [], []])
 
-    assert [s.new for s in summaries] == [0, 0, 0, 0, 0]
+    assert [(s.new, s.pending, s.expired) for s in summaries] == [(0, 1, 0), (0, 0, 0), (0, 0, 1)]
+    assert findings.get(LIBREOFFICE.key) is None
+    assert findings.history(LIBREOFFICE.key) == FindingHistory(total_points=0)
+    assert [r.expired for r in findings.last_runs()] == [1, 0, 0]
+
+    again = findings.record_run([weak(LIBREOFFICE)], now=T0 + 6 * DAY)
+
+    assert (again.new, again.pending) == (0, 1)  # one sighting in three runs: a new candidate
     stored = findings.get(LIBREOFFICE.key)
     assert stored is not None
-    assert (stored.status, stored.runs_seen, stored.missed_runs) == ("candidate", 2, 1)
-    assert findings.history(LIBREOFFICE.key).events == ()
+    assert (stored.status, stored.runs_seen, stored.first_detected_at) == (
+        "candidate",
+        1,
+        T0 + 6 * DAY,
+    )
+
+
+def test_a_candidate_missed_once_is_kept_and_opens_when_found_again(
+    findings: Findings, engine: sa.Engine
+) -> None:
+    summaries = record_runs(findings, [[weak(LIBREOFFICE)], [], [weak(LIBREOFFICE)]])
+
+    assert [(s.new, s.expired) for s in summaries] == [(0, 0), (0, 0), (1, 0)]
+    stored = findings.get(LIBREOFFICE.key)
+    assert stored is not None
+    assert (stored.status, stored.runs_seen, stored.first_detected_at) == ("open", 2, T0)
 
 
 def test_the_flapping_fleet_gives_one_finding_open_from_its_second_sighting_on(
@@ -254,7 +275,34 @@ def test_a_finding_keeps_a_history_point_per_run_that_found_it_and_its_events(
 
 
 def test_the_history_of_an_unknown_key_is_empty(findings: Findings, engine: sa.Engine) -> None:
-    assert findings.history("trend|nothing") == FindingHistory()
+    assert findings.history("trend|nothing") == FindingHistory(total_points=0)
+    assert findings.history("trend|nothing", limit=5).to_dict() == {
+        "points": [],
+        "events": [],
+        "total_points": 0,
+        "truncated": False,
+    }
+
+
+def test_a_history_limit_keeps_the_newest_points_every_event_and_the_total(
+    findings: Findings, engine: sa.Engine
+) -> None:
+    runs = record_runs(
+        findings, [[slower_again(LIBREOFFICE, 0.1 * i)] for i in range(1, 6)] + [[]] * 3
+    )
+
+    newest = findings.history(LIBREOFFICE.key, limit=2)
+    every = findings.history(LIBREOFFICE.key, limit=5)
+
+    assert [p.run_id for p in newest.points] == [runs[3].run_id, runs[4].run_id]
+    assert [p.effect.estimate for p in newest.points] == pytest.approx([0.4, 0.5])
+    assert [e.event for e in newest.events] == ["opened", "resolved"]
+    assert (newest.stored_points, newest.truncated) == (5, True)
+    assert newest.to_dict()["total_points"] == 5
+    assert (len(every.points), every.truncated) == (5, False)
+    assert findings.history(LIBREOFFICE.key) == every
+    with pytest.raises(ValueError, match="limit must be at least 1"):
+        findings.history(LIBREOFFICE.key, limit=0)
 
 
 def test_a_history_point_keeps_the_q_value_of_the_run(
@@ -352,16 +400,13 @@ def test_an_unknown_key_is_none_and_a_faster_finding_keeps_its_sign(
 # -- the SQL implementation's own: its tables and its bounds ---------------------------------
 
 
-def test_history_points_older_than_history_days_are_deleted_by_a_run(engine: sa.Engine) -> None:
-    findings = SqlFindings(engine, history_days=5)
+def test_a_run_deletes_no_history_point_however_old(engine: sa.Engine) -> None:
+    findings = SqlFindings(engine)
 
-    record_runs(findings, [[LIBREOFFICE]] * 4)
+    record_runs(findings, [[LIBREOFFICE]] * 3, every=400 * DAY)
 
     points = findings.history(LIBREOFFICE.key).points
-    assert [p.detected_at for p in points] == [T0 + 2 * DAY, T0 + 4 * DAY, T0 + 6 * DAY]
-    stored = findings.get(LIBREOFFICE.key)
-    assert stored is not None
-    assert stored.runs_seen == 4  # counted on the finding, not from the points kept
+    assert [p.detected_at for p in points] == [T0, T0 + 400 * DAY, T0 + 800 * DAY]
 
 
 def test_the_history_goes_with_its_finding(engine: sa.Engine) -> None:
@@ -390,8 +435,3 @@ def test_the_policy_before_hysteresis_resolves_on_the_first_miss(engine: sa.Engi
     summaries = record_runs(findings, [[weak(LIBREOFFICE)], [], [weak(LIBREOFFICE)]], every=HOUR)
 
     assert [(s.new, s.resolved, s.reopened) for s in summaries] == [(1, 0, 0), (0, 1, 0), (0, 0, 1)]
-
-
-def test_a_negative_history_bound_is_refused(engine: sa.Engine) -> None:
-    with pytest.raises(ValueError, match="history_days must be 0"):
-        SqlFindings(engine, history_days=-1)

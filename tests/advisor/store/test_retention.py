@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 
 from advisor.store.analysis_data import Upkeep
+from advisor.store.findings import SqlFindings
 from advisor.store.models import (
     BatchRecord,
     DailyRollupRow,
@@ -20,6 +21,7 @@ from advisor.store.models import (
 from advisor.store.retention import TABLES, RetentionPolicy
 from advisor.store.sql import SqlStore
 from tests.advisor.store.batches import CPU, DAY, DAY0, HOUR, MINUTE, batch, enrol, samples
+from tests.advisor.store.findingsdata import finding, record_runs
 
 KEEP_ALL = {
     "launches_days": 0,
@@ -28,6 +30,7 @@ KEEP_ALL = {
     "daily_days": 0,
     "launch_daily_days": 0,
     "batches_days": 0,
+    "finding_history_days": 0,
 }
 
 
@@ -220,3 +223,41 @@ def test_a_policy_refuses_negative_days_and_empty_chunks() -> None:
         RetentionPolicy(hourly_days=-1)
     with pytest.raises(ValueError, match="chunk_rows must be at least 1"):
         RetentionPolicy(chunk_rows=0)
+    with pytest.raises(ValueError, match="finding_history_days must be 0"):
+        RetentionPolicy(finding_history_days=-1)
+
+
+def test_it_deletes_finding_history_points_past_finding_history_days_in_chunks(
+    upkeep: Upkeep, engine: sa.Engine, deletes: list[int]
+) -> None:
+    findings = SqlFindings(engine)
+    writer = finding("trend", "writer", {}, cause="unknown", effect=0.9)
+    # Six daily runs find it; then it is gone for good (resolved on the third miss).
+    record_runs(findings, [[writer]] * 6 + [[]] * 4, start=DAY0, every=DAY)
+    now = DAY0 + 10 * DAY
+
+    deleted = upkeep.apply_retention(
+        RetentionPolicy(**{**KEEP_ALL, "finding_history_days": 7, "chunk_rows": 2}), now=now
+    )
+
+    assert deleted == {**dict.fromkeys(TABLES, 0), "finding_history": 3}
+    assert deletes == [2, 1]
+    history = findings.history(writer.key)
+    assert [p.detected_at for p in history.points] == [DAY0 + day * DAY for day in (3, 4, 5)]
+    assert [e.event for e in history.events] == ["opened", "resolved"]
+    stored = findings.get(writer.key)
+    assert stored is not None
+    assert (stored.status, stored.runs_seen) == ("resolved", 6)
+
+
+def test_finding_history_days_of_zero_keeps_every_point(upkeep: Upkeep, engine: sa.Engine) -> None:
+    findings = SqlFindings(engine)
+    writer = finding("trend", "writer", {}, cause="unknown", effect=0.9)
+    record_runs(findings, [[writer]] * 3, start=DAY0, every=400 * DAY)
+
+    deleted = upkeep.apply_retention(policy(), now=DAY0 + 2000 * DAY)
+    default = upkeep.apply_retention(RetentionPolicy(), now=DAY0 + 800 * DAY + 729 * DAY)
+
+    assert deleted["finding_history"] == 0
+    assert default["finding_history"] == 2  # 730 days by default: the two oldest go
+    assert len(findings.history(writer.key).points) == 1
