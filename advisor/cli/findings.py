@@ -13,6 +13,7 @@ import argparse
 import io
 import json
 import sys
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TextIO
@@ -35,7 +36,10 @@ if TYPE_CHECKING:
 
 SHOWN_HOSTS = 20
 SHOWN_HISTORY = 40
-"""Rows of history ``findings show`` prints, the newest (``--format json`` has them all)."""
+"""Rows of history ``findings show`` prints, the newest (``--format json`` has every point
+read)."""
+READ_HISTORY = 200
+"""History points ``findings show`` reads unless ``--history`` says (the newest), as the API."""
 
 ANALYSE_DESCRIPTION = """\
 Run one analysis now: read the last [analysis] window_days days of launches, version changes
@@ -56,13 +60,15 @@ by how much, on which hosts, and why (version, memory, swap, disk_io, cpu, hardw
 unknown), with the evidence. A finding opens on strong evidence or when found again within
 three runs (until then it is a candidate, listed with --status candidate); it stays open
 through brief misses and is resolved once missed by 3 runs in a row over at least 4 days.
-`show` prints its history (effect over time, opened/resolved/reopened) and takes the ID
-`list` prints (any unique prefix of it) or the finding's full key."""
+`show` prints its history (effect over time, opened/resolved/reopened; the newest 200 runs
+unless --history N) and takes the ID `list` prints (any unique prefix of it) or the finding's
+full key."""
 
 FINDINGS_EXAMPLES = """\
   fleetsight-advisor findings list
   fleetsight-advisor findings list --status all --app libreoffice --format csv
   fleetsight-advisor findings show 3fa9c2e1
+  fleetsight-advisor findings show 3fa9c2e1 --history 3000 --format json
 """
 
 
@@ -117,6 +123,14 @@ def add_parser(commands: Commands) -> None:
     show.add_argument(
         "finding", metavar="ID", help="the ID `findings list` shows (a unique prefix) or the key"
     )
+    show.add_argument(
+        "--history",
+        type=positive_int,
+        default=READ_HISTORY,
+        metavar="N",
+        help=f"read the newest N history points (default: {READ_HISTORY}); the output says how "
+        "many are stored",
+    )
     show.add_argument("--format", choices=("text", "json"), default="text", help="(default: text)")
     findings.set_defaults(run=run)
 
@@ -131,7 +145,7 @@ def run(args: argparse.Namespace, config: AdvisorConfig) -> int:
         as_of = _newest_run(stores.findings)
         if args.action == "show":
             found = find_one(stores.findings, args.finding)
-            history = stores.findings.history(found.key)
+            history = stores.findings.history(found.key, limit=args.history)
             if args.format == "json":
                 write_json(sys.stdout, finding_document(found, hostnames, as_of, history))
             else:
@@ -226,11 +240,19 @@ def _analyse(args: argparse.Namespace, config: AdvisorConfig) -> int:
     if report.outcome == "skipped":
         print("analysis: another advisor is running it now; nothing done")
         return 0
+    if work.last is None and report.outcome == "success":
+        at = args.at if args.at is not None else time.time()
+        print(
+            f"nothing to analyse: no launches in the {window} days up to {when(at)} "
+            "and no open or candidate findings"
+        )
+        return 0
     if work.last is None:
-        fail(f"analysis {report.outcome}: {report.error}")
+        fail(f"analysis {report.outcome}: {printable(report.error or '')}")
     outcome, summary = work.last, work.last.summary
     print(
-        f"analysed {outcome.launches} launches of {outcome.hosts} hosts and {outcome.apps} apps, "
+        f"analysed {outcome.launches} launches of {outcome.hosts} hosts and {outcome.apps} apps"
+        " (a part each), "
         f"{window} days up to {when(summary.analysed_at)} "
         f"(load {duration(outcome.load_seconds)}, analysis {duration(outcome.analyse_seconds)})"
     )
@@ -244,11 +266,20 @@ def _analyse(args: argparse.Namespace, config: AdvisorConfig) -> int:
         )
         + (f"; {summary.pending} awaiting confirmation" if summary.pending else "")
         + (f"; {summary.missing} open not found this run" if summary.missing else "")
+        + (
+            f"; {summary.expired} candidates not confirmed in time dropped"
+            if summary.expired
+            else ""
+        )
     )
     for note in summary.notes:
         print(f"note: {printable(note)}")
     if summary.open:
         print("see them with `fleetsight-advisor findings list`")
+    if report.outcome != "success":
+        # Some parts (apps) failed: the others were recorded; `jobs status` names them.
+        print(f"analysis {report.outcome}: {printable(report.error or '')}")
+        return 1
     return 0
 
 
@@ -298,7 +329,8 @@ def finding_document(
 
 
 def history_document(history: FindingHistory) -> dict[str, Any]:
-    """A finding's history as JSON: its points and events, oldest first, times ISO 8601."""
+    """A finding's history as JSON: its points and events, oldest first, times ISO 8601;
+    ``total_points`` and ``truncated`` say whether older points were not read."""
     values = history.to_dict()
     for point, source in zip(values["points"], history.points, strict=True):
         point["detected_at"] = iso_utc(source.detected_at, exact=True)
@@ -495,6 +527,11 @@ def _figures(point: HistoryPoint) -> tuple[str, int, str]:
 
 
 def _follows(before: HistoryPoint, after: HistoryPoint) -> bool:
+    """Whether no run of the finding's app missed it between the two points (runs of other
+    apps' parts may come between). A point from before that was counted (``missed_before``
+    unknown) follows the run before it."""
+    if after.missed_before is not None:
+        return after.missed_before == 0
     return before.run_id is not None and after.run_id == before.run_id + 1
 
 
@@ -516,16 +553,21 @@ _HISTORY_COLUMNS: list[Column[HistoryRow]] = [
 
 def write_history(history: FindingHistory, out: TextIO) -> None:
     """The ``history`` section of ``findings show``: the newest :data:`SHOWN_HISTORY` rows
-    of :func:`history_rows`, a table indented under the heading."""
+    of :func:`history_rows`, a table indented under the heading, which says what was left
+    out (rows not shown, points not read)."""
     rows = history_rows(history)
     if not rows:
         out.write("  history      -\n")
         return
     changes = len(history.events)
     out.write(
-        f"  history      found by {_runs(len(history.points))}, {changes} status "
+        f"  history      found by {_runs(history.stored_points)}, {changes} status "
         + ("change" if changes == 1 else "changes")
     )
+    if history.truncated:
+        out.write(
+            f"; the newest {len(history.points)} read (--history {history.stored_points} reads all)"
+        )
     out.write(
         f"; {len(rows) - SHOWN_HISTORY} earlier rows not shown (--format json has them)\n"
         if len(rows) > SHOWN_HISTORY

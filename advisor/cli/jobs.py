@@ -73,11 +73,16 @@ def _run(stores: Stores, config: AdvisorConfig, job: str) -> int:
     if report.outcome == "skipped":
         print(f"{job}: another advisor is running it now; nothing done")
         return 0
-    if report.result is None:
+    rows = (
+        ", ".join(f"{count} {table}" for table, count in report.result.rows.items())
+        if (report.result)
+        else ""
+    )
+    if report.outcome != "success":
         # A database error can quote values that agents wrote.
-        print(f"{job}: {report.outcome}: {printable_or(report.error)}")
+        done = f" (done: {rows})" if rows else ""
+        print(f"{job}: {report.outcome}: {printable_or(report.error)}{done}")
         return 1
-    rows = ", ".join(f"{count} {table}" for table, count in report.result.rows.items())
     print(f"{job}: done ({rows})")
     return 0
 
@@ -109,7 +114,14 @@ class JobLine:
 
 def _status(stores: Stores, fmt: str, now: float) -> None:
     known = {status.job: status for status in stores.leases.job_status()}
-    lines = [JobLine(job, known.get(job), now) for job in JOB_NAMES]
+    lines: list[JobLine] = []
+    for job in JOB_NAMES:
+        parts = sorted(name for name in known if name.startswith(job + "/"))
+        # A job in parts (the analysis: one per app) has a row per part and none of its own.
+        if parts and job not in known:
+            lines.extend(JobLine(name, known[name], now) for name in parts)
+        else:
+            lines.append(JobLine(job, known.get(job), now))
     waiting = stores.upkeep.backlog()
     backlog = {
         "batches": waiting.batches,

@@ -5,12 +5,21 @@ advisor.analysis.fleet (columns -> findings, pure) and advisor.store.findings (f
 the stored lifecycle). The lease is renewed between them. The analysis module is imported when
 a run starts, so the advisor starts (and ``serve`` answers) without paying for scipy and
 scikit-learn until the first run.
+
+The job runs in parts, one per app (:class:`AnalysisWork` is a
+:class:`~advisor.jobs.runner.PartedWork`): advisors sharing a database lease the parts of a
+tick one at a time each, so a second advisor adds analysis capacity, and one advisor holds
+one app's rows at a time, not the fleet's. Every finding is about one app, and each part's
+false discovery control is over its app's tests (docs/analysis.md, "Parts"), so a run's
+findings are the same whoever ran which part. The parts of a run are the apps with launches
+in the window and the apps with open or candidate findings (an app whose launches stopped
+gets a part with no data, which lets its findings resolve).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from advisor.jobs.metrics import JobMetrics
@@ -40,11 +49,13 @@ def run_analysis(
     *,
     now: float,
     window_days: int,
+    apps: Sequence[str] | None = None,
     keep_alive: Callable[[], None] = lambda: None,
     clock: Callable[[], float] = time.time,
     monotonic: Callable[[], float] = time.monotonic,
 ) -> AnalysisOutcome:
-    """Analyse the ``window_days`` days up to ``now`` and record the findings as of ``now``.
+    """Analyse the ``window_days`` days up to ``now`` and record the findings as of ``now``:
+    of ``apps`` only when given (one part: the other apps' findings are left alone).
 
     ``clock`` stamps the run's history row (started, finished); ``keep_alive`` is called
     between the steps (the job runner renews its lease there).
@@ -54,7 +65,7 @@ def run_analysis(
 
     started_at = clock()
     began = monotonic()
-    data = frames.load(now=now, days=window_days)
+    data = frames.load(now=now, days=window_days, apps=apps)
     # Derived once (a producer without daily rows): the analysis and the count read the same.
     daily = daily_of(data)
     data = replace(data, daily=daily)
@@ -71,6 +82,7 @@ def run_analysis(
         finished_at=clock(),
         launches=launches,
         notes=data.notes,
+        apps=apps,
     )
     return AnalysisOutcome(
         summary=summary,
@@ -83,11 +95,12 @@ def run_analysis(
 
 
 class AnalysisWork:
-    """The job's work (advisor.jobs.runner.Work): one analysis per call.
+    """The job's work in parts (advisor.jobs.runner.PartedWork): one part per app.
 
     ``at`` analyses the data as of that time instead of the run's ``now`` (``analyse --at``:
-    a replay of simulated or old data); the lease still runs on the wall clock. ``last`` is
-    the newest outcome, for the command that printed it.
+    a replay of simulated or old data); the leases still run on the wall clock. ``outcomes``
+    are those of the parts this advisor ran in its latest call, ``last`` them combined (for
+    the command that prints it; None before any part ran).
     """
 
     def __init__(
@@ -106,21 +119,61 @@ class AnalysisWork:
         self._metrics = metrics
         self._at = at
         self._clock = clock
-        self.last: AnalysisOutcome | None = None
+        self.outcomes: list[AnalysisOutcome] = []
 
-    def __call__(self, now: float, keep_alive: Callable[[], None]) -> JobResult:
+    def parts(self, now: float) -> list[str]:
+        """The apps with launches in the window, and those with open or candidate findings."""
+        self.outcomes = []
+        at = now if self._at is None else self._at
+        analysed = self._frames.apps(now=at, days=self._window_days)
+        return sorted({*analysed, *self._findings.tracked_apps()})
+
+    def run_part(self, part: str, now: float, keep_alive: Callable[[], None]) -> JobResult:
+        """Analyse and record one app."""
         outcome = run_analysis(
             self._frames,
             self._findings,
             now=now if self._at is None else self._at,
             window_days=self._window_days,
+            apps=[part],
             keep_alive=keep_alive,
             clock=self._clock,
         )
-        self.last = outcome
+        self.outcomes.append(outcome)
         self._metrics.set_open_findings(outcome.summary.open_by_kind)
         summary = outcome.summary
         changed = summary.new + summary.updated + summary.reopened + summary.resolved
         return JobResult(
             rows={"launches": outcome.launches, "findings": changed}, total=outcome.launches
+        )
+
+    @property
+    def last(self) -> AnalysisOutcome | None:
+        """The latest call's parts as one outcome: counts summed, the fleet's open findings
+        as the last part left them, hosts the most any part saw, ``apps`` the parts run."""
+        if not self.outcomes:
+            return None
+        first, final = self.outcomes[0].summary, self.outcomes[-1].summary
+        summaries = [o.summary for o in self.outcomes]
+        summary = replace(
+            final,
+            run_id=first.run_id,
+            new=sum(s.new for s in summaries),
+            updated=sum(s.updated for s in summaries),
+            reopened=sum(s.reopened for s in summaries),
+            resolved=sum(s.resolved for s in summaries),
+            pending=sum(s.pending for s in summaries),
+            missing=sum(s.missing for s in summaries),
+            expired=sum(s.expired for s in summaries),
+            notes=tuple(note for s in summaries for note in s.notes),
+            part=None,
+            apps=tuple(a for s in summaries for a in (s.apps or ())),
+        )
+        return AnalysisOutcome(
+            summary=summary,
+            hosts=max(o.hosts for o in self.outcomes),
+            apps=len(self.outcomes),
+            launches=sum(o.launches for o in self.outcomes),
+            load_seconds=sum(o.load_seconds for o in self.outcomes),
+            analyse_seconds=sum(o.analyse_seconds for o in self.outcomes),
         )

@@ -9,6 +9,13 @@ advisor is shutting down, so a long run stops at a chunk boundary.
 A failure is logged with its traceback, counted, recorded in the database and followed by
 exponential backoff (doubling from one interval up to ``max_backoff``); it never propagates
 to the scheduler or the server.
+
+A job in parts (:class:`PartedWork`: the analysis, one part per app) has a lease per part,
+``job/part``, and no lease of its own: each call goes through the parts of ``now`` in order
+and runs every one whose lease (and tick) it can claim, so advisors that tick together share
+the parts between them, and one that is busy with a long part leaves the next ones to the
+others. A failed part is recorded on its own row and the others still run; the call counts
+as one run of the job (its rows summed, failed if any part failed).
 """
 
 from __future__ import annotations
@@ -20,6 +27,8 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
+from typing import Protocol, runtime_checkable
 
 from advisor.jobs.metrics import JobMetrics
 from advisor.store.job_state import JobLeases
@@ -38,6 +47,19 @@ class JobResult:
 
 Work = Callable[[float, Callable[[], None]], JobResult]
 """A job's work: ``work(now, keep_alive) -> JobResult``; ``keep_alive()`` between chunks."""
+
+
+@runtime_checkable
+class PartedWork(Protocol):
+    """A job's work in parts that advisors lease one at a time each (module docstring)."""
+
+    def parts(self, now: float) -> list[str]:
+        """The parts of a run at ``now``, in the order to take them (names without ``/``)."""
+        ...
+
+    def run_part(self, part: str, now: float, keep_alive: Callable[[], None]) -> JobResult:
+        """Run ``part``; like :data:`Work`, ``keep_alive()`` between chunks."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +102,7 @@ class JobRunner:
     def __init__(
         self,
         name: str,
-        work: Work,
+        work: Work | PartedWork,
         leases: JobLeases,
         *,
         interval: float,
@@ -105,6 +127,11 @@ class JobRunner:
         self._failures = 0
         self._resume_at = -math.inf
 
+    @property
+    def work(self) -> Work | PartedWork:
+        """The job's work (for a command that prints what it did)."""
+        return self._work
+
     def tick(self) -> RunReport:
         """A scheduled run: skipped while backing off, or when another advisor has the tick."""
         now = self._clock()
@@ -122,31 +149,60 @@ class JobRunner:
         self._stopping.set()
 
     def _run(self, now: float, *, tick: float | None) -> RunReport:
+        started = self._monotonic()
+        work = self._work
+        if isinstance(work, PartedWork):
+            report = self._run_parts(work, now, tick)
+        else:
+            report = self._run_lease(self.name, work, now, tick)
+        return self._settle(now, report, started)
+
+    def _run_parts(self, work: PartedWork, now: float, tick: float | None) -> RunReport:
+        try:
+            parts = work.parts(now)
+        except Exception as exc:
+            log.exception("job %s: cannot list its parts", self.name)
+            return RunReport(self.name, "failure", error=_describe(exc))
+        reports = []
+        for part in parts:
+            if self._stopping.is_set():
+                reports.append(RunReport(self.name, "stopped", error="stopped for shutdown"))
+                break
+            run_part = partial(work.run_part, part)
+            reports.append(self._run_lease(f"{self.name}/{part}", run_part, now, tick))
+            if reports[-1].outcome == "stopped":
+                break
+        return _combined(self.name, reports)
+
+    def _run_lease(self, lease: str, work: Work, now: float, tick: float | None) -> RunReport:
+        """Claim ``lease`` (and ``tick``), run ``work`` under it and record how it went."""
         try:
             claimed = self._leases.claim(
-                self.name,
-                owner=self._owner,
-                now=now,
-                lease_seconds=self._lease_seconds,
-                tick=tick,
+                lease, owner=self._owner, now=now, lease_seconds=self._lease_seconds, tick=tick
             )
         except Exception as exc:
-            log.exception("job %s: cannot claim it (database trouble)", self.name)
-            return self._failed(now, RunReport(self.name, "failure", error=_describe(exc)))
+            log.exception("job %s: cannot claim it (database trouble)", lease)
+            return RunReport(self.name, "failure", error=_describe(exc))
         if not claimed:
-            log.debug("job %s: another advisor runs it, or ran this tick", self.name)
-            self._refresh_last_success()
-            return self._counted(RunReport(self.name, "skipped"))
-        started = self._monotonic()
-        report = self._work_once(now, tick)
-        self._metrics.duration.labels(job=self.name).observe(self._monotonic() - started)
+            log.debug("job %s: another advisor runs it, or ran this tick", lease)
+            return RunReport(self.name, "skipped")
+        report = self._work_once(lease, work, now, tick)
         # After a lost lease this records nothing: the row belongs to the new holder.
-        self._record(now, report)
+        self._record(lease, now, report)
+        return report
+
+    def _settle(self, now: float, report: RunReport, started: float) -> RunReport:
+        """Count the call in the metrics, and back off after a failure."""
+        if report.outcome == "skipped":
+            self._refresh_last_success()
+            return self._counted(report)
+        self._metrics.duration.labels(job=self.name).observe(self._monotonic() - started)
         if report.result is not None:
-            self._failures = 0
-            self._resume_at = -math.inf
             for table, rows in report.result.rows.items():
                 self._metrics.rows.labels(job=self.name, table=table).inc(rows)
+        if report.outcome == "success":
+            self._failures = 0
+            self._resume_at = -math.inf
             self._counted(report)
         elif report.outcome == "stopped":
             self._counted(report)
@@ -155,27 +211,27 @@ class JobRunner:
         self._refresh_last_success()
         return report
 
-    def _work_once(self, now: float, tick: float | None) -> RunReport:
+    def _work_once(self, lease: str, work: Work, now: float, tick: float | None) -> RunReport:
         try:
-            result = self._work(now, self._keep_alive)
+            result = work(now, partial(self._keep_alive, lease))
         except JobStopped:
-            log.info("job %s stopped at a chunk boundary for shutdown", self.name)
+            log.info("job %s stopped at a chunk boundary for shutdown", lease)
             return RunReport(self.name, "stopped", error="stopped for shutdown")
         except LeaseLost:
-            log.error("job %s: %s", self.name, LEASE_LOST)
+            log.error("job %s: %s", lease, LEASE_LOST)
             return RunReport(self.name, "failure", error=LEASE_LOST)
         except Exception as exc:
-            log.exception("job %s failed", self.name)
+            log.exception("job %s failed", lease)
             return RunReport(self.name, "failure", error=_describe(exc))
         # The tick in the log line shows which advisor ran which tick.
-        log.info("job %s done (%s): %s", self.name, _tick_text(tick), _rows_text(result))
+        log.info("job %s done (%s): %s", lease, _tick_text(tick), _rows_text(result))
         return RunReport(self.name, "success", result=result)
 
-    def _keep_alive(self) -> None:
+    def _keep_alive(self, lease: str) -> None:
         if self._stopping.is_set():
             raise JobStopped
         renewed = self._leases.renew(
-            self.name,
+            lease,
             owner=self._owner,
             now=self._clock(),
             lease_seconds=self._lease_seconds,
@@ -183,11 +239,11 @@ class JobRunner:
         if not renewed:
             raise LeaseLost
 
-    def _record(self, started_at: float, report: RunReport) -> None:
+    def _record(self, lease: str, started_at: float, report: RunReport) -> None:
         """Write the run's outcome to the database and release the lease (best effort)."""
         try:
             self._leases.finish(
-                self.name,
+                lease,
                 owner=self._owner,
                 now=self._clock(),
                 outcome=report.outcome,
@@ -196,7 +252,7 @@ class JobRunner:
             )
         except Exception:
             # The lease expires on its own; the run's outcome is still counted and logged.
-            log.exception("job %s: cannot record its run of %.0f", self.name, started_at)
+            log.exception("job %s: cannot record its run of %.0f", lease, started_at)
 
     def _failed(self, now: float, report: RunReport) -> RunReport:
         self._failures += 1
@@ -217,13 +273,51 @@ class JobRunner:
     def _refresh_last_success(self) -> None:
         """Show the job's last success in any advisor, so every advisor's gauge is current."""
         try:
-            found = self._leases.job_status(self.name)
+            parted = isinstance(self._work, PartedWork)
+            found = self._leases.job_status(None if parted else self.name)
         except Exception:
             log.debug("job %s: cannot read its state", self.name, exc_info=True)
             return
-        for status in found:
-            if status.last_success_at is not None:
-                self._metrics.last_success.labels(job=self.name).set(status.last_success_at)
+        # A job in parts: its newest success is its parts' newest.
+        times = [
+            s.last_success_at
+            for s in found
+            if s.last_success_at is not None and _part_of(s.job, self.name)
+        ]
+        if times:
+            self._metrics.last_success.labels(job=self.name).set(max(times))
+
+
+def _part_of(lease: str, job: str) -> bool:
+    """Whether ``lease`` is ``job``'s own, or one of its parts'."""
+    return lease == job or lease.startswith(job + "/")
+
+
+def _combined(job: str, reports: list[RunReport]) -> RunReport:
+    """One report for a call over a job's parts: a success with nothing done when there
+    were none, skipped when other advisors had them all; otherwise the rows of the parts it
+    ran, summed, and failed (first error, and how many) if any failed, stopped if it
+    stopped."""
+    if not reports:
+        return RunReport(job, "success", result=JobResult())
+    ran = [r.result for r in reports if r.result is not None]
+    failed = [r for r in reports if r.outcome == "failure"]
+    stopped = any(r.outcome == "stopped" for r in reports)
+    if not ran and not failed and not stopped:
+        return RunReport(job, "skipped")
+    rows: dict[str, int] = {}
+    for result in ran:
+        for table, count in result.rows.items():
+            rows[table] = rows.get(table, 0) + count
+    summed = JobResult(rows=rows, total=sum(r.total for r in ran)) if ran else None
+    if failed:
+        error = failed[0].error or "failed"
+        if len(failed) > 1:
+            error = f"{len(failed)} parts failed; first: {error}"
+        return RunReport(job, "failure", result=summed, error=error)
+    if stopped:
+        return RunReport(job, "stopped", result=summed, error="stopped for shutdown")
+    return RunReport(job, "success", result=summed)
 
 
 def _describe(exc: BaseException) -> str:

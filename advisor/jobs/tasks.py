@@ -25,7 +25,7 @@ from advisor.config import AdvisorConfig
 from advisor.jobs.analysis import ANALYSIS_TABLES, AnalysisWork
 from advisor.jobs.metrics import JobMetrics
 from advisor.jobs.names import ANALYSIS, RETENTION, ROLLUP
-from advisor.jobs.runner import JobResult, JobRunner, Work
+from advisor.jobs.runner import JobResult, JobRunner, PartedWork, Work
 from advisor.store.analysis_data import Upkeep
 from advisor.store.open import Stores
 from advisor.store.retention import TABLES, RetentionPolicy
@@ -78,6 +78,7 @@ def retention_policy(config: AdvisorConfig) -> RetentionPolicy:
         daily_days=section.daily_days,
         batches_days=section.batches_days,
         launch_daily_days=section.launch_daily_days,
+        finding_history_days=section.finding_history_days,
         chunk_rows=section.chunk_rows,
     )
 
@@ -97,7 +98,7 @@ def build_runners(
 ) -> dict[str, JobRunner]:
     """A runner per job, by name, with the intervals, lease and backoff of ``[jobs]``."""
     jobs = config.jobs
-    works: dict[str, tuple[Work, float]] = {
+    works: dict[str, tuple[Work | PartedWork, float]] = {
         ROLLUP: (
             rollup_work(stores.upkeep, chunk_batches=jobs.rollup_chunk_batches),
             jobs.rollup_interval,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
@@ -49,13 +49,26 @@ class FleetFrames(Protocol):
     - ``changes``: the version changes of the window; ``pressure``: the daily pressure of the
       UTC days the window touches, each summary counted once whether rolled up or not.
 
-    Every enrolled host is in the host table, then the unknown hosts that have launches (by
-    id, with an empty department); ``notes`` says what was left out. The same stored data
-    gives the same frames whatever order the database returns rows in, and whatever was
-    loaded before. It writes nothing; ``days`` of 0 or less raises ValueError.
+    Every enrolled host is in the host table, then the unknown hosts that have pressure or
+    launches (by id, with an empty department); ``notes`` says what was left out. The same
+    stored data gives the same frames whatever order the database returns rows in, and
+    whatever was loaded before. It writes nothing; ``days`` of 0 or less raises ValueError.
+
+    Parts: with ``apps``, ``daily``, ``launches`` and ``changes`` hold only those apps' rows
+    (one part of a run, advisor.jobs.analysis); the hosts and pressure stay the whole
+    fleet's, and may be read once for every part loaded at the same ``now`` and ``days``
+    (the first such load's, even if summaries arrived in between). :meth:`apps` names the
+    parts a run at ``now`` has: every app with daily rows in the window, or with launches of
+    batches not rolled up yet.
     """
 
-    def load(self, *, now: float, days: int = 90) -> FleetData: ...
+    def load(
+        self, *, now: float, days: int = 90, apps: Collection[str] | None = None
+    ) -> FleetData: ...
+
+    def apps(self, *, now: float, days: int = 90) -> list[str]:
+        """The apps with launches in the ``days`` days up to ``now``, sorted."""
+        ...
 
 
 class Upkeep(Protocol):
@@ -123,15 +136,21 @@ class SqlFleetFrames:
         self._raw_launches = raw_launches
         self._incremental = incremental
         self._kept: _KeptRows | None = None
+        self._shared: frames.SharedFrames | None = None
         self._lock = threading.Lock()
 
-    def load(self, *, now: float, days: int = 90) -> FleetData:
+    def load(self, *, now: float, days: int = 90, apps: Collection[str] | None = None) -> FleetData:
         first_day, _ = frames.window_days(now, days)
         with self._lock, self._engine.connect() as conn:
             if conn.dialect.name == "postgresql":
                 conn.execution_options(isolation_level="REPEATABLE READ")
             state = launch_daily.read_state(conn)
             stored = self._stored(conn, state, first_day) if self._incremental else None
+            shared = self._shared if apps is not None else None
+            if shared is None or (shared.now, shared.days) != (now, days):
+                shared = frames.read_shared(conn, now=now, days=days)
+            # Kept for the next part at this now; a whole-fleet load keeps nothing.
+            self._shared = shared if apps is not None else None
             return frames.read_fleet_data(
                 conn,
                 now=now,
@@ -139,7 +158,15 @@ class SqlFleetFrames:
                 state=state,
                 stored=stored,
                 raw_launches=self._raw_launches,
+                apps=apps,
+                shared=shared,
             )
+
+    def apps(self, *, now: float, days: int = 90) -> list[str]:
+        first_day, last_day = frames.window_days(now, days)
+        with self._engine.connect() as conn:
+            from_day = max(first_day, launch_daily.read_state(conn).kept_from_day)
+            return launch_daily.apps_of(conn, from_day=from_day, to_day=last_day)
 
     def _stored(self, conn: sa.Connection, state: DailyState, first_day: int) -> StoredRows:
         """The stored daily rows from ``first_day`` on (every later day), from the kept

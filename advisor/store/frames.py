@@ -33,7 +33,7 @@ pressure            per host and UTC day: ``metric_rollups_daily``, plus the sum
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -137,6 +137,28 @@ def window_days(now: float, days: int) -> tuple[int, int]:
     return math.floor((now - days * DAY) / DAY), math.floor(now / DAY)
 
 
+@dataclass(frozen=True)
+class SharedFrames:
+    """What every part of a run at one ``now`` reads alike: the hosts (the ``hosts`` table,
+    then hosts only pressure rows name) and their daily pressure. Read once and handed to
+    each part's :func:`read_fleet_data` (advisor.store.analysis_data keeps it per ``now``):
+    at 10,000 hosts the pressure alone is 3.5 M daily rollups."""
+
+    now: float
+    days: int
+    hosts: _Hosts
+    pressure: PressureFrame
+
+
+def read_shared(conn: sa.Connection, *, now: float, days: int = 90) -> SharedFrames:
+    """The :class:`SharedFrames` of the ``days`` days up to ``now``, on ``conn``."""
+    window_days(now, days)  # checks days
+    hosts = _Hosts(conn)
+    start = now - days * DAY
+    pressure = _load_pressure(conn, hosts, start=math.floor(start / DAY) * DAY, now=now)
+    return SharedFrames(now=now, days=days, hosts=hosts, pressure=pressure)
+
+
 def read_fleet_data(
     conn: sa.Connection,
     *,
@@ -145,24 +167,38 @@ def read_fleet_data(
     state: DailyState | None = None,
     stored: StoredRows | None = None,
     raw_launches: bool = False,
+    apps: Collection[str] | None = None,
+    shared: SharedFrames | None = None,
 ) -> FleetData:
     """Everything one analysis run reads, for the ``days`` days up to ``now``, on ``conn``
     (the contract is :class:`advisor.store.analysis_data.FleetFrames`'s; the table at the top
-    of this module says where each frame comes from).
+    of this module says where each frame comes from); only the launches and version changes
+    of ``apps`` when given (one part of a run: the hosts and pressure are the whole fleet's).
 
     ``state`` and ``stored`` are the daily launch state and rows as the caller already read
-    them in this transaction (rows of any days: those outside the window, or before the
-    retention horizon, are left out here); None reads them. ``notes`` says what was left out.
+    them in this transaction (rows of any days and apps: those outside the window, before the
+    retention horizon or of other apps are left out here); None reads them. ``shared`` is
+    :func:`read_shared`'s for this ``now`` and ``days`` when the caller kept it; None reads
+    it. ``notes`` says what was left out.
     """
     first_day, last_day = window_days(now, days)
     start = now - days * DAY
     notes: list[str] = []
+    if shared is None or (shared.now, shared.days) != (now, days):
+        shared = read_shared(conn, now=now, days=days)
     if state is None:
         state = launch_daily.read_state(conn)
     from_day = max(first_day, state.kept_from_day)
+    host_names, app_names, version_names = launch_daily.read_names(conn)
+    app_codes = None if apps is None else {c for c, name in app_names.items() if name in apps}
     if stored is None:
-        stored = launch_daily.read_rows(conn, from_day=from_day, to_day=last_day)
-    stored = stored.take((stored.day >= from_day) & (stored.day <= last_day))
+        stored = launch_daily.read_rows(
+            conn, from_day=from_day, to_day=last_day, app_codes=app_codes
+        )
+    in_window = (stored.day >= from_day) & (stored.day <= last_day)
+    if app_codes is not None:
+        in_window &= np.isin(stored.app, np.fromiter(app_codes, np.int64, len(app_codes)))
+    stored = stored.take(in_window)
     pending = launch_daily.pending_host_days(conn, from_day=from_day, to_day=last_day)
     late = {hd for hd in pending if hd[1] < state.recompute_from_day}
     if late:
@@ -170,14 +206,17 @@ def read_fleet_data(
             f"{len(late)} host-day(s) of launches not rolled up yet are on days whose raw "
             "launches retention has started deleting: left out, as the rollup leaves them"
         )
-    fresh = launch_daily.compute(conn, pending - late)
-    host_names, app_names, version_names = launch_daily.read_names(conn)
+    fresh = launch_daily.compute(conn, pending - late, apps=apps)
     stored = _without_host_days(stored, pending - late, host_names)
-    hosts = _Hosts(conn)
+    hosts = shared.hosts.copy()
     names = _Names()
     stored_codes = _StoredCodes.of(stored, host_names, app_names, version_names)
-    raw = _load_launches(conn, start=start, now=now, notes=notes) if raw_launches else None
+    raw = (
+        _load_launches(conn, start=start, now=now, notes=notes, apps=apps) if raw_launches else None
+    )
     changes = _load_changes(conn, start=start, now=now)
+    if apps is not None:
+        changes = changes.of_apps(apps)
     for host_id in sorted(
         {
             *stored_codes.host_ids(),
@@ -192,17 +231,15 @@ def read_fleet_data(
     if raw is not None:
         names.add(raw.apps, raw.versions)
     names.add(changes.apps, [*changes.from_versions, *changes.to_versions])
-    # Pressure may still add hosts (rollups of a host the hosts table lacks): before the table.
-    pressure = _load_pressure(conn, hosts, start=math.floor(start / DAY) * DAY, now=now)
     table = hosts.table()
-    apps, versions = names.sorted()
+    apps_found, versions = names.sorted()
     columns = stored.columns()
     del stored  # its columns go as they are used
-    daily = _daily_rows(table, apps, versions, first_day, columns, stored_codes, fresh, hosts)
+    daily = _daily_rows(table, apps_found, versions, first_day, columns, stored_codes, fresh, hosts)
     return FleetData(
-        launches=_launch_frame(table, apps, versions, raw, hosts),
-        pressure=pressure,
-        changes=_change_frame(changes, hosts, apps, versions),
+        launches=_launch_frame(table, apps_found, versions, raw, hosts),
+        pressure=shared.pressure,
+        changes=_change_frame(changes, hosts, apps_found, versions),
         notes=notes,
         daily=daily,
     )
@@ -452,6 +489,15 @@ class _Hosts:
         self.figures = figures
         self.index = {host_id: code for code, host_id in enumerate(self.ids)}
 
+    def copy(self) -> _Hosts:
+        """Another coding that starts where this one is (the original is left as it is)."""
+        twin = object.__new__(_Hosts)
+        twin.ids = list(self.ids)
+        twin.departments = list(self.departments)
+        twin.figures = list(self.figures)
+        twin.index = dict(self.index)
+        return twin
+
     def code(self, host_id: str) -> int:
         found = self.index.get(host_id)
         if found is None:
@@ -507,8 +553,16 @@ def _chunks(conn: sa.Connection, query: sa.Select[Any]) -> Iterator[list[Any]]:
         yield list(partition)
 
 
-def _load_launches(conn: sa.Connection, *, start: float, now: float, notes: list[str]) -> _Launches:
+def _load_launches(
+    conn: sa.Connection,
+    *,
+    start: float,
+    now: float,
+    notes: list[str],
+    apps: Collection[str] | None = None,
+) -> _Launches:
     out = _Launches()
+    of_apps = [] if apps is None else [LAUNCHES.c.app.in_(sorted(apps))]
     method_code = {name: code for code, name in enumerate(METHODS)}
     query = sa.select(
         LAUNCHES.c.host_id,
@@ -523,6 +577,7 @@ def _load_launches(conn: sa.Connection, *, start: float, now: float, notes: list
         LAUNCHES.c.started_at >= start,
         LAUNCHES.c.started_at <= now,
         LAUNCHES.c.duration_seconds.is_not(None),
+        *of_apps,
     )
     parts: dict[str, list[npt.NDArray[Any]]] = {name: [] for name in _LAUNCH_COLUMNS}
     unknown_methods = 0
@@ -572,6 +627,17 @@ class _Changes:
     at: list[float] = field(default_factory=list)
     from_versions: list[str] = field(default_factory=list)
     to_versions: list[str] = field(default_factory=list)
+
+    def of_apps(self, apps: Collection[str]) -> _Changes:
+        """Only the changes of ``apps``."""
+        keep = [i for i, app in enumerate(self.apps) if app in apps]
+        return _Changes(
+            hosts=[self.hosts[i] for i in keep],
+            apps=[self.apps[i] for i in keep],
+            at=[self.at[i] for i in keep],
+            from_versions=[self.from_versions[i] for i in keep],
+            to_versions=[self.to_versions[i] for i in keep],
+        )
 
 
 def _load_changes(conn: sa.Connection, *, start: float, now: float) -> _Changes:

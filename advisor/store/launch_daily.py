@@ -215,12 +215,15 @@ def _host_days(rows: Iterable[Any]) -> set[HostDay]:
 # -- computing and writing -----------------------------------------------------------------
 
 
-def compute(conn: sa.Connection, host_days: Collection[HostDay]) -> DailyLaunches:
+def compute(
+    conn: sa.Connection, host_days: Collection[HostDay], *, apps: Collection[str] | None = None
+) -> DailyLaunches:
     """The daily rows of ``host_days`` from their raw launches, by
-    :func:`~advisor.analysis.daily.daily_launches`. ``hosts`` holds the host ids only
-    (hardware unknown); writes nothing."""
+    :func:`~advisor.analysis.daily.daily_launches`; only those of ``apps`` when given.
+    ``hosts`` holds the host ids only (hardware unknown); writes nothing."""
     wanted = set(host_days)
     columns: list[list[Any]] = [[] for _ in range(6)]
+    of_apps = [] if apps is None else [LAUNCHES.c.app.in_(sorted(apps))]
     for day, host_ids in _hosts_by_day(wanted):
         rows = conn.execute(
             sa.select(
@@ -238,6 +241,7 @@ def compute(conn: sa.Connection, host_days: Collection[HostDay]) -> DailyLaunche
                 LAUNCHES.c.started_at >= day * DAY_SECONDS - 1,
                 LAUNCHES.c.started_at < (day + 1) * DAY_SECONDS + 1,
                 LAUNCHES.c.host_id.in_(host_ids),
+                *of_apps,
             )
         ).all()
         if rows:
@@ -438,13 +442,21 @@ def _empty_rows() -> StoredRows:
 
 
 def read_rows(
-    conn: sa.Connection, *, from_day: int, to_day: int | None = None, after_sequence: int = 0
+    conn: sa.Connection,
+    *,
+    from_day: int,
+    to_day: int | None = None,
+    after_sequence: int = 0,
+    app_codes: Collection[int] | None = None,
 ) -> StoredRows:
     """The stored rows of days ``from_day`` to ``to_day`` (None: every later day) whose
-    sequence is above ``after_sequence``, in no particular order."""
+    sequence is above ``after_sequence`` (and whose app code is one of ``app_codes``, when
+    given), in no particular order."""
     conditions = [LAUNCH_DAILY.c.day >= from_day]
     if to_day is not None:
         conditions.append(LAUNCH_DAILY.c.day <= to_day)
+    if app_codes is not None:
+        conditions.append(LAUNCH_DAILY.c.app.in_(sorted(app_codes)))
     if after_sequence > 0:
         conditions.append(LAUNCH_DAILY.c.sequence > after_sequence)
     query = sa.select(*(LAUNCH_DAILY.c[name] for name in COLUMNS)).where(*conditions)
@@ -467,6 +479,36 @@ def _cursor_rows(conn: sa.Connection, query: sa.Select[Any]) -> StoredRows:
 def _copy_rows(conn: sa.Connection, query: sa.Select[Any]) -> StoredRows:
     columns = binary_copy.read_columns(conn, query, {name: _NATIVE[name] for name in COLUMNS})
     return StoredRows(**columns)
+
+
+def apps_of(conn: sa.Connection, *, from_day: int, to_day: int) -> list[str]:
+    """The apps with stored rows on days ``from_day`` to ``to_day``, and those of launches
+    not rolled up yet on those days, by name: one index probe per app ever seen, not a
+    scan."""
+    stored = sa.select(DAILY_APPS.c.name).where(
+        sa.exists().where(
+            LAUNCH_DAILY.c.app == DAILY_APPS.c.code,
+            LAUNCH_DAILY.c.day >= from_day,
+            LAUNCH_DAILY.c.day <= to_day,
+        )
+    )
+    pending = (
+        sa.select(LAUNCHES.c.app)
+        .join(
+            BATCHES,
+            sa.and_(
+                BATCHES.c.host_id == LAUNCHES.c.host_id, BATCHES.c.batch_id == LAUNCHES.c.batch_id
+            ),
+        )
+        .where(
+            BATCHES.c.rolled_up_at.is_(None),
+            _usable(),
+            LAUNCHES.c.started_at >= from_day * DAY_SECONDS,
+            LAUNCHES.c.started_at < (to_day + 1) * DAY_SECONDS,
+        )
+        .distinct()
+    )
+    return sorted({str(name) for name in conn.execute(sa.union(stored, pending)).scalars()})
 
 
 def read_names(conn: sa.Connection) -> tuple[dict[int, str], dict[int, str], dict[int, str]]:

@@ -7,11 +7,13 @@ import io
 import itertools
 import json
 import time
+from dataclasses import replace
 
 import pytest
 import sqlalchemy as sa
 
 import advisor.analysis.fleet
+from advisor.analysis.daily import daily_of
 from advisor.analysis.findings import Effect, Finding
 from advisor.analysis.frames import FleetData
 from advisor.cli import main
@@ -198,6 +200,40 @@ def test_findings_show_as_json_includes_the_history(
     )
 
 
+def test_findings_show_reads_the_newest_history_points_asked_for_and_says_so(
+    database_url: str, recorded: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(capsys, database_url, "findings", "show", LIBREOFFICE.key, "--history", "2")
+    _, as_json, _ = run(
+        capsys,
+        database_url,
+        "findings",
+        "show",
+        LIBREOFFICE.key,
+        "--history",
+        "2",
+        "--format",
+        "json",
+    )
+
+    assert code == 0
+    history = out[out.index("  history  ") :].splitlines()
+    assert history[0] == (
+        "  history      found by 4 runs, 1 status change; the newest 2 read (--history 4 reads all)"
+    )
+    assert len(history) == 2 + 2  # heading, table header, one row of 2 runs, the opened event
+    document = json.loads(as_json)["history"]
+    assert [p["detected_at"] for p in document["points"]] == [
+        "2025-11-28T16:00:00Z",
+        "2025-11-30T16:00:00Z",
+    ]
+    assert (document["total_points"], document["truncated"]) == (4, True)
+    with pytest.raises(SystemExit) as stopped:
+        main(["findings", "show", LIBREOFFICE.key, "--history", "0"])
+    assert stopped.value.code == 2
+    assert "--history: must be at least 1" in capsys.readouterr().err
+
+
 def test_findings_show_takes_a_prefix_of_the_id_the_list_prints(
     database_url: str, recorded: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -306,12 +342,13 @@ def test_the_list_offers_every_status_of_the_store(capsys: pytest.CaptureFixture
 
 @pytest.fixture
 def stand_in(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """Replaces the analysis with one that finds LIBREOFFICE; lists the ``now`` it got."""
+    """Replaces the analysis with one that finds LIBREOFFICE (in its part); lists the ``now``
+    each part got."""
     calls: list[float] = []
 
     def analyse(data: FleetData, *, now: float, params: object = None) -> list[Finding]:
         calls.append(now)
-        return [LIBREOFFICE]
+        return [LIBREOFFICE] if LIBREOFFICE.app in daily_of(data).apps else []
 
     monkeypatch.setattr(advisor.analysis.fleet, "analyse", analyse)
     return calls
@@ -325,10 +362,11 @@ def test_analyse_at_a_date_analyses_up_to_the_end_of_that_day_and_prints_a_summa
     code, out, _ = run(capsys, database_url, "analyse", "--at", "2025-11-29", "--window-days", "7")
 
     assert code == 0
-    assert stand_in == [DAY0 + 6 * DAY]
+    assert stand_in == [DAY0 + 6 * DAY] * 2  # a part per app
     lines = out.splitlines()
     assert lines[0].startswith(
-        "analysed 6 launches of 2 hosts and 2 apps, 7 days up to 2025-11-30T00:00:00Z (load "
+        "analysed 6 launches of 2 hosts and 2 apps (a part each), 7 days up to "
+        "2025-11-30T00:00:00Z (load "
     )
     assert lines[1] == (
         "findings: 1 new, 0 updated, 0 reopened, 0 resolved; 1 open (1 version_change)"
@@ -346,8 +384,10 @@ def test_analyse_says_what_waits_for_confirmation_and_what_is_open_but_not_found
     write_small_fleet(store)
     SqlFindings(engine).record_run([WRITER], now=DAY0 + 5 * DAY)
 
+    seen_once = weak(finding("trend", "firefox", {}, cause="unknown", effect=0.3))
+
     def analyse(data: FleetData, *, now: float, params: object = None) -> list[Finding]:
-        return [GIMP]
+        return [seen_once] if daily_of(data).apps == ["firefox"] else []
 
     monkeypatch.setattr(advisor.analysis.fleet, "analyse", analyse)
 
@@ -365,37 +405,64 @@ def test_jobs_run_analysis_runs_it_like_the_scheduled_job(
 ) -> None:
     write_small_fleet(store)
 
+    SqlFindings(store.engine).record_run([LIBREOFFICE], now=DAY0 + 5 * DAY)
+
     code, out, _ = run(capsys, database_url, "jobs", "run", "analysis")
 
+    # Now is long after the fleet: no launches in the window, but a part for the open
+    # finding's app (missed: not resolved on one run).
     assert code == 0
-    assert out == "analysis: done (0 launches, 1 findings)\n"  # now: long after the fleet
+    assert out == "analysis: done (0 launches, 0 findings)\n"
+    assert len(stand_in) == 1
 
 
-def test_analyse_leaves_a_run_another_advisor_is_making(
-    database_url: str, engine: sa.Engine, stand_in: list[float], capsys: pytest.CaptureFixture[str]
+def test_analyse_leaves_the_parts_another_advisor_is_analysing(
+    database_url: str,
+    engine: sa.Engine,
+    store: SqlStore,
+    stand_in: list[float],
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    assert SqlJobLeases(engine).claim(
-        "analysis", owner="other:1:abc", now=time.time(), lease_seconds=600
-    )
+    write_small_fleet(store)
+    for app in ("firefox", "libreoffice"):
+        assert SqlJobLeases(engine).claim(
+            f"analysis/{app}", owner="other:1:abc", now=time.time(), lease_seconds=600
+        )
 
-    code, out, _ = run(capsys, database_url, "analyse")
+    code, out, _ = run(capsys, database_url, "analyse", "--at", "2025-11-29")
 
     assert (code, stand_in) == (0, [])
     assert out == "analysis: another advisor is running it now; nothing done\n"
 
 
 def test_a_failed_analysis_exits_1_with_the_reason(
-    database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    database_url: str,
+    store: SqlStore,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
+    write_small_fleet(store)
+
     def broken(data: FleetData, *, now: float, params: object = None) -> list[Finding]:
         raise ValueError("no cells")
 
     monkeypatch.setattr(advisor.analysis.fleet, "analyse", broken)
 
-    code, out, err = run(capsys, database_url, "analyse")
+    code, out, err = run(capsys, database_url, "analyse", "--at", "2025-11-29")
 
     assert (code, out) == (1, "")
-    assert err == "fleetsight-advisor: analysis failure: ValueError: no cells\n"
+    assert err == (
+        "fleetsight-advisor: analysis failure: 2 parts failed; first: ValueError: no cells\n"
+    )
+
+
+def test_analyse_with_no_launches_and_no_findings_says_there_was_nothing_to_analyse(
+    database_url: str, stand_in: list[float], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(capsys, database_url, "analyse")
+
+    assert (code, stand_in) == (0, [])
+    assert out.startswith("nothing to analyse: no launches in the 90 days up to ")
 
 
 def point(run_id: int | None, effect: float = 0.25, hosts: int = 2) -> HistoryPoint:
@@ -434,6 +501,18 @@ def test_history_rows_join_runs_that_follow_each_other_with_the_same_figures() -
         ("found", 3, 6, 8),
         ("resolved", 0, 11, 11),
     ]
+
+
+def test_history_rows_join_the_runs_of_the_findings_app_whatever_ran_between() -> None:
+    def seen(run_id: int, missed_before: int | None) -> HistoryPoint:
+        return replace(point(run_id), missed_before=missed_before)
+
+    # Runs of other apps' parts between (ids 3..9, 11..): only missed_before says a miss.
+    history = FindingHistory(points=(seen(2, None), seen(10, 0), seen(20, 0), seen(30, 1)))
+
+    rows = history_rows(history)
+
+    assert [(r.runs, (r.first - T0) / 86400) for r in rows] == [(3, 2), (1, 30)]
 
 
 def test_history_points_a_migration_wrote_stand_alone() -> None:

@@ -2,8 +2,9 @@
 
 The analysis itself (advisor.analysis.fleet) has its own tests; most tests here replace it
 with a stand-in that returns hand-made findings, to check what the job does around it: the
-frames it hands over, the findings it records, resolves and counts in /metrics, and that two
-advisors ticking together run each tick once.
+parts (one per app) and the frames it hands over, the findings it records, resolves and
+counts in /metrics, and that two advisors ticking together share a tick's parts, each part
+run once.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from advisor.store.findings import SqlFindings
 from advisor.store.job_state import SqlJobLeases
 from advisor.store.open import stores_on
 from advisor.store.sql import SqlStore
-from tests.advisor.jobs.test_one_runner import WAIT, Contest, contest_tick
+from tests.advisor.jobs.test_one_runner import WAIT
 from tests.advisor.store.findingsdata import finding
 from tests.advisor.store.fleetbatches import NOW
 from tests.advisor.store.fleetbatches import write_fleet as write_small_fleet
@@ -42,7 +43,8 @@ SLOWER = finding()
 
 
 class StandIn:
-    """Replaces ``analyse``: records what it was given, returns ``findings``."""
+    """Replaces ``analyse``: records what it was given, returns those of ``findings`` about
+    the apps it was given (a part's)."""
 
     def __init__(self, findings: list[Finding]) -> None:
         self.findings = findings
@@ -50,7 +52,8 @@ class StandIn:
 
     def __call__(self, data: FleetData, *, now: float, params: object = None) -> list[Finding]:
         self.calls.append((data, now))
-        return list(self.findings)
+        apps = set(daily_of(data).apps)
+        return [f for f in self.findings if f.app in apps]
 
 
 @pytest.fixture
@@ -80,15 +83,25 @@ def test_a_tick_hands_the_window_to_the_analysis_and_records_its_findings(
 
     assert report.outcome == "success"
     assert report.result == JobResult(rows={"launches": 6, "findings": 1}, total=6)
-    [(data, analysed_at)] = stand_in.calls
-    assert analysed_at == NOW
-    # The window's six launches, as the daily rows the analysis reads (no raw launch rows).
-    assert (daily_of(data).launches, len(data.launches), len(data.changes)) == (6, 0, 1)
+    # A part per app, each with its app's rows only (as daily rows: no raw launch rows).
+    parts = {daily_of(data).apps[0]: (data, at) for data, at in stand_in.calls}
+    assert sorted(parts) == ["firefox", "libreoffice"]
+    assert all(len(daily_of(data).apps) == 1 for data, _ in parts.values())
+    assert {at for _, at in parts.values()} == {NOW}
+    launches = {app: daily_of(data).launches for app, (data, _) in parts.items()}
+    assert launches == {"firefox": 1, "libreoffice": 5}
+    data = parts["libreoffice"][0]
+    assert (len(data.launches), len(data.changes)) == (0, 1)
+    # The hosts and pressure are the whole fleet's in every part.
+    assert len(parts["firefox"][0].pressure) == len(data.pressure) > 0
     stored = SqlFindings(store.engine).get(SLOWER.key)
     assert stored is not None
     assert stored.status == "open"
-    [run] = SqlFindings(store.engine).last_runs()
-    assert (run.analysed_at, run.new, run.open) == (NOW, 1, 1)
+    runs = SqlFindings(store.engine).last_runs()
+    assert sorted((r.apps, r.new, r.open) for r in runs) == [
+        (("firefox",), 0, 0),
+        (("libreoffice",), 1, 1),
+    ]
     value = registry.get_sample_value
     assert value("fleetsight_advisor_findings_open", {"kind": "version_change"}) == 1.0
     assert value("fleetsight_advisor_findings_open", {"kind": "trend"}) == 0.0
@@ -98,6 +111,7 @@ def test_a_tick_hands_the_window_to_the_analysis_and_records_its_findings(
 def test_a_finding_the_runs_no_longer_find_stays_open_four_days_then_is_resolved(
     store: SqlStore, stand_in: StandIn
 ) -> None:
+    write_small_fleet(store)
     registry = CollectorRegistry()
     now = [NOW]
     job = runner(store.engine, registry, now)
@@ -123,18 +137,38 @@ def test_a_finding_the_runs_no_longer_find_stays_open_four_days_then_is_resolved
     assert registry.get_sample_value("fleetsight_advisor_findings_open", open_gauge) == 0.0
 
 
-def test_a_failing_analysis_is_a_failed_run_that_records_nothing(
+def test_a_failing_part_is_recorded_on_its_row_and_the_other_parts_still_run(
     store: SqlStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def broken(data: FleetData, *, now: float, params: object = None) -> list[Finding]:
-        raise ValueError("no cells")
+    write_small_fleet(store)
 
-    monkeypatch.setattr(advisor.analysis.fleet, "analyse", broken)
+    def broken_on_firefox(data: FleetData, *, now: float, params: object = None) -> list[Finding]:
+        if daily_of(data).apps == ["firefox"]:
+            raise ValueError("no cells")
+        return [SLOWER]
+
+    monkeypatch.setattr(advisor.analysis.fleet, "analyse", broken_on_firefox)
     job = runner(store.engine, CollectorRegistry(), [NOW])
 
     report = job.tick()
 
     assert (report.outcome, report.error) == ("failure", "ValueError: no cells")
+    assert report.result == JobResult(rows={"launches": 5, "findings": 1}, total=5)
+    [run] = SqlFindings(store.engine).last_runs()
+    assert run.apps == ("libreoffice",)
+    rows = {s.job: s for s in SqlJobLeases(store.engine).job_status()}
+    assert sorted(rows) == ["analysis/firefox", "analysis/libreoffice"]
+    assert rows["analysis/firefox"].last_error == "ValueError: no cells"
+    assert rows["analysis/libreoffice"].last_outcome == "success"
+
+
+def test_a_fleet_without_launches_or_findings_has_no_parts_and_nothing_to_do(
+    store: SqlStore, stand_in: StandIn
+) -> None:
+    report = runner(store.engine, CollectorRegistry(), [NOW]).tick()
+
+    assert (report.outcome, report.result) == ("success", JobResult())
+    assert stand_in.calls == []
     assert SqlFindings(store.engine).last_runs() == []
 
 
@@ -147,21 +181,31 @@ def test_the_real_analysis_runs_on_the_stored_fleet(store: SqlStore) -> None:
         metrics=JobMetrics(CollectorRegistry(), {}),
     )
 
-    result = work(NOW, lambda: None)
+    parts = work.parts(NOW)
+    results = [work.run_part(part, NOW, lambda: None) for part in parts]
 
-    assert result.rows["launches"] == 6
+    assert parts == ["firefox", "libreoffice"]
+    assert sum(r.rows["launches"] for r in results) == 6
     assert work.last is not None
-    assert work.last.summary.analysed_at == NOW
-    [run] = SqlFindings(store.engine).last_runs()
-    assert run.run_id == work.last.summary.run_id
+    assert (work.last.summary.analysed_at, work.last.apps, work.last.launches) == (NOW, 2, 6)
+    runs = SqlFindings(store.engine).last_runs()
+    assert [r.apps for r in runs] == [("libreoffice",), ("firefox",)]
+    assert work.last.summary.run_id == runs[-1].run_id
 
 
-def test_each_tick_runs_the_analysis_in_exactly_one_of_two_advisors(
+def test_two_advisors_ticking_together_share_the_parts_each_part_run_once(
     database_url: str, stand_in: StandIn
 ) -> None:
+    engine = make_engine(database_url)
+    try:
+        write_small_fleet(SqlStore(engine))
+    finally:
+        engine.dispose()
     ticks = 3
     now = [NOW]
-    contest = Contest()
+    ran: list[tuple[str, str]] = []
+    # Each advisor's first part waits until the other has one too: they run side by side.
+    both_busy = threading.Barrier(2)
 
     def advisor_job(owner: str) -> tuple[JobRunner, sa.Engine]:
         engine = make_engine(database_url)
@@ -170,15 +214,19 @@ def test_each_tick_runs_the_analysis_in_exactly_one_of_two_advisors(
             SqlFleetFrames(engine), SqlFindings(engine), window_days=90, metrics=metrics
         )
 
-        def work(at: float, keep_alive: Callable[[], None]) -> JobResult:
-            contest.ran.append(owner)
-            # The winner runs only once the other advisor has tried and given up.
-            contest.overlapped.append(contest.gave_up.wait(WAIT))
-            return real(at, keep_alive)
+        class Watched:
+            def parts(self, at: float) -> list[str]:
+                return real.parts(at)
+
+            def run_part(self, part: str, at: float, keep_alive: Callable[[], None]) -> JobResult:
+                ran.append((owner, part))
+                if sum(1 for o, _ in ran if o == owner) == 1:
+                    both_busy.wait(WAIT)
+                return real.run_part(part, at, keep_alive)
 
         job = JobRunner(
             ANALYSIS,
-            work,
+            Watched(),
             SqlJobLeases(engine),
             interval=INTERVAL,
             lease_seconds=600.0,
@@ -195,21 +243,23 @@ def test_each_tick_runs_the_analysis_in_exactly_one_of_two_advisors(
         with ThreadPoolExecutor(max_workers=2) as pool:
             for tick in range(ticks):
                 now[0] = NOW + tick * INTERVAL + 1
-                contest.gave_up.clear()
-                contest.ran.clear()
-                contest.barrier = threading.Barrier(2)
-                reports = list(pool.map(lambda job: contest_tick(job, contest), [first, second]))
+                ran.clear()
+                both_busy.reset()
+                reports = list(pool.map(lambda job: job.tick(), [first, second]))
 
-                assert sorted(r.outcome for r in reports) == ["skipped", "success"]
-                assert len(contest.ran) == 1
+                assert [r.outcome for r in reports] == ["success", "success"]
+                # Each part once, and each advisor ran one of the two.
+                assert sorted(part for _, part in ran) == ["firefox", "libreoffice"]
+                assert sorted(owner for owner, _ in ran) == ["advisor-1", "advisor-2"]
     finally:
         first_engine.dispose()
         second_engine.dispose()
 
-    assert all(contest.overlapped)
     check = make_engine(database_url)
     try:
-        runs = SqlFindings(check).last_runs()
+        runs = SqlFindings(check).last_runs(limit=20)
     finally:
         check.dispose()
-    assert [r.analysed_at for r in runs] == [NOW + t * INTERVAL + 1 for t in reversed(range(ticks))]
+    assert sorted(r.analysed_at for r in runs) == sorted(
+        NOW + t * INTERVAL + 1 for t in range(ticks) for _ in range(2)
+    )

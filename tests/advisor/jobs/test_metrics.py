@@ -10,6 +10,7 @@ from prometheus_client import generate_latest
 from advisor.api.metrics import ApiMetrics, process_registry
 from advisor.config import parse_config
 from advisor.jobs.metrics import JobMetrics
+from advisor.jobs.names import ANALYSIS
 from advisor.jobs.tasks import JOB_TABLES, build_runners
 from advisor.store.open import stores_on
 from tests.conftest import require_tool
@@ -27,7 +28,8 @@ def test_job_metrics_after_runs_pass_promtool(engine: sa.Engine) -> None:
     other = build_runners(stores_on(engine), config, metrics, owner="two", clock=lambda: T0)
     for job in JOB_TABLES:
         assert mine[job].tick().outcome == "success"
-        assert other[job].tick().outcome == "skipped"
+        # The analysis runs in parts, one per app: with no launches there are none to share.
+        assert other[job].tick().outcome == ("success" if job == ANALYSIS else "skipped")
 
     text = generate_latest(registry).decode()
     checked = subprocess.run(

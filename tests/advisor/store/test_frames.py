@@ -395,3 +395,60 @@ def test_a_pending_host_day_after_every_stored_day_replaces_only_itself(
 
     assert len(daily_of(data)) == 5
     assert_same_rows(daily_of(data), daily_launches(data.launches))
+
+
+def test_a_part_holds_its_apps_launches_and_changes_and_the_fleets_hosts_and_pressure(
+    frames: FleetFrames, store: SqlStore
+) -> None:
+    write_small_fleet(store)
+    whole = frames.load(now=NOW)
+
+    office = frames.load(now=NOW, apps=["libreoffice"])
+    browser = frames.load(now=NOW, apps=["firefox"])
+
+    assert (daily_of(office).apps, daily_of(office).launches, len(office.changes)) == (
+        ["libreoffice"],
+        5,
+        1,
+    )
+    assert (daily_of(browser).apps, daily_of(browser).launches, len(browser.changes)) == (
+        ["firefox"],
+        1,
+        0,
+    )
+    for part in (office, browser):
+        assert daily_of(part).hosts.host_id == daily_of(whole).hosts.host_id
+        assert part.notes == whole.notes
+        for column in ("host", "day", "memory_pressure", "swap_in_bytes_per_second"):
+            np.testing.assert_array_equal(
+                getattr(part.pressure, column), getattr(whole.pressure, column)
+            )
+
+
+def test_the_parts_daily_rows_together_are_the_whole_loads(
+    frames: FleetFrames, store: SqlStore
+) -> None:
+    write_small_fleet(store)
+
+    parts = [rows_of(daily_of(frames.load(now=NOW, apps=[app]))) for app in frames.apps(now=NOW)]
+
+    together = {key: row for part in parts for key, row in part.items()}
+    whole = rows_of(daily_of(frames.load(now=NOW)))
+    assert sum(len(part) for part in parts) == len(together) == len(whole) == 5
+    assert sorted(together) == sorted(whole)
+    for key, (count, figures) in whole.items():
+        assert together[key][0] == count
+        np.testing.assert_allclose(together[key][1], figures, rtol=0, atol=1e-12)
+
+
+def test_the_apps_of_a_window_are_those_with_launches_in_it_rolled_up_or_not(
+    frames: FleetFrames, store: SqlStore
+) -> None:
+    write_small_fleet(store)
+
+    # firefox only on day 0 (rolled up); libreoffice on day 0 and, not rolled up, day 2.
+    assert frames.apps(now=NOW) == ["firefox", "libreoffice"]
+    assert frames.apps(now=DAY0 + 2 * DAY + 5 * HOUR, days=1) == ["libreoffice"]
+    assert frames.apps(now=DAY0 - 2 * DAY, days=1) == []
+    assert frames.load(now=NOW, apps=["writer"]).daily is not None
+    assert len(daily_of(frames.load(now=NOW, apps=["writer"]))) == 0
