@@ -1,8 +1,8 @@
 """The analysis job end to end from PostgreSQL, with one advisor and with two.
 
     .venv/bin/python bench/analysis_job.py [--hosts 10000] [--hosts 50000] [--days 90]
-        [--advisors 1] [--advisors 2] [--no-raw-launches] [--keep | --reuse URL]
-        [--postgres-admin URL]
+        [--advisors 1] [--advisors 2] [--no-raw-launches] [--keep | --reuse URL ...]
+        [--write-only] [--postgres-admin URL]
 
 For each size (default 10,000 hosts, then 50,000): a fresh PostgreSQL database with the
 simulator's fleet (bench/fleet_db.py: 20 apps, 90 days, daily launch rollups and pressure as
@@ -22,7 +22,9 @@ loading and analysing, its resident size before the tick and its peak (VmHWM). T
 line shows time and memory growth against 10,000 (ratios: the machine is shared and noisy).
 ``--no-raw-launches`` leaves the raw launches out of the database (the job reads only the
 daily rows; the 50,000-host database is 5 times smaller without them). The database is
-dropped afterwards unless ``--keep``. No assertions: figures for docs/benchmarks.md.
+dropped afterwards unless ``--keep``; ``--write-only --keep`` writes the databases and stops,
+``--reuse URL`` (once per ``--hosts``, in the same order) measures databases written so. No
+assertions: figures for docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -176,7 +178,10 @@ def main() -> None:
     parser.add_argument("--no-raw-launches", action="store_true")
     parser.add_argument("--postgres-admin", default=POSTGRES_ADMIN, metavar="URL")
     parser.add_argument("--keep", action="store_true", help="keep the databases")
-    parser.add_argument("--reuse", metavar="URL", help="a database an earlier --keep wrote")
+    parser.add_argument(
+        "--reuse", metavar="URL", action="append", help="a database an earlier --keep wrote"
+    )
+    parser.add_argument("--write-only", action="store_true", help="write the databases, stop")
     parser.add_argument("--advisor", metavar="CONFIG", help=argparse.SUPPRESS)
     parser.add_argument("--go-at", type=float, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -187,11 +192,14 @@ def main() -> None:
     advisors = args.advisors or list(ADVISORS)
     start = (time.time() // DAY) * DAY - args.days * DAY
     baselines: dict[int, dict[str, Any]] = {}
-    for hosts in sizes:
-        url = args.reuse or create_database(args.postgres_admin)
+    reused = args.reuse or []
+    if reused and len(reused) != len(sizes):
+        parser.error("give one --reuse URL per --hosts, in the same order")
+    for k, hosts in enumerate(sizes):
+        url = reused[k] if reused else create_database(args.postgres_admin)
         try:
             print(f"PostgreSQL, {hosts:,} hosts x 20 apps x {args.days} days", flush=True)
-            if not args.reuse:
+            if not reused:
                 written = write_fleet(
                     url,
                     hosts=hosts,
@@ -207,13 +215,13 @@ def main() -> None:
                     + ("" if not args.no_raw_launches else " (raw launches not written)"),
                     flush=True,
                 )
-            for count in advisors:
+            for count in [] if args.write_only else advisors:
                 run = run_advisors(url, count, args.days)
                 run["hosts"] = hosts
                 report(hosts, run, baselines.get(count))
                 baselines.setdefault(count, run)
         finally:
-            if args.keep or args.reuse:
+            if args.keep or reused:
                 print(f"  kept: {url}")
             else:
                 drop_database(url, args.postgres_admin)
