@@ -4,7 +4,8 @@ Pure: no I/O, no clock (``now`` is passed in), deterministic for ``params.seed``
 read as daily rows (:func:`advisor.analysis.daily.daily_of`: the store's rollups, or rows
 derived from ``data.launches``). Every effect is measured per start kind (one finding for
 both when they moved alike: :mod:`advisor.analysis.start_kinds`), with hosts as the unit
-(:mod:`advisor.analysis.host_effects`), on the hosts the finding names. Steps:
+(:mod:`advisor.analysis.host_effects`), on the hosts the finding names. Each app is
+analysed apart (:mod:`advisor.analysis.parts`: the job's parts), in these steps:
 
 1. **Cells** (:mod:`advisor.analysis.fleet_cells`): the daily rows within ``horizon_days``
    of ``now``: the median log load time per host, app, day, start kind and version.
@@ -19,9 +20,10 @@ both when they moved alike: :mod:`advisor.analysis.start_kinds`), with hosts as 
    cpu pressure rose against hosts without a rise.
 5. **Cohorts** (:mod:`advisor.analysis.cohorts`): hardware tiers, one model over hardware,
    version, department and pressure, hardware that travels together merged into one tier.
-6. **False discovery control** across every candidate test of the run (Benjamini-Hochberg,
-   :mod:`advisor.analysis.fdr`): a finding needs ``q <= alpha`` and a relative effect of at
-   least ``min_effect``; its interval (bootstrap over hosts) is computed then.
+6. **False discovery control** across every candidate test of the app's part
+   (Benjamini-Hochberg, :mod:`advisor.analysis.fdr`): a finding needs ``q <= alpha`` and a
+   relative effect of at least ``min_effect``; its interval (bootstrap over hosts) is
+   computed then.
 7. **One finding per thing** (:func:`_one_per_thing`): the precise finding is kept; a
    department change point or trend that pressure findings explain is dropped, or measured
    again on the hosts they do not name.
@@ -47,6 +49,7 @@ from advisor.analysis.fleet_pressure import pressure_candidates
 from advisor.analysis.fleet_series import SeriesContext, series_candidates
 from advisor.analysis.fleet_versions import version_candidates, without_rollouts
 from advisor.analysis.frames import FleetData
+from advisor.analysis.parts import app_parts
 
 __all__ = ["FleetParameters", "analyse"]
 
@@ -54,8 +57,21 @@ IntArray = npt.NDArray[np.int64]
 
 
 def analyse(data: FleetData, *, now: float, params: FleetParameters | None = None) -> list[Finding]:
-    """Every finding in ``data`` as of ``now``, sorted by key (see the module docstring)."""
+    """Every finding in ``data`` as of ``now``, sorted by key (see the module docstring).
+
+    Each app is analysed on its own part of ``data`` (:mod:`advisor.analysis.parts`), with
+    false discovery control over its own tests: as the analysis job runs it, one part per
+    lease, so its findings do not depend on how advisors shared the parts.
+    """
     params = params or FleetParameters()
+    found: list[Finding] = []
+    for _, part in app_parts(data):
+        found += _analyse_app(part, now=now, params=params)
+    return sorted(found, key=lambda f: f.key)
+
+
+def _analyse_app(data: FleetData, *, now: float, params: FleetParameters) -> list[Finding]:
+    """The findings of one app's part (the steps of the module docstring)."""
     daily = daily_of(data)
     hosts = daily.hosts
     if len(daily) == 0 or len(hosts) == 0:
