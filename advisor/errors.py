@@ -13,8 +13,14 @@ FleetsightAdvisorError
 │                        ``credential_host_id`` is the host it belongs to
 ├── UnstorableBatch      the database refused a batch for what it holds: it never will take
 │                        it (the API answers 422, the agent quarantines the batch)
-└── StoreUnavailable     the database could not take a batch now (connection, lock,
-                         resources): worth retrying (503 with Retry-After)
+├── StoreUnavailable     the database could not take a batch now (connection, lock,
+│                        resources): worth retrying (503 with Retry-After)
+└── RecommendationError  a recommendation's review or loop step was not done; nothing written
+    ├── InvalidRecommendationInput  (a ValueError) an argument that cannot be stored: a
+    │                               reason too long, a deferral into the past... (names it)
+    ├── TransitionRefused           not allowed from the recommendation's state (approving
+    │                               an obsolete one); ``key``, ``state``, ``action`` say which
+    └── UnknownRecommendation       (a LookupError) no recommendation has that key
 """
 
 from __future__ import annotations
@@ -26,9 +32,13 @@ __all__ = [
     "DatabaseMissing",
     "EnrolmentRefused",
     "FleetsightAdvisorError",
+    "InvalidRecommendationInput",
+    "RecommendationError",
     "SchemaOutOfDate",
     "StoreUnavailable",
+    "TransitionRefused",
     "UnknownCredential",
+    "UnknownRecommendation",
     "UnstorableBatch",
     "WrongHost",
 ]
@@ -86,3 +96,32 @@ class UnstorableBatch(FleetsightAdvisorError):  # noqa: N818 - reads as the verd
 class StoreUnavailable(FleetsightAdvisorError):  # noqa: N818 - reads as the verdict it is
     """The database could not take a batch now (unreachable, locked, out of resources):
     the same batch may well be stored on a later try."""
+
+
+class RecommendationError(FleetsightAdvisorError):
+    """A step of a recommendation's review lifecycle was not done (advisor.store.recommendations);
+    nothing was written."""
+
+
+class InvalidRecommendationInput(RecommendationError, ValueError):  # noqa: N818 - as ValueError
+    """An argument the recommendations store cannot take (an empty reason for a rejection, a
+    deferral that ends before it starts, a title of several lines...); the message names it."""
+
+
+class TransitionRefused(RecommendationError):  # noqa: N818 - reads as the verdict it is
+    """The step is not allowed from the recommendation's state (approving a rejected one,
+    verifying one never rolled out). ``key``, ``state`` (its state) and ``action`` say which."""
+
+    def __init__(self, key: str, state: str, action: str, message: str):
+        super().__init__(message)
+        self.key = key
+        self.state = state
+        self.action = action
+
+
+class UnknownRecommendation(RecommendationError, LookupError):  # noqa: N818 - a verdict
+    """No recommendation has the key; ``key`` is the one asked for."""
+
+    def __init__(self, key: str):
+        super().__init__(f"no recommendation has the key {key!r}")
+        self.key = key

@@ -742,3 +742,76 @@ class FindingEventRow(Base):
     run_id: Mapped[int | None] = mapped_column(RowId)
     at: Mapped[float] = mapped_column(sa.Double)
     event: Mapped[str] = mapped_column(sa.String)
+
+
+# -- recommendations and the audit log (advisor.store.recommendations, advisor.store.audit) --
+#
+# Money is decimal text, as in the catalog: exact on both databases. Every table here is kept
+# forever (retention leaves them alone): recommendations are few, keyed stably across runs,
+# and the audit log is append-only (migration 0010 makes the database refuse UPDATE and
+# DELETE on it).
+
+
+class RecommendationRow(Base):
+    """One recommendation, by its stable key, across the analysis runs that propose it.
+
+    Its figures (``kind`` to ``document``) are the newest run's that proposed it; the
+    lifecycle columns (``state`` onwards) are what people and the loop made of it
+    (advisor.store.recommendations has the states and their rules).
+    """
+
+    __tablename__ = "recommendations"
+    __table_args__ = (sa.Index(None, "state", "score"),)
+
+    key: Mapped[str] = mapped_column(sa.Text, primary_key=True)
+    kind: Mapped[str] = mapped_column(sa.String)
+    category: Mapped[str] = mapped_column(sa.String)
+    app: Mapped[str] = mapped_column(sa.String)
+    target: Mapped[str | None] = mapped_column(sa.String)
+    title: Mapped[str] = mapped_column(sa.Text)
+    departments: Mapped[list[str]] = mapped_column(JsonDocument)
+    hosts: Mapped[list[str]] = mapped_column(JsonDocument)
+    finding_keys: Mapped[list[str]] = mapped_column(JsonDocument)
+    score: Mapped[float] = mapped_column(sa.Double)
+    net_benefit_per_year: Mapped[str | None] = mapped_column(sa.String)
+    currency: Mapped[str] = mapped_column(sa.String(3))
+    document: Mapped[dict[str, Any]] = mapped_column(JsonDocument)
+    state: Mapped[str] = mapped_column(sa.String)
+    state_reason: Mapped[str | None] = mapped_column(sa.Text)
+    deferred_until: Mapped[float | None] = mapped_column(sa.Double)
+    decided_by: Mapped[str | None] = mapped_column(sa.String)
+    decided_at: Mapped[float | None] = mapped_column(sa.Double)
+    rolled_out_at: Mapped[float | None] = mapped_column(sa.Double)
+    verified_at: Mapped[float | None] = mapped_column(sa.Double)
+    created_at: Mapped[float] = mapped_column(sa.Double)
+    updated_at: Mapped[float] = mapped_column(sa.Double)
+    last_proposed_at: Mapped[float] = mapped_column(sa.Double)
+    realised: Mapped[dict[str, Any] | None] = mapped_column(JsonDocument)
+
+
+class RecommendationDepartmentRow(Base):
+    """A department a recommendation concerns: what lists by department and the department
+    totals query (``recommendations.departments`` is the same set, as read back)."""
+
+    __tablename__ = "recommendation_departments"
+    __table_args__ = (sa.Index(None, "department"),)
+
+    key: Mapped[str] = mapped_column(
+        sa.Text, sa.ForeignKey("recommendations.key", ondelete="CASCADE"), primary_key=True
+    )
+    department: Mapped[str] = mapped_column(sa.String, primary_key=True)
+
+
+class AuditEntryRow(Base):
+    """One entry of the audit log: who (``actor``) did what (``action``) to what
+    (``target``), when (``at``) and why (``detail``). Append-only; ``id`` orders entries."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (sa.Index(None, "target", "id"), sa.Index(None, "actor", "id"))
+
+    id: Mapped[int] = mapped_column(RowId, primary_key=True, autoincrement=True)
+    at: Mapped[float] = mapped_column(sa.Double)
+    actor: Mapped[str] = mapped_column(sa.String)
+    action: Mapped[str] = mapped_column(sa.String)
+    target: Mapped[str] = mapped_column(sa.Text)
+    detail: Mapped[dict[str, Any]] = mapped_column(JsonDocument)

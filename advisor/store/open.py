@@ -18,11 +18,14 @@ from advisor.errors import DatabaseMissing
 from advisor.store import Store
 from advisor.store.analysis_data import FleetFrames, SqlFleetFrames, SqlUpkeep, Upkeep
 from advisor.store.api_tokens import ApiTokens, SqlApiTokens
+from advisor.store.audit import AuditLog, SqlAuditLog
 from advisor.store.catalog import CatalogStore, SqlCatalogStore
 from advisor.store.engine import make_engine
 from advisor.store.findings import Findings, SqlFindings
 from advisor.store.job_state import JobLeases, SqlJobLeases
 from advisor.store.migrate import UPGRADE_COMMAND, check_schema
+from advisor.store.recommendations import Recommendations
+from advisor.store.recommendations_sql import SqlRecommendations
 from advisor.store.sql import SqlStore
 
 
@@ -42,6 +45,8 @@ class Stores:
     catalog: CatalogStore
     leases: JobLeases
     api_tokens: ApiTokens
+    recommendations: Recommendations
+    audit: AuditLog
     engine: sa.Engine = field(repr=False)
 
     def check_schema(self) -> None:
@@ -97,6 +102,8 @@ def stores_on(engine: sa.Engine) -> Stores:
         catalog=SqlCatalogStore(engine),
         leases=SqlJobLeases(engine),
         api_tokens=SqlApiTokens(engine),
+        recommendations=SqlRecommendations(engine),
+        audit=SqlAuditLog(engine),
         engine=engine,
     )
 

@@ -29,6 +29,10 @@ as long as the daily rollups they summarise (``daily_days``); at one run every 6
 under 3,000 points per finding. The finding itself, and its status events, stay while it does
 (advisor.store.findings drops a candidate the stability policy can no longer confirm).
 
+Recommendations and the audit log are never deleted (advisor.store.recommendations,
+advisor.store.audit): recommendations are few and keyed stably across runs, and the audit log
+is append-only.
+
 A ``*_days`` of 0 keeps that table forever. Batch rows are the idempotency records: while one
 exists, a retry of that batch is acknowledged without storing it twice. Agents retry within
 their backoff (minutes, hours after a long outage), so 30 days is ample; a batch delivered

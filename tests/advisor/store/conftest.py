@@ -18,10 +18,13 @@ import sqlalchemy as sa
 from advisor.store import Store
 from advisor.store.analysis_data import FleetFrames, SqlFleetFrames, SqlUpkeep, Upkeep
 from advisor.store.api_tokens import ApiTokens, SqlApiTokens
+from advisor.store.audit import AuditLog, SqlAuditLog
 from advisor.store.catalog import CatalogStore, SqlCatalogStore
 from advisor.store.engine import make_engine
 from advisor.store.findings import Findings, SqlFindings
 from advisor.store.job_state import JobLeases, SqlJobLeases
+from advisor.store.recommendations import Recommendations
+from advisor.store.recommendations_sql import SqlRecommendations
 from advisor.store.sql import SqlStore
 from tests.advisor.api.memory_store import MemoryStore
 from tests.advisor.conftest import BACKENDS, Databases, empty_tables
@@ -76,3 +79,13 @@ def leases(engine: sa.Engine) -> JobLeases:
 @pytest.fixture
 def api_tokens(engine: sa.Engine) -> ApiTokens:
     return SqlApiTokens(engine)
+
+
+@pytest.fixture
+def recommendations(engine: sa.Engine) -> Recommendations:
+    return SqlRecommendations(engine)
+
+
+@pytest.fixture
+def audit_log(engine: sa.Engine) -> AuditLog:
+    return SqlAuditLog(engine)

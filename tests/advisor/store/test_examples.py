@@ -8,7 +8,20 @@ import importlib
 import pytest
 
 
-@pytest.mark.parametrize("name", ["findings", "frames", "open", "retention", "rollup", "tokens"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "audit",
+        "fields",
+        "findings",
+        "frames",
+        "open",
+        "recommendation_rules",
+        "retention",
+        "rollup",
+        "tokens",
+    ],
+)
 def test_its_examples_hold(name: str) -> None:
     result = doctest.testmod(importlib.import_module(f"advisor.store.{name}"))
 
