@@ -6,14 +6,15 @@ the stored lifecycle). The lease is renewed between them. The analysis module is
 a run starts, so the advisor starts (and ``serve`` answers) without paying for scipy and
 scikit-learn until the first run.
 
-The job runs in parts, one per app (:class:`AnalysisWork` is a
-:class:`~advisor.jobs.runner.PartedWork`): advisors sharing a database lease the parts of a
-tick one at a time each, so a second advisor adds analysis capacity, and one advisor holds
-one app's rows at a time, not the fleet's. Every finding is about one app, and each part's
-false discovery control is over its app's tests (docs/analysis.md, "Parts"), so a run's
-findings are the same whoever ran which part. The parts of a run are the apps with launches
-in the window and the apps with open or candidate findings (an app whose launches stopped
-gets a part with no data, which lets its findings resolve).
+The job runs in parts (:class:`AnalysisWork` is a :class:`~advisor.jobs.runner.PartedWork`):
+advisors sharing a database lease the parts of a tick one at a time each, so a second
+advisor adds analysis capacity, and one advisor holds one part's rows at a time, not the
+fleet's. A part is the apps whose daily rows are stored together (one PostgreSQL partition:
+``FleetFrames.parts``), so a run reads the rows once. Every finding is about one app, and
+the analysis runs each app apart with its own false discovery control (docs/analysis.md,
+"Parts"), so a run's findings are the same whoever ran which part. The apps of a run are
+those with launches in the window and those with open or candidate findings (an app whose
+launches stopped is analysed with no data, which lets its findings resolve).
 """
 
 from __future__ import annotations
@@ -120,22 +121,24 @@ class AnalysisWork:
         self._at = at
         self._clock = clock
         self.outcomes: list[AnalysisOutcome] = []
+        self._apps: dict[str, list[str]] = {}
 
     def parts(self, now: float) -> list[str]:
-        """The apps with launches in the window, and those with open or candidate findings."""
+        """The parts with apps with launches in the window or open or candidate findings."""
         self.outcomes = []
         at = now if self._at is None else self._at
-        analysed = self._frames.apps(now=at, days=self._window_days)
-        return sorted({*analysed, *self._findings.tracked_apps()})
+        tracked = self._findings.tracked_apps()
+        self._apps = self._frames.parts(now=at, days=self._window_days, also=tracked)
+        return list(self._apps)
 
     def run_part(self, part: str, now: float, keep_alive: Callable[[], None]) -> JobResult:
-        """Analyse and record one app."""
+        """Analyse and record the apps of one part (named by the latest :meth:`parts`)."""
         outcome = run_analysis(
             self._frames,
             self._findings,
             now=now if self._at is None else self._at,
             window_days=self._window_days,
-            apps=[part],
+            apps=self._apps[part],
             keep_alive=keep_alive,
             clock=self._clock,
         )

@@ -20,6 +20,7 @@ import numpy as np
 import sqlalchemy as sa
 
 from advisor.analysis.frames import FleetData
+from advisor.recommend.impact import LaunchRate
 from advisor.store import frames, launch_daily, retention, rollup
 from advisor.store.engine import SQLITE_BEGIN_OPTION
 from advisor.store.launch_daily import DailyState, StoredRows
@@ -68,6 +69,41 @@ class FleetFrames(Protocol):
 
     def apps(self, *, now: float, days: int = 90) -> list[str]:
         """The apps with launches in the ``days`` days up to ``now``, sorted."""
+        ...
+
+    def parts(
+        self, *, now: float, days: int = 90, also: Collection[str] = ()
+    ) -> dict[str, list[str]]:
+        """The parts of a run at ``now``: each part's name (``p00`` .. ``p31``; ``other``
+        for apps with no stored row) and its apps, sorted, for :meth:`apps` and the apps
+        ``also`` names (those with findings). Apps stored together are in one part (on
+        PostgreSQL one partition of the daily rows), so loading every part reads the rows
+        once; an app is in the same part at every run."""
+        ...
+
+    def launch_rates(
+        self,
+        *,
+        now: float,
+        days: int,
+        apps: Collection[str],
+        hosts: Collection[str] | None = None,
+    ) -> dict[tuple[str, str], LaunchRate]:
+        """How often each host launched each of ``apps`` in the ``days`` days up to ``now``.
+
+        Contract: by (host id, app), a :class:`~advisor.recommend.impact.LaunchRate` whose
+        ``launches`` is the sum of the counts of the host's daily launch rows of the app on
+        the UTC days the window touches (from the first day retention keeps daily rows of,
+        as :meth:`load`), and whose ``days`` is the host's reporting span in the window: from
+        its first to its last day with a daily row of *any* app, both included (a host that
+        reported on days 3 and 9 only reported over 7 days). Only pairs with launches are in
+        it; with ``hosts``, only those hosts' (unknown ones are left out); an empty ``apps``
+        or ``hosts`` gives ``{}``. Rates count rolled-up days only: the launches of batches
+        not rolled up yet are left out (the rollup job takes them within ``[jobs]
+        rollup_interval``, 5 minutes by default), where :meth:`load` recomputes their
+        host-days. Writes nothing; ``days`` of 0 or less raises ValueError. As many statements
+        for a whole fleet as for one host: a query for all of them, never one per host.
+        """
         ...
 
 
@@ -162,11 +198,42 @@ class SqlFleetFrames:
                 shared=shared,
             )
 
+    def parts(
+        self, *, now: float, days: int = 90, also: Collection[str] = ()
+    ) -> dict[str, list[str]]:
+        wanted = {*self.apps(now=now, days=days), *also}
+        with self._engine.connect() as conn:
+            part_of = launch_daily.app_parts(conn, wanted)
+        found: dict[str, list[str]] = {}
+        for app in sorted(wanted):
+            part = part_of.get(app)
+            found.setdefault("other" if part is None else f"p{part:02d}", []).append(app)
+        return dict(sorted(found.items()))
+
     def apps(self, *, now: float, days: int = 90) -> list[str]:
         first_day, last_day = frames.window_days(now, days)
         with self._engine.connect() as conn:
             from_day = max(first_day, launch_daily.read_state(conn).kept_from_day)
             return launch_daily.apps_of(conn, from_day=from_day, to_day=last_day)
+
+    def launch_rates(
+        self,
+        *,
+        now: float,
+        days: int,
+        apps: Collection[str],
+        hosts: Collection[str] | None = None,
+    ) -> dict[tuple[str, str], LaunchRate]:
+        first_day, last_day = frames.window_days(now, days)
+        if not apps or (hosts is not None and not hosts):
+            return {}
+        with self._engine.connect() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execution_options(isolation_level="REPEATABLE READ")
+            from_day = max(first_day, launch_daily.read_state(conn).kept_from_day)
+            return launch_daily.launch_rates(
+                conn, from_day=from_day, to_day=last_day, apps=apps, hosts=hosts
+            )
 
     def _stored(self, conn: sa.Connection, state: DailyState, first_day: int) -> StoredRows:
         """The stored daily rows from ``first_day`` on (every later day), from the kept

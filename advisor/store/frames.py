@@ -214,9 +214,7 @@ def read_fleet_data(
     raw = (
         _load_launches(conn, start=start, now=now, notes=notes, apps=apps) if raw_launches else None
     )
-    changes = _load_changes(conn, start=start, now=now)
-    if apps is not None:
-        changes = changes.of_apps(apps)
+    changes = _load_changes(conn, start=start, now=now, apps=apps)
     for host_id in sorted(
         {
             *stored_codes.host_ids(),
@@ -628,21 +626,14 @@ class _Changes:
     from_versions: list[str] = field(default_factory=list)
     to_versions: list[str] = field(default_factory=list)
 
-    def of_apps(self, apps: Collection[str]) -> _Changes:
-        """Only the changes of ``apps``."""
-        keep = [i for i, app in enumerate(self.apps) if app in apps]
-        return _Changes(
-            hosts=[self.hosts[i] for i in keep],
-            apps=[self.apps[i] for i in keep],
-            at=[self.at[i] for i in keep],
-            from_versions=[self.from_versions[i] for i in keep],
-            to_versions=[self.to_versions[i] for i in keep],
-        )
 
-
-def _load_changes(conn: sa.Connection, *, start: float, now: float) -> _Changes:
-    """Version changes in the window, per package; an app with several packages on a host
-    (a suite) changes once per distinct (time, from, to), not once per package."""
+def _load_changes(
+    conn: sa.Connection, *, start: float, now: float, apps: Collection[str] | None = None
+) -> _Changes:
+    """Version changes in the window (of ``apps`` only, when given), per package; an app
+    with several packages on a host (a suite) changes once per distinct (time, from, to),
+    not once per package."""
+    of_apps = [] if apps is None else [SPANS.c.app.in_(sorted(apps))]
     # A change in the window follows a span that ended in it (or is still open).
     query = (
         sa.select(
@@ -658,6 +649,7 @@ def _load_changes(conn: sa.Connection, *, start: float, now: float) -> _Changes:
             SPANS.c.app.is_not(None),
             sa.or_(SPANS.c.until.is_(None), SPANS.c.until >= start),
             SPANS.c.since <= now,
+            *of_apps,
         )
         .order_by(SPANS.c.host_id, SPANS.c.source, SPANS.c.package, SPANS.c.arch, SPANS.c.since)
     )

@@ -33,7 +33,8 @@ recomputation with retention raising the horizons.
 **Reading** (:func:`read_rows`): on PostgreSQL by binary COPY (:mod:`advisor.store.binary_copy`:
 every column is a non-null fixed-size number, so a block of rows is one ``np.frombuffer``); on
 SQLite, a cursor. Codes are the dictionary tables' (``launch_daily_hosts`` ...);
-:func:`read_names` gives their names.
+:func:`read_names` gives their names. :func:`launch_rates` sums the counts per host and app in
+the database, for the launches a day a finding's cost is counted in (advisor.recommend.impact).
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from advisor.analysis.daily import DAY_SECONDS, DailyLaunches, daily_launches
 from advisor.analysis.frames import HostTable, LaunchFrame
+from advisor.recommend.impact import LaunchRate
 from advisor.store import binary_copy
 from advisor.store.models import (
     BATCHES,
@@ -79,6 +81,7 @@ HostDay = tuple[str, int]
 _STATE_ID = 1
 _KEYS_PER_STATEMENT = 500
 _HOSTS_PER_DAY_QUERY = 10_000  # one day's range scanned once for a whole fleet's host-days
+_HOSTS_PER_RATES_QUERY = 10_000  # more: every host's rates read, the wanted ones kept
 
 
 def day_numbers(started_at: npt.NDArray[np.float64]) -> npt.NDArray[np.int64]:
@@ -481,6 +484,40 @@ def _copy_rows(conn: sa.Connection, query: sa.Select[Any]) -> StoredRows:
     return StoredRows(**columns)
 
 
+PARTITIONS = 32
+"""Hash partitions of ``launch_daily`` by app on PostgreSQL (migration 0011): the parts of an
+analysis run are the apps of one partition each."""
+
+
+def app_parts(conn: sa.Connection, apps: Collection[str]) -> dict[str, int]:
+    """The part of each of ``apps`` that has a code: on PostgreSQL the hash partition its
+    rows are in (so a part reads one partition), elsewhere its code modulo
+    :data:`PARTITIONS`. Apps without a code (no row ever stored) are left out."""
+    wanted = sorted(set(apps))
+    if not wanted:
+        return {}
+    if conn.dialect.name == "postgresql":
+        remainder = sa.func.generate_series(0, PARTITIONS - 1).table_valued("r").render_derived()
+        query = (
+            sa.select(DAILY_APPS.c.name, remainder.c.r)
+            .select_from(DAILY_APPS.join(remainder, sa.true()))
+            .where(
+                DAILY_APPS.c.name.in_(wanted),
+                sa.func.satisfies_hash_partition(
+                    sa.text("'launch_daily'::regclass"),
+                    PARTITIONS,
+                    remainder.c.r,
+                    DAILY_APPS.c.code,
+                ),
+            )
+        )
+    else:
+        query = sa.select(DAILY_APPS.c.name, DAILY_APPS.c.code % PARTITIONS).where(
+            DAILY_APPS.c.name.in_(wanted)
+        )
+    return {str(name): int(part) for name, part in conn.execute(query)}
+
+
 def apps_of(conn: sa.Connection, *, from_day: int, to_day: int) -> list[str]:
     """The apps with stored rows on days ``from_day`` to ``to_day``, and those of launches
     not rolled up yet on those days, by name: one index probe per app ever seen, not a
@@ -509,6 +546,91 @@ def apps_of(conn: sa.Connection, *, from_day: int, to_day: int) -> list[str]:
         .distinct()
     )
     return sorted({str(name) for name in conn.execute(sa.union(stored, pending)).scalars()})
+
+
+def launch_rates(
+    conn: sa.Connection,
+    *,
+    from_day: int,
+    to_day: int,
+    apps: Collection[str],
+    hosts: Collection[str] | None = None,
+) -> dict[tuple[str, str], LaunchRate]:
+    """How often each host launched each of ``apps`` on days ``from_day`` to ``to_day``, from
+    the stored rows: by (host id, app), the sum of the rows' counts over the host's reporting
+    span (its first to its last day with a row of any app in those days, both included); only
+    ``hosts``' when given.
+
+    Two statements whatever the number of hosts: the apps' codes, then one query that sums
+    the counts (through the (app, day) index, or the key for a few hosts) and finds each
+    reporting host's first and last day by two probes of the (host, day) key (of each
+    partition, on PostgreSQL: 32 probes a host, about 5 s for 10,000 hosts on a loaded
+    two-core machine, against 0.1 s for 100 hosts)."""
+    wanted = None if hosts is None else set(hosts)
+    if not apps or (wanted is not None and not wanted):
+        return {}
+    names = sorted(set(apps))
+    app_names: dict[int, str] = {}
+    for start in range(0, len(names), _KEYS_PER_STATEMENT):
+        part = _codes_of(conn, DAILY_APPS, names[start : start + _KEYS_PER_STATEMENT])
+        app_names.update((code, name) for name, code in part.items())
+    if not app_names:
+        return {}
+    rows = LAUNCH_DAILY
+    # The codes as values, not a subquery: the planner can then use the (app, day) index.
+    conditions = [rows.c.day >= from_day, rows.c.day <= to_day, rows.c.app.in_(sorted(app_names))]
+    if wanted is not None and len(wanted) <= _HOSTS_PER_RATES_QUERY:
+        # Only their rows are summed and only their first and last days probed.
+        conditions.append(
+            rows.c.host.in_(
+                sa.select(DAILY_HOSTS.c.code).where(DAILY_HOSTS.c.name.in_(sorted(wanted)))
+            )
+        )
+    counts = (
+        sa.select(rows.c.host, rows.c.app, sa.func.sum(rows.c.count).label("launches"))
+        .where(*conditions)
+        .group_by(rows.c.host, rows.c.app)
+        .cte("counts")
+    )
+    reporting = sa.select(counts.c.host).distinct().cte("reporting")
+    any_app = LAUNCH_DAILY.alias("any_app")
+
+    def edge(day: sa.ColumnElement[int]) -> sa.ScalarSelect[Any]:
+        return (
+            sa.select(day)
+            .where(
+                any_app.c.host == reporting.c.host,
+                any_app.c.day >= from_day,
+                any_app.c.day <= to_day,
+            )
+            .scalar_subquery()
+        )
+
+    spans = (
+        sa.select(
+            reporting.c.host,
+            edge(sa.func.min(any_app.c.day)).label("first_day"),
+            edge(sa.func.max(any_app.c.day)).label("last_day"),
+        )
+        .cte("spans")
+        # Else PostgreSQL inlines it and probes each host once per app, not once.
+        .prefix_with("MATERIALIZED", dialect="postgresql")
+    )
+    query = (
+        sa.select(
+            DAILY_HOSTS.c.name, counts.c.app, counts.c.launches, spans.c.first_day, spans.c.last_day
+        )
+        .select_from(counts)
+        .join(spans, spans.c.host == counts.c.host)
+        .join(DAILY_HOSTS, DAILY_HOSTS.c.code == counts.c.host)
+    )
+    return {
+        (str(host_id), app_names[app]): LaunchRate(
+            launches=int(launches), days=int(last_day) - int(first_day) + 1
+        )
+        for host_id, app, launches, first_day, last_day in conn.execute(query)
+        if wanted is None or host_id in wanted
+    }
 
 
 def read_names(conn: sa.Connection) -> tuple[dict[int, str], dict[int, str], dict[int, str]]:

@@ -302,8 +302,11 @@ class LaunchDailyRow(Base):
         # Loads select a window of days; retention deletes old days.
         sa.Index(None, "day"),
         sa.Index(None, "sequence"),
-        # The analysis loads one app's rows at a time (a part: advisor.jobs.analysis).
+        # Which apps have rows in a window: a probe per app (advisor.store.launch_daily).
         sa.Index(None, "app", "day"),
+        # On PostgreSQL 32 hash partitions by app (migration 0011): a part of the analysis
+        # reads one partition, not the whole table (advisor.store.launch_daily.app_parts).
+        {"postgresql_partition_by": "HASH (app)"},
     )
 
     host: Mapped[int] = mapped_column(sa.Integer, primary_key=True)

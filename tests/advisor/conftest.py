@@ -110,9 +110,20 @@ class Databases:
 
 
 def table_names(engine: sa.Engine) -> set[str]:
-    """The store's tables in the database (Alembic's bookkeeping table left out)."""
+    """The store's tables in the database (Alembic's bookkeeping table and PostgreSQL's
+    partitions of a partitioned table left out: the models name the partitioned table)."""
     with engine.connect() as conn:
-        return set(sa.inspect(conn).get_table_names()) - {"alembic_version"}
+        names = set(sa.inspect(conn).get_table_names())
+    return names - {"alembic_version"} - partition_names(engine)
+
+
+def partition_names(engine: sa.Engine) -> set[str]:
+    """The partitions of partitioned tables (PostgreSQL; none elsewhere)."""
+    if engine.dialect.name != "postgresql":
+        return set()
+    with engine.connect() as conn:
+        query = "SELECT relname FROM pg_class WHERE relispartition AND relkind = 'r'"
+        return {str(name) for name in conn.exec_driver_sql(query).scalars()}
 
 
 def _migrate(url: str) -> None:

@@ -19,6 +19,7 @@ from advisor.analysis.frames import FleetData
 from advisor.cli import main
 from advisor.cli.findings import SHOWN_HISTORY, history_rows, write_history
 from advisor.cli.ids import finding_id
+from advisor.store.analysis_data import SqlFleetFrames
 from advisor.store.findings import FindingHistory, HistoryPoint, SqlFindings, StatusEvent
 from advisor.store.job_state import SqlJobLeases
 from advisor.store.sql import SqlStore
@@ -424,9 +425,9 @@ def test_analyse_leaves_the_parts_another_advisor_is_analysing(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     write_small_fleet(store)
-    for app in ("firefox", "libreoffice"):
+    for part in SqlFleetFrames(engine).parts(now=DAY0 + 6 * DAY, days=90):
         assert SqlJobLeases(engine).claim(
-            f"analysis/{app}", owner="other:1:abc", now=time.time(), lease_seconds=600
+            f"analysis/{part}", owner="other:1:abc", now=time.time(), lease_seconds=600
         )
 
     code, out, _ = run(capsys, database_url, "analyse", "--at", "2025-11-29")

@@ -63,6 +63,12 @@ def stand_in(monkeypatch: pytest.MonkeyPatch) -> StandIn:
     return fake
 
 
+def part_of(engine: sa.Engine) -> dict[str, str]:
+    """The part of each app of the small fleet."""
+    parts = SqlFleetFrames(engine).parts(now=NOW, days=30)
+    return {app: part for part, apps in parts.items() for app in apps}
+
+
 def runner(engine: sa.Engine, registry: CollectorRegistry, now: list[float]) -> JobRunner:
     metrics = JobMetrics(registry, JOB_TABLES)
     config = parse_config("[analysis]\nwindow_days = 30\n")
@@ -156,10 +162,11 @@ def test_a_failing_part_is_recorded_on_its_row_and_the_other_parts_still_run(
     assert report.result == JobResult(rows={"launches": 5, "findings": 1}, total=5)
     [run] = SqlFindings(store.engine).last_runs()
     assert run.apps == ("libreoffice",)
+    part = part_of(store.engine)
     rows = {s.job: s for s in SqlJobLeases(store.engine).job_status()}
-    assert sorted(rows) == ["analysis/firefox", "analysis/libreoffice"]
-    assert rows["analysis/firefox"].last_error == "ValueError: no cells"
-    assert rows["analysis/libreoffice"].last_outcome == "success"
+    assert sorted(rows) == sorted(f"analysis/{part[app]}" for app in ("firefox", "libreoffice"))
+    assert rows[f"analysis/{part['firefox']}"].last_error == "ValueError: no cells"
+    assert rows[f"analysis/{part['libreoffice']}"].last_outcome == "success"
 
 
 def test_a_fleet_without_launches_or_findings_has_no_parts_and_nothing_to_do(
@@ -184,12 +191,15 @@ def test_the_real_analysis_runs_on_the_stored_fleet(store: SqlStore) -> None:
     parts = work.parts(NOW)
     results = [work.run_part(part, NOW, lambda: None) for part in parts]
 
-    assert parts == ["firefox", "libreoffice"]
+    # The two apps' rows are stored apart (codes in different partitions): a part each.
+    part = part_of(store.engine)
+    assert sorted(parts) == sorted(part.values())
+    assert len(parts) == 2
     assert sum(r.rows["launches"] for r in results) == 6
     assert work.last is not None
     assert (work.last.summary.analysed_at, work.last.apps, work.last.launches) == (NOW, 2, 6)
     runs = SqlFindings(store.engine).last_runs()
-    assert [r.apps for r in runs] == [("libreoffice",), ("firefox",)]
+    assert sorted(r.apps or () for r in runs) == [("firefox",), ("libreoffice",)]
     assert work.last.summary.run_id == runs[-1].run_id
 
 
@@ -239,6 +249,7 @@ def test_two_advisors_ticking_together_share_the_parts_each_part_run_once(
 
     first, first_engine = advisor_job("advisor-1")
     second, second_engine = advisor_job("advisor-2")
+    check_engine = first_engine
     try:
         with ThreadPoolExecutor(max_workers=2) as pool:
             for tick in range(ticks):
@@ -249,7 +260,7 @@ def test_two_advisors_ticking_together_share_the_parts_each_part_run_once(
 
                 assert [r.outcome for r in reports] == ["success", "success"]
                 # Each part once, and each advisor ran one of the two.
-                assert sorted(part for _, part in ran) == ["firefox", "libreoffice"]
+                assert sorted(part for _, part in ran) == sorted(part_of(check_engine).values())
                 assert sorted(owner for owner, _ in ran) == ["advisor-1", "advisor-2"]
     finally:
         first_engine.dispose()

@@ -452,3 +452,31 @@ def test_the_apps_of_a_window_are_those_with_launches_in_it_rolled_up_or_not(
     assert frames.apps(now=DAY0 - 2 * DAY, days=1) == []
     assert frames.load(now=NOW, apps=["writer"]).daily is not None
     assert len(daily_of(frames.load(now=NOW, apps=["writer"]))) == 0
+
+
+def test_the_parts_of_a_run_hold_each_app_once_grouped_as_their_rows_are_stored(
+    frames: FleetFrames, store: SqlStore
+) -> None:
+    write_small_fleet(store)
+
+    parts = frames.parts(now=NOW, also=["writer"])
+
+    apps = sorted(app for part_apps in parts.values() for app in part_apps)
+    assert apps == ["firefox", "libreoffice", "writer"]
+    # writer has findings but no stored row: no partition yet.
+    assert parts["other"] == ["writer"]
+    assert all(name == "other" or (name[0] == "p" and 0 <= int(name[1:]) < 32) for name in parts)
+    assert frames.parts(now=NOW) == {k: v for k, v in parts.items() if k != "other"}
+    assert frames.parts(now=DAY0 - 2 * DAY, days=1) == {}
+
+
+def test_loading_every_parts_apps_reads_the_whole_windows_rows(
+    frames: FleetFrames, store: SqlStore
+) -> None:
+    write_small_fleet(store)
+
+    loaded = [frames.load(now=NOW, apps=apps) for apps in frames.parts(now=NOW).values()]
+
+    assert (
+        sum(daily_of(part).launches for part in loaded) == daily_of(frames.load(now=NOW)).launches
+    )
