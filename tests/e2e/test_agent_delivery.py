@@ -24,8 +24,9 @@ from tests.fakes.receiver import Receiver
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 
 # A stand-in app: computes for 0.4 s (loading), then idles (ready), then quits.
-FAKE_APP = "import time\nend = time.monotonic() + 0.4\nwhile time.monotonic() < end: pass\n"
-FAKE_APP += "time.sleep(1.5)\n"
+# Busy for 0.4 s of CPU, not of wall time: on a loaded machine a wall-clock loop gets a
+# small share of a core, looks idle to the cpu_settled signal, and "loads" in 0.15 s.
+FAKE_APP = "import time\nwhile time.process_time() < 0.4: pass\ntime.sleep(1.5)\n"
 
 
 def sequences(receiver: Receiver) -> list[int]:
@@ -104,7 +105,14 @@ def test_kill_9_never_loses_a_spooled_batch(tmp_path: Path) -> None:
         try:
             for _ in range(4):
                 agent.start()
-                time.sleep(1.0 + rng.random() * 1.5)
+
+                # At least two more batches each time (however slow the machine), then a
+                # kill at a random moment of the next intervals.
+                def grown(target: int = len(committed) + 2) -> bool:
+                    return len(agent.spooled_ids()) >= target
+
+                assert wait_until(grown, timeout=60), agent.log_text()
+                time.sleep(rng.random() * 0.5)
                 agent.kill9()
                 with closing(sqlite3.connect(agent.state_dir / "spool.sqlite3")) as db:
                     integrity = db.execute("PRAGMA integrity_check").fetchone()[0]
