@@ -7,8 +7,17 @@ from pathlib import Path
 
 import pytest
 
+from advisor.analysis.findings import Effect
 from advisor.catalog.costs import CostSettings, parse_costs
-from advisor.recommend.impact import DAYS_PER_MONTH, DAYS_PER_YEAR, LaunchRate, finding_impact
+from advisor.recommend.impact import (
+    DAYS_PER_MONTH,
+    DAYS_PER_YEAR,
+    Affected,
+    LaunchRate,
+    finding_impact,
+    priced,
+    time_lost,
+)
 from tests.advisor.store.findingsdata import finding
 
 SHIPPED = Path(__file__).resolve().parents[3] / "config" / "costs.toml"
@@ -109,3 +118,36 @@ def test_a_host_without_measured_launches_counts_nothing_and_is_counted_as_such(
 
 def test_a_rate_over_no_days_is_zero_launches_a_day() -> None:
     assert LaunchRate(launches=5, days=0).per_day == 0.0
+
+
+def test_time_needs_no_cost_settings_and_pricing_it_gives_the_findings_impact(
+    costs: CostSettings,
+) -> None:
+    both = finding(effect=0.25, hosts=("fin-1", "hr-1"), departments=("finance", "hr"))
+    rates = {
+        ("fin-1", "libreoffice"): LaunchRate(launches=100, days=10),
+        ("hr-1", "libreoffice"): LaunchRate(launches=30, days=3),
+    }
+    departments = {"fin-1": "finance", "hr-1": "hr"}
+
+    time = time_lost(Affected.of(both), rates, departments)
+
+    assert [(d.department, d.hosts, d.launches_per_day) for d in time.by_department] == [
+        ("finance", 1, 10.0),
+        ("hr", 1, 10.0),
+    ]
+    assert time.hours_per_month == finding_impact(both, rates, departments, costs).hours_per_month
+    assert priced(time, costs) == finding_impact(both, rates, departments, costs)
+
+
+def test_a_stored_finding_is_priced_from_its_app_hosts_effect_and_median_before(
+    costs: CostSettings,
+) -> None:
+    stored = Affected("calc", ("h1", "h2"), ("it",), Effect(0.5, 0.25, 0.75), median_before=4.0)
+    rates = {("h1", "calc"): LaunchRate(launches=8, days=2)}
+
+    time = time_lost(stored, rates, {})
+
+    assert (time.seconds_per_launch.estimate, time.seconds_per_launch.low) == (2.0, 1.0)
+    assert (time.launches_per_day, time.hosts_without_launches) == (4.0, 1)
+    assert [(d.department, d.hosts) for d in time.by_department] == [("it", 2)]
