@@ -46,6 +46,7 @@ from advisor.api.metrics import multiprocess_registry, process_registry
 from advisor.api.settings import ApiSettings
 from advisor.config import AdvisorConfig, load_config
 from advisor.errors import FleetsightAdvisorError
+from advisor.finding_costs import NO_COSTS
 from advisor.jobs.serving import build_jobs, run_while_serving
 from advisor.store.open import Stores, open_store
 from agent.shared.config_values import split_host_port
@@ -69,6 +70,9 @@ def build_app(config: AdvisorConfig, *, multiprocess: bool = False) -> FastAPI:
     Raises SchemaOutOfDate when the database needs ``fleetsight-advisor db upgrade``.
     """
     stores = open_store(config, create=True)
+    if stores.catalog.costs() is None:
+        # Not an error: findings are priced in time until the settings are imported.
+        log.warning("%s", NO_COSTS)
     settings = ApiSettings(
         max_body_bytes=config.ingest.max_body_bytes,
         max_decompressed_bytes=config.ingest.max_decompressed_bytes,
@@ -92,6 +96,8 @@ def build_app(config: AdvisorConfig, *, multiprocess: bool = False) -> FastAPI:
         findings=stores.findings,
         catalog=stores.catalog,
         api_tokens=stores.api_tokens,
+        frames=stores.frames,
+        window_days=config.analysis.window_days,
         registry=registry,
         exposition=exposition,
     )

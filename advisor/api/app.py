@@ -45,7 +45,9 @@ from advisor.api.ingest_route import IngestHandler
 from advisor.api.metrics import ApiMetrics, process_registry
 from advisor.api.settings import ApiSettings
 from advisor.errors import EnrolmentRefused
+from advisor.finding_costs import FindingCosts
 from advisor.store import Store
+from advisor.store.analysis_data import FleetFrames
 from advisor.store.api_tokens import ApiTokens
 from advisor.store.catalog import CatalogStore
 from advisor.store.findings import Findings
@@ -170,6 +172,8 @@ def create_app(
     findings: Findings | None = None,
     catalog: CatalogStore | None = None,
     api_tokens: ApiTokens | None = None,
+    frames: FleetFrames | None = None,
+    window_days: int = 90,
     clock: Callable[[], float] = time.time,
     registry: CollectorRegistry | None = None,
     exposition: CollectorRegistry | None = None,
@@ -178,9 +182,12 @@ def create_app(
 
     The read endpoints for people are served when their store is given with ``api_tokens``
     (the admin tokens they accept): the findings routes on ``findings``, the catalog routes on
-    ``catalog``. ``clock`` stamps enrolments and received batches; ``registry`` receives the
-    metrics (default: a new registry with the process metrics too) and is what /metrics
-    serves, unless ``exposition`` is given (several workers: the sum of all their metrics).
+    ``catalog``. Findings are priced (advisor.finding_costs) with the launch rates of
+    ``frames`` over ``window_days`` ([analysis] window_days), the cost settings of
+    ``catalog`` and the hosts of ``store``. ``clock`` stamps enrolments and received
+    batches; ``registry`` receives the metrics (default: a new registry with the process
+    metrics too) and is what /metrics serves, unless ``exposition`` is given (several
+    workers: the sum of all their metrics).
     """
     if registry is None:
         registry = process_registry()
@@ -204,7 +211,14 @@ def create_app(
     if api_tokens is not None and catalog is not None:
         add_catalog_routes(app, catalog, api_tokens, clock, ErrorDetail)
     if api_tokens is not None and findings is not None:
-        add_findings_routes(app, findings, api_tokens, ErrorDetail)
+        costs = FindingCosts(
+            findings=findings,
+            hosts=store,
+            frames=frames,
+            catalog=catalog,
+            window_days=window_days,
+        )
+        add_findings_routes(app, findings, api_tokens, ErrorDetail, costs)
     _add_health_routes(app, settings, registry if exposition is None else exposition)
     return app
 

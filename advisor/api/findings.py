@@ -20,6 +20,11 @@ Findings name hosts and departments, so every route wants an admin API token
 do: missing, malformed, unknown and revoked tokens get 401. Times are Unix seconds, effects
 relative changes of the median load time (+0.25: 25 % slower); a figure that is not a number
 is null. The store blocks on the database, so the routes are plain ``def`` routes.
+
+Every finding comes with ``host_details`` (each host's hostname and department) and its
+``impact`` in time and money (advisor.finding_costs: seconds a launch, measured launches a
+day, hours a month, money a year at each department's wage), read once per answer: the
+launch rates of every finding listed in one query.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from advisor.analysis.finding_status import OPEN, Event, Status
 from advisor.analysis.findings import Cause, Kind
 from advisor.api.admin import admin_only, error_responses
 from advisor.api.openapi_doc import NO_NUL
+from advisor.finding_costs import FindingCosts
 from advisor.store.api_tokens import ApiTokens
 from advisor.store.findings import FindingFilter, Findings
 
@@ -49,6 +55,79 @@ class FindingEffect(BaseModel):
     estimate: float | None
     low: float | None
     high: float | None
+
+
+MONEY = r"^-?[0-9]+\.[0-9]{2}$"
+"""An amount as a string to the cent: exact, as JSON numbers are not."""
+
+
+class Figure(BaseModel):
+    """A figure with its interval (from the effect's): ``low <= estimate <= high``."""
+
+    estimate: float
+    low: float
+    high: float
+
+
+class MoneyFigure(BaseModel):
+    """An amount a year with its interval, as strings to the cent, in ``currency``."""
+
+    estimate: str = Field(pattern=MONEY)
+    low: str = Field(pattern=MONEY)
+    high: str = Field(pattern=MONEY)
+    currency: str = Field(description="ISO 4217, from the cost settings.")
+
+
+class WageOut(BaseModel):
+    """The hourly wage a department's time is priced at (``config/costs.toml`` [wages])."""
+
+    amount: str = Field(pattern=MONEY)
+    currency: str
+    as_of: str = Field(description="The day the wage was true (YYYY-MM-DD).")
+    source: str
+    estimate: bool = Field(description="A placeholder, not a figure someone looked up.")
+
+
+class DepartmentImpactOut(BaseModel):
+    """What a finding costs one department."""
+
+    department: str | None = Field(description="null: hosts of no known department.")
+    hosts: int = Field(ge=0)
+    launches_per_day: float = Field(ge=0)
+    hours_per_month: Figure
+    money_per_year: MoneyFigure | None = Field(description="null: no cost settings imported.")
+    wage: WageOut | None
+
+
+class ImpactOut(BaseModel):
+    """A finding in time and money: negative figures are time saved (a finding that got
+    faster)."""
+
+    as_of: float = Field(
+        description="End of the window the launches were counted in: the newest analysis run."
+    )
+    window_days: int = Field(description="[analysis] window_days.")
+    seconds_per_launch: Figure = Field(description="The median before times the effect.")
+    launches_per_day: float = Field(
+        ge=0,
+        description="Measured: each host's launches of the app over the days it reported in "
+        "the window, summed over the finding's hosts.",
+    )
+    hosts_without_launches: int = Field(ge=0, description="Hosts with no launch measured.")
+    hours_per_month: Figure
+    money_per_year: MoneyFigure | None = Field(
+        description="At each department's wage; null: no cost settings imported (notes)."
+    )
+    by_department: list[DepartmentImpactOut]
+    notes: list[str]
+
+
+class HostOut(BaseModel):
+    """A host a finding names: its id, hostname and department (null: not enrolled)."""
+
+    host_id: str
+    hostname: str | None
+    department: str | None
 
 
 class FindingOut(BaseModel):
@@ -76,10 +155,14 @@ class FindingOut(BaseModel):
         description="Runs since the newest that found it (0: the newest run found it)."
     )
     reopen_count: int = Field(description="How often it was reopened after being resolved.")
-    hosts: list[str]
+    hosts: list[str] = Field(description="Host ids; host_details names them.")
     departments: list[str]
     evidence: dict[str, Any] = Field(
         description="Before/after load-time quantiles, p and q values, method, named figures."
+    )
+    host_details: list[HostOut] = Field(description="The hosts, in the order of hosts.")
+    impact: ImpactOut | None = Field(
+        description="Time and money; null when the effect or the median before is unknown."
     )
 
 
@@ -133,10 +216,15 @@ class FindingDetail(FindingOut):
 
 
 def add_findings_routes(
-    app: FastAPI, stored: Findings, api_tokens: ApiTokens, error_model: type[BaseModel]
+    app: FastAPI,
+    stored: Findings,
+    api_tokens: ApiTokens,
+    error_model: type[BaseModel],
+    costs: FindingCosts,
 ) -> None:
     """Add the findings routes, on ``stored``, to ``app``; ``api_tokens`` are the admin
-    tokens they accept; ``error_model`` documents the ``{"detail"}`` answers."""
+    tokens they accept; ``error_model`` documents the ``{"detail"}`` answers; ``costs``
+    prices the findings and names their hosts."""
     admin = admin_only(api_tokens)
 
     def errors(described: dict[int, str]) -> dict[int | str, dict[str, Any]]:
@@ -195,8 +283,19 @@ def add_findings_routes(
             department=department,
         )
         found = stored.find(where, limit=limit)
+        costed = costs.of(found)
         return FindingList.model_validate(
-            {"count": len(found), "findings": [f.to_dict() for f in found]}
+            {
+                "count": len(found),
+                "findings": [
+                    {
+                        **f.to_dict(),
+                        "host_details": costed.host_details(f),
+                        "impact": costed.document(f),
+                    }
+                    for f in found
+                ],
+            }
         )
 
     @app.get(
@@ -224,4 +323,12 @@ def add_findings_routes(
         if found is None:
             raise HTTPException(404, f"no finding {key!r}")
         history = stored.history(key, limit=history_limit)
-        return FindingDetail.model_validate({**found.to_dict(), "history": history.to_dict()})
+        costed = costs.of([found])
+        return FindingDetail.model_validate(
+            {
+                **found.to_dict(),
+                "host_details": costed.host_details(found),
+                "impact": costed.document(found),
+                "history": history.to_dict(),
+            }
+        )

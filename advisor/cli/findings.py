@@ -13,9 +13,11 @@ import argparse
 import io
 import json
 import sys
+import textwrap
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TextIO
 
 from advisor.analysis.finding_status import CANDIDATE, OPEN, RESOLVED, STATUSES
@@ -30,6 +32,7 @@ from advisor.text import printable
 
 if TYPE_CHECKING:
     from advisor.cli.common import Commands
+    from advisor.finding_costs import CostedFindings, FindingCost, FindingCosts
     from advisor.store.findings import FindingHistory, Findings, HistoryPoint, StoredFinding
     from advisor.store.open import Stores
 
@@ -139,19 +142,28 @@ def run(args: argparse.Namespace, config: AdvisorConfig) -> int:
     """``analyse``, ``findings list`` or ``findings show``."""
     if args.command == "analyse":
         return _analyse(args, config)
+    from advisor.finding_costs import FindingCosts
+
     stores = open_stores(config)
     try:
-        hostnames = {h.host_id: h.hostname for h in stores.hosts.list_hosts()}
+        costs = FindingCosts(
+            findings=stores.findings,
+            hosts=stores.hosts,
+            frames=stores.frames,
+            catalog=stores.catalog,
+            window_days=config.analysis.window_days,
+        )
         as_of = _newest_run(stores.findings)
         if args.action == "show":
             found = find_one(stores.findings, args.finding)
             history = stores.findings.history(found.key, limit=args.history)
+            costed = costs.of([found])
             if args.format == "json":
-                write_json(sys.stdout, finding_document(found, hostnames, as_of, history))
+                write_json(sys.stdout, finding_document(found, costed, as_of, history))
             else:
-                write_finding(found, sys.stdout, hostnames, as_of, history)
+                write_finding(found, sys.stdout, costed, as_of, history)
             return 0
-        _list(stores, args, hostnames, as_of)
+        _list(stores, args, costs, as_of)
         return 0
     finally:
         stores.close()
@@ -165,7 +177,7 @@ def _newest_run(findings: Findings) -> float | None:
 
 
 def _list(
-    stores: Stores, args: argparse.Namespace, hostnames: Mapping[str, str], as_of: float | None
+    stores: Stores, args: argparse.Namespace, costs: FindingCosts, as_of: float | None
 ) -> None:
     from advisor.store.findings import FindingFilter
 
@@ -176,9 +188,8 @@ def _list(
         cause=args.cause,
         department=args.department,
     )
-    write_findings(
-        stores.findings.find(where, limit=args.limit), args.format, sys.stdout, hostnames, as_of
-    )
+    found = stores.findings.find(where, limit=args.limit)
+    write_findings(found, args.format, sys.stdout, costs.of(found), as_of)
 
 
 def find_one(findings: Findings, given: str) -> StoredFinding:
@@ -307,21 +318,28 @@ def open_for(found: StoredFinding, as_of: float | None) -> float | None:
 
 def finding_document(
     found: StoredFinding,
-    hostnames: Mapping[str, str],
+    costed: CostedFindings | None = None,
     as_of: float | None = None,
     history: FindingHistory | None = None,
 ) -> dict[str, Any]:
     """A finding as JSON: every stored value, times as ISO 8601 UTC, its id, how long it has
     been open (seconds, as of ``as_of``), the hostnames of its hosts (in the order of
-    ``hosts``; the id where none is known), and its ``history`` when given."""
+    ``hosts``; the id where none is known) and ``host_details`` (id, hostname, department),
+    its ``impact`` in time and money as the API gives it (its ``as_of`` ISO 8601; None
+    without ``costed``), and its ``history`` when given."""
     values = found.to_dict()
     for name in ("since", "first_detected_at", "last_detected_at", "resolved_at", "opened_at"):
         values[name] = iso_utc(getattr(found, name), exact=True)
+    impact = costed.document(found) if costed is not None else None
+    if impact is not None:
+        impact["as_of"] = iso_utc(impact["as_of"], exact=True)
     document = {
         "id": finding_id(found.key),
         **values,
         "open_for_seconds": open_for(found, as_of),
-        "hostnames": [hostnames.get(host, host) for host in found.hosts],
+        "hostnames": costed.hostnames(found) if costed is not None else list(found.hosts),
+        "host_details": costed.host_details(found) if costed is not None else None,
+        "impact": impact,
     }
     if history is not None:
         document["history"] = history_document(history)
@@ -340,12 +358,17 @@ def history_document(history: FindingHistory) -> dict[str, Any]:
 
 
 def finding_columns(
-    findings: Sequence[StoredFinding], as_of: float | None = None
+    findings: Sequence[StoredFinding],
+    as_of: float | None = None,
+    costed: CostedFindings | None = None,
 ) -> list[Column[StoredFinding]]:
     short = short_ids(finding_id(f.key) for f in findings)
 
     def exact(name: str) -> Column[StoredFinding]:
         return Column(name, lambda f: iso_utc(getattr(f, name), exact=True), table=False)
+
+    def cost(found: StoredFinding) -> FindingCost | None:
+        return costed.cost(found) if costed is not None else None
 
     return [
         Column("id", lambda f: finding_id(f.key), lambda f: short[finding_id(f.key)]),
@@ -358,6 +381,7 @@ def finding_columns(
         Column("effect", lambda f: f.to_dict()["effect"]["estimate"], _effect),
         Column("effect_low", lambda f: f.to_dict()["effect"]["low"], table=False),
         Column("effect_high", lambda f: f.to_dict()["effect"]["high"], table=False),
+        *cost_columns(cost),
         Column("cause", lambda f: f.cause, _cause),
         Column("confidence", lambda f: f.to_dict()["confidence"], table=False),
         Column("since", lambda f: iso_utc(f.since, exact=True), lambda f: when(f.since)),
@@ -380,6 +404,113 @@ def finding_columns(
     ]
 
 
+def cost_columns(
+    cost: Callable[[StoredFinding], FindingCost | None],
+) -> list[Column[StoredFinding]]:
+    """A finding's cost: seconds a launch, hours a month and money a year in the table
+    (rounded, negative when time is saved); every figure with its interval, launches a day,
+    hosts without launches and the currency in JSON and CSV (exact; money to the cent)."""
+
+    def span(name: str, part: str) -> Callable[[StoredFinding], float | None]:
+        def get(found: StoredFinding) -> float | None:
+            c = cost(found)
+            return None if c is None else float(getattr(getattr(c.time, name), part))
+
+        return get
+
+    def money(part: str) -> Callable[[StoredFinding], Decimal | None]:
+        def get(found: StoredFinding) -> Decimal | None:
+            c = cost(found)
+            impact = None if c is None else c.impact
+            # + 0: a cent's fraction saved is 0.00, not -0.00
+            return None if impact is None else getattr(impact.money_per_year, part) + 0
+
+        return get
+
+    def number(name: str) -> Callable[[StoredFinding], float | int | None]:
+        def get(found: StoredFinding) -> float | int | None:
+            c = cost(found)
+            return None if c is None else getattr(c.time, name)
+
+        return get
+
+    def currency(found: StoredFinding) -> str | None:
+        c = cost(found)
+        return None if c is None or c.impact is None else c.impact.money_per_year.currency
+
+    columns: list[Column[StoredFinding]] = [
+        Column(
+            "seconds_per_launch",
+            span("seconds_per_launch", "estimate"),
+            lambda f: _signed_seconds(span("seconds_per_launch", "estimate")(f)),
+            header="PER LAUNCH",
+            right=True,
+        ),
+        Column("seconds_per_launch_low", span("seconds_per_launch", "low"), table=False),
+        Column("seconds_per_launch_high", span("seconds_per_launch", "high"), table=False),
+        Column("launches_per_day", number("launches_per_day"), table=False),
+        Column("hosts_without_launches", number("hosts_without_launches"), table=False),
+        Column(
+            "hours_per_month",
+            span("hours_per_month", "estimate"),
+            lambda f: _hours(span("hours_per_month", "estimate")(f)),
+            header="HOURS/MONTH",
+            right=True,
+        ),
+        Column("hours_per_month_low", span("hours_per_month", "low"), table=False),
+        Column("hours_per_month_high", span("hours_per_month", "high"), table=False),
+        Column(
+            "money_per_year",
+            money("estimate"),
+            lambda f: _money(money("estimate")(f), currency(f)),
+            header="MONEY/YEAR",
+            right=True,
+        ),
+        Column("money_per_year_low", money("low"), table=False),
+        Column("money_per_year_high", money("high"), table=False),
+        Column("currency", currency, table=False),
+    ]
+    return columns
+
+
+def _signed_seconds(seconds: float | None) -> str:
+    """Seconds a launch, signed, to the hundredth.
+
+    >>> _signed_seconds(0.5), _signed_seconds(-0.4), _signed_seconds(None)
+    ('+0.50 s', '-0.40 s', '-')
+    """
+    return "-" if seconds is None else f"{seconds:+.2f} s"
+
+
+def _hours(hours: float | None) -> str:
+    """Hours, a decimal under 10.
+
+    >>> _hours(1234.4), _hours(-2.25), _hours(None)
+    ('1,234 h', '-2.2 h', '-')
+    """
+    return "-" if hours is None else f"{_amount(hours)} h"
+
+
+def _amount(value: float | Decimal) -> str:
+    """A count or an amount as a person reads it: thousands separated, whole from 10 on.
+
+    >>> _amount(1234.5), _amount(9.87), _amount(Decimal("-12345.50")), _amount(0.0)
+    ('1,234', '9.9', '-12,346', '0')
+    """
+    if value == 0:
+        return "0"
+    return f"{value:,.0f}" if abs(float(value)) >= 10 else f"{value:,.1f}"
+
+
+def _money(amount: Decimal | None, currency: str | None) -> str:
+    """An amount a year, whole, with its currency.
+
+    >>> _money(Decimal("12345.67"), "USD"), _money(None, None)
+    ('USD 12,346', '-')
+    """
+    return "-" if amount is None or currency is None else f"{currency} {_amount(amount)}"
+
+
 def _missed(found: StoredFinding) -> str:
     return str(found.missed_runs) if found.missed_runs and found.status == OPEN else "-"
 
@@ -392,31 +523,32 @@ def write_findings(
     findings: Sequence[StoredFinding],
     fmt: str,
     out: TextIO,
-    hostnames: Mapping[str, str] | None = None,
+    costed: CostedFindings | None = None,
     as_of: float | None = None,
 ) -> None:
     """``findings`` as a table, a JSON document (``{"findings": [...]}``) or CSV; how long
-    each has been open is counted up to ``as_of`` (the newest run)."""
-    names = hostnames or {}
+    each has been open is counted up to ``as_of`` (the newest run); what each costs and
+    the names of its hosts come from ``costed``."""
     write_rows(
         out,
         fmt,
         findings,
-        finding_columns(findings, as_of),
+        finding_columns(findings, as_of, costed),
         name="findings",
         empty="no findings",
-        json_row=lambda f: finding_document(f, names, as_of),
+        json_row=lambda f: finding_document(f, costed, as_of),
     )
 
 
 def write_finding(
     found: StoredFinding,
     out: TextIO,
-    hostnames: Mapping[str, str],
+    costed: CostedFindings | None = None,
     as_of: float | None = None,
     history: FindingHistory | None = None,
 ) -> None:
-    """One finding in full: lifecycle, effect, cause, evidence, hosts (by hostname), history.
+    """One finding in full: lifecycle, effect, what it costs, cause, evidence, hosts (by
+    hostname), history.
 
     Apps, versions, hostnames and departments came from agents and admins: escaped.
     """
@@ -425,6 +557,9 @@ def write_finding(
     out.write(f"  app          {printable(found.app)} ({found.kind}; {printable(_scope(found))})\n")
     out.write(f"  status       {_lifecycle(found, as_of)}\n")
     out.write(f"  effect       {found.direction} {_effect(found)} of the median load time\n")
+    if costed is not None:
+        for line in cost_lines(costed, found):
+            out.write(f"{line}\n")
     out.write(f"  cause        {_cause(found)}\n")
     out.write(f"  since        {when(found.since)}\n")
     out.write(
@@ -432,7 +567,7 @@ def write_finding(
         f"last {when(found.last_detected_at)}; by {_runs(found.runs_seen)}\n"
     )
     out.write(f"  departments  {printable(', '.join(found.departments)) or '-'}\n")
-    hosts = [hostnames.get(host, host) for host in found.hosts]
+    hosts = costed.hostnames(found) if costed is not None else list(found.hosts)
     more = f" ... and {len(hosts) - SHOWN_HOSTS} more" if len(hosts) > SHOWN_HOSTS else ""
     out.write(f"  hosts        {len(hosts)}: {printable(', '.join(hosts[:SHOWN_HOSTS]))}{more}\n")
     evidence = found.evidence
@@ -451,6 +586,58 @@ def write_finding(
         out.write(f"    {printable(str(name))}: {printable(str(value))}\n")
     if history is not None:
         write_history(history, out)
+
+
+def cost_lines(costed: CostedFindings, found: StoredFinding) -> list[str]:
+    """The ``cost`` paragraph of ``findings show`` (``saves`` for a finding that got faster,
+    its figures then the time and money saved), wrapped, each line escaped:
+
+    ``cost  +0.50 s a launch [0.40, 0.60], 9,360 launches a day on 120 hosts, 40 h a month,
+    USD 20,332 a year [16,266, 24,399] (finance 18,262 at 45.00/h, hr 2,070 at an estimated
+    30.00/h)``, then the window the launches were counted in and what is missing."""
+    label = "  cost         "
+    cost = costed.cost(found)
+    if cost is None or costed.as_of is None:
+        return [f"{label}- (the effect or the median load time before is not known)"]
+    time, impact = cost.time, cost.impact
+    sign = -1 if time.seconds_per_launch.estimate < 0 else 1
+    if sign < 0:
+        label = "  saves        "
+    per_launch = time.seconds_per_launch
+    low, high = sorted((sign * per_launch.low, sign * per_launch.high))
+    hosts = len(found.hosts)
+    text = (
+        f"{sign * per_launch.estimate:{'+' if sign > 0 else ''}.2f} s a launch "
+        f"[{low:.2f}, {high:.2f}], {_amount(time.launches_per_day)} launches a day on "
+        f"{hosts} host{'' if hosts == 1 else 's'}, "
+        f"{_amount(sign * time.hours_per_month.estimate)} h a month"
+    )
+    if impact is not None:
+        money = impact.money_per_year
+        low_money, high_money = sorted((sign * money.low, sign * money.high))
+        departments = ", ".join(
+            f"{part.department or 'no department'} {_amount(sign * part.money_per_year.estimate)}"
+            f" at {'an estimated ' if part.wage.estimate else ''}{part.wage.amount:.2f}/h"
+            for part in impact.by_department
+        )
+        text += (
+            f", {money.currency} {_amount(sign * money.estimate)} a year "
+            f"[{_amount(low_money)}, {_amount(high_money)}] ({departments})"
+        )
+    counted = f"launches counted over the {costed.window_days} days up to {when(costed.as_of)}"
+    if time.hosts_without_launches:
+        counted += f"; {time.hosts_without_launches} of {hosts} hosts without launches"
+    lines = textwrap.wrap(
+        printable(text), width=100, initial_indent=label, subsequent_indent=" " * len(label)
+    )
+    for sentence in (counted, *costed.notes):
+        lines += textwrap.wrap(
+            printable(sentence),
+            width=100,
+            initial_indent=" " * len(label),
+            subsequent_indent=" " * (len(label) + 2),
+        )
+    return lines
 
 
 def _runs(count: int) -> str:

@@ -1,18 +1,23 @@
-"""``fleetsight-advisor findings list|show`` on SQLite and PostgreSQL, run in-process."""
+"""``fleetsight-advisor findings list|show`` on SQLite and PostgreSQL, run in-process: the
+findings, their hosts by hostname, and what each costs in time and money."""
 
 from __future__ import annotations
 
 import csv
+import doctest
 import io
 import itertools
 import json
 import time
+import types
 from dataclasses import replace
 
 import pytest
 import sqlalchemy as sa
 
 import advisor.analysis.fleet
+import advisor.cli.findings
+import advisor.finding_costs
 from advisor.analysis.daily import daily_of
 from advisor.analysis.findings import Effect, Finding
 from advisor.analysis.frames import FleetData
@@ -27,6 +32,15 @@ from advisor.text import printable
 from tests.advisor.store.findingsdata import T0, finding, record_runs, slower_again, weak
 from tests.advisor.store.fleetbatches import DAY, DAY0
 from tests.advisor.store.fleetbatches import write_fleet as write_small_fleet
+from tests.advisor.store.pricedfindings import (
+    FASTER,
+    FIN_PER_DAY,
+    HR_PER_DAY,
+    SLOWER,
+    hours_a_month,
+    money,
+    write_priced_fleet,
+)
 
 LIBREOFFICE = finding()
 FIREFOX = finding(
@@ -535,3 +549,117 @@ def test_a_long_history_shows_its_newest_rows_and_says_how_many_are_left_out() -
     )
     assert len(lines) == 2 + SHOWN_HISTORY
     assert "+79% [+74%, +84%]" in lines[-1]
+
+
+@pytest.fixture
+def priced(store: SqlStore) -> None:
+    """SLOWER and FASTER on the small fleet, its launches measured and its wages imported."""
+    write_priced_fleet(store, found=(SLOWER, FASTER))
+
+
+def test_findings_list_shows_seconds_a_launch_hours_a_month_and_money_a_year(
+    database_url: str, priced: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(capsys, database_url, "findings", "list")
+
+    assert code == 0
+    header, *rows = out.splitlines()
+    assert "  EFFECT             PER LAUNCH  HOURS/MONTH  MONEY/YEAR  CAUSE  " in header
+    (slower,) = [r for r in rows if r.startswith(finding_id(SLOWER.key)[:8])]
+    (faster,) = [r for r in rows if r.startswith(finding_id(FASTER.key)[:8])]
+    assert "  +25% [+20%, +30%]     +0.50 s        0.1 h      USD 49  version (90%)  " in slower
+    # Faster: time and money saved, negative.
+    assert "  -20% [-25%, -15%]     -0.40 s       -0.1 h     USD -40  unknown (90%)  " in faster
+
+
+def test_findings_list_writes_the_cost_exact_in_csv_and_json(
+    database_url: str, priced: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, as_csv, _ = run(capsys, database_url, "findings", "list", "--format", "csv")
+    _, as_json, _ = run(capsys, database_url, "findings", "list", "--format", "json")
+
+    rows = {row["key"]: row for row in csv.DictReader(io.StringIO(as_csv))}
+    slower, faster = rows[SLOWER.key], rows[FASTER.key]
+    launches = FIN_PER_DAY + HR_PER_DAY
+    assert (slower["seconds_per_launch"], slower["seconds_per_launch_low"]) == ("0.5", "0.4")
+    assert (slower["launches_per_day"], slower["hosts_without_launches"]) == (
+        repr(launches),
+        "0",
+    )
+    assert float(slower["hours_per_month"]) == pytest.approx(hours_a_month(0.5, launches))
+    assert (slower["money_per_year"], slower["currency"]) == (
+        str(money(0.5, FIN_PER_DAY, "45.00") + money(0.5, HR_PER_DAY, "30.00")),
+        "USD",
+    )
+    assert faster["money_per_year"].startswith("-")  # a number: no formula apostrophe
+    documents = {f["key"]: f for f in json.loads(as_json)["findings"]}
+    impact = documents[SLOWER.key]["impact"]
+    assert impact["money_per_year"]["estimate"] == slower["money_per_year"]
+    assert impact["as_of"] == "2025-11-27T00:00:00Z"
+    assert [d["department"] for d in impact["by_department"]] == ["finance", "hr"]
+    assert documents[SLOWER.key]["host_details"][1] == {
+        "host_id": "hr-1",
+        "hostname": "hr-1.example",
+        "department": "hr",
+    }
+
+
+def test_findings_show_says_what_a_finding_costs_and_what_a_faster_one_saves(
+    database_url: str, priced: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, slower, _ = run(capsys, database_url, "findings", "show", SLOWER.key)
+    _, faster, _ = run(capsys, database_url, "findings", "show", FASTER.key)
+
+    assert code == 0
+    assert (
+        "  cost         +0.50 s a launch [0.40, 0.60], 32 launches a day on 2 hosts, 0.1 h a"
+        " month, USD 49 a\n"
+        "               year [40, 59] (finance 3.8 at 45.00/h, hr 46 at an estimated 30.00/h)\n"
+        "               launches counted over the 90 days up to 2025-11-27T00:00:00Z\n"
+    ) in slower
+    assert (
+        "  saves        0.40 s a launch [0.30, 0.50], 32 launches a day on 2 hosts, 0.1 h a"
+        " month, USD 40 a\n"
+        "               year [30, 49] (finance 3.0 at 45.00/h, hr 37 at an estimated 30.00/h)\n"
+    ) in faster
+    assert "  hosts        2: fin-1.example, hr-1.example\n" in slower
+
+
+def test_findings_show_without_cost_settings_says_how_to_import_them(
+    database_url: str, store: SqlStore, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_priced_fleet(store, found=(SLOWER,), costs=False)
+
+    code, shown, _ = run(capsys, database_url, "findings", "show", SLOWER.key)
+    _, listed, _ = run(capsys, database_url, "findings", "list")
+
+    assert code == 0
+    assert (
+        "  cost         +0.50 s a launch [0.40, 0.60], 32 launches a day on 2 hosts, 0.1 h a"
+        " month\n"
+    ) in shown
+    assert "no cost settings imported: money is not shown until `fleetsight-advisor" in shown
+    assert "     +0.50 s        0.1 h           -  " in listed.splitlines()[1]
+
+
+def test_a_finding_with_hosts_that_launched_nothing_says_how_many(
+    database_url: str, store: SqlStore, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_priced_fleet(store, found=(replace(SLOWER, hosts=("fin-1", "hr-1", "gone-7")),))
+
+    _, shown, _ = run(capsys, database_url, "findings", "show", SLOWER.key)
+
+    assert "32 launches a day on 3 hosts" in shown
+    assert (
+        "               launches counted over the 90 days up to 2025-11-27T00:00:00Z; 1 of 3"
+        " hosts without\n"
+        "                 launches\n"
+    ) in shown
+
+
+@pytest.mark.parametrize("module", [advisor.cli.findings, advisor.finding_costs])
+def test_the_examples_in_the_docstrings_hold(module: types.ModuleType) -> None:
+    result = doctest.testmod(module)
+
+    assert result.attempted > 0
+    assert result.failed == 0

@@ -10,6 +10,12 @@ from advisor.store.open import stores_on
 
 
 def admin_routes(engine: sa.Engine) -> dict[str, Any]:
-    """``create_app`` keyword arguments that serve the catalog and findings routes."""
+    """``create_app`` keyword arguments that serve the catalog and findings routes (the
+    findings priced with the launch rates of ``frames``)."""
     stores = stores_on(engine)
-    return {"findings": stores.findings, "catalog": stores.catalog, "api_tokens": stores.api_tokens}
+    return {
+        "findings": stores.findings,
+        "catalog": stores.catalog,
+        "api_tokens": stores.api_tokens,
+        "frames": stores.frames,
+    }

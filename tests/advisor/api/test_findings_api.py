@@ -1,15 +1,19 @@
-"""The findings API on a real SqlStore (SQLite and PostgreSQL): admin token or 401."""
+"""The findings API on a real SqlStore (SQLite and PostgreSQL): admin token or 401; each finding
+with its hosts by name and its cost in time and money."""
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Iterator
+from dataclasses import replace
 from urllib.parse import quote
 
 import pytest
 from prometheus_client import CollectorRegistry
 from starlette.exceptions import StarletteDeprecationWarning
 
+from advisor.analysis.findings import Quantiles
 from advisor.api.app import create_app
 from advisor.api.settings import ApiSettings
 from advisor.store.api_tokens import SqlApiTokens
@@ -17,6 +21,16 @@ from advisor.store.findings import SqlFindings
 from advisor.store.sql import SqlStore
 from tests.advisor.api.admin_routes import admin_routes
 from tests.advisor.store.findingsdata import DAY, T0, WEAK_Q, finding, record_runs, weak
+from tests.advisor.store.pricedfindings import (
+    FASTER,
+    FIN_PER_DAY,
+    HR_PER_DAY,
+    RUN_AT,
+    SLOWER,
+    hours_a_month,
+    money,
+    write_priced_fleet,
+)
 
 with warnings.catch_warnings():
     # Starlette 1.x would rather its TestClient ran on httpx2; this project is on httpx.
@@ -202,3 +216,137 @@ def test_a_bad_history_limit_gets_400_naming_it(
 
     assert answer.status_code == 400
     assert "history_limit" in answer.json()["detail"]
+
+
+def priced_client(store: SqlStore, window_days: int = 90) -> TestClient:
+    return TestClient(
+        create_app(
+            store,
+            ApiSettings(),
+            clock=lambda: RUN_AT,
+            registry=CollectorRegistry(),
+            window_days=window_days,
+            **admin_routes(store.engine),
+        )
+    )
+
+
+def test_a_finding_is_priced_in_seconds_launches_hours_and_money_at_each_departments_wage(
+    store: SqlStore, admin: dict[str, str]
+) -> None:
+    write_priced_fleet(store)
+
+    with priced_client(store) as priced:
+        one = priced.get(path_of(SLOWER.key), headers=admin).json()
+        (listed,) = priced.get("/api/v1/findings", headers=admin).json()["findings"]
+
+    impact = one["impact"]
+    assert listed["impact"] == impact
+    assert (impact["as_of"], impact["window_days"], impact["notes"]) == (RUN_AT, 90, [])
+    assert impact["seconds_per_launch"] == pytest.approx({"estimate": 0.5, "low": 0.4, "high": 0.6})
+    assert impact["launches_per_day"] == pytest.approx(FIN_PER_DAY + HR_PER_DAY)
+    assert impact["hosts_without_launches"] == 0
+    assert impact["hours_per_month"]["estimate"] == pytest.approx(
+        hours_a_month(0.5, FIN_PER_DAY + HR_PER_DAY)
+    )
+    finance, hr = money(0.5, FIN_PER_DAY, "45.00"), money(0.5, HR_PER_DAY, "30.00")
+    assert impact["money_per_year"]["estimate"] == str(finance + hr)
+    assert impact["money_per_year"]["currency"] == "USD"
+    low = impact["seconds_per_launch"]["low"]
+    assert impact["money_per_year"]["low"] == str(
+        money(low, FIN_PER_DAY, "45.00") + money(low, HR_PER_DAY, "30.00")
+    )
+    fin, other = impact["by_department"]
+    assert (fin["department"], fin["hosts"], fin["money_per_year"]["estimate"]) == (
+        "finance",
+        1,
+        str(finance),
+    )
+    assert fin["wage"] == {
+        "amount": "45.00",
+        "currency": "USD",
+        "as_of": "2026-01-01",
+        "source": "HR pay scale 2026",
+        "estimate": False,
+    }
+    assert (other["department"], other["launches_per_day"]) == ("hr", pytest.approx(HR_PER_DAY))
+    assert (other["wage"]["amount"], other["wage"]["estimate"]) == ("30.00", True)
+
+
+def test_a_finding_names_its_hosts_by_hostname_and_department(
+    store: SqlStore, admin: dict[str, str]
+) -> None:
+    unknown = replace(SLOWER, hosts=("fin-1", "gone-7"))
+    write_priced_fleet(store, found=(unknown,))
+
+    with priced_client(store) as priced:
+        found = priced.get(path_of(unknown.key), headers=admin).json()
+
+    assert found["hosts"] == ["fin-1", "gone-7"]
+    assert found["host_details"] == [
+        {"host_id": "fin-1", "hostname": "fin-1.example", "department": "finance"},
+        {"host_id": "gone-7", "hostname": None, "department": None},
+    ]
+    # The host not enrolled: no launches measured, in the finding's departments' default.
+    assert found["impact"]["hosts_without_launches"] == 1
+
+
+def test_launches_are_counted_over_the_analysis_window_up_to_the_newest_run(
+    store: SqlStore, admin: dict[str, str]
+) -> None:
+    write_priced_fleet(store)
+
+    # 2 days up to the run (day 3, 00:00) touch days 1 to 3: fin-1's day 0 is left out.
+    with priced_client(store, window_days=2) as priced:
+        impact = priced.get(path_of(SLOWER.key), headers=admin).json()["impact"]
+
+    assert impact["window_days"] == 2
+    assert impact["launches_per_day"] == pytest.approx(3 / 1 + 60 / 1)
+
+
+def test_without_cost_settings_a_finding_is_priced_in_time_and_says_how_to_import_them(
+    store: SqlStore, admin: dict[str, str]
+) -> None:
+    write_priced_fleet(store, costs=False)
+
+    with priced_client(store) as priced:
+        answer = priced.get(path_of(SLOWER.key), headers=admin)
+
+    assert answer.status_code == 200
+    impact = answer.json()["impact"]
+    assert impact["money_per_year"] is None
+    assert [d["money_per_year"] for d in impact["by_department"]] == [None, None]
+    assert impact["hours_per_month"]["estimate"] == pytest.approx(
+        hours_a_month(0.5, FIN_PER_DAY + HR_PER_DAY)
+    )
+    assert "catalog import costs" in impact["notes"][0]
+
+
+def test_a_faster_finding_is_priced_as_time_and_money_saved(
+    store: SqlStore, admin: dict[str, str]
+) -> None:
+    write_priced_fleet(store, found=(FASTER,))
+
+    with priced_client(store) as priced:
+        impact = priced.get(path_of(FASTER.key), headers=admin).json()["impact"]
+
+    assert impact["seconds_per_launch"] == pytest.approx(
+        {"estimate": -0.4, "low": -0.5, "high": -0.3}
+    )
+    per_launch = impact["seconds_per_launch"]["estimate"]
+    saved = money(per_launch, FIN_PER_DAY, "45.00") + money(per_launch, HR_PER_DAY, "30.00")
+    assert impact["money_per_year"]["estimate"] == str(saved)
+    assert saved < 0
+
+
+def test_a_finding_without_a_median_before_has_no_impact(
+    client: TestClient, admin: dict[str, str], store: SqlStore
+) -> None:
+    unknown = finding("trend", "calc", {}, cause="unknown")
+    evidence = replace(unknown.evidence, before=Quantiles(0, math.nan, math.nan, math.nan))
+    SqlFindings(store.engine).record_run([replace(unknown, evidence=evidence)], now=T0 + 8 * DAY)
+
+    answer = client.get(path_of(unknown.key), headers=admin)
+
+    assert answer.status_code == 200
+    assert answer.json()["impact"] is None
