@@ -35,7 +35,7 @@ from decimal import Decimal
 from typing import Any
 
 import numpy as np
-from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
+from threadpoolctl import threadpool_limits
 
 from advisor.analysis.findings import Finding
 from advisor.analysis.frames import FleetData

@@ -61,7 +61,8 @@ STATES: tuple[RecommendationState, ...] = (
 )
 Verdict = Literal["approve", "reject", "defer"]
 VERDICTS: tuple[Verdict, ...] = ("approve", "reject", "defer")
-KINDS = ("upgrade", "rollback", "ram", "ssd", "replace", "end_of_life")
+KINDS = ("upgrade", "rollback", "ram", "ssd", "ram_ssd", "replace", "end_of_life")
+"""What a recommendation does (advisor.recommend.remedy.Kind: RAM and an SSD together is one)."""
 CATEGORIES = ("regression", "right_sizing", "lifecycle")
 ADVISOR = "advisor"
 """The actor of the steps the advisor takes on its own; refused as a person's name."""
