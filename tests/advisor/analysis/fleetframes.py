@@ -107,6 +107,9 @@ class Spec:
     noisy_hosts: int = 0
     noisy_factor: float = 4.0
     outage: tuple[float, float] | None = None  # (day, hours): no data at all in that span
+    # Hosts whose kernel reports no PSI: memory, io and cpu pressure missing (swap-in stays).
+    no_psi_share: float = 0.0
+    hdd_io: float = 0.0  # io PSI that HDD hosts carry all the time (their disks wait more)
     host_ids: tuple[str, ...] = field(default_factory=tuple)
 
     @property
@@ -206,13 +209,18 @@ def build(spec: Spec) -> FleetData:
         cold=cold,
     )
     rows = h * d
+    io = np.full(rows, 0.01) + 0.005 * rng.random(rows) + spec.hdd_io * hdd[pressure_host]
+    cpu = np.full(rows, 0.05) + 0.01 * rng.random(rows)
+    if spec.no_psi_share > 0:
+        no_psi = (rng.random(h) < spec.no_psi_share)[pressure_host]
+        memory, io, cpu = (np.where(no_psi, np.nan, column) for column in (memory, io, cpu))
     pressure = PressureFrame(
         host=pressure_host.astype(np.int32),
         day=pressure_days,
         memory_pressure=memory,
         swap_in_bytes_per_second=swap,
-        io_pressure=np.full(rows, 0.01) + 0.005 * rng.random(rows),
-        cpu_pressure=np.full(rows, 0.05) + 0.01 * rng.random(rows),
+        io_pressure=io,
+        cpu_pressure=cpu,
         disk_used_ratio=np.full(rows, 0.5),
     )
     n_changes = sum(x.size for x in ch_host)
