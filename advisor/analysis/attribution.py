@@ -26,7 +26,7 @@ from advisor.analysis.fleet_parameters import FleetParameters
 if TYPE_CHECKING:  # fleet_versions reads pressure_causes from here
     from advisor.analysis.fleet_versions import VersionShift
 
-__all__ = ["Attribution", "attribute_window", "pressure_causes", "rises"]
+__all__ = ["Attribution", "attribute_window", "calm_hosts", "pressure_causes", "reported", "rises"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -61,6 +61,37 @@ def pressure_causes(early: FloatArray, late: FloatArray, params: FleetParameters
         rose = (late - early) >= rises(params)
     memory = rose[:, 0] | (~np.isfinite(late[:, 0] - early[:, 0]) & rose[:, 1])
     return np.column_stack([memory, rose[:, 1] & ~memory, rose[:, 2] & ~memory, rose[:, 3]])
+
+
+def reported(grid: FloatArray) -> BoolArray:
+    """Per cause (``PRESSURE_CAUSES``): whether any host of the daily pressure ``grid``
+    (hosts x days x causes) reported it."""
+    return np.asarray(np.isfinite(grid).any(axis=(0, 1)), dtype=bool)
+
+
+def calm_hosts(
+    early: FloatArray, late: FloatArray, fleet_reports: BoolArray, params: FleetParameters
+) -> BoolArray:
+    """Per host: no pressure rose (:func:`pressure_causes`) and every pressure the fleet
+    reports (``fleet_reports``, per cause: :func:`reported`) was measured in both windows.
+
+    A pressure that was not measured cannot be shown not to have risen: a host whose kernel
+    gives no PSI, among hosts that do, may be paging or filling its disk unseen (swap-in,
+    its only sign, grows with the square of memory pressure and passes its threshold late),
+    so it is no control and no calm week. In a fleet where no host reports PSI, swap alone
+    decides.
+
+    >>> e = np.array([[0.0, 0.0, 0.0, 0.0], [np.nan, 0.0, np.nan, np.nan]])
+    >>> calm_hosts(e, e, np.ones(4, bool), FleetParameters()).tolist()
+    [True, False]
+    >>> calm_hosts(e, e, np.array([False, True, False, False]), FleetParameters()).tolist()
+    [True, True]
+    """
+    with np.errstate(invalid="ignore"):
+        known = np.isfinite(early[:, fleet_reports]).all(axis=1) & np.isfinite(
+            late[:, fleet_reports]
+        ).all(axis=1)
+    return np.asarray(known & ~pressure_causes(early, late, params).any(axis=1), dtype=bool)
 
 
 def attribute_window(

@@ -24,13 +24,15 @@ and pressure.
   (:func:`advisor.analysis.start_kinds.terms_differ`), with the mean of its cold and warm
   effects; else one finding per kind.
 - **Other factors** (one-hot, reference = the most common level): version; department;
-  cold start; and the week's mean pressure (PSI memory, io and cpu shares, swap-in in MB/s;
-  missing ones at the fleet median).
+  cold start; and each pressure's rise in the week against the host's own first
+  ``period_days`` (PSI memory, io and cpu shares, swap-in in MB/s; 0 where unknown), not its
+  level: a tier's standing pressure is part of what the tier does (:func:`weekly_pressure`).
 - **Calm weeks**: a tier is a standing gap, so the model reads the weeks in which no
-  pressure of the host rose against its first ``period_days`` (:func:`calm_weeks`): a
-  memory-pressure episode on the 4 GB machines or a disk filling on the HDD ones would
-  otherwise lend its slowdown to the tier wherever the pressure terms (linear in the
-  week's mean pressure) do not take all of it.
+  pressure of the host rose against its first ``period_days`` and every pressure the fleet
+  reports was measured (:func:`weekly_pressure`): a memory-pressure episode on the 4 GB
+  machines or a disk filling on the HDD ones would otherwise lend its slowdown to the tier
+  wherever the pressure terms (linear in the rise) do not take all of it, and a host that
+  reports no PSI can show no calm week.
 - **Robustness**: the target is a median already; after a first fit, rows further than 3
   robust standard deviations from it are pulled in to that bound and the model refitted.
 - **Intervals and p-values**: a bootstrap over hosts (Poisson weights per host); each
@@ -53,12 +55,12 @@ import numpy as np
 import numpy.typing as npt
 from scipy import stats
 
-from advisor.analysis.attribution import pressure_causes
+from advisor.analysis.attribution import calm_hosts, reported
 from advisor.analysis.candidates import Candidate, fixed
 from advisor.analysis.fleet_cells import DAY_SECONDS, Cells, host_window_means, sides_of
 from advisor.analysis.fleet_parameters import FleetParameters
 from advisor.analysis.frames import FleetData, HostTable
-from advisor.analysis.groupby import group_means, group_medians
+from advisor.analysis.groupby import group_medians
 from advisor.analysis.host_effects import few_hosts_widened
 from advisor.analysis.start_kinds import terms_differ, with_start
 
@@ -275,8 +277,7 @@ def cohort_candidates(
     daily pressure (:func:`advisor.analysis.fleet_cells.pressure_grid`)."""
     hosts = data.launches.hosts
     weeks = cells.days // WEEK_DAYS + 1
-    pressure = _weekly_pressure(data, cells, weeks)
-    calm = calm_weeks(grid, cells, weeks, params)
+    pressure, calm = weekly_pressure(grid, cells, weeks, params)
     rng = np.random.default_rng(params.seed)
     found: list[Candidate] = []
     models: dict[int, CohortModel] = {}
@@ -315,10 +316,21 @@ def cohort_candidates(
     return found, models
 
 
-def calm_weeks(grid: FloatArray, cells: Cells, weeks: int, params: FleetParameters) -> BoolArray:
-    """Per (host, week), ``host * weeks + week``: no pressure of the host rose that week
-    against its first ``period_days`` (the thresholds of
-    :func:`advisor.analysis.attribution.pressure_causes`, working days)."""
+def weekly_pressure(
+    grid: FloatArray, cells: Cells, weeks: int, params: FleetParameters
+) -> tuple[FloatArray, BoolArray]:
+    """Per (host, week), rows ``host * weeks + week``: each pressure's rise over the week
+    against the host's own first ``period_days`` (columns as the model's terms; swap-in in
+    MB/s; 0 where unknown), and whether the week is calm: no pressure rose and every one the
+    fleet reports was measured (:func:`advisor.analysis.attribution.calm_hosts`). Working
+    days of the ``grid`` only.
+
+    The model's pressure terms are these rises, not the week's levels: a hardware tier's
+    standing pressure is part of what the tier does (an HDD host waits on its disk, which
+    is its higher io pressure), and a term on the level would take that share of the tier's
+    effect (HDD cold starts +100 % read +92 to +98 % on the simulator). A rise is an episode on
+    that host, which the tier's effect must not include.
+    """
     n_hosts = grid.shape[0]
     hosts = np.repeat(np.arange(n_hosts), weeks)
     week = np.tile(np.arange(weeks), n_hosts)
@@ -330,29 +342,9 @@ def calm_weeks(grid: FloatArray, cells: Cells, weeks: int, params: FleetParamete
         np.full(n_hosts, first + params.period_days),
     )
     weekly = host_window_means(grid, hosts, week * WEEK_DAYS, (week + 1) * WEEK_DAYS)
-    rose = pressure_causes(early[hosts], weekly, params).any(axis=1)
-    return np.asarray(~rose, dtype=bool)
-
-
-def _weekly_pressure(data: FleetData, cells: Cells, weeks: int) -> FloatArray:
-    """Mean pressure per (host, week): rows host * weeks + week, columns as the model's."""
-    p = data.pressure
-    week = ((p.day - cells.day0) // DAY_SECONDS // WEEK_DAYS).astype(np.int64)
-    inside = (week >= 0) & (week < weeks)
-    code = p.host[inside].astype(np.int64) * weeks + week[inside]
-    size = len(data.launches.hosts) * weeks
-    columns = (
-        p.memory_pressure,
-        p.swap_in_bytes_per_second / 1e6,
-        p.io_pressure,
-        p.cpu_pressure,
-    )
-    means = np.column_stack([group_means(code, c[inside], size) for c in columns])
-    # A pressure no host reported (no PSI anywhere) has no median: 0, not a warning.
-    medians = np.array(
-        [np.median(col[np.isfinite(col)]) if np.isfinite(col).any() else 0.0 for col in means.T]
-    )
-    return np.where(np.isfinite(means), means, medians)
+    calm = calm_hosts(early[hosts], weekly, reported(grid), params)
+    rise = (weekly - early[hosts]) * np.array([1.0, 1e-6, 1.0, 1.0])
+    return np.where(np.isfinite(rise), rise, 0.0), calm
 
 
 def _one_hot(levels: IntArray, prefix: str, labels: list[str]) -> tuple[FloatArray, list[str]]:

@@ -24,7 +24,15 @@ pressure rose, io counts as a rise of its own only beyond the io rise typical of
 - its **test** is Mann-Whitney U between the hosts where it rose alone and the calm hosts
   (a co-risen host's adjustment is an estimate, not a measurement);
 - cold and warm starts are one finding when the hosts' cold moves match their warm ones,
-  one each when not (:mod:`advisor.analysis.start_kinds`).
+  one each when not (:mod:`advisor.analysis.start_kinds`), and only when the hosts moved at
+  all, both kinds pooled (:func:`_moved`);
+- **calm hosts** are hosts where no pressure rose *and* every pressure the fleet reports was
+  measured (:func:`advisor.analysis.attribution.calm_hosts`): a host whose kernel gives no
+  PSI may be paging or filling its disk unseen, and is no reference;
+- a pressure still moving in the late period is carried to the last day with data
+  (:mod:`advisor.analysis.window_end`): the relative effect times the pressure's rise on
+  that day over its mean rise in the late period, so a finding says how much slower the app
+  is now, not half a period ago.
 
 ``since`` is the first working day the risen hosts' mean pressure was half-way up.
 """
@@ -37,7 +45,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import stats
 
-from advisor.analysis.attribution import pressure_causes
+from advisor.analysis.attribution import calm_hosts, pressure_causes, reported
 from advisor.analysis.candidates import Candidate
 from advisor.analysis.findings import Cause
 from advisor.analysis.fleet_cells import (
@@ -53,6 +61,7 @@ from advisor.analysis.frames import FleetData
 from advisor.analysis.groupby import group_medians
 from advisor.analysis.host_effects import trimmed_mean, two_group_interval
 from advisor.analysis.start_kinds import both_kinds, kinds_differ, with_start
+from advisor.analysis.window_end import SETTLED, EndRatio, carried, end_ratio, widened
 
 __all__ = ["pressure_candidates"]
 
@@ -78,11 +87,14 @@ def pressure_candidates(
     early = window_means(grid, every, first, first + period)
     late = window_means(grid, every, cells.days - period, cells.days)
     rose = pressure_causes(early, late, params)
-    calm = np.asarray(~rose.any(axis=1), dtype=bool)
+    calm = calm_hosts(early, late, reported(grid), params)
     seen = _seen(rose, late - early, params)
     alone = seen & (seen.sum(axis=1) == 1)[:, None]
     early_day = cells.first_day + params.period_days
     late_day = cells.days - params.period_days
+    ends = [
+        _end(grid, first, late_day, c, alone[:, c], calm, params) for c in range(len(CAUSE_NAMES))
+    ]
     found: list[Candidate] = []
     for app, rows in enumerate(cells.by_app):
         rows = rows[working[cells.day[rows]]]
@@ -112,7 +124,10 @@ def pressure_candidates(
             adjusted = moves - others.astype(np.float64) @ effect_alone
             difference = adjusted[risen, 1] - adjusted[risen, 0]
             calm_difference = reference[1] - reference[0]
-            split = kinds_differ(
+            # A split refines a finding, it is no second search: without the pooled test, a
+            # noise difference between the kinds picks the kind whose noise is extreme, and
+            # that kind's test on the same hosts is then too sure of itself.
+            split = _moved(adjusted, moves, single[:, c], control, params) and kinds_differ(
                 difference - (0.0 if math.isnan(calm_difference) else calm_difference), params
             )
             for kind in (1, 0) if split else (None,):
@@ -135,12 +150,30 @@ def pressure_candidates(
                     values[risen],
                     values[single[:, c]],
                     calm_values,
+                    ends[c],
                     params,
                 )
                 if candidate is not None:
                     candidate.detail["hosts_alone"] = float(single[:, c].sum())
                     found.append(candidate)
     return found
+
+
+def _moved(
+    adjusted: FloatArray,
+    moves: FloatArray,
+    alone: BoolArray,
+    control: BoolArray,
+    params: FleetParameters,
+) -> bool:
+    """Whether the hosts where the pressure rose ``alone`` moved, both start kinds pooled,
+    against the calm ones (``control``): Mann-Whitney U at ``alpha``."""
+    tested = both_kinds(adjusted[alone, 0], adjusted[alone, 1])
+    calm = both_kinds(moves[control, 0], moves[control, 1])
+    tested, calm = tested[np.isfinite(tested)], calm[np.isfinite(calm)]
+    if tested.size < params.min_hosts or calm.size < params.min_hosts:
+        return False
+    return bool(stats.mannwhitneyu(tested, calm, alternative="two-sided").pvalue <= params.alpha)
 
 
 def _seen(rose: BoolArray, rise: FloatArray, params: FleetParameters) -> BoolArray:
@@ -195,13 +228,15 @@ def _candidate(
     move: FloatArray,
     tested: FloatArray,
     control: FloatArray,
+    end: EndRatio,
     params: FleetParameters,
 ) -> Candidate | None:
     move, tested, control = (v[np.isfinite(v)] for v in (move, tested, control))
     if tested.size < params.min_hosts or control.size < params.min_hosts:
         return None
     p_value = float(stats.mannwhitneyu(tested, control, alternative="two-sided").pvalue)
-    estimate = trimmed_mean(move) - trimmed_mean(control)
+    measured = trimmed_mean(move) - trimmed_mean(control)
+    estimate = carried(measured, end)  # on the last day (advisor.analysis.window_end)
     daily = nan_mean(grid[hosts, :, column], axis=0)
     since_day = cells.first_day + _half_way(daily[cells.first_day :], params.period_days)
 
@@ -215,16 +250,17 @@ def _candidate(
 
     reference = trimmed_mean(control)
     agree = float(np.mean(np.sign(move - reference) == np.sign(estimate))) if move.size else 0.0
-    seed = params.seed + app * 31 + column * 7 + (2 if kind is None else kind)
+    seed = _seed(params, app, column, kind)
 
     def interval() -> tuple[float, float]:
-        return two_group_interval(
+        low, high = two_group_interval(
             move,
             control,
             confidence=params.confidence,
             n_resamples=params.n_resamples,
             seed=seed,
         )
+        return widened(measured, low, high, end)[1:]
 
     return Candidate(
         kind="pressure",
@@ -247,8 +283,44 @@ def _candidate(
             "control_hosts": float(control.size),
             "control_move": round(math.expm1(reference), 4),
             "host_agreement": round(agree, 3),
+            "end_ratio": round(end.ratio, 4),
         },
     )
+
+
+def _end(
+    grid: FloatArray,
+    first: int,
+    late_day: int,
+    column: int,
+    alone: BoolArray,
+    calm: BoolArray,
+    params: FleetParameters,
+) -> EndRatio:
+    """How far the pressure in ``column`` still moved by the last day with data: its rise
+    on that day over its mean rise in the late period (both against the early period,
+    working days), on the hosts where it rose ``alone`` against the ``calm`` hosts
+    (:mod:`advisor.analysis.window_end`)."""
+    hosts = np.flatnonzero(alone | calm)
+    values = grid[hosts, :, column]
+    seen = np.flatnonzero(np.isfinite(values[:, late_day:]).any(axis=0))
+    if hosts.size == 0 or seen.size == 0:
+        return SETTLED
+    early = nan_mean(values[:, first : first + params.period_days], axis=1)
+    late = nan_mean(values[:, late_day:], axis=1)
+    return end_ratio(
+        values[:, late_day + int(seen[-1])] - early,
+        late - early,
+        alone[hosts],
+        min_hosts=params.min_hosts,
+        confidence=params.confidence,
+        n_resamples=params.n_resamples,
+        seed=params.seed + column,
+    )
+
+
+def _seed(params: FleetParameters, app: int, column: int, kind: int | None) -> int:
+    return params.seed + app * 31 + column * 7 + (2 if kind is None else kind)
 
 
 def _half_way(daily: FloatArray, period: int) -> int:

@@ -21,8 +21,11 @@ Read from daily rows (cells), hosts as the unit:
 - **Hosts whose pressure moved**: a host whose memory, swap, io or cpu pressure rose between
   its own two windows (:func:`advisor.analysis.attribution.pressure_causes`) moved for two
   reasons at once; its shift is left out of the effect (and the finding does not name it)
-  unless that leaves fewer than half of the hosts, or fewer than ``min_hosts``. A rollout
-  during a memory-pressure ramp on low-RAM machines is measured on the others.
+  unless that leaves fewer than half of the hosts, or fewer than ``min_hosts`` (a pressure
+  that rose with the change on most hosts is likely the version's own doing). A host whose
+  pressure is unknown (a pressure the fleet reports, such as PSI, not measured on it) is
+  left out too, and does not count in that half. A rollout during a memory-pressure ramp on
+  low-RAM machines is measured on the others.
 - **Departments**: the same on a department's hosts, reported apart only where its effect
   differs from the pooled one by at least ``min_effect`` and its interval excludes it.
 - **Control**: hosts of the app that did not change around the rollout's median change time,
@@ -42,7 +45,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from advisor.analysis.attribution import pressure_causes
+from advisor.analysis.attribution import calm_hosts, pressure_causes, reported
 from advisor.analysis.candidates import Candidate
 from advisor.analysis.fleet_cells import DAY_SECONDS, Cells, host_window_means, sides_of
 from advisor.analysis.fleet_parameters import FleetParameters
@@ -182,14 +185,20 @@ def host_shifts(
     )
 
 
-def pressure_moved(grid: FloatArray, shifts: HostShifts, params: FleetParameters) -> BoolArray:
+def pressure_moved(
+    grid: FloatArray, shifts: HostShifts, params: FleetParameters
+) -> tuple[BoolArray, BoolArray]:
     """Per change: did any pressure of its host rise between the ``window_days`` before
-    the change day and the ``window_days`` after it (working days of the ``grid``)?"""
+    the change day and the ``window_days`` after it (working days of the ``grid``)? And is
+    that unknown, a pressure the fleet reports not measured on the host in either window
+    (:func:`advisor.analysis.attribution.calm_hosts`)?"""
     window = math.ceil(params.window_days)
     day = shifts.change_day
     early = host_window_means(grid, shifts.host, day - window, day)
     late = host_window_means(grid, shifts.host, day + 1, day + 1 + window)
-    return np.asarray(pressure_causes(early, late, params).any(axis=1), dtype=bool)
+    rose = pressure_causes(early, late, params).any(axis=1)
+    unknown = ~calm_hosts(early, late, reported(grid), params) & ~rose
+    return np.asarray(rose, dtype=bool), np.asarray(unknown, dtype=bool)
 
 
 def version_candidates(
@@ -210,7 +219,7 @@ def version_candidates(
     shifts = host_shifts(cells, changes, now=now, params=params)
     if shifts is None:
         return [], []
-    moved = pressure_moved(grid, shifts, params)
+    rose, unknown = pressure_moved(grid, shifts, params)
     groups, group_of = np.unique(
         np.column_stack([shifts.app, shifts.from_version, shifts.to_version]),
         axis=0,
@@ -224,9 +233,12 @@ def version_candidates(
         measured = np.isfinite(shifts.shift[members]).any(axis=1)
         if measured.sum() < params.min_hosts:
             continue
-        steady = measured & ~moved[members]
+        # Pressure that rose on most hosts with the change is likely the version's own doing
+        # (a new version that needs more memory): then it is part of the effect.
+        known = measured & ~unknown[members]
+        steady = known & ~rose[members]
         left_out = 0
-        if steady.sum() >= max(params.min_hosts, measured.sum() / 2):
+        if steady.sum() >= max(params.min_hosts, known.sum() / 2):
             left_out = int((measured & ~steady).sum())
             members = members[steady]
         warm, cold = shifts.shift[members, 0], shifts.shift[members, 1]

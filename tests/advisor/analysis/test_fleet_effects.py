@@ -176,6 +176,42 @@ def test_intervals_cover_the_true_effect_nine_times_in_ten() -> None:
     assert all(np.mean(hits) >= 0.9 for hits in covered.values()), covered
 
 
+def test_memory_pressure_still_rising_when_the_data_ends_is_measured_on_its_last_day() -> None:
+    # +50 % at full pressure, reached over 40 days from day 20 of 60: still rising at the
+    # end. The last 14 days' median is half a period behind (about +43 %).
+    hits = []
+    for seed in range(10):
+        spec = Spec(
+            hosts=120,
+            apps=1,
+            seed=400 + seed,
+            low_ram_share=0.3,
+            memory=MemoryPressure(effect=0.5, day=20, ramp_days=40),
+        )
+        found = [f for f in analyse(build(spec), now=spec.now) if f.kind == "pressure"]
+        truth = 0.5 * (59.5 - 20) / 40  # on the last working day, at midday
+        assert len(found) == 1, seed
+        assert abs(found[0].effect.estimate - truth) < 0.06, (seed, found[0].effect)
+        hits.append(covers(found[0], truth))
+    assert sum(hits) >= 9, hits
+
+
+def test_hosts_that_report_no_psi_are_left_out_of_a_rollouts_effect() -> None:
+    # A host whose kernel gives no PSI may be under pressure unseen: it is no steady host.
+    spec = Spec(hosts=100, apps=1, seed=5, no_psi_share=0.3, rollouts=(Rollout(effect=0.3),))
+    data = build(spec)
+    no_psi = {
+        data.launches.hosts.host_id[h]
+        for h in np.unique(data.pressure.host[np.isnan(data.pressure.memory_pressure)])
+    }
+    (found,) = [f for f in analyse(data, now=spec.now) if f.kind == "version_change"]
+
+    assert len(no_psi) > 20
+    assert found.hosts
+    assert not set(found.hosts) & no_psi
+    assert covers(found, 0.3)
+
+
 def test_daily_rows_without_launches_give_the_same_findings() -> None:
     spec = Spec(
         hosts=60,
