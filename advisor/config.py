@@ -34,6 +34,7 @@ from agent.shared.config_values import (
     optional_path,
     path,
     positive_int,
+    ratio,
     size,
     text,
 )
@@ -153,6 +154,13 @@ class JobsSection:
         duration,
         "How often the analysis looks for degradation and updates the findings.",
     )
+    recommend_interval: float = setting(
+        600.0,
+        duration,
+        "How often the recommendation job looks whether an analysis finished since its last"
+        " run; it runs (engine, then the rollout loop) once after each analysis, never while"
+        " one is running.",
+    )
     lease: float = setting(
         600.0,
         duration,
@@ -213,6 +221,24 @@ class AnalysisSection:
     )
 
 
+@dataclass(frozen=True)
+class RecommendSection:
+    rollout_share: float = setting(
+        0.9,
+        ratio,
+        "Share of an approved recommendation's hosts (its pilot group's, for a pilot) whose"
+        " inventory must show the change for it to count as rolled out; hosts offline for"
+        " days need not hold it up.",
+    )
+    verify_days: int = setting(
+        14,
+        positive_int,
+        "Days after a rollout before its saving is measured (changed hosts against hosts not"
+        " changed, over the same days) and it is verified or reopened; a pilot waits its own"
+        " days. At least 7 are read either side of the change.",
+    )
+
+
 SECTIONS: dict[str, type[Any]] = {
     "advisor": AdvisorSection,
     "server": ServerSection,
@@ -221,6 +247,7 @@ SECTIONS: dict[str, type[Any]] = {
     "jobs": JobsSection,
     "retention": RetentionSection,
     "analysis": AnalysisSection,
+    "recommend": RecommendSection,
 }
 
 
@@ -234,6 +261,7 @@ class AdvisorConfig:
     jobs: JobsSection = field(default_factory=JobsSection)
     retention: RetentionSection = field(default_factory=RetentionSection)
     analysis: AnalysisSection = field(default_factory=AnalysisSection)
+    recommend: RecommendSection = field(default_factory=RecommendSection)
 
     @property
     def database_url(self) -> str:

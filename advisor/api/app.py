@@ -43,14 +43,17 @@ from advisor.api.docs_ui import add_docs_routes
 from advisor.api.findings import add_findings_routes
 from advisor.api.ingest_route import IngestHandler
 from advisor.api.metrics import ApiMetrics, process_registry
+from advisor.api.recommendations import add_recommendations_routes
 from advisor.api.settings import ApiSettings
 from advisor.errors import EnrolmentRefused
 from advisor.finding_costs import FindingCosts
 from advisor.store import Store
 from advisor.store.analysis_data import FleetFrames
 from advisor.store.api_tokens import ApiTokens
+from advisor.store.audit import AuditLog
 from advisor.store.catalog import CatalogStore
 from advisor.store.findings import Findings
+from advisor.store.recommendations import Recommendations
 from agent.shared.wire import (
     BATCH_ID_HEADER,
     ENROL_PATH,
@@ -173,6 +176,8 @@ def create_app(
     catalog: CatalogStore | None = None,
     api_tokens: ApiTokens | None = None,
     frames: FleetFrames | None = None,
+    recommendations: Recommendations | None = None,
+    audit: AuditLog | None = None,
     window_days: int = 90,
     clock: Callable[[], float] = time.time,
     registry: CollectorRegistry | None = None,
@@ -180,14 +185,15 @@ def create_app(
 ) -> FastAPI:
     """The advisor's API on ``store`` (enrolment and ingest).
 
-    The read endpoints for people are served when their store is given with ``api_tokens``
-    (the admin tokens they accept): the findings routes on ``findings``, the catalog routes on
-    ``catalog``. Findings are priced (advisor.finding_costs) with the launch rates of
-    ``frames`` over ``window_days`` ([analysis] window_days), the cost settings of
-    ``catalog`` and the hosts of ``store``. ``clock`` stamps enrolments and received
-    batches; ``registry`` receives the metrics (default: a new registry with the process
-    metrics too) and is what /metrics serves, unless ``exposition`` is given (several
-    workers: the sum of all their metrics).
+    The endpoints for people are served when their store is given with ``api_tokens`` (the
+    admin tokens they accept): the findings routes on ``findings``, the catalog routes on
+    ``catalog``, the recommendations and budget routes on ``recommendations`` and ``audit``
+    (advisor.api.recommendations). Findings are priced (advisor.finding_costs) with the launch
+    rates of ``frames`` over ``window_days`` ([analysis] window_days), the cost settings of
+    ``catalog`` and the hosts of ``store``. ``clock`` stamps enrolments, received batches
+    and decisions on recommendations; ``registry`` receives the metrics (default: a new
+    registry with the process metrics too) and is what /metrics serves, unless
+    ``exposition`` is given (several workers: the sum of all their metrics).
     """
     if registry is None:
         registry = process_registry()
@@ -219,6 +225,10 @@ def create_app(
             window_days=window_days,
         )
         add_findings_routes(app, findings, api_tokens, ErrorDetail, costs)
+    if api_tokens is not None and recommendations is not None and audit is not None:
+        add_recommendations_routes(
+            app, recommendations, audit, store.list_hosts, api_tokens, ErrorDetail, clock
+        )
     _add_health_routes(app, settings, registry if exposition is None else exposition)
     return app
 

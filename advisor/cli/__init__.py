@@ -20,13 +20,39 @@ import sys
 from collections.abc import Sequence
 
 from advisor import __version__
-from advisor.cli import catalog, db, detect, findings, hosts, jobs, serve, simulate, tokens
+from advisor.cli import (
+    budget,
+    catalog,
+    db,
+    detect,
+    findings,
+    hosts,
+    jobs,
+    recommend,
+    recommendations,
+    serve,
+    simulate,
+    tokens,
+)
 from advisor.cli.common import PROG, add_common_options, run_command
 from agent.shared.cli_options import add_commands
 
 __all__ = ["build_parser", "main"]
 
-GROUPS = (serve, db, tokens, hosts, jobs, catalog, simulate, detect, findings)
+GROUPS = (
+    serve,
+    db,
+    tokens,
+    hosts,
+    jobs,
+    catalog,
+    simulate,
+    detect,
+    findings,
+    recommend,
+    recommendations,
+    budget,
+)
 """In the order ``--help`` lists their commands."""
 
 EPILOG = """\
@@ -41,7 +67,8 @@ first run:
   fleetsight-advisor token create --department finance --expires 7d
   fleetsight-advisor serve
 
-every list (token, host, findings, catalog, jobs status) takes --format table|json|csv;
+every list (token, host, findings, recommendations, budget plan, catalog, jobs status) takes
+--format table|json|csv;
 `fleetsight-advisor COMMAND --help` shows a command's options and examples.
 """
 

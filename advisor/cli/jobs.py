@@ -35,8 +35,10 @@ def add_parser(commands: Commands) -> None:
         "jobs",
         help="scheduled jobs: run one now, status",
         description="The jobs `serve` runs on a schedule: rollup (hourly summaries), "
-        "retention (deletes data past its days) and analysis (the findings). `run` runs one "
-        "now under the same lease; `status` lists their last runs and the rollup backlog.",
+        "retention (deletes data past its days), analysis (the findings) and recommend (after "
+        "each analysis; `jobs run recommend` runs only if one finished since, the `recommend` "
+        "command always). `run` runs one now under the same lease; `status` lists their last "
+        "runs and the rollup backlog.",
         examples="  fleetsight-advisor jobs run rollup\n"
         "  fleetsight-advisor jobs status --format json\n",
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Final
 
 ANALYSIS: Final = "analysis"
+RECOMMEND: Final = "recommend"
 RETENTION: Final = "retention"
 ROLLUP: Final = "rollup"
-JOB_NAMES: Final = (ANALYSIS, RETENTION, ROLLUP)
+JOB_NAMES: Final = (ANALYSIS, RECOMMEND, RETENTION, ROLLUP)

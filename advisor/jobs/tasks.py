@@ -10,6 +10,9 @@ retention  1 h                      ``Upkeep.apply_retention`` with the
                                     ``[retention]`` policy
 analysis   6 h                      advisor.jobs.analysis: the fleet analysis of the last
                                     ``[analysis] window_days`` days; findings recorded
+recommend  10 min                   advisor.jobs.recommend: after each analysis (when one
+                                    finished since, and none is running), the loop of
+                                    approved recommendations and the engine's new ones
 =========  =======================  ===================================================
 """
 
@@ -24,8 +27,10 @@ from collections.abc import Callable
 from advisor.config import AdvisorConfig
 from advisor.jobs.analysis import ANALYSIS_TABLES, AnalysisWork
 from advisor.jobs.metrics import JobMetrics
-from advisor.jobs.names import ANALYSIS, RETENTION, ROLLUP
+from advisor.jobs.names import ANALYSIS, RECOMMEND, RETENTION, ROLLUP
+from advisor.jobs.recommend import RECOMMEND_TABLES, RecommendWork
 from advisor.jobs.runner import JobResult, JobRunner, PartedWork, Work
+from advisor.recommend_job_settings import LoopSettings, RecommendSettings
 from advisor.store.analysis_data import Upkeep
 from advisor.store.open import Stores
 from advisor.store.retention import TABLES, RetentionPolicy
@@ -35,6 +40,7 @@ JOB_TABLES: dict[str, tuple[str, ...]] = {
     ROLLUP: ("metric_summaries", "batches"),
     RETENTION: TABLES,
     ANALYSIS: ANALYSIS_TABLES,
+    RECOMMEND: RECOMMEND_TABLES,
 }
 """Every job, and the tables its rows are counted by in fleetsight_advisor_job_rows_total."""
 
@@ -83,6 +89,14 @@ def retention_policy(config: AdvisorConfig) -> RetentionPolicy:
     )
 
 
+def recommend_settings(config: AdvisorConfig) -> RecommendSettings:
+    """The ``[recommend]`` section as the recommendation run's settings."""
+    section = config.recommend
+    return RecommendSettings(
+        loop=LoopSettings(rollout_share=section.rollout_share, verify_days=section.verify_days)
+    )
+
+
 def default_owner() -> str:
     """This process's name in leases: host, pid and a random part (pids are reused)."""
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
@@ -116,6 +130,15 @@ def build_runners(
                 clock=clock,
             ),
             jobs.analysis_interval,
+        ),
+        RECOMMEND: (
+            RecommendWork(
+                stores,
+                recommend_settings(config),
+                owner=owner,
+                lease_seconds=jobs.lease,
+            ),
+            jobs.recommend_interval,
         ),
     }
     return {

@@ -20,12 +20,18 @@ daily launch rows, hosts and pressure) by :func:`fleet_facts`, as of ``now``:
 
 Cold and warm starts stay apart throughout: the analysis compares them separately, and a
 disk or a version can move one and not the other.
+
+**In parts**: every figure is per host and app but a host's reporting span (the days from its
+first to its last launch of *any* app), so the facts of a fleet loaded a few apps at a time
+(one part of the store's daily rows each) are those of each part, put together by
+:func:`combine_facts` with the hosts' spans over every part (:func:`reporting_days` of each,
+merged): they are the whole fleet's facts, and only one part's daily rows are ever in memory.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -38,7 +44,14 @@ from advisor.analysis.groupby import group_medians, group_weighted_medians
 from advisor.recommend.impact import LaunchRate
 from advisor.recommend.parameters import RecommendParameters
 
-__all__ = ["FleetFacts", "HostFacts", "MachineInfo", "UsageFacts", "fleet_facts"]
+__all__ = [
+    "FleetFacts",
+    "HostFacts",
+    "MachineInfo",
+    "UsageFacts",
+    "combine_facts",
+    "fleet_facts",
+]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -313,4 +326,148 @@ def _with_launches(usage: UsageFacts, per_day: FloatArray) -> UsageFacts:
         days=usage.days,
         noise=usage.noise,
         launches_per_day=per_day,
+    )
+
+
+def reporting_days(
+    data: FleetData, *, now: float, params: RecommendParameters | None = None
+) -> dict[str, tuple[int, int]]:
+    """Per host id, the first and last UTC day of the recent days on which it launched any
+    of ``data``'s apps (hosts without such a day left out): what :func:`combine_facts`
+    merges over the parts."""
+    params = params or RecommendParameters()
+    daily = daily_of(data)
+    today = math.floor(now / DAY_SECONDS)
+    rows = np.flatnonzero((daily.day >= today - params.recent_days + 1) & (daily.day <= today))
+    if rows.size == 0:
+        return {}
+    n_hosts = len(daily.hosts)
+    host = daily.host[rows].astype(np.int64)
+    first = np.full(n_hosts, np.iinfo(np.int64).max)
+    last = np.full(n_hosts, np.iinfo(np.int64).min)
+    np.minimum.at(first, host, daily.day[rows])
+    np.maximum.at(last, host, daily.day[rows])
+    ids = daily.hosts.host_id
+    return {ids[h]: (int(first[h]), int(last[h])) for h in np.flatnonzero(last >= first).tolist()}
+
+
+def combine_facts(
+    parts: Sequence[FleetFacts], spans: Mapping[str, tuple[int, int]] | None = None
+) -> FleetFacts:
+    """The facts of a fleet from those of its parts (each of other apps, the same ``now``
+    and recent days): the hosts of all of them (in order of first sight), the apps sorted,
+    the versions named once (``""`` first, the rest sorted), the usage rows of every part
+    in the order :func:`fleet_facts` gives them, the launch rates merged.
+
+    ``spans`` are the hosts' first and last days over every part (:func:`reporting_days`
+    merged): each part counted a host's launches a day over its own days, which become the
+    host's days over every app. Without them the parts' launches a day are kept (right when
+    each part's were given the store's launch rates).
+
+    Raises ValueError for no parts, parts at different times, or an app in two parts.
+    """
+    apps = [app for part in parts for app in part.apps]
+    if not parts or len(set(apps)) < len(apps):
+        raise ValueError("no parts to combine, or an app in two parts")
+    if len({(part.now, part.recent_days) for part in parts}) > 1:
+        raise ValueError("parts of different times or recent days cannot be combined")
+    host_code: dict[str, int] = {}
+    rows: list[tuple[HostFacts, int]] = []
+    for part in parts:
+        for i, host_id in enumerate(part.hosts.host_id):
+            if host_id not in host_code:
+                host_code[host_id] = len(host_code)
+                rows.append((part.hosts, i))
+    hosts = _hosts_of(rows, parts)
+    app_names = sorted(apps)
+    app_code = {name: i for i, name in enumerate(app_names)}
+    version_names = ["", *sorted({v for part in parts for v in part.versions} - {""})]
+    version_code = {name: i for i, name in enumerate(version_names)}
+    columns: dict[str, list[npt.NDArray[np.generic]]] = {}
+    rates: dict[tuple[str, str], LaunchRate] = {}
+    for part in parts:
+        u = part.usage
+        launches_per_day = u.launches_per_day
+        if spans is None:
+            rates.update(part.rates)
+        else:
+            days = {h: _span_days(spans[h]) for h in part.hosts.host_id if h in spans}
+            own: dict[str, float] = {}
+            for (host_id, app), rate in part.rates.items():
+                own[host_id] = rate.days
+                rates[host_id, app] = LaunchRate(rate.launches, days.get(host_id, rate.days))
+            ratio = np.array(
+                [own.get(h, 1.0) / days.get(h, own.get(h, 1.0)) for h in part.hosts.host_id]
+            )
+            if u.host.size:
+                launches_per_day = launches_per_day * ratio[u.host]
+        host_map = np.array([host_code[h] for h in part.hosts.host_id], dtype=np.int64)
+        app_map = np.array([app_code[a] for a in part.apps], dtype=np.int64)
+        version_map = np.array([version_code[v] for v in part.versions], dtype=np.int64)
+        mapped = {
+            "host": host_map[u.host] if u.host.size else u.host,
+            "app": app_map[u.app] if u.app.size else u.app,
+            "cold": u.cold,
+            "version": np.where(u.version >= 0, version_map[np.maximum(u.version, 0)], -1)
+            if u.version.size
+            else u.version,
+            "level": u.level,
+            "days": u.days,
+            "noise": u.noise,
+            "launches_per_day": launches_per_day,
+        }
+        for name, column in mapped.items():
+            columns.setdefault(name, []).append(column)
+    joined = {name: np.concatenate(values) for name, values in columns.items()}
+    n_apps = max(len(app_names), 1)
+    order = np.argsort(
+        (joined["host"] * n_apps + joined["app"]) * 2 + joined["cold"], kind="stable"
+    )
+    usage = UsageFacts(
+        host=joined["host"][order].astype(np.int64),
+        app=joined["app"][order].astype(np.int64),
+        cold=joined["cold"][order].astype(bool),
+        version=joined["version"][order].astype(np.int64),
+        level=joined["level"][order].astype(np.float64),
+        days=joined["days"][order].astype(np.int64),
+        noise=joined["noise"][order].astype(np.float64),
+        launches_per_day=joined["launches_per_day"][order].astype(np.float64),
+    )
+    return FleetFacts(
+        hosts=hosts,
+        apps=tuple(app_names),
+        versions=tuple(version_names),
+        usage=usage,
+        rates=rates,
+        recent_days=parts[0].recent_days,
+        now=parts[0].now,
+    )
+
+
+def _span_days(span: tuple[int, int]) -> float:
+    first, last = span
+    return float(last - first + 1)
+
+
+def _hosts_of(rows: list[tuple[HostFacts, int]], parts: Sequence[FleetFacts]) -> HostFacts:
+    """The host rows picked (a part's facts and the host's code in it), as one table."""
+
+    def column(name: str) -> FloatArray:
+        return np.array([getattr(facts, name)[i] for facts, i in rows], dtype=np.float64)
+
+    machines: dict[str, MachineInfo] = {}
+    for part in parts:
+        machines.update(part.hosts.machines)
+    return HostFacts(
+        host_id=tuple(facts.host_id[i] for facts, i in rows),
+        hostname=tuple(facts.hostname[i] for facts, i in rows),
+        department=tuple(facts.department[i] for facts, i in rows),
+        ram_gib=column("ram_gib"),
+        hdd=np.array([facts.hdd[i] for facts, i in rows], dtype=bool),
+        cores=column("cores"),
+        memory_pressure=column("memory_pressure"),
+        swap_in_mb=column("swap_in_mb"),
+        io_pressure=column("io_pressure"),
+        cpu_pressure=column("cpu_pressure"),
+        machines=machines,
     )

@@ -1,4 +1,5 @@
-"""Admin API tokens: who may read the fleet's inventory through the catalog endpoints.
+"""Admin API tokens: who may read the fleet's inventory, findings and recommendations through
+the API, and decide on recommendations (each decision names its token in the audit log).
 
 A token is ``fsa_`` and 32 random bytes (URL-safe base64); only its SHA-256 is stored (as for
 enrolment tokens, see :mod:`advisor.store.tokens`). Tokens do not expire; they are revoked.
@@ -33,12 +34,13 @@ class ApiTokenRecord:
 
 
 class ApiTokens(Protocol):
-    """Admin API tokens, for the read endpoints for people (catalog, findings).
+    """Admin API tokens, for the endpoints for people (catalog, findings, recommendations).
 
     Contract: times are Unix seconds. :meth:`create` returns ``(secret, record)``; the secret
     starts ``fsa_``, is shown only then (only its hash is stored) and :meth:`check` accepts
-    it until the token is revoked; tokens do not expire. Every method is one transaction and
-    none raises for an unknown token: :meth:`revoke` is False, :meth:`check` False.
+    it (:meth:`identify` names its token) until the token is revoked; tokens do not expire.
+    Every method is one transaction and none raises for an unknown token: :meth:`revoke` is
+    False, :meth:`check` False, :meth:`identify` None.
     """
 
     def create(self, *, now: float, note: str | None = None) -> tuple[str, ApiTokenRecord]:
@@ -57,6 +59,11 @@ class ApiTokens(Protocol):
 
     def check(self, secret: str) -> bool:
         """Whether ``secret`` is a known, unrevoked admin token."""
+        ...
+
+    def identify(self, secret: str) -> ApiTokenRecord | None:
+        """The known, unrevoked admin token whose secret is ``secret`` (never with its
+        secret), else None: who is calling, for the audit log."""
         ...
 
 
@@ -97,11 +104,16 @@ class SqlApiTokens:
             return revoke_once(conn, _TOKENS, _TOKENS.c.token_id == token_id, now)
 
     def check(self, secret: str) -> bool:
+        return self.identify(secret) is not None
+
+    def identify(self, secret: str) -> ApiTokenRecord | None:
         with self._engine.connect() as conn:
             found = conn.execute(
-                sa.select(_TOKENS.c.token_id).where(
+                sa.select(_TOKENS).where(
                     _TOKENS.c.secret_sha256 == secret_sha256(secret),
                     _TOKENS.c.revoked_at.is_(None),
                 )
             ).first()
-        return found is not None
+        if found is None:
+            return None
+        return ApiTokenRecord(found.token_id, found.created_at, found.revoked_at, found.note)

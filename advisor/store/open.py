@@ -22,6 +22,7 @@ from advisor.store.audit import AuditLog, SqlAuditLog
 from advisor.store.catalog import CatalogStore, SqlCatalogStore
 from advisor.store.engine import make_engine
 from advisor.store.findings import Findings, SqlFindings
+from advisor.store.inventory import FleetInventory, SqlFleetInventory
 from advisor.store.job_state import JobLeases, SqlJobLeases
 from advisor.store.migrate import UPGRADE_COMMAND, check_schema
 from advisor.store.recommendations import Recommendations
@@ -47,6 +48,7 @@ class Stores:
     api_tokens: ApiTokens
     recommendations: Recommendations
     audit: AuditLog
+    inventory: FleetInventory
     engine: sa.Engine = field(repr=False)
 
     def check_schema(self) -> None:
@@ -104,6 +106,7 @@ def stores_on(engine: sa.Engine) -> Stores:
         api_tokens=SqlApiTokens(engine),
         recommendations=SqlRecommendations(engine),
         audit=SqlAuditLog(engine),
+        inventory=SqlFleetInventory(engine),
         engine=engine,
     )
 

@@ -179,7 +179,8 @@ def test_token_revoke_takes_the_short_id_the_list_prints(
 def test_every_list_has_the_format_option(capsys: pytest.CaptureFixture[str]) -> None:
     lists = [["token", "list"], ["api-token", "list"], ["host", "list"], ["jobs", "status"],
              ["findings", "list"], ["catalog", "outdated"], ["catalog", "unmatched"],
-             ["catalog", "log"]]  # fmt: skip
+             ["catalog", "log"], ["recommendations", "list"], ["recommendations", "departments"],
+             ["budget", "plan"]]  # fmt: skip
     for argv in lists:
         with pytest.raises(SystemExit):
             main([*argv, "--help"])

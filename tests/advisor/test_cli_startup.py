@@ -46,7 +46,8 @@ import contextlib, io, json, sys
 from advisor.cli import GROUPS, build_parser, main
 parser = build_parser()
 commands = ["", "serve", "check-config", "db", "token", "api-token", "host", "jobs",
-            "catalog", "simulate", "detect", "analyse", "findings"]
+            "catalog", "simulate", "detect", "analyse", "findings", "recommendations",
+            "recommendations list", "recommendations approve", "budget", "budget plan"]
 for command in commands:
     with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):
         main([*command.split(), "--help"])

@@ -2,10 +2,11 @@
 
 The app runs in-process on a real :class:`SqlStore` over a migrated SQLite database, with one
 enrolled host whose credential goes along as the bearer on the agents' routes, and an admin
-API token on the catalog and findings routes. Valid inputs (positive mode) and inputs that
-break the documented schema (negative mode) are both sent, in the coverage phase (every
-boundary the document states) and the fuzzing phase; then the stateful phase follows the
-links schemathesis infers (product list -> product, findings list -> finding). The checks:
+API token on the catalog, findings, recommendations and budget routes. Valid inputs (positive
+mode) and inputs that break the documented schema (negative mode) are both sent, in the
+coverage phase (every boundary the document states) and the fuzzing phase; then the stateful
+phase follows the links schemathesis infers (product list -> product, findings list ->
+finding, recommendations list -> one, its approval, its deferral). The checks:
 
 * ``not_a_server_error``: no 5xx, ever;
 * ``status_code_conformance``, ``content_type_conformance``, ``response_schema_conformance``,
@@ -50,17 +51,21 @@ from starlette.exceptions import StarletteDeprecationWarning
 
 from advisor.api.app import create_app
 from advisor.api.openapi_doc import ADMIN_TOKEN, HOST_CREDENTIAL
+from advisor.api.recommendations import BUDGET_PATH
 from advisor.api.settings import ApiSettings
 from advisor.catalog_sources import load_directory_file
+from advisor.quarters import Quarter
 from advisor.store.api_tokens import SqlApiTokens
 from advisor.store.catalog import SqlCatalogStore
 from advisor.store.engine import make_engine
 from advisor.store.findings import SqlFindings
 from advisor.store.migrate import upgrade
+from advisor.store.recommendations_sql import SqlRecommendations
 from advisor.store.sql import SqlStore
 from agent.shared.wire import ENROL_PATH, INGEST_PATH
 from tests.advisor.api.admin_routes import admin_routes
 from tests.advisor.store.findingsdata import finding
+from tests.advisor.store.reviewdata import KNAPSACK
 
 from .openapi_cases import NOW, T0, advisor_document, keep_the_rules_stated_in_words
 
@@ -160,6 +165,8 @@ def advisor(tmp_path: Path) -> Iterator[Advisor]:
         SqlFindings(engine).record_run(
             [finding(), finding("trend", "firefox", {"host": HOST_ID})], now=T0
         )
+        # And recommendations, to list, decide on and plan a budget over.
+        SqlRecommendations(engine).propose(list(KNAPSACK), now=T0)
         advisor = Advisor(store, token, enrolment.credential, admin_token)
         CURRENT.advisor = advisor
         yield advisor
@@ -214,10 +221,12 @@ def _with_secrets(case: Any, advisor: Advisor) -> None:
 
 def _make_valid_reach_the_store(case: Any, advisor: Advisor) -> None:
     """Give a valid (positive) case a live enrolment token, or the enrolled host's id and the
-    batch rules stated in words, so it reaches the store."""
+    batch rules stated in words, so it reaches the store; and a decision or budget the
+    rules stated in words (a deferral ends after now, a quarter has not ended)."""
     meta = case.meta
     if meta is None or not meta.generation.mode.is_positive or not isinstance(case.body, dict):
         return
+    _keep_the_review_rules(case)
     if case.path == ENROL_PATH:
         case.body["token"] = advisor.token
     elif case.path == INGEST_PATH and isinstance(case.body.get("host"), dict):
@@ -243,12 +252,33 @@ def test_every_endpoint_answers_fuzzed_input_as_documented(case: Any, advisor: A
     case.call_and_validate(base_url=BASE_URL, checks=CHECKS)
 
 
+def _keep_the_review_rules(case: Any) -> None:
+    """A valid decision or budget case made to keep what the document states in words: a
+    deferral ends after the advisor's clock (NOW), a budget's quarter has not ended."""
+    body = case.body
+    if not isinstance(body, dict):
+        return
+    if case.path.endswith("/defer") and isinstance(body.get("until"), int | float):
+        if body["until"] <= NOW:
+            body["until"] = NOW + 1 + body["until"] % 86_400
+    elif (
+        case.path == BUDGET_PATH
+        and isinstance(body.get("quarter"), str)
+        and Quarter.parse(body["quarter"]).end <= NOW
+    ):
+        body["quarter"] = str(Quarter.of(NOW))
+
+
 class _FollowTheLinks(schema.as_state_machine()):  # type: ignore[misc]
-    """Scenarios along the document's links (product list -> product, findings -> finding)."""
+    """Scenarios along the document's links (product list -> product, findings -> finding,
+    recommendations -> one, its approval, its deferral)."""
 
     def before_call(self, case: Any) -> None:
         assert CURRENT.advisor is not None
         _with_secrets(case, CURRENT.advisor)
+        meta = case.meta
+        if meta is not None and meta.generation.mode.is_positive:
+            _keep_the_review_rules(case)
 
     def validate_response(self, response: Any, case: Any, *args: Any, **kwargs: Any) -> None:
         case.validate_response(response, checks=CHECKS)

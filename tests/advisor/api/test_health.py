@@ -121,6 +121,13 @@ def test_openapi_lists_every_route_with_a_summary_and_the_batch_schema(
     paths = document["paths"]
     catalog = {f"/api/v1/catalog/{p}" for p in ("products", "products/{name}", "outdated")}
     findings = {"/api/v1/findings", "/api/v1/findings/{key}"}
+    recommendations = {
+        "/api/v1/recommendations",
+        "/api/v1/recommendations/departments",
+        "/api/v1/recommendations/{key}",
+        *(f"/api/v1/recommendations/{{key}}/{action}" for action in ("approve", "reject", "defer")),
+        "/api/v1/budget/plan",
+    }
     assert set(paths) == {
         ENROL_PATH,
         INGEST_PATH,
@@ -129,6 +136,7 @@ def test_openapi_lists_every_route_with_a_summary_and_the_batch_schema(
         "/metrics",
         *catalog,
         *findings,
+        *recommendations,
     }
     for path in paths.values():
         for operation in path.values():

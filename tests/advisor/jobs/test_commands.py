@@ -88,7 +88,7 @@ def test_jobs_status_shows_last_runs_and_the_backlog(
     main(["--database-url", database_url, "jobs", "status"])
     after = capsys.readouterr().out
 
-    rows = {line.split()[0]: line.split() for line in after.splitlines()[1:4]}
+    rows = {line.split()[0]: line.split() for line in after.splitlines()[1:5]}
     assert before.split()[:3] == ["JOB", "LAST", "RUN"]
     assert "retention  never" in before
     assert "rollup backlog: 1 batches, oldest received 20" in before
@@ -108,7 +108,7 @@ def test_jobs_status_as_json_has_exact_times_and_the_backlog(
     document = json.loads(capsys.readouterr().out)
 
     jobs = {job["job"]: job for job in document["jobs"]}
-    assert sorted(jobs) == ["analysis", "retention", "rollup"]
+    assert sorted(jobs) == ["analysis", "recommend", "retention", "rollup"]
     assert jobs["rollup"]["last_outcome"] == "success"
     assert jobs["rollup"]["last_rows"] == 1
     assert isinstance(jobs["rollup"]["took_seconds"], float)

@@ -47,6 +47,7 @@ def test_jobs_start_on_the_next_tick_of_their_grid_and_stop_cleanly(engine: sa.E
             "rollup": T0 + 300,
             "retention": T0 + 3600,
             "analysis": T0 + 6 * 3600,
+            "recommend": T0 + 600,
         }
     finally:
         scheduler.shutdown()

@@ -22,6 +22,7 @@ from advisor.store.audit import AuditLog, SqlAuditLog
 from advisor.store.catalog import CatalogStore, SqlCatalogStore
 from advisor.store.engine import make_engine
 from advisor.store.findings import Findings, SqlFindings
+from advisor.store.inventory import FleetInventory, SqlFleetInventory
 from advisor.store.job_state import JobLeases, SqlJobLeases
 from advisor.store.recommendations import Recommendations
 from advisor.store.recommendations_sql import SqlRecommendations
@@ -89,3 +90,8 @@ def recommendations(engine: sa.Engine) -> Recommendations:
 @pytest.fixture
 def audit_log(engine: sa.Engine) -> AuditLog:
     return SqlAuditLog(engine)
+
+
+@pytest.fixture
+def inventory(engine: sa.Engine) -> FleetInventory:
+    return SqlFleetInventory(engine)

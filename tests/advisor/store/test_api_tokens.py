@@ -43,3 +43,13 @@ def test_tokens_are_listed_oldest_first_revoked_ones_too_without_secrets(
 
 def test_revoking_an_unknown_token_is_false(api_tokens: ApiTokens) -> None:
     assert not api_tokens.revoke("0123456789abcdef", now=T0)
+
+
+def test_a_token_is_identified_by_its_secret_until_it_is_revoked(api_tokens: ApiTokens) -> None:
+    secret, record = api_tokens.create(now=T0, note="review UI")
+    api_tokens.create(now=T0 + 1)
+
+    assert api_tokens.identify(secret) == record
+    assert api_tokens.identify(secret + "x") is None
+    api_tokens.revoke(record.token_id, now=T0 + 2)
+    assert api_tokens.identify(secret) is None
