@@ -160,36 +160,26 @@ class SqlRecommendations:
     ) -> StoredRecommendation:
         at = finite(now, field="now", error=InvalidRecommendationInput)
         rollout = checked_json({} if detail is None else detail, field="detail")
-        with self._writer.begin() as conn:
-            row = locked(conn, key)
-            state = next_state(key, row.state, "roll out")
-            return _step(
-                conn,
-                row,
-                state,
-                actor=ADVISOR,
-                now=at,
-                values={"state_reason": None, "rolled_out_at": at},
-                detail={"rollout": rollout},
-            )
+        return self._advisor_step(
+            key,
+            "roll out",
+            now=at,
+            values={"state_reason": None, "rolled_out_at": at},
+            detail={"rollout": rollout},
+        )
 
     def mark_verified(
         self, key: str, *, now: float, realised: dict[str, Any]
     ) -> StoredRecommendation:
         at = finite(now, field="now", error=InvalidRecommendationInput)
         measured = checked_json(realised, field="realised")
-        with self._writer.begin() as conn:
-            row = locked(conn, key)
-            state = next_state(key, row.state, "verify")
-            return _step(
-                conn,
-                row,
-                state,
-                actor=ADVISOR,
-                now=at,
-                values={"state_reason": None, "verified_at": at, "realised": measured},
-                detail={"realised": measured},
-            )
+        return self._advisor_step(
+            key,
+            "verify",
+            now=at,
+            values={"state_reason": None, "verified_at": at, "realised": measured},
+            detail={"realised": measured},
+        )
 
     def reopen(
         self, key: str, *, now: float, reason: str, realised: dict[str, Any]
@@ -199,18 +189,29 @@ class SqlRecommendations:
         if why is None:
             raise InvalidRecommendationInput("reopening needs a reason: what got worse")
         measured = checked_json(realised, field="realised")
+        return self._advisor_step(
+            key,
+            "reopen",
+            now=at,
+            values={"state_reason": why, "realised": measured},
+            detail={"reason": why, "realised": measured},
+        )
+
+    def _advisor_step(
+        self,
+        key: str,
+        action: str,
+        *,
+        now: float,
+        values: dict[str, Any],
+        detail: dict[str, Any],
+    ) -> StoredRecommendation:
+        """One of the steps the advisor takes on its own (``action`` as :func:`next_state`
+        names it), in one transaction: lock, check the transition, move and audit."""
         with self._writer.begin() as conn:
             row = locked(conn, key)
-            state = next_state(key, row.state, "reopen")
-            return _step(
-                conn,
-                row,
-                state,
-                actor=ADVISOR,
-                now=at,
-                values={"state_reason": why, "realised": measured},
-                detail={"reason": why, "realised": measured},
-            )
+            state = next_state(key, row.state, action)
+            return _step(conn, row, state, actor=ADVISOR, now=now, values=values, detail=detail)
 
     def get(self, key: str) -> StoredRecommendation | None:
         with self._engine.connect() as conn:
