@@ -63,8 +63,8 @@ def imported_names(tree: ast.Module) -> set[str]:
     return names
 
 
-@pytest.mark.parametrize("path", MODULES, ids=lambda p: p.name)
-def test_it_imports_nothing_that_does_io(path: Path) -> None:
+def assert_imports_nothing_that_does_io(path: Path) -> None:
+    """``path`` imports none of :data:`FORBIDDEN_IMPORTS` (nor their submodules)."""
     tree = ast.parse(path.read_text(), filename=str(path))
     bad = {
         name
@@ -75,8 +75,8 @@ def test_it_imports_nothing_that_does_io(path: Path) -> None:
     assert not bad, f"{path.name} imports {sorted(bad)}"
 
 
-@pytest.mark.parametrize("path", MODULES, ids=lambda p: p.name)
-def test_it_calls_no_io_builtins(path: Path) -> None:
+def assert_calls_no_io_builtins(path: Path) -> None:
+    """``path`` calls none of :data:`FORBIDDEN_CALLS`."""
     tree = ast.parse(path.read_text(), filename=str(path))
     calls = {
         node.func.id
@@ -84,6 +84,16 @@ def test_it_calls_no_io_builtins(path: Path) -> None:
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
     }
     assert not calls & set(FORBIDDEN_CALLS), f"{path.name} calls {calls & set(FORBIDDEN_CALLS)}"
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: p.name)
+def test_it_imports_nothing_that_does_io(path: Path) -> None:
+    assert_imports_nothing_that_does_io(path)
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: p.name)
+def test_it_calls_no_io_builtins(path: Path) -> None:
+    assert_calls_no_io_builtins(path)
 
 
 def test_the_import_check_would_catch_a_store_import() -> None:

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import ast
 import doctest
 import importlib
 from pathlib import Path
@@ -11,32 +10,22 @@ from pathlib import Path
 import pytest
 
 import advisor.recommend
-from tests.advisor.analysis.test_purity import FORBIDDEN_CALLS, FORBIDDEN_IMPORTS, imported_names
+from tests.advisor.analysis.test_purity import (
+    assert_calls_no_io_builtins,
+    assert_imports_nothing_that_does_io,
+)
 
 MODULES = sorted(Path(advisor.recommend.__file__).parent.glob("*.py"))
 
 
 @pytest.mark.parametrize("path", MODULES, ids=lambda p: p.name)
 def test_no_recommend_module_imports_anything_that_does_io(path: Path) -> None:
-    tree = ast.parse(path.read_text(), filename=str(path))
-    bad = {
-        name
-        for name in imported_names(tree)
-        for forbidden in FORBIDDEN_IMPORTS
-        if name == forbidden or name.startswith(forbidden + ".")
-    }
-    assert not bad, f"{path.name} imports {sorted(bad)}"
+    assert_imports_nothing_that_does_io(path)
 
 
 @pytest.mark.parametrize("path", MODULES, ids=lambda p: p.name)
 def test_no_recommend_module_calls_io_builtins(path: Path) -> None:
-    tree = ast.parse(path.read_text(), filename=str(path))
-    calls = {
-        node.func.id
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
-    }
-    assert not calls & set(FORBIDDEN_CALLS), f"{path.name} calls {calls & set(FORBIDDEN_CALLS)}"
+    assert_calls_no_io_builtins(path)
 
 
 @pytest.mark.parametrize("path", MODULES, ids=lambda p: p.name)
