@@ -2,7 +2,7 @@
 
 What would this host's launches take on version 7.6.5, with 16 GB, on an SSD? The fleet
 answers where some of its hosts already run that way: per app and start kind, a linear model
-(scikit-learn's :class:`~sklearn.linear_model.LinearRegression`) of each host's **level**
+(scikit-learn's :class:`~sklearn.linear_model.Ridge`) of each host's **level**
 (its median log load time, :mod:`advisor.recommend.facts`) on
 
 - the app's **version** (vendor versions, one-hot against the most common),
@@ -26,13 +26,17 @@ it is less that for the changed row.
   combination of rows the fleet has (the contrast lies in the row space of the design). Old
   machines that are HDD, 4 GB and 2 cores at once tell what replacing them saves, never what
   RAM alone would: such a contrast is *not estimable* and gives no number.
+- **Near-aliasing**: a light ridge penalty (1 % of the hosts' weight on each standardised
+  column, none on the intercept) keeps a combination that only a host or two tell apart (4 GB
+  machines that are 2-core machines all but once) from getting a coefficient of thousands: an
+  effect the fleet measures well moves by about 1 %, one it can barely tell is shrunk
+  towards the hosts it shares with the others, and the bootstrap then shows how unsure it is.
 - **Robustness**: after a first fit, levels further than 3 robust standard deviations from
   it are pulled in to that bound and the model refitted (a noisy host weighs no more than
   any other).
 - **Interval**: a bootstrap over hosts: every resample weighs each host by a Poisson(1)
   count, the same counts for every app's model (one resample is one redrawn fleet), and is
-  the weighted least-squares fit, solved from the weighted normal equations (the
-  pseudo-inverse: the minimum-norm fit, as ``LinearRegression``'s ``lstsq``).
+  the weighted ridge fit with the same penalty, solved from the weighted normal equations.
 - **Size**: at most ``max_model_hosts`` hosts per model, sampled with the run's seed within
   each (version, disk, RAM, cores) stratum in proportion, keeping at least 50 of each (all of
   a rare one), so that the few hosts already on a new version stay in.
@@ -44,7 +48,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
-from sklearn.linear_model import LinearRegression
+from sklearn.linear_model import Ridge
 
 from advisor.analysis.cohorts import CORE_BINS, RAM_BINS
 from advisor.recommend.facts import FleetFacts
@@ -64,6 +68,7 @@ MIN_STRATUM = 50
 ESTIMABLE_TOLERANCE = 1e-6
 EIGEN_FLOOR = 1e-12  # eigenvalues of the Gram matrix this small (relative) are rounding: aliasing
 CLIP_SD = 3.0
+RIDGE = 0.01  # penalty on each standardised column, per host (module docstring)
 
 
 def levels_of(values: FloatArray, bins: tuple[float, ...]) -> IntArray:
@@ -285,12 +290,13 @@ class Evidence:
         fill = _column_medians(profile.pressure)
         design, _ = _encode(profile, factor_levels, fill)
         target = usage.level[rows]
-        coef, fitted = _sklearn_fit(design, target)
+        penalty = _penalty(design)
+        coef, fitted = _sklearn_fit(design, target, penalty)
         residual = target - fitted
         scale = 1.4826 * float(np.median(np.abs(residual - np.median(residual)))) or 1e-9
         clipped = fitted + np.clip(residual, -CLIP_SD * scale, CLIP_SD * scale)
-        coef, fitted = _sklearn_fit(design, clipped)
-        draws = _bootstrap(design, clipped, self.weights[:, usage.host[rows]])
+        coef, fitted = _sklearn_fit(design, clipped, penalty)
+        draws = _bootstrap(design, clipped, self.weights[:, usage.host[rows]], penalty)
         # Estimability is asked of differences of rows, which the intercept and the
         # columns' means cancel from: the row space of the centred, scaled columns.
         spread = design.std(axis=0)
@@ -365,23 +371,39 @@ def _encode(
     return design, known
 
 
-def _sklearn_fit(design: FloatArray, target: FloatArray) -> tuple[FloatArray, FloatArray]:
-    """Least squares by scikit-learn (minimum norm where columns alias): the coefficients
-    with the intercept first, and the fitted values."""
-    model = LinearRegression(fit_intercept=False).fit(design, target)
-    coef = np.asarray(model.coef_, dtype=np.float64)
+def _penalty(design: FloatArray) -> FloatArray:
+    """The ridge penalty per column of ``design`` (intercept first, unpenalised):
+    ``RIDGE`` per row on each column standardised, so ``RIDGE * n * variance`` unscaled."""
+    variance = design[:, 1:].var(axis=0)
+    return np.r_[0.0, RIDGE * design.shape[0] * np.where(variance > 0, variance, 1.0)]
+
+
+def _sklearn_fit(
+    design: FloatArray, target: FloatArray, penalty: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """The ridge fit with ``penalty`` (see :func:`_penalty`) by scikit-learn, on the columns
+    standardised so that one ``alpha`` is the penalty of each: the coefficients with the
+    intercept first, and the fitted values."""
+    spread = np.sqrt(penalty[1:] / (RIDGE * design.shape[0]))
+    model = Ridge(alpha=RIDGE * design.shape[0], fit_intercept=True, solver="svd")
+    model.fit(design[:, 1:] / spread, target)
+    coef = np.r_[float(model.intercept_), np.asarray(model.coef_, dtype=np.float64) / spread]
     return coef, design @ coef
 
 
-def _bootstrap(design: FloatArray, target: FloatArray, weights: FloatArray) -> FloatArray:
-    """Weighted least-squares fits, one per row of ``weights`` (resamples x rows): each
-    resample's ``X'WX`` from the rows' products (upper triangle), one matrix product for all."""
+def _bootstrap(
+    design: FloatArray, target: FloatArray, weights: FloatArray, penalty: FloatArray
+) -> FloatArray:
+    """Weighted ridge fits, one per row of ``weights`` (resamples x rows): each resample's
+    ``X'WX`` from the rows' products (upper triangle), one matrix product for all, plus the
+    fit's ``penalty`` on the diagonal."""
     p = design.shape[1]
     upper = np.triu_indices(p)
     packed = weights @ (design[:, upper[0]] * design[:, upper[1]])
     xtx = np.zeros((weights.shape[0], p, p))
     xtx[:, upper[0], upper[1]] = packed
     xtx[:, upper[1], upper[0]] = packed
+    xtx[:, np.arange(p), np.arange(p)] += penalty
     xty = weights @ (design * target[:, None])
     inverse = np.linalg.pinv(xtx, rcond=1e-10, hermitian=True)
     return np.asarray(np.einsum("bij,bj->bi", inverse, xty), dtype=np.float64)

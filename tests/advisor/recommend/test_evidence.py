@@ -8,7 +8,7 @@ from advisor.analysis.cohorts import CORE_BINS, RAM_BINS
 from advisor.recommend.evidence import Change, Evidence, levels_of
 from advisor.recommend.facts import FleetFacts, fleet_facts
 from advisor.recommend.parameters import RecommendParameters
-from tests.advisor.analysis.fleetframes import Spec, build
+from tests.advisor.analysis.fleetframes import MemoryPressure, Spec, build
 
 
 def evidence_of(spec: Spec, params: RecommendParameters | None = None) -> Evidence:
@@ -26,7 +26,7 @@ def rows_of(facts: FleetFacts, hosts: np.ndarray, app: int, cold: bool) -> np.nd
     return np.flatnonzero(np.isin(usage.host, hosts) & (usage.app == app) & (usage.cold == cold))
 
 
-def test_the_fit_is_least_squares_and_the_bootstrap_centres_on_it() -> None:
+def test_the_fit_is_a_light_ridge_and_the_bootstrap_centres_on_it() -> None:
     evidence = evidence_of(Spec(hosts=60, hdd_share=0.3, hdd_cold_factor=2.0))
 
     model = evidence.model(0, True)
@@ -37,9 +37,11 @@ def test_the_fit_is_least_squares_and_the_bootstrap_centres_on_it() -> None:
     usage = evidence.facts.usage
     rows = np.flatnonzero((usage.app == 0) & usage.cold)
     fitted = design @ model.coef
-    # Residuals of a least-squares fit are orthogonal to every column (levels pulled in
-    # to 3 robust SD are what it was fitted on; here none is that far).
-    assert np.abs(design.T @ (usage.level[rows] - fitted)).max() < 1e-6
+    # The ridge's normal equations: the residuals' product with each column is that
+    # column's penalty (1 % per host of its variance) times its coefficient; none on the
+    # intercept (levels pulled in to 3 robust SD are what it was fitted on; none is here).
+    penalty = np.r_[0.0, 0.01 * len(rows) * design[:, 1:].var(axis=0)]
+    assert np.allclose(design.T @ (usage.level[rows] - fitted), penalty * model.coef, atol=1e-6)
     hdd = model.columns.index("hdd")
     assert 0.85 <= np.exp(model.coef[hdd]) - 1 <= 1.15  # HDD cold starts take twice as long
     assert abs(model.draws[:, hdd].mean() - model.coef[hdd]) < 2 * model.draws[:, hdd].std()
@@ -68,6 +70,31 @@ def test_hardware_that_always_comes_together_tells_what_replacing_saves_never_ra
     assert np.allclose(replace.saving, np.log(2.0 * 1.3 * 1.12), atol=0.1)
     assert replace.target_hosts == 60 - old.size
     assert replace.compared_hosts == old.size
+
+
+def test_a_combination_only_a_host_or_two_tell_apart_gets_a_bounded_saving() -> None:
+    # Old machines are 4 GB and 2 cores; one to three others are 4 GB with 4 cores, and
+    # memory PSI and swap-in rise together on every 4 GB machine. RAM alone is estimable
+    # through those few hosts only: an unpenalised fit gave savings of e^±250.
+    for seed in (0, 1, 5):
+        spec = Spec(
+            hosts=60, old_share=0.25, low_ram_share=0.03, seed=seed, memory=MemoryPressure(0.5)
+        )
+        evidence = evidence_of(spec)
+        facts = evidence.facts
+        model = evidence.model(0, True)
+        assert model is not None
+        old = np.flatnonzero(facts.hosts.hdd)
+        profile = evidence.profile(rows_of(facts, old, 0, True))
+        standard_ram = int(levels_of(np.array([16.0]), RAM_BINS)[0])
+
+        ram_alone = model.contrast(profile, Change(ram=standard_ram))
+
+        assert ram_alone.estimable.all()
+        # At most what RAM and the pressure it removes cost (x1.12 and x1.5), no less than 0.
+        assert (ram_alone.saving > 0).all()
+        assert (ram_alone.saving < np.log(1.12 * 1.5) + 0.1).all()
+        assert np.abs(ram_alone.draws).max() < 1.0
 
 
 def test_a_level_the_model_never_saw_gives_no_number() -> None:
