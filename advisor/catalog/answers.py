@@ -117,6 +117,14 @@ def _released(versions: Iterable[ProductVersion], now: dt.date) -> list[ProductV
     return [v for v in versions if v.release_date is None or v.release_date <= now]
 
 
+def _latest_on(cycle: ReleaseCycle, now: dt.date) -> str | None:
+    """The cycle's latest version as the source names it, if it was out on ``now``: a source
+    fetched in August names August's release, which a replay of April must not offer."""
+    if cycle.latest_release_date is not None and cycle.latest_release_date > now:
+        return None
+    return cycle.latest
+
+
 def _newest(scheme: Scheme, versions: Iterable[str]) -> str | None:
     valid = [version for version in versions if is_valid(scheme, version)]
     return sort_versions(scheme, valid)[-1] if valid else None
@@ -175,7 +183,8 @@ def answer(
         else None
     )
     supported_latest = [
-        c.latest or _newest(scheme, [v.version for v in released if _continues(v.version, c.name)])
+        _latest_on(c, now)
+        or _newest(scheme, [v.version for v in released if _continues(v.version, c.name)])
         for c in supported_cycles(record, now)
     ]
     newest_supported = _newest(scheme, [v for v in supported_latest if v])

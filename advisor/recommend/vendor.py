@@ -13,18 +13,24 @@ store's ``Catalog.records``), on one day; any other implementation (a test's tab
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import cmp_to_key, partial
 from typing import Protocol
 
 from advisor.catalog.answers import UpgradeAnswer, answer, cycle_of, upgrade_cost
 from advisor.catalog.costs import CostSettings
 from advisor.catalog.errors import InvalidVersion
 from advisor.catalog.model import ProductRecord
+from advisor.catalog.no_fee import NoFeeList, NoFeeProduct
 from advisor.catalog.versions import compare_versions, is_valid, upstream_version
 
 __all__ = ["Licence", "RecordCatalog", "VendorCatalog"]
+
+# A release channel written after the version by a distribution: 140.9.0esr, 1.2.3lts.
+_CHANNEL_SUFFIX = re.compile(r"(?<=\d)(esr|lts)$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,8 +81,14 @@ class RecordCatalog:
     it is its own slug). A fleet version is read as the package manager's: its upstream
     part (:func:`advisor.catalog.versions.upstream_version`, Debian rules: ``7.5.9`` of
     ``4:7.5.9-1~bpo12+1``; RPM's ``3.0.7-27.el9`` reads alike), kept only when valid in the
-    product's scheme. The licence rule is the catalog's (:func:`upgrade_cost`); a move to an
-    older version (a roll-back) needs no new licence.
+    product's scheme, then named as the vendor names that release (:meth:`_release_of`:
+    ``140.9.0esr`` is ``140.9.0``, LibreOffice's ``26.2.2`` its final build ``26.2.2.2``).
+    The licence rule is the catalog's (:func:`upgrade_cost`); a move to an older version (a
+    roll-back) needs no new licence. A product the catalog has no price for costs no licence
+    when it is on ``no_fee`` (production: the shipped list,
+    :func:`advisor.catalog.no_fee.shipped_no_fee`), found by its slug or, for an app the
+    catalog does not know, by its Debian packages (``packages``: app -> ``(source,
+    package)`` as the inventory labels them); the licence's source then says so.
 
     >>> from advisor.catalog.model import Product, ProductVersion
     >>> record = ProductRecord(Product("gimp", "GIMP"),
@@ -96,12 +108,16 @@ class RecordCatalog:
         costs: CostSettings | None,
         products: Mapping[str, str] | None = None,
         horizon_days: int = 90,
+        no_fee: NoFeeList | None = None,
+        packages: Mapping[str, Sequence[tuple[str, str]]] | None = None,
     ) -> None:
         self._records = dict(records)
         self._today = today
         self._costs = costs
         self._products = dict(products or {})
         self._horizon = horizon_days
+        self._no_fee = no_fee
+        self._packages = dict(packages or {})
         self._answers: dict[tuple[str, str], UpgradeAnswer | None] = {}
         self._vendor: dict[tuple[str, str], str | None] = {}
 
@@ -125,8 +141,26 @@ class RecordCatalog:
             upstream = version
         for candidate in (upstream, version):
             if is_valid(scheme, candidate):
-                return candidate
+                return self._release_of(record, candidate)
         return None
+
+    def _release_of(self, record: ProductRecord, version: str) -> str:
+        """The vendor release a package's version is: itself when the catalog lists it;
+        else without a channel suffix the vendor does not write (Debian's ``140.9.0esr`` is
+        Firefox ``140.9.0``); else, when the package is less precise than the vendor
+        (Debian's LibreOffice ``26.2.2`` is the vendor's final build ``26.2.2.2``), the newest
+        build the catalog lists under it; else ``version`` as it is."""
+        scheme = record.product.version_scheme
+        listed = {v.version for v in record.versions}
+        bare = _CHANNEL_SUFFIX.sub("", version)
+        for name in dict.fromkeys((version, bare)):
+            if name in listed:
+                return name
+        for name in dict.fromkeys((version, bare)):
+            builds = [v for v in listed if v.startswith(name + ".") and is_valid(scheme, v)]
+            if builds:
+                return max(builds, key=cmp_to_key(partial(compare_versions, scheme)))
+        return version
 
     def answer(self, app: str, version: str) -> UpgradeAnswer | None:
         key = (app, version)
@@ -156,6 +190,10 @@ class RecordCatalog:
 
     def licence(self, app: str, installed: str, target: str, method: str) -> Licence:
         record = self._record(app)
+        if record is None or record.price is None:
+            free = self._no_fee_product(app, record)
+            if free is not None:
+                return Licence(Decimal(0), False, free.as_of, free.note)
         if record is None or self._costs is None:
             return Licence(None, False, None, "the catalog has no price for this product")
         if self.compare(app, target, installed) < 0:
@@ -176,3 +214,15 @@ class RecordCatalog:
             return Licence(None, False, cost.price_as_of, cost.note or source)
         recurring = price is not None and price.licence == "per_seat_year"
         return Licence(cost.licence, recurring, cost.price_as_of, source)
+
+    def _no_fee_product(self, app: str, record: ProductRecord | None) -> NoFeeProduct | None:
+        """The no-fee list's entry for ``app``: by its product's slug; for an app the
+        catalog does not know, by its Debian packages too (a product the catalog knows is
+        what the organisation says it is, whatever its packages)."""
+        if self._no_fee is None:
+            return None
+        found = self._no_fee.by_slug(self._products.get(app, app))
+        if found is None and record is None:
+            dpkg = [name for source, name in self._packages.get(app, ()) if source == "dpkg"]
+            found = self._no_fee.by_packages(dpkg)
+        return found

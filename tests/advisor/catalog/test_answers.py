@@ -63,6 +63,17 @@ def test_it_says_an_old_firefox_esr_is_end_of_life(
     assert result.newest_supported == "154.0"
 
 
+def test_a_replay_never_offers_a_cycle_latest_released_after_its_day(
+    endoflife_records: dict[str, ProductRecord],
+) -> None:
+    # The snapshot (August 2026) names 26.2.5 (2026-07-23) as 26.2's latest; on 2026-04-23
+    # the newest 26.2 release out was 26.2.2.2 (2026-03-22).
+    april = answer(endoflife_records["libreoffice"], "26.2.1.2", dt.date(2026, 4, 23))
+    assert april.newest_supported == "26.2.2.2"
+    august = answer(endoflife_records["libreoffice"], "26.2.1.2", SNAPSHOT)
+    assert august.newest_supported == "26.2.5"
+
+
 def test_it_ignores_versions_released_after_now(
     endoflife_records: dict[str, ProductRecord],
 ) -> None:
