@@ -375,7 +375,8 @@ def _penalty(design: FloatArray) -> FloatArray:
     """The ridge penalty per column of ``design`` (intercept first, unpenalised):
     ``RIDGE`` per row on each column standardised, so ``RIDGE * n * variance`` unscaled."""
     variance = design[:, 1:].var(axis=0)
-    return np.r_[0.0, RIDGE * design.shape[0] * np.where(variance > 0, variance, 1.0)]
+    scaled = RIDGE * design.shape[0] * np.where(variance > 0, variance, 1.0)
+    return np.asarray(np.r_[0.0, scaled], dtype=np.float64)
 
 
 def _sklearn_fit(

@@ -93,16 +93,18 @@ class FleetFrames(Protocol):
 
         Contract: by (host id, app), a :class:`~advisor.recommend.impact.LaunchRate` whose
         ``launches`` is the sum of the counts of the host's daily launch rows of the app on
-        the UTC days the window touches (from the first day retention keeps daily rows of,
-        as :meth:`load`), and whose ``days`` is the host's reporting span in the window: from
-        its first to its last day with a daily row of *any* app, both included (a host that
-        reported on days 3 and 9 only reported over 7 days). Only pairs with launches are in
-        it; with ``hosts``, only those hosts' (unknown ones are left out); an empty ``apps``
-        or ``hosts`` gives ``{}``. Rates count rolled-up days only: the launches of batches
-        not rolled up yet are left out (the rollup job takes them within ``[jobs]
-        rollup_interval``, 5 minutes by default), where :meth:`load` recomputes their
-        host-days. Writes nothing; ``days`` of 0 or less raises ValueError. As many statements
-        for a whole fleet as for one host: a query for all of them, never one per host.
+        the UTC days the window touches, the rows as :meth:`load` gives them (from the first
+        day retention keeps daily rows of; a host-day with launches of batches not rolled up
+        yet counted from all its successful raw launches, in place of its stored rows, but
+        for the late host-days :meth:`load` leaves out), and whose ``days`` is the host's
+        reporting span in the window: from its first to its last day with such a row of *any*
+        app, both included (a host that reported on days 3 and 9 only reported over 7 days).
+        So the rates are the same before a rollup and after it. Only pairs with launches are
+        in it; with ``hosts``, only those hosts' (unknown ones are left out); an empty
+        ``apps`` or ``hosts`` gives ``{}``. Writes nothing; ``days`` of 0 or less raises
+        ValueError. As many statements for a whole fleet as for one host: a query for all of
+        them, never one per host (and, while batches wait for the rollup, a few a day they
+        fall on).
         """
         ...
 
@@ -230,9 +232,14 @@ class SqlFleetFrames:
         with self._engine.connect() as conn:
             if conn.dialect.name == "postgresql":
                 conn.execution_options(isolation_level="REPEATABLE READ")
-            from_day = max(first_day, launch_daily.read_state(conn).kept_from_day)
+            state = launch_daily.read_state(conn)
             return launch_daily.launch_rates(
-                conn, from_day=from_day, to_day=last_day, apps=apps, hosts=hosts
+                conn,
+                from_day=max(first_day, state.kept_from_day),
+                to_day=last_day,
+                recompute_from_day=state.recompute_from_day,
+                apps=apps,
+                hosts=hosts,
             )
 
     def _stored(self, conn: sa.Connection, state: DailyState, first_day: int) -> StoredRows:

@@ -34,7 +34,8 @@ recomputation with retention raising the horizons.
 every column is a non-null fixed-size number, so a block of rows is one ``np.frombuffer``); on
 SQLite, a cursor. Codes are the dictionary tables' (``launch_daily_hosts`` ...);
 :func:`read_names` gives their names. :func:`launch_rates` sums the counts per host and app in
-the database, for the launches a day a finding's cost is counted in (advisor.recommend.impact).
+the database, for the launches a day a finding's cost is counted in (advisor.recommend.impact),
+and counts host-days not rolled up yet from their raw launches, as a load does.
 """
 
 from __future__ import annotations
@@ -553,29 +554,75 @@ def launch_rates(
     *,
     from_day: int,
     to_day: int,
+    recompute_from_day: int,
     apps: Collection[str],
     hosts: Collection[str] | None = None,
 ) -> dict[tuple[str, str], LaunchRate]:
-    """How often each host launched each of ``apps`` on days ``from_day`` to ``to_day``, from
-    the stored rows: by (host id, app), the sum of the rows' counts over the host's reporting
-    span (its first to its last day with a row of any app in those days, both included); only
-    ``hosts``' when given.
+    """How often each host launched each of ``apps`` on days ``from_day`` to ``to_day``: by
+    (host id, app), the launches over the host's reporting span (its first to its last day
+    with a launch of any app in those days, both included); only ``hosts``' when given.
 
-    Two statements whatever the number of hosts: the apps' codes, then one query that sums
-    the counts (through the (app, day) index, or the key for a few hosts) and finds each
-    reporting host's first and last day by two probes of the (host, day) key (of each
-    partition, on PostgreSQL: 32 probes a host, about 5 s for 10,000 hosts on a loaded
-    two-core machine, against 0.1 s for 100 hosts)."""
+    The launches are the stored rows' counts, but on the host-days of batches not rolled up
+    yet from ``recompute_from_day`` on, which are counted from their raw launches by
+    :func:`compute`, as the rollup will store them (replacing the day's stored rows, as a
+    load does): the same rates before the rollup and after it. Pending host-days earlier
+    than that keep their stored rows, as the rollup leaves them.
+
+    Nothing pending (a running advisor, between rollups): three statements whatever the
+    number of hosts: the pending host-days (the partial index of batches not rolled up), the
+    apps' codes, then one query that sums the counts (through the (app, day) index, or the
+    key for a few hosts) and finds each reporting host's first and last day by two probes
+    of the (host, day) key (of each partition, on PostgreSQL: 32 probes a host, about 5 s
+    for 10,000 hosts on a loaded two-core machine, against 0.1 s for 100 hosts). Each day
+    with host-days pending adds two (its raw launches, its stored counts), per
+    :data:`_HOSTS_PER_DAY_QUERY` hosts, and holds one such day's launches at a time."""
     wanted = None if hosts is None else set(hosts)
     if not apps or (wanted is not None and not wanted):
         return {}
+    pending = {
+        hd
+        for hd in pending_host_days(conn, from_day=max(from_day, recompute_from_day), to_day=to_day)
+        if wanted is None or hd[0] in wanted
+    }
     names = sorted(set(apps))
     app_names: dict[int, str] = {}
     for start in range(0, len(names), _KEYS_PER_STATEMENT):
         part = _codes_of(conn, DAILY_APPS, names[start : start + _KEYS_PER_STATEMENT])
         app_names.update((code, name) for name, code in part.items())
-    if not app_names:
+    if not app_names and not pending:
         return {}
+    launches, spans = _stored_rates(
+        conn,
+        from_day=from_day,
+        to_day=to_day,
+        app_names=app_names,
+        wanted=wanted,
+        pending_hosts={host_id for host_id, _ in pending},
+    )
+    for (host_id, app), change in _pending_changes(conn, pending, names, app_names).items():
+        launches[host_id, app] = launches.get((host_id, app), 0) + change
+    for host_id, day in pending:
+        first, last = spans.get(host_id, (day, day))
+        spans[host_id] = (min(first, day), max(last, day))
+    return {
+        (host_id, app): LaunchRate(launches=n, days=spans[host_id][1] - spans[host_id][0] + 1)
+        for (host_id, app), n in sorted(launches.items())
+        if n > 0
+    }
+
+
+def _stored_rates(
+    conn: sa.Connection,
+    *,
+    from_day: int,
+    to_day: int,
+    app_names: dict[int, str],
+    wanted: set[str] | None,
+    pending_hosts: set[str],
+) -> tuple[dict[tuple[str, str], int], dict[str, tuple[int, int]]]:
+    """The stored counts by (host id, app) of the apps of ``app_names`` (by code), and the
+    first and last day with a row of any app of the hosts that have such counts and of
+    ``pending_hosts``, in one statement; only ``wanted`` hosts' when given."""
     rows = LAUNCH_DAILY
     # The codes as values, not a subquery: the planner can then use the (app, day) index.
     conditions = [rows.c.day >= from_day, rows.c.day <= to_day, rows.c.app.in_(sorted(app_names))]
@@ -592,7 +639,16 @@ def launch_rates(
         .group_by(rows.c.host, rows.c.app)
         .cte("counts")
     )
-    reporting = sa.select(counts.c.host).distinct().cte("reporting")
+    if pending_hosts:
+        # Their spans too: their launches not rolled up yet may be all they have of apps.
+        reporting = sa.union(
+            sa.select(counts.c.host),
+            sa.select(DAILY_HOSTS.c.code.label("host")).where(
+                DAILY_HOSTS.c.name.in_(sorted(pending_hosts))
+            ),
+        ).cte("reporting")
+    else:
+        reporting = sa.select(counts.c.host).distinct().cte("reporting")
     any_app = LAUNCH_DAILY.alias("any_app")
 
     def edge(day: sa.ColumnElement[int]) -> sa.ScalarSelect[Any]:
@@ -620,17 +676,55 @@ def launch_rates(
         sa.select(
             DAILY_HOSTS.c.name, counts.c.app, counts.c.launches, spans.c.first_day, spans.c.last_day
         )
-        .select_from(counts)
-        .join(spans, spans.c.host == counts.c.host)
-        .join(DAILY_HOSTS, DAILY_HOSTS.c.code == counts.c.host)
+        .select_from(spans)
+        .join(DAILY_HOSTS, DAILY_HOSTS.c.code == spans.c.host)
+        .outerjoin(counts, counts.c.host == spans.c.host)
     )
-    return {
-        (str(host_id), app_names[app]): LaunchRate(
-            launches=int(launches), days=int(last_day) - int(first_day) + 1
+    launches: dict[tuple[str, str], int] = {}
+    days: dict[str, tuple[int, int]] = {}
+    for host_id, app, n, first_day, last_day in conn.execute(query):
+        if wanted is not None and host_id not in wanted:
+            continue
+        if first_day is not None:
+            days[str(host_id)] = (int(first_day), int(last_day))
+        if app is not None:
+            launches[str(host_id), app_names[app]] = int(n)
+    return launches, days
+
+
+def _pending_changes(
+    conn: sa.Connection,
+    pending: Collection[HostDay],
+    apps: Collection[str],
+    app_names: dict[int, str],
+) -> dict[tuple[str, str], int]:
+    """By (host id, app), what counting ``pending`` host-days from their raw launches
+    (:func:`compute`, of ``apps``) changes in their stored counts (of the apps of
+    ``app_names``, by code): the raw count less the stored one. A day's hosts at a time."""
+    changes: dict[tuple[str, str], int] = {}
+    for day, host_ids in _hosts_by_day(pending):
+        fresh = compute(conn, [(host_id, day) for host_id in host_ids], apps=apps)
+        for host, app, n in zip(
+            fresh.host.tolist(), fresh.app.tolist(), fresh.count.tolist(), strict=True
+        ):
+            key = (fresh.hosts.host_id[host], fresh.apps[app])
+            changes[key] = changes.get(key, 0) + n
+        if not app_names:
+            continue
+        stored = conn.execute(
+            sa.select(DAILY_HOSTS.c.name, LAUNCH_DAILY.c.app, sa.func.sum(LAUNCH_DAILY.c.count))
+            .join(DAILY_HOSTS, DAILY_HOSTS.c.code == LAUNCH_DAILY.c.host)
+            .where(
+                LAUNCH_DAILY.c.day == day,
+                DAILY_HOSTS.c.name.in_(host_ids),
+                LAUNCH_DAILY.c.app.in_(sorted(app_names)),
+            )
+            .group_by(DAILY_HOSTS.c.name, LAUNCH_DAILY.c.app)
         )
-        for host_id, app, launches, first_day, last_day in conn.execute(query)
-        if wanted is None or host_id in wanted
-    }
+        for host_id, app, n in stored:
+            key = (str(host_id), app_names[app])
+            changes[key] = changes.get(key, 0) - int(n)
+    return changes
 
 
 def read_names(conn: sa.Connection) -> tuple[dict[int, str], dict[int, str], dict[int, str]]:
