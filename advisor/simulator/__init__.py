@@ -8,16 +8,19 @@
 
 Modules: ``scenario`` (what happens, as data) and ``scenario_file`` (from TOML), ``calendar``
 (local time: time zone, daylight saving, holidays), ``fleet`` (hosts and the schedule: the
-truth), ``launches`` and ``resources`` (the measurements), ``inventory``, ``generate``
-(batches in delivery order), ``truth`` (JSON), ``sinks`` (store or HTTP), ``columnar`` (the
-same model straight to the analysis frames, for fleets of thousands) and ``evaluation``
-(findings scored on the truth: matching, true effects, interval coverage); the
-``fleetsight-advisor simulate`` command lives in ``advisor/cli/simulate.py``.
+truth), ``loadtime`` (the noise-free median load time), ``launches`` and ``resources`` (the
+measurements), ``counterfactual`` (the median under other hardware or another version: the
+true saving of an upgrade), ``inventory``, ``generate`` (batches in delivery order),
+``truth`` (JSON), ``sinks`` (store or HTTP), ``columnar`` (the same model straight to the
+analysis frames, for fleets of thousands) and ``evaluation`` (findings scored on the truth:
+matching, true effects, interval coverage); the ``fleetsight-advisor simulate`` command lives
+in ``advisor/cli/simulate.py``.
 docs/simulator.md describes the model.
 """
 
 from __future__ import annotations
 
+from advisor.simulator.counterfactual import Change, median_seconds, true_saving
 from advisor.simulator.fleet import Fleet, SimHost, VersionChange, plan_fleet
 from advisor.simulator.generate import Delivery, simulate
 from advisor.simulator.scenario import Scenario, default_scenario
@@ -25,6 +28,7 @@ from advisor.simulator.scenario_file import load_scenario
 from advisor.simulator.truth import ground_truth, write_truth
 
 __all__ = [
+    "Change",
     "Delivery",
     "Fleet",
     "Scenario",
@@ -33,7 +37,9 @@ __all__ = [
     "default_scenario",
     "ground_truth",
     "load_scenario",
+    "median_seconds",
     "plan_fleet",
     "simulate",
+    "true_saving",
     "write_truth",
 ]

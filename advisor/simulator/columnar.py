@@ -58,8 +58,8 @@ from advisor.simulator.launches import (
     T_DF,
     T_SCALE,
     TIMEOUT_SECONDS,
-    hardware_factor,
 )
+from advisor.simulator.loadtime import hardware_factor
 from advisor.simulator.resources import HostParams, activity, host_params, noisy, series_means
 
 CHUNK_HOSTS = 256

@@ -51,7 +51,11 @@ class VersionChange:
     """``app`` on ``host_id`` moved to ``to_version`` at ``at`` (true time).
 
     ``inventory_at`` is the ``collected_at`` of the first inventory that shows it, on the
-    host's clock: what the advisor's version history records as the change.
+    host's clock: what the advisor's version history records as the change. ``effect``,
+    ``cold_effect`` and ``warm_effect`` are the rollout's: the load-time change of this step,
+    against ``from_version`` (what a before/after comparison on the host sees);
+    ``cold_factor`` and ``warm_factor`` the new version's load time on the host against the
+    app's first version (the product of the steps that brought the host there).
     """
 
     event_id: str
@@ -65,6 +69,8 @@ class VersionChange:
     effect: float
     cold_effect: float
     warm_effect: float
+    cold_factor: float
+    warm_factor: float
 
 
 class Installed(NamedTuple):
@@ -344,43 +350,7 @@ def _schedule_events(fleet: Fleet, rng: np.random.Generator) -> Fleet:
     scenario = fleet.scenario
     hosts = fleet.hosts
     reinstalls = _schedule_reinstalls(fleet)
-    changes: list[VersionChange] = []
-    for rollout in scenario.rollouts:
-        app = scenario.app(rollout.app)
-        cold, warm = start_kind_effects(rollout)
-        begin, ramp = fleet.at(rollout.start), rollout.ramp * (fleet.end - fleet.start)
-        rest = rollout.start + rollout.ramp if rollout.rest_start is None else rollout.rest_start
-        for host in hosts:
-            chosen = rng.random() < rollout.share
-            when = begin + float(rng.random()) * ramp
-            if rollout.pilot_departments:
-                if host.department in rollout.pilot_departments:
-                    chosen = True  # a pilot department upgrades as a whole
-                else:
-                    when += fleet.at(rest) - begin
-            if not chosen or (rollout.departments and host.department not in rollout.departments):
-                continue
-            at = _first_on_slot(fleet, host, when)
-            if at is None:
-                continue
-            previous = host.version_at(app.name, at).version
-            host.versions[app.name].append(Installed(at, rollout.to_version, 1 + cold, 1 + warm))
-            host.versions[app.name].sort(key=lambda entry: entry.since)
-            changes.append(
-                VersionChange(
-                    event_id=rollout.id,
-                    host_id=host.host_id_at(at),
-                    app=app.name,
-                    package=app.package,
-                    from_version=previous,
-                    to_version=rollout.to_version,
-                    at=at,
-                    inventory_at=inventory_time(at, host),
-                    effect=headline_effect(rollout),
-                    cold_effect=cold,
-                    warm_effect=warm,
-                )
-            )
+    changes = _upgrade(fleet, _rollout_turns(fleet, rng))
     for i, pressure in enumerate(scenario.memory_pressure):
         candidates = [h for h in hosts if h.tier.memory_gb <= pressure.max_memory_gb]
         for host in _subset(fleet, candidates, pressure.hosts, pressure.share, stream=i):
@@ -427,6 +397,80 @@ def _schedule_events(fleet: Fleet, rng: np.random.Generator) -> Fleet:
         holidays=fleet.holidays,
         reinstalls=reinstalls,
     )
+
+
+class _Turn(NamedTuple):
+    """A host's turn in a rollout: when the package manager would upgrade it."""
+
+    at: float
+    rollout: int  # index into the scenario's rollouts
+    host: int
+
+
+def _rollout_turns(fleet: Fleet, rng: np.random.Generator) -> list[_Turn]:
+    """Each rollout's chosen hosts and their times, drawn rollout by rollout in scenario
+    order (the draws are the same whatever ``from_version`` says: a seed's fleet is too)."""
+    turns = []
+    for index, rollout in enumerate(fleet.scenario.rollouts):
+        begin, ramp = fleet.at(rollout.start), rollout.ramp * (fleet.end - fleet.start)
+        rest = rollout.start + rollout.ramp if rollout.rest_start is None else rollout.rest_start
+        for host in fleet.hosts:
+            chosen = rng.random() < rollout.share
+            when = begin + float(rng.random()) * ramp
+            if rollout.pilot_departments:
+                if host.department in rollout.pilot_departments:
+                    chosen = True  # a pilot department upgrades as a whole
+                else:
+                    when += fleet.at(rest) - begin
+            if not chosen or (rollout.departments and host.department not in rollout.departments):
+                continue
+            at = _first_on_slot(fleet, host, when)
+            if at is not None:
+                turns.append(_Turn(at, index, host.index))
+    return turns
+
+
+def _upgrade(fleet: Fleet, turns: list[_Turn]) -> list[VersionChange]:
+    """Install each turn's version, in time order: whether a host is on a rollout's
+    ``from_version``, and how fast what it replaces is, depend on the rollouts before."""
+    scenario = fleet.scenario
+    changes = []
+    for at, index, host_index in sorted(turns):
+        rollout = scenario.rollouts[index]
+        host = fleet.hosts[host_index]
+        app = scenario.app(rollout.app)
+        previous = host.version_at(app.name, at)
+        if previous.version == rollout.to_version or (
+            rollout.from_version is not None and previous.version != rollout.from_version
+        ):
+            continue
+        cold, warm = start_kind_effects(rollout)
+        entry = Installed(
+            at,
+            rollout.to_version,
+            previous.cold_factor * (1 + cold),
+            previous.warm_factor * (1 + warm),
+        )
+        host.versions[app.name].append(entry)
+        host.versions[app.name].sort(key=lambda installed: installed.since)
+        changes.append(
+            VersionChange(
+                event_id=rollout.id,
+                host_id=host.host_id_at(at),
+                app=app.name,
+                package=app.package,
+                from_version=previous.version,
+                to_version=rollout.to_version,
+                at=at,
+                inventory_at=inventory_time(at, host),
+                effect=headline_effect(rollout),
+                cold_effect=cold,
+                warm_effect=warm,
+                cold_factor=entry.cold_factor,
+                warm_factor=entry.warm_factor,
+            )
+        )
+    return changes
 
 
 def _schedule_reinstalls(fleet: Fleet) -> dict[str, tuple[int, ...]]:

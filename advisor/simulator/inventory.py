@@ -1,7 +1,7 @@
 """The inventory a simulated host's agent would send: its hardware and watched packages.
 
-Packages the package manager offers (a rollout's version, once published and not installed)
-appear as upgradable, as ``apt list --upgradable`` would show them.
+The package manager offers each app's newest published version (the rollout that started
+last) where it is not installed: upgradable, as ``apt list --upgradable`` would show it.
 """
 
 from __future__ import annotations
@@ -66,9 +66,11 @@ class InventoryBuilder:
         self._fleet = fleet
         self._host = host
         self._hardware = hardware(host)
-        self._published = [
-            (fleet.at(r.start), r) for r in fleet.scenario.rollouts
-        ]  # a rollout's version is offered from its start on
+        # A rollout's version is offered from its start on (to every host, whatever the
+        # rollout's from_version: a repository does not know who is meant to upgrade).
+        self._published = sorted(
+            ((fleet.at(r.start), r) for r in fleet.scenario.rollouts), key=lambda p: p[0]
+        )
         self._digests: dict[tuple[tuple[str, ...], tuple[str, ...]], str] = {}
 
     def at(self, t: float, collected_at: float) -> Inventory:
@@ -80,13 +82,17 @@ class InventoryBuilder:
             version = host.version_at(app.name, t).version
             installed[app.name] = version
             software.append(InstalledPackage(app.package, version, "dpkg", "amd64", app.name))
-        upgradable = []
+        # The repository offers the newest version of each app: the last one published.
+        candidate: dict[str, str] = {}
         for published, rollout in self._published:
-            current = installed[rollout.app]
-            if published <= t and current != rollout.to_version:
-                package = self._fleet.scenario.app(rollout.app).package
+            if published <= t:
+                candidate[rollout.app] = rollout.to_version
+        upgradable = []
+        for app in self._fleet.scenario.apps:
+            offered = candidate.get(app.name)
+            if offered is not None and offered != installed[app.name]:
                 upgradable.append(
-                    UpgradablePackage(package, current, rollout.to_version, BACKPORTS, "amd64")
+                    UpgradablePackage(app.package, installed[app.name], offered, BACKPORTS, "amd64")
                 )
         key = (
             tuple(p.version for p in software),

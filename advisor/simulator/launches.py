@@ -1,11 +1,11 @@
 """Application launches of one host over a span of time: when, cold or warm, how long.
 
-Load time = base x hardware (CPU class, RAM, disk on cold starts) x version x scripted ramps
-(memory, disk, CPU trend) x log-normal noise whose tail is Student-t (df 4), so a few launches
-take many times the median, as real ones do. The first launch of an app each day is cold; later
-ones are warm unless the cache was evicted, which low-RAM machines suffer more often; after a
-reinstall the caches are empty, so the first launch of each app is cold again. Versions and
-ramps may slow cold and warm starts differently.
+Load time = the median of :mod:`advisor.simulator.loadtime` (base x hardware x version x
+scripted ramps: memory, disk, CPU trend) x log-normal noise whose tail is Student-t (df 4), so
+a few launches take many times the median, as real ones do. The first launch of an app each
+day is cold; later ones are warm unless the cache was evicted, which low-RAM machines suffer
+more often; after a reinstall the caches are empty, so the first launch of each app is cold
+again. Versions and ramps may slow cold and warm starts differently.
 """
 
 from __future__ import annotations
@@ -17,12 +17,9 @@ import numpy as np
 
 from advisor.simulator.calendar import Calendar
 from advisor.simulator.fleet import Fleet, SimHost, Window
-from advisor.simulator.scenario import Tier
+from advisor.simulator.loadtime import median_load_seconds
 from agent.shared.wire import LaunchOutcome, StartKind
 
-CPU_FACTOR = {"low": 1.3, "mid": 1.0, "high": 0.85}
-DISK_COLD_FACTOR = {"hdd": 2.0, "ssd": 1.0}
-DISK_WARM_FACTOR = {"hdd": 1.05, "ssd": 1.0}
 # Cache evicted between launches: more often when there is little RAM to keep it in.
 EVICTION_CHANCE = {4: 0.35, 8: 0.2}
 DEFAULT_EVICTION_CHANCE = 0.1
@@ -30,15 +27,6 @@ TIMEOUT_SECONDS = 60.0
 T_DF = 4.0
 T_SCALE = 1 / math.sqrt(T_DF / (T_DF - 2))  # unit variance, so sigma keeps its meaning
 SPIKE_CHANCE = 0.05
-
-
-def ram_factor(memory_gb: int) -> float:
-    """Load-time factor of a RAM size: small machines page more while loading."""
-    if memory_gb <= 4:
-        return 1.12
-    if memory_gb <= 8:
-        return 1.03
-    return 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,17 +40,6 @@ class Launch:
     outcome: LaunchOutcome
     duration: float
     detail: str | None
-
-
-def tier_factor(tier: Tier, cold: bool) -> float:
-    """The load-time factor of a hardware tier for a cold or warm start."""
-    disk = DISK_COLD_FACTOR[tier.disk] if cold else DISK_WARM_FACTOR[tier.disk]
-    return CPU_FACTOR[tier.cpu] * ram_factor(tier.memory_gb) * disk
-
-
-def hardware_factor(host: SimHost, cold: bool) -> float:
-    """The load-time factor of the host's hardware tier for a cold or warm start."""
-    return tier_factor(host.tier, cold)
 
 
 def launches_between(
@@ -121,12 +98,7 @@ def _time_launches(
         cold = day_key not in seen_today or u_cold < eviction
         seen_today.add(day_key)
         installed = host.version_at(name, t)
-        median = app.base_seconds * hardware_factor(host, cold) * installed.factor(cold)
-        if cold:
-            median *= app.cold_factor
-        for ramp in host.ramps:
-            if ramp.apps is None or name in ramp.apps:
-                median *= 1.0 + ramp.effect(cold) * ramp.progress(t)
+        median = median_load_seconds(app, host.tier, installed.factor(cold), host.ramps, cold, t)
         duration = median * math.exp(app.sigma * host.noise_factor * zi)
         if host.noise_factor > 1.0 and u_spike < SPIKE_CHANCE:
             duration *= 3.0 + 5.0 * u_spike_size

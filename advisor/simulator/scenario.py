@@ -69,7 +69,15 @@ class VersionRollout:
 
     With ``pilot_departments``, every host of those departments upgrades first (from
     ``start``, over ``ramp``) and the ``share`` of the others from ``rest_start`` (default:
-    when the pilot's ramp ends).
+    when the pilot's ramp ends). With ``from_version``, only hosts that have that version
+    when their turn comes move; the others keep what they have (a chain: 26.2.2 -> 26.2.3
+    on most hosts, then 26.2.3 -> 26.2.5). A host already on ``to_version`` never moves.
+
+    The effect is the load-time change of the step, against the version each host replaces:
+    effects multiply along a chain (+35 % to 26.2.3, then ``1/1.35 - 1`` = -25.9 % to 26.2.5
+    is as fast as 26.2.2 again). It belongs to the rollout, not the version: two rollouts of
+    one version may differ (fine on the pilot hosts, 30 % slower on the hosts that get it
+    later), and each host keeps what the rollout that upgraded it did.
     """
 
     id: str
@@ -84,6 +92,7 @@ class VersionRollout:
     warm_effect: float | None = None
     pilot_departments: tuple[str, ...] = ()
     rest_start: float | None = None
+    from_version: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -337,6 +337,23 @@ def _check(scenario: Scenario, source: str) -> None:
                             f"{where}.{key}: no department {name!r}; departments: "
                             f"{', '.join(departments)}"
                         )
+    for i, rollout in enumerate(scenario.rollouts):
+        _check_from_version(scenario, rollout, f"{source}: rollouts[{i}].from_version")
+
+
+def _check_from_version(scenario: Scenario, rollout: VersionRollout, where: str) -> None:
+    """A rollout's ``from_version`` must be a version its app can have: the first one or
+    another rollout's ``to_version``, and not the version it installs."""
+    wanted = rollout.from_version
+    if wanted is None:
+        return
+    versions = [scenario.app(rollout.app).version]
+    versions += [r.to_version for r in scenario.rollouts if r.app == rollout.app]
+    if wanted == rollout.to_version:
+        raise ScenarioError(f"{where}: {wanted!r} is the version it installs (to_version)")
+    if wanted not in versions:
+        known = ", ".join(dict.fromkeys(v for v in versions if v != rollout.to_version))
+        raise ScenarioError(f"{where}: {rollout.app} never has {wanted!r}; versions: {known}")
 
 
 def scenario_to_toml(scenario: Scenario) -> str:

@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 
 from advisor.simulator.calendar import DAY, iso_day, weekday
 from advisor.simulator.fleet import Fleet, SimHost
-from advisor.simulator.launches import (
+from advisor.simulator.loadtime import (
     CPU_FACTOR,
     DISK_COLD_FACTOR,
     DISK_WARM_FACTOR,
@@ -158,6 +158,7 @@ def _rollouts(fleet: Fleet) -> list[dict[str, Any]]:
                 full_at=max(c.at for c in changes),
                 version_from=sorted({c.from_version for c in changes}),
                 version_to=rollout.to_version,
+                from_version=rollout.from_version,
                 host_starts=starts,
                 pilot_departments=list(rollout.pilot_departments),
                 **_effects(rollout),

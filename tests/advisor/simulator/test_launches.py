@@ -8,7 +8,8 @@ import statistics
 import numpy as np
 
 from advisor.simulator.calendar import DAY
-from advisor.simulator.launches import Launch, hardware_factor, launches_between
+from advisor.simulator.launches import Launch, launches_between
+from advisor.simulator.loadtime import hardware_factor
 
 from .fleets import MONDAY, small_fleet
 

@@ -22,7 +22,7 @@ from advisor.simulator.scenario import (
 from advisor.simulator.scenario_file import TABLES, scenario_from_dict, scenario_to_toml
 from tests.conftest import REPO
 
-from .fleets import OUTSIDE_FLEET
+from .fleets import CHAINS, MONDAY, OUTSIDE_FLEET
 
 SCENARIO = """
 name = "office-upgrade"
@@ -81,8 +81,8 @@ def test_the_outside_fleet_file_sets_every_texture_of_issue_13() -> None:
 
 @pytest.mark.parametrize(
     "scenario",
-    [default_scenario(), scale_scenario(), load_scenario(OUTSIDE_FLEET)],
-    ids=["default", "scale", "outside-fleet"],
+    [default_scenario(), scale_scenario(), load_scenario(OUTSIDE_FLEET), CHAINS],
+    ids=["default", "scale", "outside-fleet", "chains"],
 )
 def test_a_scenario_written_to_toml_reads_back_equal(scenario: Scenario, tmp_path: Path) -> None:
     path = tmp_path / "written.toml"
@@ -128,6 +128,14 @@ def test_per_start_kind_effects_may_replace_the_effect() -> None:
         ),
         (ROLLOUT + "effect = -1.5", "bad.toml: rollouts[0].effect: a relative change above -1"),
         (ROLLOUT + "effect = 0.2\nshare = 2", "bad.toml: rollouts[0].share: a share, 0..1"),
+        (
+            ROLLOUT + "effect = 0.2\nfrom_version = '1'",
+            "bad.toml: rollouts[0].from_version: evince never has '1'; versions: 43.1-2+b1",
+        ),
+        (
+            ROLLOUT + "effect = 0.2\nfrom_version = '2'",
+            "bad.toml: rollouts[0].from_version: '2' is the version it installs (to_version)",
+        ),
         (
             ROLLOUT + "effect = 0.2\ndepartments = 'hr'",
             "bad.toml: rollouts[0].departments: must be an array, not 'hr'",
@@ -197,3 +205,19 @@ def test_every_scenario_key_is_in_the_writing_guide() -> None:
         if not any(f"`{heading}`" in t.split("\n", 1)[0] and f"| `{f.name}` |" in t for t in tables)
     ]
     assert not missing, f"keys missing from docs/simulator.md: {missing}"
+
+
+def test_the_guides_chained_and_bad_rollouts_example_plans_as_it_says() -> None:
+    guide = (REPO / "docs" / "simulator.md").read_text()
+    section = guide[guide.index("#### Chained and bad rollouts") :]
+    example = section.split("```toml\n", 1)[1].split("```", 1)[0]
+    scenario = scenario_from_dict(tomllib.loads(example), source="guide.toml")
+    assert scenario.rollouts[2].from_version == "4:26.2.3-1"
+    fleet = plan_fleet(scenario, hosts=60, days=20, seed=2, start=MONDAY, interval=3600)
+    moves = {
+        (c.from_version, c.to_version) for c in fleet.version_changes if c.app == "libreoffice"
+    }
+    assert moves == {("4:26.2.2-1", "4:26.2.3-1"), ("4:26.2.3-1", "4:26.2.5-1")}
+    late = [c for c in fleet.version_changes if c.event_id == "thunderbird-140.4"]
+    assert late
+    assert all(c.effect == 0.3 for c in late)

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+import statistics
+from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from advisor.simulator import ground_truth, write_truth
 from advisor.simulator.calendar import DAY
+from advisor.simulator.launches import launches_between
 
-from .fleets import MONDAY, deliveries, small_fleet
+from .fleets import FIX, LIBREOFFICE, MONDAY, chain_fleet, deliveries, small_fleet
 
 CAUSES = {"version", "memory", "swap", "disk_io", "cpu", "hardware_tier"}
 
@@ -141,3 +145,66 @@ def test_cohorts_with_the_same_hosts_are_one_event_with_the_combined_effect() ->
     ram16 = next(e for e in truth["events"] if e["id"] == "hardware-tier-ram_16gb")
     assert ram16["aliases"] == []
     assert ram16["warm_effect"] == pytest.approx(1 / 1.03 - 1)
+
+
+def test_a_chained_rollout_moves_only_the_hosts_on_its_from_version() -> None:
+    fleet = chain_fleet()
+    chain = [c for c in fleet.version_changes if c.app == "libreoffice"]
+    fixes = [c for c in chain if c.to_version == LIBREOFFICE[2]]
+    assert {c.event_id for c in fixes} == {"libreoffice-26.2.5-pilot", "libreoffice-26.2.5"}
+    assert {c.from_version for c in fixes} == {LIBREOFFICE[1]}
+    at_end = Counter(h.version_at("libreoffice", fleet.end).version for h in fleet.hosts)
+    assert set(at_end) == {LIBREOFFICE[0], LIBREOFFICE[2]}  # 26.2.2 hosts never moved
+    first = {c.host_id for c in chain if c.to_version == LIBREOFFICE[1]}
+    assert first == {c.host_id for c in fixes}  # every 26.2.3 host got the fix, once
+    assert len(fixes) == len({c.host_id for c in fixes})
+
+
+def test_the_truth_gives_each_step_of_a_chain_and_where_it_left_the_host() -> None:
+    fleet = chain_fleet()
+    truth = ground_truth(fleet)
+    fix = next(e for e in truth["events"] if e["id"] == "libreoffice-26.2.5-pilot")
+    assert (fix["effect"], fix["from_version"]) == (FIX, LIBREOFFICE[1])  # 26 % faster
+    assert fix["version_from"] == [LIBREOFFICE[1]]
+    assert next(e for e in truth["events"] if e["id"] == "libreoffice-26.2.3")["effect"] == 0.35
+    steps = {c["to_version"]: c for c in truth["version_changes"] if c["app"] == "libreoffice"}
+    assert (steps[LIBREOFFICE[1]]["cold_effect"], steps[LIBREOFFICE[1]]["cold_factor"]) == (
+        0.35,
+        1.35,
+    )
+    assert steps[LIBREOFFICE[2]]["cold_effect"] == FIX
+    assert steps[LIBREOFFICE[2]]["cold_factor"] == pytest.approx(1.0)  # as fast as 26.2.2
+
+
+def test_a_bad_rollout_is_fine_on_the_pilot_and_slower_on_the_hosts_that_get_it_later() -> None:
+    fleet = chain_fleet()
+    truth = ground_truth(fleet)
+    events = {e["id"]: e for e in truth["events"]}
+    assert events["thunderbird-140.4-pilot"]["effect"] == 0.0
+    assert events["thunderbird-140.4"]["effect"] == 0.3
+    changes = [c for c in truth["version_changes"] if c["app"] == "thunderbird"]
+    department = {h["host_id"]: h["department"] for h in truth["hosts"]}
+    for change in changes:
+        pilot = department[change["host_id"]] == "pilot"
+        assert change["effect"] == (0.0 if pilot else 0.3)
+        assert change["warm_factor"] == (1.0 if pilot else 1.3)
+    # The launches agree: a later host's Thunderbird slows by 30 % at its upgrade, a pilot's
+    # not at all (both SSD machines, which no ramp touches).
+    for pilot in (True, False):
+        host = next(
+            h
+            for h in fleet.hosts
+            if (h.department == "pilot") == pilot
+            and h.tier.disk == "ssd"
+            and len(h.versions["thunderbird"]) > 1
+        )
+        since = host.versions["thunderbird"][1].since
+        rng = np.random.default_rng(host.index)
+        warm = [
+            x
+            for x in launches_between(fleet, host, fleet.start, fleet.end, 8.0, rng)
+            if x.app == "thunderbird" and x.start_kind == "warm"
+        ]
+        before = statistics.median(x.duration for x in warm if x.t < since)
+        after = statistics.median(x.duration for x in warm if x.t >= since)
+        assert after / before == pytest.approx(1.0 if pilot else 1.3, abs=0.08)
