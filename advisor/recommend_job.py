@@ -6,7 +6,8 @@ One run, as of ``now``:
 1. **the catalog**: the cost settings imported with ``catalog import costs``, the product
    records, and which product each app is (its packages, as the inventories label them,
    matched to the catalog's identifiers and aliases): a :class:`RecordCatalog` on ``now``'s
-   day;
+   day, with Fleetsight's no-fee list (:mod:`advisor.catalog.no_fee`) for the products the
+   catalog has no price for;
 2. **the loop** first (rollouts, verifications, reopenings), so that a rollout measured
    worse this run already has its roll back proposed;
 3. **the findings**: the open ones, and for every ``reopened`` software recommendation the
@@ -42,6 +43,7 @@ from dataclasses import dataclass
 from advisor.analysis.findings import Effect, Evidence, Finding, Quantiles
 from advisor.catalog.costs import CostSettings
 from advisor.catalog.matching import Match, Matcher
+from advisor.catalog.no_fee import shipped_no_fee
 from advisor.recommend.engine import Recommendation, RecommendInputs, recommend
 from advisor.recommend.facts import (
     FleetFacts,
@@ -229,9 +231,17 @@ def app_products(
 
 def _catalog(stores: Stores, now: float, costs: CostSettings | None) -> RecordCatalog:
     stored = stores.catalog.load()
-    products = app_products(stores.inventory.app_packages(), stored.matcher())
+    packages = stores.inventory.app_packages()
+    products = app_products(packages, stored.matcher())
     today = dt.datetime.fromtimestamp(now, dt.UTC).date()
-    return RecordCatalog(stored.records, today=today, costs=costs, products=products)
+    return RecordCatalog(
+        stored.records,
+        today=today,
+        costs=costs,
+        products=products,
+        no_fee=shipped_no_fee(),
+        packages=packages,
+    )
 
 
 def _findings(stores: Stores, now: float) -> list[Finding]:

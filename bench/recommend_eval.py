@@ -208,6 +208,14 @@ def decoy(scored: Scored, fleet: Fleet) -> str:
     return ""
 
 
+def span_text(span: dict[str, Any]) -> str:
+    if span.get("estimate") is None:
+        return "-"
+    low, high = span.get("low"), span.get("high")
+    bounds = f" [{low:.2f}, {high:.2f}]" if low is not None and high is not None else ""
+    return f"{span['estimate']:.2f}{bounds}"
+
+
 def fixable_of(item: dict[str, Any]) -> str | None:
     for name, (kind, app, pattern) in FIXABLE.items():
         if (
@@ -296,7 +304,7 @@ def main() -> int:
     advisor.run("recommend", "--at", review)
     listed = advisor.json("recommendations", "list", "--limit", "1000")
     items = listed["recommendations"] if isinstance(listed, dict) else listed
-    details = [advisor.json("recommendations", "show", str(i["id"])) for i in items[:TOP + 10]]
+    details = [advisor.json("recommendations", "show", str(i["id"])) for i in items[: TOP + 10]]
     scored = [score(item, rank, fleet, end_of(review)) for rank, item in enumerate(details, 1)]
     print_table(scored, fleet)
 
@@ -312,7 +320,8 @@ def main() -> int:
             if best
             else "not recommended"
         )
-        checks.append((f"{name}: in the top {TOP}, within 25 % of the truth", in_top and close, detail))
+        wanted = f"{name}: in the top {TOP}, within 25 % of the truth"
+        checks.append((wanted, in_top and close, detail))
     decoys = [(s, decoy(s, fleet)) for s in scored if s.rank <= TOP]
     hits = [f"#{s.rank} {why}" for s, why in decoys if why]
     checks.append((f"no decoy in the top {TOP}", not hits, "; ".join(hits) or "none"))
@@ -337,9 +346,10 @@ def main() -> int:
         shown = advisor.json("recommendations", "show", str(chosen[app]["id"]))
         realised = shown.get("realised") or {}
         predicted = (shown.get("figures") or {}).get("seconds_per_launch") or {}
+        saved = realised.get("seconds_per_launch") or {}
         detail = (
-            f"{shown['state']}; predicted {predicted.get('estimate', float('nan')):.2f} s a launch, "
-            f"realised {json.dumps({k: v for k, v in realised.items() if 'second' in k or 'saving' in k})}"
+            f"{shown['state']}; predicted {span_text(predicted)} s a launch, "
+            f"realised {span_text(saved)} on {realised.get('changed_hosts_count', '?')} hosts"
         )
         checks.append((f"{app}: approved upgrade {wanted}", shown["state"] == wanted, detail))
     if any(app == "firefox" for app in chosen):

@@ -10,7 +10,8 @@ GET /api/v1/recommendations                     ranked (highest score first): ``
                                                 ``department``, ``app`` filter as
                                                 ``recommendations list`` does; ``limit``
                                                 (default 100, at most 1000) and ``offset``
-                                                page them (``next_offset``: the next page's)
+                                                page them (``next_offset``: the next page's),
+                                                in the database: score, then key
 GET /api/v1/recommendations/departments         per department and currency: how many and
                                                 their net benefit a year (``state``,
                                                 repeatable; default proposed and approved)
@@ -64,6 +65,7 @@ from advisor.store.api_tokens import ApiTokens
 from advisor.store.audit import AuditLog, recommendation_target
 from advisor.store.recommendations import (
     COUNTED_STATES,
+    CURRENT_STATES,
     RecommendationFilter,
     Recommendations,
     RecommendationState,
@@ -437,7 +439,7 @@ def add_recommendations_routes(
         responses={
             **errors({}),
             200: {
-                "description": "A page of the recommendations, best first.",
+                "description": "A page of the recommendations, best first (ties by key).",
                 "links": {
                     name: {
                         "operationRef": f"#/paths/~1api~1v1~1recommendations~1{{key}}{suffix}",
@@ -489,17 +491,15 @@ def add_recommendations_routes(
     ) -> RecommendationList:
         where = RecommendationFilter(
             state=None if state in (CURRENT, "all") else cast(RecommendationState, state),
+            states=CURRENT_STATES if state == CURRENT else None,
             category=category,
             kind=kind,
             department=department,
             app=app_name,
         )
-        if state == CURRENT:
-            listed = [rec for rec in stored.list(where) if rec.state != "obsolete"]
-        else:
-            listed = stored.list(where, limit=offset + limit + 1)
-        page = listed[offset : offset + limit]
-        more = len(listed) > offset + limit
+        # One row past the page says whether another follows, without counting them all.
+        listed = stored.list(where, limit=limit + 1, offset=offset)
+        page, more = listed[:limit], len(listed) > limit
         return RecommendationList.model_validate(
             {
                 "count": len(page),

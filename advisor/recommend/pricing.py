@@ -5,7 +5,10 @@
 
 - **licence** per seat from the catalog (:meth:`VendorCatalog.licence`, the catalog's rule:
   a yearly subscription is a *recurring* cost, a perpetual seat one-off, a free product
-  nothing); a roll-back needs none;
+  nothing); a roll-back needs none. A product the organisation's catalog has no price for
+  but Fleetsight's no-fee list names (:mod:`advisor.catalog.no_fee`) costs nothing, and the
+  part says where that comes from (source ``no licence fee: MPL-2.0, Fleetsight default
+  list``, ``as_of`` the day the licence was checked); an imported price always wins;
 - **hardware**: RAM, per host the GiB to add times the price per GB of its module type; an
   SSD of the planned size; a replacement machine of its class;
 - **labour**: IT hours per seat of each roll-out method (``install_hours``) at the labour
@@ -13,9 +16,9 @@
 - **downtime**: the users' working time lost while the change is made (``downtime_hours``
   per method, :mod:`advisor.recommend.parameters`) at each host's department's wage.
 
-A part without a price (no licence price in the catalog, a module type or machine class not
-in the price list) is listed with no amount and makes the cost ``complete=False``: the totals
-are then what is known, a lower bound, never a guess.
+A part without a price (no licence price in the catalog nor on the no-fee list, a module
+type or machine class not in the price list) is listed with no amount and makes the cost
+``complete=False``: the totals are then what is known, a lower bound, never a guess.
 
 **Economics** over ``horizon_years`` (H, 3: a release's or a machine's useful life), with B
 the expected benefit a year, R the recurring cost a year and O the one-off cost:

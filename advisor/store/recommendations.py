@@ -68,6 +68,8 @@ ADVISOR = "advisor"
 """The actor of the steps the advisor takes on its own; refused as a person's name."""
 COUNTED_STATES: tuple[RecommendationState, ...] = ("proposed", "approved")
 """The states :meth:`Recommendations.department_totals` counts by default: still to do."""
+CURRENT_STATES: tuple[RecommendationState, ...] = tuple(s for s in STATES if s != "obsolete")
+"""Every state but ``obsolete``: what is or was worth doing (the API's default list)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,13 +151,16 @@ class StoredRecommendation:
 @dataclass(frozen=True, slots=True)
 class RecommendationFilter:
     """Which recommendations a list shows; None matches anything. ``department`` matches a
-    recommendation that concerns that department."""
+    recommendation that concerns that department; ``states`` one in any of them (with
+    ``state`` too, both must hold). Example: ``RecommendationFilter(states=CURRENT_STATES,
+    department="finance")``, what the API lists by default for finance."""
 
     state: RecommendationState | None = None
     category: str | None = None
     kind: str | None = None
     department: str | None = None
     app: str | None = None
+    states: tuple[RecommendationState, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,10 +278,17 @@ class Recommendations(Protocol):
         ...
 
     def list(
-        self, where: RecommendationFilter = RecommendationFilter(), *, limit: int | None = None
+        self,
+        where: RecommendationFilter = RecommendationFilter(),
+        *,
+        limit: int | None = None,
+        offset: int = 0,
     ) -> list[StoredRecommendation]:
-        """The recommendations matching ``where``, at most ``limit`` (None: all; else at
-        least 1), highest ``score`` first, then by key."""
+        """The recommendations matching ``where``, highest ``score`` first, then by key (a
+        total order: pages follow each other without gaps or repeats while nothing is
+        written), from the ``offset``-th (0: the first; not negative), at most ``limit``
+        (None: all; else at least 1). Filters, order and page are applied in the database:
+        only the page's rows are read."""
         ...
 
     def department_totals(

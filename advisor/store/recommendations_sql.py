@@ -221,13 +221,18 @@ class SqlRecommendations:
         return None if row is None else stored(row)
 
     def list(
-        self, where: RecommendationFilter = _EVERY, *, limit: int | None = None
+        self, where: RecommendationFilter = _EVERY, *, limit: int | None = None, offset: int = 0
     ) -> list[StoredRecommendation]:
         if limit is not None and limit < 1:
             raise InvalidRecommendationInput(f"limit must be at least 1 (None: all), not {limit}")
+        if offset < 0:
+            raise InvalidRecommendationInput(f"offset must be 0 or more, not {offset}")
         if where.state is not None:
             _known_states([where.state])
         query = sa.select(RECOMMENDATIONS)
+        if where.states is not None:
+            _known_states(where.states)
+            query = query.where(RECOMMENDATIONS.c.state.in_(list(where.states)))
         for column, wanted in (
             (RECOMMENDATIONS.c.state, where.state),
             (RECOMMENDATIONS.c.category, where.category),
@@ -243,9 +248,10 @@ class SqlRecommendations:
                     DEPARTMENTS.c.department == where.department,
                 )
             )
+        # Score, then key: a total order (keys are unique), so pages neither skip nor repeat.
         query = query.order_by(RECOMMENDATIONS.c.score.desc(), RECOMMENDATIONS.c.key)
         with self._engine.connect() as conn:
-            return [stored(row) for row in conn.execute(query.limit(limit))]
+            return [stored(row) for row in conn.execute(query.limit(limit).offset(offset))]
 
     def department_totals(
         self, *, states: Sequence[RecommendationState] = COUNTED_STATES

@@ -167,6 +167,78 @@ def test_the_list_filters(api: Api, query: str, keys: list[str]) -> None:
     assert [r["key"] for r in answer.json()["recommendations"]] == keys
 
 
+TIED = tuple(
+    priced(
+        f"upgrade|app{i:02d}|2.0|{'finance' if i % 2 else 'hr'}",
+        app=f"app{i:02d}",
+        departments=("finance",) if i % 2 else ("finance", "hr"),
+        benefit=f"{1500 + 100 * (i % 3)}.00",
+    )
+    for i in range(14)
+)
+"""14 more, on three scores (ties of four and five), every one concerning finance."""
+
+
+@pytest.mark.parametrize("query", ["", "department=finance", "department=hr", "state=all"])
+def test_pages_are_the_whole_list_in_its_order_ties_and_all(api: Api, query: str) -> None:
+    api.recommendations.propose([*PROPOSED, *TIED], now=T0 + 1)
+    api.recommendations.propose([p for p in (*PROPOSED, *TIED) if p.key != PILOT], now=T0 + 2)
+
+    def page(limit: int, offset: int) -> dict[str, Any]:
+        answer = api.client.get(
+            f"/api/v1/recommendations?{query}&limit={limit}&offset={offset}", headers=api.headers
+        )
+        assert answer.status_code == 200
+        body: dict[str, Any] = answer.json()
+        return body
+
+    whole = page(1000, 0)["recommendations"]
+    assert len({r["score"] for r in whole}) < len(whole)  # there are ties to keep in order
+    for limit in (1, 3, 5):
+        seen: list[dict[str, Any]] = []
+        offset: int | None = 0
+        while offset is not None:
+            got = page(limit, offset)
+            assert got["count"] == len(got["recommendations"]) <= limit
+            seen += got["recommendations"]
+            offset = got["next_offset"]
+        assert [(r["key"], r["rank"]) for r in seen] == [(r["key"], r["rank"]) for r in whole]
+    assert [r["rank"] for r in whole] == list(range(1, len(whole) + 1))
+    scores = [r["score"] for r in whole]
+    assert scores == sorted(scores, reverse=True)
+    for ties in ([r["key"] for r in whole if r["score"] == s] for s in set(scores)):
+        assert ties == sorted(ties)
+    assert (PILOT in [r["key"] for r in whole]) == (query == "state=all")
+    if query.startswith("department="):
+        assert all(query.removeprefix("department=") in r["departments"] for r in whole)
+    assert page(5, len(whole)) == {
+        "count": 0,
+        "offset": len(whole),
+        "next_offset": None,
+        "recommendations": [],
+    }
+
+
+def test_a_page_reads_only_its_rows_and_one_more_from_the_store(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    api.recommendations.propose([*PROPOSED, *TIED], now=T0 + 1)
+    read: list[int] = []
+    listed = SqlRecommendations.list
+
+    def counted(self: SqlRecommendations, *args: Any, **kwargs: Any) -> list[Any]:
+        found = listed(self, *args, **kwargs)
+        read.append(len(found))
+        return found
+
+    monkeypatch.setattr(SqlRecommendations, "list", counted)
+
+    answer = api.client.get("/api/v1/recommendations?limit=3&offset=6", headers=api.headers)
+
+    assert [r["rank"] for r in answer.json()["recommendations"]] == [7, 8, 9]
+    assert read == [4]
+
+
 @pytest.mark.parametrize(
     "query", ["limit=0", "limit=1001", "offset=-1", "state=done", "kind=paint", "app="]
 )

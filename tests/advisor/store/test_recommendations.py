@@ -12,6 +12,7 @@ import pytest
 from advisor.errors import InvalidRecommendationInput, TransitionRefused, UnknownRecommendation
 from advisor.store.audit import AuditEntry, AuditLog, recommendation_target
 from advisor.store.recommendations import (
+    CURRENT_STATES,
     STATES,
     VERDICTS,
     DepartmentTotal,
@@ -680,12 +681,57 @@ def test_lists_are_by_score_then_key_and_filter_by_state_category_kind_departmen
     assert keys(RecommendationFilter(department="sales")) == []
 
 
+def test_pages_follow_each_other_in_the_order_of_the_whole_list_ties_by_key(
+    recommendations: Recommendations,
+) -> None:
+    # 23 recommendations on 5 scores (ties of up to 5), two departments, every third obsolete.
+    def made(i: int) -> Proposal:
+        departments = ("hr",) if i % 2 else ("finance", "hr")
+        return proposal(f"k{i:02d}", score=float(i % 5), departments=departments)
+
+    recommendations.propose([made(i) for i in range(23)], now=T0)
+    recommendations.propose([made(i) for i in range(23) if i % 3], now=T0 + 1)
+    for where in (
+        RecommendationFilter(),
+        RecommendationFilter(department="finance"),
+        RecommendationFilter(states=CURRENT_STATES),
+        RecommendationFilter(states=CURRENT_STATES, department="finance"),
+        RecommendationFilter(state="obsolete", department="hr"),
+    ):
+        whole = [r.key for r in recommendations.list(where)]
+        for size in (1, 4, 7):
+            paged = [
+                r.key
+                for start in range(0, len(whole) + size, size)
+                for r in recommendations.list(where, limit=size, offset=start)
+            ]
+            assert paged == whole, (where, size)
+        scores = [r.score for r in recommendations.list(where)]
+        assert scores == sorted(scores, reverse=True)
+        assert recommendations.list(where, offset=len(whole)) == []
+    current = recommendations.list(RecommendationFilter(states=CURRENT_STATES))
+    assert len(current) == 15
+    assert "obsolete" not in {r.state for r in current}
+    finance = [r.key for r in recommendations.list(RecommendationFilter(department="finance"))]
+    assert finance == [
+        *("k04", "k14"),
+        *("k08", "k18"),
+        *("k02", "k12", "k22"),
+        *("k06", "k16"),
+        *("k00", "k10", "k20"),
+    ]
+
+
 def test_get_of_an_unknown_key_is_none_and_bad_list_arguments_are_refused(
     recommendations: Recommendations,
 ) -> None:
     assert recommendations.get("nope") is None
     with pytest.raises(InvalidRecommendationInput, match="limit must be at least 1"):
         recommendations.list(limit=0)
+    with pytest.raises(InvalidRecommendationInput, match="offset must be 0 or more"):
+        recommendations.list(offset=-1)
+    with pytest.raises(InvalidRecommendationInput, match="states must be among"):
+        recommendations.list(RecommendationFilter(states=("proposed", "done")))  # type: ignore[arg-type]
     with pytest.raises(InvalidRecommendationInput, match="states must be among"):
         recommendations.list(RecommendationFilter(state="accepted"))  # type: ignore[arg-type]
     with pytest.raises(InvalidRecommendationInput, match="states must be among"):
