@@ -235,20 +235,18 @@ def _actor(args: argparse.Namespace) -> str:
 
 
 def _list(stores: Stores, args: argparse.Namespace) -> None:
-    from advisor.store.recommendations import RecommendationFilter
+    from advisor.store.recommendations import CURRENT_STATES, RecommendationFilter
 
-    state = None if args.state in (CURRENT, "all") else args.state
     where = RecommendationFilter(
-        state=state,
+        state=None if args.state in (CURRENT, "all") else args.state,
+        states=CURRENT_STATES if args.state == CURRENT else None,
         category=args.category,
         kind=args.kind,
         department=args.department,
         app=args.app,
     )
-    found = stores.recommendations.list(where)
-    if args.state == CURRENT:
-        found = [rec for rec in found if rec.state != "obsolete"]
-    write_recommendations(found[: args.limit], args.format, sys.stdout)
+    found = stores.recommendations.list(where, limit=args.limit)
+    write_recommendations(found, args.format, sys.stdout)
 
 
 def find_one(recommendations: Recommendations, given: str) -> StoredRecommendation:
