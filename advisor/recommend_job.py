@@ -25,7 +25,11 @@ One run, as of ``now``:
    except those whose key a person approved and the loop follows (approved, rolled out,
    verified, reopened): those keep the figures that were approved, which the loop measures
    against. Every other key gets the run's figures and keeps its state (a rejected or
-   deferred one included); a proposed key the run no longer makes becomes obsolete.
+   deferred one included); a proposed key the run no longer makes becomes obsolete. A
+   pilot the loop verified with a saving (its interval above zero) is followed by the
+   rollout to the rest: the engine proposes that remedy again under the key with
+   ``|after-pilot`` (:data:`advisor.recommend.engine.AFTER_PILOT`), no pilot this time,
+   the pilot's measurement in its explanation.
 
 Without cost settings nothing is priced, so nothing is proposed (the loop still runs), and
 the outcome says how to import them.
@@ -44,7 +48,7 @@ from advisor.analysis.findings import Effect, Evidence, Finding, Quantiles
 from advisor.catalog.costs import CostSettings
 from advisor.catalog.matching import Match, Matcher
 from advisor.catalog.no_fee import shipped_no_fee
-from advisor.recommend.engine import Recommendation, RecommendInputs, recommend
+from advisor.recommend.engine import Recommendation, RecommendInputs, VerifiedPilot, recommend
 from advisor.recommend.facts import (
     FleetFacts,
     MachineInfo,
@@ -52,6 +56,7 @@ from advisor.recommend.facts import (
     fleet_facts,
     reporting_days,
 )
+from advisor.recommend.impact import Span
 from advisor.recommend.parameters import RecommendParameters
 from advisor.recommend.rollout import rollback_finding
 from advisor.recommend.vendor import RecordCatalog
@@ -130,8 +135,11 @@ def run_recommend(
     facts, parts = _facts(stores, hosts, now, params, keep_alive, progress)
     loaded = monotonic()
     progress(f"recommending for {len(found)} findings")
+    pilots = _verified_pilots(stores)
     made = (
-        recommend(RecommendInputs(facts, tuple(found), catalog, costs), now=now, params=params)
+        recommend(
+            RecommendInputs(facts, tuple(found), catalog, costs, pilots), now=now, params=params
+        )
         if facts is not None
         else []
     )
@@ -242,6 +250,23 @@ def _catalog(stores: Stores, now: float, costs: CostSettings | None) -> RecordCa
         no_fee=shipped_no_fee(),
         packages=packages,
     )
+
+
+def _verified_pilots(stores: Stores) -> dict[str, VerifiedPilot]:
+    """By remedy key, the verified pilots that measured a saving (its interval above zero):
+    the engine then proposes the rollout to the rest. A pilot that saved nothing the
+    fleet could tell stays as it is, verified with its figures, for a person to read."""
+    found = {}
+    for stored in stores.recommendations.list(RecommendationFilter(state="verified")):
+        realised = stored.realised or {}
+        span = realised.get("seconds_per_launch")
+        if not realised.get("pilot") or realised.get("worse") or not isinstance(span, dict):
+            continue
+        saving = Span(float(span["estimate"]), float(span["low"]), float(span["high"]))
+        if saving.low > 0:
+            hosts, controls = realised.get("hosts", 0), realised.get("control_hosts", 0)
+            found[stored.key] = VerifiedPilot(saving, int(hosts), int(controls))
+    return found
 
 
 def _findings(stores: Stores, now: float) -> list[Finding]:

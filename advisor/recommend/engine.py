@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
@@ -45,7 +45,7 @@ from advisor.recommend.budget import BudgetItem
 from advisor.recommend.evidence import Evidence
 from advisor.recommend.explain import document, explanation
 from advisor.recommend.facts import FleetFacts, MachineInfo, fleet_facts
-from advisor.recommend.impact import LaunchRate, finding_impact
+from advisor.recommend.impact import LaunchRate, Span, finding_impact
 from advisor.recommend.parameters import RecommendParameters
 from advisor.recommend.pilot import Pilot, pilot_reason, plan_pilot
 from advisor.recommend.pricing import Cost, Economics, cost, economics
@@ -54,18 +54,41 @@ from advisor.recommend.remedies import remedies
 from advisor.recommend.remedy import Category, Kind
 from advisor.recommend.vendor import VendorCatalog
 
-__all__ = ["RecommendInputs", "Recommendation", "build_inputs", "recommend"]
+__all__ = [
+    "AFTER_PILOT",
+    "RecommendInputs",
+    "Recommendation",
+    "VerifiedPilot",
+    "build_inputs",
+    "recommend",
+]
+
+AFTER_PILOT = "|after-pilot"
+"""Appended to a remedy's key for the rollout to the rest once its pilot was verified: the
+pilot keeps its own record (and its figures, as approved); the rollout is a new decision."""
+
+
+@dataclass(frozen=True)
+class VerifiedPilot:
+    """What a verified pilot measured: a saving a launch whose interval is above zero, on
+    ``hosts`` changed hosts against ``control_hosts`` not changed."""
+
+    saving: Span
+    hosts: int
+    control_hosts: int
 
 
 @dataclass(frozen=True)
 class RecommendInputs:
     """What one run reads: the fleet's facts, the findings (open ones, as the store keeps
-    them), the catalog's answers and the cost settings."""
+    them), the catalog's answers and the cost settings; and, by remedy key, the pilots the
+    loop verified (a remedy with one is the rollout to the rest: no pilot again)."""
 
     facts: FleetFacts
     findings: tuple[Finding, ...]
     catalog: VendorCatalog
     costs: CostSettings
+    verified_pilots: Mapping[str, VerifiedPilot] = field(default_factory=dict)
 
 
 def build_inputs(
@@ -174,7 +197,12 @@ def _recommend(
             money.estimate if money is not None else None, price, params.horizon_years
         )
         risk = assess(remedy, saving, price, catalog, today=today, params=params)
-        reason = pilot_reason(saving, params)
+        piloted = inputs.verified_pilots.get(remedy.key)
+        if piloted is not None:
+            remedy = replace(
+                remedy, key=remedy.key + AFTER_PILOT, flags=(*remedy.flags, "after_pilot")
+            )
+        reason = pilot_reason(saving, params) if piloted is None else None
         pilot = plan_pilot(remedy, saving, facts, reason, params) if reason else None
         pilot_price = (
             cost(remedy, facts, catalog, costs, params, only=set(pilot.hosts)) if pilot else None
@@ -185,6 +213,8 @@ def _recommend(
         flags = remedy.flags + (("pilot",) if pilot else ()) + _cost_flags(price)
         remedy = replace(remedy, flags=flags)
         text = explanation(remedy, saving, price, figures, risk, pilot, facts, params)
+        if piloted is not None:
+            text += _after_pilot(piloted)
         doc = document(
             remedy,
             saving,
@@ -198,6 +228,17 @@ def _recommend(
             facts,
             params,
         )
+        if piloted is not None:
+            measured = piloted.saving
+            doc["after_pilot"] = {
+                "saving": {
+                    "estimate": measured.estimate,
+                    "low": measured.low,
+                    "high": measured.high,
+                },
+                "hosts": piloted.hosts,
+                "control_hosts": piloted.control_hosts,
+            }
         hosts = facts.hosts
         built.append(
             Recommendation(
@@ -231,6 +272,15 @@ def _recommend(
         item.document["rank"] = place
         result.append(replace(item, rank=place))
     return result
+
+
+def _after_pilot(pilot: VerifiedPilot) -> str:
+    s = pilot.saving
+    return (
+        f" A pilot on {pilot.hosts} hosts saved {s.estimate:.2f} s a launch ({s.low:.2f} to"
+        f" {s.high:.2f} s) against {pilot.control_hosts} hosts not changed: this is the"
+        " rollout to the rest."
+    )
 
 
 def _cost_flags(price: Cost) -> tuple[str, ...]:

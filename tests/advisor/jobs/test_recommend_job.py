@@ -24,6 +24,7 @@ from advisor.jobs.names import RECOMMEND
 from advisor.jobs.recommend import FOLLOWED, RecommendWork
 from advisor.jobs.runner import JobRunner
 from advisor.jobs.tasks import JOB_TABLES, build_runners, recommend_settings
+from advisor.recommend.engine import AFTER_PILOT
 from advisor.recommend.vendor import RecordCatalog
 from advisor.recommend_job import NO_COSTS
 from advisor.recommend_job_loop import run_loop
@@ -183,6 +184,43 @@ def test_an_approved_upgrade_is_rolled_out_once_its_hosts_run_it_then_verified(
     assert 0.75 < measured["realised_over_predicted"] < 1.33
     assert realised.worse is False
     assert stores.recommendations.list(RecommendationFilter(state="proposed")) == []
+
+
+def test_a_verified_pilot_that_saved_time_is_followed_by_the_rollout_to_the_rest(
+    good: LoopFleet, engine: sa.Engine
+) -> None:
+    stores = stores_on(engine)
+    run_job(stores, RUN1)
+    recs = stores.recommendations
+    recs.decide(UPGRADE, verdict="approve", actor="alice", now=RUN1 + 60)
+    recs.mark_rolled_out(UPGRADE, now=RUN1 + 120)
+    pilot = {
+        "pilot": True,
+        "worse": False,
+        "hosts": 6,
+        "control_hosts": 12,
+        "seconds_per_launch": {"estimate": 0.5, "low": 0.2, "high": 0.8},
+    }
+    recs.mark_verified(UPGRADE, now=RUN1 + 180, realised=pilot)
+
+    outcome = run_job(stores, RUN1 + 3600).last
+
+    assert outcome is not None
+    after = recs.get(UPGRADE + AFTER_PILOT)
+    assert after is not None
+    assert after.state == "proposed"
+    assert "A pilot on 6 hosts saved 0.50 s a launch" in after.document["explanation"]
+    pilot_record = recs.get(UPGRADE)
+    assert pilot_record is not None
+    assert pilot_record.state == "verified"
+    # Once the pilot is reopened (it made things worse after all), the rollout goes.
+    recs.reopen(UPGRADE, now=RUN1 + 7200, reason="test", realised={**pilot, "worse": True})
+    later = run_job(stores, RUN1 + 9000).last
+    assert later is not None
+    assert not any(r.key.endswith(AFTER_PILOT) for r in later.recommendations)
+    gone = recs.get(UPGRADE + AFTER_PILOT)
+    assert gone is not None
+    assert gone.state == "obsolete"
 
 
 def test_a_rollout_that_made_launches_slower_is_reopened_and_a_rollback_proposed(

@@ -13,7 +13,8 @@ import pytest
 from advisor.analysis.fleet import analyse
 from advisor.analysis.frames import FleetData
 from advisor.recommend.budget import plan_budget
-from advisor.recommend.engine import Recommendation
+from advisor.recommend.engine import AFTER_PILOT, Recommendation, VerifiedPilot, recommend
+from advisor.recommend.impact import Span
 from advisor.recommend.parameters import RecommendParameters
 from tests.advisor.analysis.fleetframes import MemoryPressure, Rollout, Spec, build
 from tests.advisor.recommend.fleets import (
@@ -134,6 +135,27 @@ def test_an_upgrade_nobody_runs_yet_is_a_pilot_beside_the_roll_back() -> None:
     assert upgrade.pilot_cost is not None
     assert upgrade.pilot_cost.one_off < upgrade.cost.one_off
     assert rollback.rank < upgrade.rank
+
+
+def test_after_a_verified_pilot_the_rest_get_the_rollout_not_another_pilot() -> None:
+    spec, data = regressed_fleet()
+    on2 = hosts_on(data, 0, "2.0")
+    inputs, recs = run(data, [regression(data, on2)], {"app0": record()}, spec.now)
+    key = "upgrade|app0|3.0|from=2.0"
+    assert by_key(recs)[key].pilot is not None
+    measured = VerifiedPilot(Span(0.6, 0.3, 0.9), hosts=6, control_hosts=30)
+
+    again = by_key(recommend(replace(inputs, verified_pilots={key: measured}), now=spec.now))
+
+    assert key not in again  # the pilot's own record keeps its figures
+    rollout = again[key + AFTER_PILOT]
+    assert rollout.pilot is None
+    assert "after_pilot" in rollout.flags
+    assert "A pilot on 6 hosts saved 0.60 s a launch (0.30 to 0.90 s)" in rollout.explanation
+    assert rollout.document["after_pilot"]["saving"] == {"estimate": 0.6, "low": 0.3, "high": 0.9}
+    assert rollout.hosts == by_key(recs)[key].hosts
+    # The roll-back of the same problem is still offered beside it.
+    assert "rollback|app0|1.0|from=2.0" in again
 
 
 def inputs_department(data: FleetData, host: int) -> str:
