@@ -7,11 +7,15 @@ ways the agent measures them: a watched demo app started (passive), a command ti
 `fleetsight-agent time` (reported), and an HTTP probe of a loopback web server (probe).
 Then it shows the agent's /metrics, what the advisor stored, and the agent's spool.
 
-Last, the advisor's main job on a fleet this machine cannot provide: the simulator sends four
-weeks of 150 simulated machines through the same ingest API (scripted events: a slower and a
-faster version rollout, memory pressure, disks filling, a slow trend, and things that must
-not be flagged), the analysis finds what got slower, since when and why, and the vendor
-catalog (endoflife.date data) says which installed versions are behind or past end of life.
+Last, the advisor's main job on a fleet this machine cannot provide: the simulator sends an
+office of 150 simulated machines through the same ingest API, fourteen weeks from 2026-02-23
+(config/scenarios/office-upgrades.toml: a LibreOffice and a Firefox release that made launches
+slower, HDD machines, 4 GB machines swapping, and decoys no upgrade fixes). It is a replay of
+spring 2026, not the last weeks: the vendor catalog shipped (endoflife.date data) is a
+snapshot of 2026-08-22, so the information manager's review is replayed as of day 59,
+2026-04-23, inside it. With the catalog and the costs imported, the analysis says what got
+slower and what that costs, the recommendations rank the upgrades by what they save against
+what they cost, and the budget plan says what an amount buys and what it leaves out.
 """
 
 from __future__ import annotations
@@ -33,8 +37,16 @@ REPORT = "127.0.0.1:19799"
 WEB = ("127.0.0.1", 18080)
 ADVISOR = "127.0.0.1:18443"
 RUN_SECONDS = 40
-FLEET = ["--hosts", "150", "--days", "28", "--seed", "7", "--interval", "1d"]
-FLEET_DEPARTMENTS = ("finance", "engineering", "sales", "hr")
+SCENARIO = REPO / "config" / "scenarios" / "office-upgrades.toml"
+FLEET_HOSTS = 150
+FLEET_START = "2026-02-23"  # the scenario's dates: its events are fractions of 98 days from it
+FLEET = [
+    *("--scenario", str(SCENARIO), "--hosts", str(FLEET_HOSTS), "--seed", "7"),
+    *("--start", FLEET_START, "--days", "98", "--interval", "1d"),
+]
+FLEET_DEPARTMENTS = ("it", "finance", "engineering", "sales", "hr")  # the scenario's
+REVIEW_DAY = "2026-04-23"  # day 59 of the scenario, inside the catalog snapshot's validity
+BUDGET = "3000"  # in the currency of config/costs.toml: buys the top ones, not all
 ENDOFLIFE = REPO / "tests" / "fixtures" / "endoflife"  # endoflife.date data, MIT
 
 # A stand-in desktop app: computes for a while (loading), then idles (ready), then quits.
@@ -187,31 +199,25 @@ def create_token(
 
 
 def show_fleet(advisor: list[str], advisor_env: dict[str, str]) -> None:
-    """A simulated fleet through the ingest API, then the analysis and the catalog on it."""
-    say("a simulated fleet: 150 machines, 4 weeks, sent to the advisor's ingest API")
+    """A simulated office through the ingest API, then an information manager's review of it.
+
+    A replay of spring 2026 rather than the last weeks: the review happens as of
+    ``REVIEW_DAY``, inside the validity of the vendor catalog snapshot (2026-08-22).
+    """
+    say(f"a simulated office: {FLEET_HOSTS} machines, 14 weeks from {FLEET_START}, sent to ingest")
+    print(
+        f"A replay of spring 2026, reviewed as of {REVIEW_DAY} (day 59), not the last weeks:\n"
+        "the vendor catalog shipped is an endoflife.date snapshot of 2026-08-22.",
+        flush=True,
+    )
     tokens = []
     for department in FLEET_DEPARTMENTS:
         tokens += ["--token", f"{department}={create_token(advisor, advisor_env, department)}"]
     truth = DEMO / "fleet-truth.json"
-    subprocess.run(
-        [
-            *advisor,
-            "simulate",
-            *FLEET,
-            "--advisor",
-            f"http://{ADVISOR}",
-            *tokens,
-            "--truth",
-            str(truth),
-        ],
-        env=advisor_env,
-        check=True,
-    )
-    say("the analysis: what got slower, for whom, since when, and why (analyse; findings list)")
-    subprocess.run([*advisor, "analyse"], env=advisor_env, check=True)
-    subprocess.run([*advisor, "findings", "list", "--limit", "15"], env=advisor_env, check=True)
-    print(f"(what the simulator really did, to compare: {truth.relative_to(REPO)})")
-    say("the vendor catalog: installed versions behind or past end of life (catalog outdated)")
+    simulate = [*FLEET, "--advisor", f"http://{ADVISOR}", *tokens, "--truth", str(truth)]
+    subprocess.run([*advisor, "simulate", *simulate], env=advisor_env, check=True)
+
+    say("the vendor catalog and the costs (catalog import endoflife, org, costs)")
     for kind, source in (
         ("endoflife", ENDOFLIFE),
         ("org", REPO / "config" / "catalog.toml"),  # aliases, open-source licences
@@ -223,16 +229,27 @@ def show_fleet(advisor: list[str], advisor_env: dict[str, str]) -> None:
             check=True,
             stdout=subprocess.DEVNULL,
         )
-    outdated = subprocess.run(
-        [*advisor, "catalog", "outdated", "--department", "finance"],
-        env=advisor_env,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.splitlines()
-    print("\n".join(outdated[:8]))
-    if len(outdated) > 8:
-        print(f"  ... {len(outdated) - 8} more lines (`fleetsight-advisor catalog outdated`)")
+    print("imported: release dates and end of life, licences, the labour rate, install hours")
+
+    say(
+        f"the analysis as of {REVIEW_DAY}: what got slower, for whom, since when, why, "
+        "and what the waiting costs (analyse --at; findings list)"
+    )
+    subprocess.run([*advisor, "analyse", "--at", REVIEW_DAY], env=advisor_env, check=True)
+    subprocess.run([*advisor, "findings", "list", "--limit", "10"], env=advisor_env, check=True)
+    print(f"(what the simulator really did, to compare: {truth.relative_to(REPO)})")
+
+    say(
+        "the recommendations: upgrades and hardware ranked by what they save a year "
+        "against what they cost (recommend --at; recommendations list)"
+    )
+    subprocess.run([*advisor, "recommend", "--at", REVIEW_DAY], env=advisor_env, check=True)
+    subprocess.run(
+        [*advisor, "recommendations", "list", "--limit", "10"], env=advisor_env, check=True
+    )
+
+    say(f"the budget: what {BUDGET} buys, what it leaves out and why (budget plan --amount)")
+    subprocess.run([*advisor, "budget", "plan", "--amount", BUDGET], env=advisor_env, check=True)
 
 
 def wait_for_advisor() -> None:
