@@ -263,7 +263,7 @@ def _analyse(args: argparse.Namespace, config: AdvisorConfig) -> int:
     outcome, summary = work.last, work.last.summary
     print(
         f"analysed {outcome.launches} launches of {outcome.hosts} hosts and {outcome.apps} apps"
-        " (a part each), "
+        f" ({outcome.parts} {'part' if outcome.parts == 1 else 'parts'}), "
         f"{window} days up to {when(summary.analysed_at)} "
         f"(load {duration(outcome.load_seconds)}, analysis {duration(outcome.analyse_seconds)})"
     )

@@ -128,7 +128,8 @@ def summary_lines(outcome: RecommendOutcome) -> list[str]:
             + (f"; {len(outcome.kept)} kept as decided" if outcome.kept else "")
         )
         lines.append(
-            f"read {outcome.hosts} hosts, {outcome.apps} apps ({outcome.parts} parts) and "
+            f"read {outcome.hosts} hosts, {outcome.apps} apps "
+            f"({outcome.parts} {'part' if outcome.parts == 1 else 'parts'}) and "
             f"{outcome.findings} open findings as of {when(outcome.as_of)} "
             f"(facts {duration(outcome.load_seconds)}, engine {duration(outcome.engine_seconds)})"
         )

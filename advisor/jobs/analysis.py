@@ -42,6 +42,7 @@ class AnalysisOutcome:
     launches: int
     load_seconds: float
     analyse_seconds: float
+    parts: int = 1
 
 
 def run_analysis(
@@ -153,7 +154,8 @@ class AnalysisWork:
     @property
     def last(self) -> AnalysisOutcome | None:
         """The latest call's parts as one outcome: counts summed, the fleet's open findings
-        as the last part left them, hosts the most any part saw, ``apps`` the parts run."""
+        as the last part left them, hosts the most any part saw, ``apps`` summed over the
+        parts run (an app is in one part)."""
         if not self.outcomes:
             return None
         first, final = self.outcomes[0].summary, self.outcomes[-1].summary
@@ -175,8 +177,9 @@ class AnalysisWork:
         return AnalysisOutcome(
             summary=summary,
             hosts=max(o.hosts for o in self.outcomes),
-            apps=len(self.outcomes),
+            apps=sum(o.apps for o in self.outcomes),
             launches=sum(o.launches for o in self.outcomes),
             load_seconds=sum(o.load_seconds for o in self.outcomes),
             analyse_seconds=sum(o.analyse_seconds for o in self.outcomes),
+            parts=len(self.outcomes),
         )

@@ -380,7 +380,7 @@ def test_analyse_at_a_date_analyses_up_to_the_end_of_that_day_and_prints_a_summa
     assert stand_in == [DAY0 + 6 * DAY] * 2  # a part per app
     lines = out.splitlines()
     assert lines[0].startswith(
-        "analysed 6 launches of 2 hosts and 2 apps (a part each), 7 days up to "
+        "analysed 6 launches of 2 hosts and 2 apps (2 parts), 7 days up to "
         "2025-11-30T00:00:00Z (load "
     )
     assert lines[1] == (
