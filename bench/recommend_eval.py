@@ -349,7 +349,8 @@ def main() -> int:
         saved = realised.get("seconds_per_launch") or {}
         detail = (
             f"{shown['state']}; predicted {span_text(predicted)} s a launch, "
-            f"realised {span_text(saved)} on {realised.get('changed_hosts_count', '?')} hosts"
+            f"realised {span_text(saved)} on {realised.get('hosts', '?')} hosts "
+            f"against {realised.get('control_hosts', '?')} not changed"
         )
         checks.append((f"{app}: approved upgrade {wanted}", shown["state"] == wanted, detail))
     if any(app == "firefox" for app in chosen):

@@ -54,6 +54,8 @@ def software_remedies(
         return problems[app, label]
 
     regressed: defaultdict[int, set[int]] = defaultdict(set)
+    # Per app, a version the fleet found slower -> the version it was slower than.
+    slower_than: defaultdict[str, dict[str, str]] = defaultdict(dict)
     for f in findings:
         if f.kind != "version_change" or f.app not in app_code:
             continue
@@ -62,6 +64,8 @@ def software_remedies(
         old = _label(catalog, f.app, f.scope.get("from_version", ""), label_code)
         if f.direction == "slower" and f.cause == "version" and new is not None:
             regressed[app].add(new)
+            if old is not None:
+                slower_than[f.app][labels[new]] = labels[old]
             p = problem(app, new)
             if p is not None:
                 p.regressions.append(f)
@@ -80,7 +84,9 @@ def software_remedies(
             problem(app, label)
     found: list[Remedy] = []
     for (app, _), p in sorted(problems.items()):
-        found += _version_remedies(facts, p, evidence, catalog, regressed[app], params)
+        found += _version_remedies(
+            facts, p, evidence, catalog, regressed[app], slower_than[facts.apps[app]], params
+        )
     return found
 
 
@@ -98,6 +104,7 @@ def _version_remedies(
     evidence: Evidence,
     catalog: VendorCatalog,
     regressed: set[int],
+    slower_than: dict[str, str],
     params: RecommendParameters,
 ) -> list[Remedy]:
     app_name = facts.apps[p.app]
@@ -157,7 +164,7 @@ def _version_remedies(
             )
         )
     if p.regressions and not proven:
-        back = _rollback_target(app_name, p, catalog)
+        back = _rollback_target(app_name, p, catalog, slower_than)
         if back is not None:
             version, notes = back
             found.append(
@@ -265,17 +272,24 @@ def _mean_saving(
 
 
 def _rollback_target(
-    app: str, p: _VersionProblem, catalog: VendorCatalog
+    app: str, p: _VersionProblem, catalog: VendorCatalog, slower_than: dict[str, str]
 ) -> tuple[str, list[str]] | None:
     """The version the regressed hosts left, if the fleet knows it and it is not
-    end-of-life; with a note when the catalog cannot say."""
+    end-of-life; with a note when the catalog cannot say. Where the fleet found that version
+    slower than the one before it too (a rollout that went wrong on top of a regression),
+    back past it to the last version not found slower."""
     for f in p.regressions:
         old = f.scope.get("from_version", "")
         if not old or old == "unknown":
             continue
         vendor = catalog.vendor_version(app, old)
         version = vendor if vendor is not None else old
-        about = catalog.answer(app, version) if vendor is not None else None
+        seen = {version}
+        while version in slower_than and slower_than[version] not in seen:
+            version = slower_than[version]
+            seen.add(version)
+        known = catalog.vendor_version(app, version) is not None
+        about = catalog.answer(app, version) if known else None
         if about is not None and about.end_of_life:
             continue
         return version, ([] if about is not None else ["catalog_unknown"])

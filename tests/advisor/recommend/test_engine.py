@@ -96,6 +96,31 @@ def test_without_a_better_version_the_regressed_hosts_roll_back() -> None:
     assert [p.amount for p in licence] == [Decimal(0)]
 
 
+def test_a_bad_move_on_top_of_a_regression_rolls_back_past_both() -> None:
+    # 1.0 -> 2.0 made app0 30 % slower; half of the 2.0 hosts then moved on to 3.0, slower
+    # still. Back to 2.0 would keep the first regression: the roll-back goes to 1.0.
+    spec, data = regressed_fleet()
+    data = with_fix(data, share=0.5, day=38, effect=1 / 1.3 - 1, seed=0)
+    on3 = hosts_on(data, 0, "3.0")
+    on2 = hosts_on(data, 0, "2.0")
+    worse = finding(
+        "version_change",
+        "app0",
+        {"from_version": "2.0", "version": "3.0"},
+        on3,
+        effect=0.3,
+        cause="version",
+        data=data,
+    )
+    catalog = {"app0": record(versions=OLD_VERSIONS)}
+
+    _, recs = run(data, [regression(data, on2), worse], catalog, spec.now)
+
+    rollbacks = {r.key for r in recs if r.kind == "rollback"}
+    assert "rollback|app0|1.0|from=3.0" in rollbacks
+    assert "rollback|app0|2.0|from=3.0" not in rollbacks
+
+
 def test_a_roll_back_to_an_end_of_life_version_is_never_recommended() -> None:
     spec, data = regressed_fleet()
     on2 = hosts_on(data, 0, "2.0")
