@@ -18,6 +18,11 @@ fleetsight_advisor_job_rows_total                        rows by ``job`` and ``t
 fleetsight_advisor_findings_open                         open findings by ``kind`` after the
                                                          newest analysis run this process
                                                          made (several workers: the newest)
+fleetsight_advisor_recommendations                       recommendations by ``state``
+                                                         (proposed, approved, rolled_out,
+                                                         verified, reopened, ...) after the
+                                                         newest recommend run this process
+                                                         made
 =======================================================  =====================================
 """
 
@@ -28,6 +33,7 @@ from collections.abc import Mapping, Sequence
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from advisor.analysis.findings import KINDS
+from advisor.store.recommendations import STATES, RecommendationState
 
 OUTCOMES = ("success", "failure", "skipped", "backing_off", "stopped")
 # From a rollup of a few new batches (milliseconds) to retention's first run on a big backlog.
@@ -71,8 +77,17 @@ class JobMetrics:
             registry=registry,
             multiprocess_mode="mostrecent",  # with several workers: the newest run's
         )
+        self.recommendations = Gauge(
+            "fleetsight_advisor_recommendations",
+            "Recommendations by review state after the newest recommend run.",
+            ["state"],
+            registry=registry,
+            multiprocess_mode="mostrecent",
+        )
         for kind in KINDS:
             self.findings_open.labels(kind=kind)
+        for state in STATES:
+            self.recommendations.labels(state=state)
         for job, job_tables in tables.items():
             for outcome in OUTCOMES:
                 self.runs.labels(job=job, outcome=outcome)
@@ -80,6 +95,11 @@ class JobMetrics:
             self.last_success.labels(job=job)
             for table in job_tables:
                 self.rows.labels(job=job, table=table)
+
+    def set_recommendations(self, by_state: Mapping[RecommendationState, int]) -> None:
+        """Show how many recommendations are in each state after a run."""
+        for state in STATES:
+            self.recommendations.labels(state=state).set(by_state.get(state, 0))
 
     def set_open_findings(self, open_by_kind: Mapping[str, int]) -> None:
         """Show the open findings per kind after a run (a kind not mentioned has none)."""

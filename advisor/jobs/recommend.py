@@ -28,6 +28,7 @@ from advisor.jobs.runner import JobResult
 from advisor.store.job_state import SUCCESS, JobLeases, JobStatus
 
 if TYPE_CHECKING:
+    from advisor.jobs.metrics import JobMetrics
     from advisor.recommend_job import RecommendOutcome
     from advisor.recommend_job_settings import RecommendSettings
     from advisor.store.open import Stores
@@ -47,7 +48,8 @@ class RecommendWork:
     ``at`` runs as of that time instead of the run's ``now`` (``recommend --at``: a replay);
     ``always`` runs whether or not an analysis finished since (the command). ``last`` is the
     latest run's outcome (None before one, or when a tick had nothing to follow);
-    ``progress`` hears what a run is doing.
+    ``progress`` hears what a run is doing; with ``metrics``, each run sets the
+    recommendations-by-state gauge.
     """
 
     def __init__(
@@ -60,8 +62,10 @@ class RecommendWork:
         at: float | None = None,
         always: bool = False,
         progress: Callable[[str], None] = lambda text: None,
+        metrics: JobMetrics | None = None,
     ) -> None:
         self._stores = stores
+        self._metrics = metrics
         self._settings = settings
         self._owner = owner
         self._lease_seconds = lease_seconds
@@ -92,6 +96,8 @@ class RecommendWork:
             progress=self._progress,
         )
         self.last = outcome
+        if self._metrics is not None:
+            self._metrics.set_recommendations(self._stores.recommendations.state_counts())
         if followed is not None:
             self._follow(leases, followed, now)
         return JobResult(rows={"recommendations": outcome.changed}, total=outcome.changed)

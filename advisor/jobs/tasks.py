@@ -137,6 +137,7 @@ def build_runners(
                 recommend_settings(config),
                 owner=owner,
                 lease_seconds=jobs.lease,
+                metrics=metrics,
             ),
             jobs.recommend_interval,
         ),

@@ -291,6 +291,10 @@ class Recommendations(Protocol):
         only the page's rows are read."""
         ...
 
+    def state_counts(self) -> dict[RecommendationState, int]:
+        """How many recommendations are in each state (every state, 0 where none)."""
+        ...
+
     def department_totals(
         self, *, states: Sequence[RecommendationState] = COUNTED_STATES
     ) -> builtins.list[DepartmentTotal]:

@@ -253,6 +253,14 @@ class SqlRecommendations:
         with self._engine.connect() as conn:
             return [stored(row) for row in conn.execute(query.limit(limit).offset(offset))]
 
+    def state_counts(self) -> dict[RecommendationState, int]:
+        query = sa.select(RECOMMENDATIONS.c.state, sa.func.count()).group_by(
+            RECOMMENDATIONS.c.state
+        )
+        with self._engine.connect() as conn:
+            found = {str(state): int(n) for state, n in conn.execute(query)}
+        return {state: found.get(state, 0) for state in STATES}
+
     def department_totals(
         self, *, states: Sequence[RecommendationState] = COUNTED_STATES
     ) -> builtins.list[DepartmentTotal]:

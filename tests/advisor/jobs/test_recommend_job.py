@@ -186,6 +186,37 @@ def test_an_approved_upgrade_is_rolled_out_once_its_hosts_run_it_then_verified(
     assert stores.recommendations.list(RecommendationFilter(state="proposed")) == []
 
 
+def test_each_run_shows_the_recommendations_by_state_on_the_metrics(
+    good: LoopFleet, engine: sa.Engine
+) -> None:
+    stores = stores_on(engine)
+    registry = CollectorRegistry()
+    metrics = JobMetrics(registry, JOB_TABLES)
+    job = RecommendWork(
+        stores,
+        recommend_settings(parse_config("")),
+        owner="test",
+        lease_seconds=600.0,
+        at=RUN1,
+        always=True,
+        metrics=metrics,
+    )
+    job(RUN1, lambda: None)
+    proposed = stores.recommendations.state_counts()["proposed"]
+    assert proposed >= 1
+    stores.recommendations.decide(UPGRADE, verdict="approve", actor="alice", now=RUN1 + 60)
+
+    job(RUN1 + 3600, lambda: None)
+
+    def gauge(state: str) -> float | None:
+        return registry.get_sample_value("fleetsight_advisor_recommendations", {"state": state})
+
+    assert gauge("approved") == 1.0
+    assert gauge("proposed") == proposed - 1
+    assert gauge("verified") == 0.0
+    assert stores.recommendations.state_counts()["approved"] == 1
+
+
 def test_a_verified_pilot_that_saved_time_is_followed_by_the_rollout_to_the_rest(
     good: LoopFleet, engine: sa.Engine
 ) -> None:
