@@ -57,7 +57,9 @@ CATALOG = RecordCatalog({}, today=dt.date(2025, 12, 1), costs=None)
 FIN_DISKS = FIN_HARDWARE.disks
 
 
-def work(stores: Stores, at: float, *, always: bool = True) -> RecommendWork:
+def work(
+    stores: Stores, at: float, *, always: bool = True, metrics: JobMetrics | None = None
+) -> RecommendWork:
     return RecommendWork(
         stores,
         recommend_settings(parse_config("")),
@@ -65,6 +67,7 @@ def work(stores: Stores, at: float, *, always: bool = True) -> RecommendWork:
         lease_seconds=600.0,
         at=at,
         always=always,
+        metrics=metrics,
     )
 
 
@@ -192,15 +195,7 @@ def test_each_run_shows_the_recommendations_by_state_on_the_metrics(
     stores = stores_on(engine)
     registry = CollectorRegistry()
     metrics = JobMetrics(registry, JOB_TABLES)
-    job = RecommendWork(
-        stores,
-        recommend_settings(parse_config("")),
-        owner="test",
-        lease_seconds=600.0,
-        at=RUN1,
-        always=True,
-        metrics=metrics,
-    )
+    job = work(stores, RUN1, metrics=metrics)
     job(RUN1, lambda: None)
     proposed = stores.recommendations.state_counts()["proposed"]
     assert proposed >= 1
