@@ -3,8 +3,10 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+# Browser tests (tests/browser) drive Debian's Chromium: Playwright cannot download its own here.
 DEBIAN_PACKAGES := prometheus:promtool prometheus-node-exporter:prometheus-node-exporter \
-                   systemd:systemd-analyze
+                   systemd:systemd-analyze \
+                   chromium:/usr/bin/chromium chromium-driver:/usr/bin/chromedriver
 
 .PHONY: all venv system-deps postgres demo test lint typecheck pytest bench clean
 

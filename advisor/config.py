@@ -239,6 +239,31 @@ class RecommendSection:
     )
 
 
+@dataclass(frozen=True)
+class UiSection:
+    idle_timeout: float = setting(
+        1800.0, duration, "A web session not used this long ends; its user logs in again."
+    )
+    session_lifetime: float = setting(
+        43200.0, duration, "A web session ends this long after login, however busy."
+    )
+    login_failures_per_user: int = setting(
+        5,
+        positive_int,
+        "Failed logins allowed for one user name per login_failure_window; more get 429."
+        " Per advisor process.",
+    )
+    login_failures_per_address: int = setting(
+        20,
+        positive_int,
+        "Failed logins allowed from one client address per login_failure_window (behind a"
+        " proxy, the proxy's address); more get 429. Per advisor process.",
+    )
+    login_failure_window: float = setting(
+        900.0, duration, "The window the login failure limits count over."
+    )
+
+
 SECTIONS: dict[str, type[Any]] = {
     "advisor": AdvisorSection,
     "server": ServerSection,
@@ -248,6 +273,7 @@ SECTIONS: dict[str, type[Any]] = {
     "retention": RetentionSection,
     "analysis": AnalysisSection,
     "recommend": RecommendSection,
+    "ui": UiSection,
 }
 
 
@@ -262,6 +288,7 @@ class AdvisorConfig:
     retention: RetentionSection = field(default_factory=RetentionSection)
     analysis: AnalysisSection = field(default_factory=AnalysisSection)
     recommend: RecommendSection = field(default_factory=RecommendSection)
+    ui: UiSection = field(default_factory=UiSection)
 
     @property
     def database_url(self) -> str:

@@ -49,6 +49,8 @@ from advisor.errors import FleetsightAdvisorError
 from advisor.finding_costs import NO_COSTS
 from advisor.jobs.serving import build_jobs, run_while_serving
 from advisor.store.open import Stores, open_store
+from advisor.ui.app import create_ui
+from advisor.ui.settings import UiSettings
 from agent.shared.config_values import split_host_port
 
 log = logging.getLogger(__name__)
@@ -102,6 +104,13 @@ def build_app(config: AdvisorConfig, *, multiprocess: bool = False) -> FastAPI:
         window_days=config.analysis.window_days,
         registry=registry,
         exposition=exposition,
+        ui=create_ui(
+            users=stores.users,
+            sessions=stores.ui_sessions,
+            audit=stores.audit,
+            recommendations=stores.recommendations,
+            settings=UiSettings.from_config(config),
+        ),
     )
     _close_on_shutdown(app, stores)
     jobs = build_jobs(stores, config, registry)  # None when [jobs] enabled is off

@@ -11,6 +11,7 @@ POST /api/v1/ingest       store one batch of the agent's wire format, once per h
 GET /healthz              the process answers
 GET /readyz               the advisor can serve (``ApiSettings.ready_check``), else 503
 GET /metrics              Prometheus text (advisor.api.metrics)
+/ui/...                   the web interface for people, when given (advisor.ui.app)
 ========================  ===================================================================
 
 Every error answer is ``{"detail": "<one sentence>"}``: the agent shows it to the operator or
@@ -34,6 +35,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from pydantic import BaseModel, Field
+from starlette.types import ASGIApp
 
 from advisor import __version__
 from advisor.api import ingest, openapi_doc
@@ -182,6 +184,7 @@ def create_app(
     clock: Callable[[], float] = time.time,
     registry: CollectorRegistry | None = None,
     exposition: CollectorRegistry | None = None,
+    ui: ASGIApp | None = None,
 ) -> FastAPI:
     """The advisor's API on ``store`` (enrolment and ingest).
 
@@ -193,7 +196,9 @@ def create_app(
     ``catalog`` and the hosts of ``store``. ``clock`` stamps enrolments, received batches
     and decisions on recommendations; ``registry`` receives the metrics (default: a new
     registry with the process metrics too) and is what /metrics serves, unless
-    ``exposition`` is given (several workers: the sum of all their metrics).
+    ``exposition`` is given (several workers: the sum of all their metrics). ``ui`` (the
+    web interface, advisor.ui.app.create_ui) is mounted at /ui: it knows people by their
+    session cookie, the API by their bearer tokens, and neither accepts the other's.
     """
     if registry is None:
         registry = process_registry()
@@ -230,6 +235,8 @@ def create_app(
             app, recommendations, audit, store.list_hosts, api_tokens, ErrorDetail, clock
         )
     _add_health_routes(app, settings, registry if exposition is None else exposition)
+    if ui is not None:
+        app.mount("/ui", ui)
     return app
 
 

@@ -33,6 +33,7 @@ from advisor.cli import (
     serve,
     simulate,
     tokens,
+    users,
 )
 from advisor.cli.common import PROG, add_common_options, run_command
 from agent.shared.cli_options import add_commands
@@ -43,6 +44,7 @@ GROUPS = (
     serve,
     db,
     tokens,
+    users,
     hosts,
     jobs,
     catalog,
@@ -65,10 +67,11 @@ configuration:
 first run:
   fleetsight-advisor db upgrade
   fleetsight-advisor token create --department finance --expires 7d
+  fleetsight-advisor user create alice --role admin   (the web interface's first admin)
   fleetsight-advisor serve
 
-every list (token, host, findings, recommendations, budget plan, catalog, jobs status) takes
---format table|json|csv;
+every list (token, user, host, findings, recommendations, budget plan, catalog, jobs
+status) takes --format table|json|csv;
 `fleetsight-advisor COMMAND --help` shows a command's options and examples.
 """
 

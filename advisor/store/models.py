@@ -818,3 +818,39 @@ class AuditEntryRow(Base):
     action: Mapped[str] = mapped_column(sa.String)
     target: Mapped[str] = mapped_column(sa.Text)
     detail: Mapped[dict[str, Any]] = mapped_column(JsonDocument)
+
+
+# -- people and their sessions in the web interface (advisor.store.users) --
+#
+# No password and no session token is stored: ``password_hash`` is argon2's encoded hash
+# (salt and parameters included), a session row is keyed by the SHA-256 of its token.
+
+
+class UserRow(Base):
+    """A person who logs in to the web interface; ``user_id`` is the login name."""
+
+    __tablename__ = "users"
+
+    user_id: Mapped[str] = mapped_column(sa.String, primary_key=True)
+    name: Mapped[str] = mapped_column(sa.Text)
+    role: Mapped[str] = mapped_column(sa.String)
+    departments: Mapped[list[str]] = mapped_column(JsonDocument)
+    password_hash: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[float] = mapped_column(sa.Double)
+    disabled_at: Mapped[float | None] = mapped_column(sa.Double)
+
+
+class UiSessionRow(Base):
+    """A logged-in browser. Deleted at logout, with its user, or once expired."""
+
+    __tablename__ = "ui_sessions"
+    __table_args__ = (sa.Index(None, "user_id"),)
+
+    token_sha256: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(
+        sa.String, sa.ForeignKey("users.user_id", ondelete="CASCADE")
+    )
+    created_at: Mapped[float] = mapped_column(sa.Double)
+    last_seen_at: Mapped[float] = mapped_column(sa.Double)
+    expires_at: Mapped[float] = mapped_column(sa.Double)
+    csrf_secret: Mapped[str] = mapped_column(sa.String)

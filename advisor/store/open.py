@@ -28,6 +28,8 @@ from advisor.store.migrate import UPGRADE_COMMAND, check_schema
 from advisor.store.recommendations import Recommendations
 from advisor.store.recommendations_sql import SqlRecommendations
 from advisor.store.sql import SqlStore
+from advisor.store.users import UiSessions, Users
+from advisor.store.users_sql import SqlUiSessions, SqlUsers
 
 
 @dataclass(frozen=True, eq=False)
@@ -49,6 +51,8 @@ class Stores:
     recommendations: Recommendations
     audit: AuditLog
     inventory: FleetInventory
+    users: Users
+    ui_sessions: UiSessions
     engine: sa.Engine = field(repr=False)
 
     def check_schema(self) -> None:
@@ -107,6 +111,8 @@ def stores_on(engine: sa.Engine) -> Stores:
         recommendations=SqlRecommendations(engine),
         audit=SqlAuditLog(engine),
         inventory=SqlFleetInventory(engine),
+        users=SqlUsers(engine),
+        ui_sessions=SqlUiSessions(engine),
         engine=engine,
     )
 
