@@ -62,10 +62,16 @@ def software_remedies(
         app = app_code[f.app]
         new = _label(catalog, f.app, f.scope.get("version", ""), label_code)
         old = _label(catalog, f.app, f.scope.get("from_version", ""), label_code)
+        if f.direction == "slower" and f.cause == "version":
+            # By name: a version every host has left since still counts.
+            newer, older = (
+                _vendor_name(catalog, f.app, f.scope.get(k, ""))
+                for k in ("version", "from_version")
+            )
+            if newer and older:
+                slower_than[f.app][newer] = older
         if f.direction == "slower" and f.cause == "version" and new is not None:
             regressed[app].add(new)
-            if old is not None:
-                slower_than[f.app][labels[new]] = labels[old]
             p = problem(app, new)
             if p is not None:
                 p.regressions.append(f)
@@ -90,12 +96,18 @@ def software_remedies(
     return found
 
 
-def _label(catalog: VendorCatalog, app: str, version: str, codes: dict[str, int]) -> int | None:
-    """The label code of a fleet version name as findings carry it."""
+def _vendor_name(catalog: VendorCatalog, app: str, version: str) -> str | None:
+    """A fleet version name as the labels name it: the vendor's where the catalog knows."""
     if not version or version == "unknown":
         return None
     vendor = catalog.vendor_version(app, version)
-    return codes.get(vendor if vendor is not None else version)
+    return vendor if vendor is not None else version
+
+
+def _label(catalog: VendorCatalog, app: str, version: str, codes: dict[str, int]) -> int | None:
+    """The label code of a fleet version name as findings carry it."""
+    name = _vendor_name(catalog, app, version)
+    return codes.get(name) if name is not None else None
 
 
 def _version_remedies(
