@@ -70,10 +70,17 @@ def reported(grid: FloatArray) -> BoolArray:
 
 
 def calm_hosts(
-    early: FloatArray, late: FloatArray, fleet_reports: BoolArray, params: FleetParameters
+    early: FloatArray,
+    late: FloatArray,
+    fleet_reports: BoolArray,
+    params: FleetParameters,
+    *,
+    fleet_wide: BoolArray | None = None,
 ) -> BoolArray:
     """Per host: no pressure rose (:func:`pressure_causes`) and every pressure the fleet
-    reports (``fleet_reports``, per cause: :func:`reported`) was measured in both windows.
+    reports (``fleet_reports``, per cause: :func:`reported`) was measured in both windows;
+    a pressure that rose on the whole fleet (``fleet_wide``, per cause:
+    :func:`fleet_wide_rises`) does not count as a rise, every host went through it.
 
     A pressure that was not measured cannot be shown not to have risen: a host whose kernel
     gives no PSI, among hosts that do, may be paging or filling its disk unseen (swap-in,
@@ -91,7 +98,29 @@ def calm_hosts(
         known = np.isfinite(early[:, fleet_reports]).all(axis=1) & np.isfinite(
             late[:, fleet_reports]
         ).all(axis=1)
-    return np.asarray(known & ~pressure_causes(early, late, params).any(axis=1), dtype=bool)
+    rose = pressure_causes(early, late, params)
+    if fleet_wide is not None:
+        rose = rose & ~fleet_wide[None, :]
+    return np.asarray(known & ~rose.any(axis=1), dtype=bool)
+
+
+def fleet_wide_rises(
+    rose: BoolArray, early: FloatArray, late: FloatArray, params: FleetParameters
+) -> BoolArray:
+    """Per cause: did the pressure rise (``rose``: :func:`pressure_causes`) on at least
+    ``fleet_wide_rise`` of the hosts that measured it in both windows? Such a rise cancels
+    when hosts are compared with each other, and leaving its hosts out of the calm ones
+    would leave none.
+
+    >>> rose = np.array([[1, 0, 0, 1], [0, 0, 0, 1], [0, 0, 0, 1], [0, 0, 0, 1], [0, 0, 0, 1]])
+    >>> e = np.zeros((5, 4))
+    >>> fleet_wide_rises(rose.astype(bool), e, e, FleetParameters()).tolist()
+    [False, False, False, True]
+    """
+    measured = np.isfinite(early) & np.isfinite(late)
+    counted = measured.sum(axis=0)
+    share = np.where(counted > 0, (rose & measured).sum(axis=0) / np.maximum(counted, 1), 0.0)
+    return np.asarray(share >= params.fleet_wide_rise, dtype=bool)
 
 
 def attribute_window(

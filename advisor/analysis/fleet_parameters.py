@@ -68,6 +68,11 @@ class FleetParameters:
     # rise of PSI cpu "some" share; calm hosts' rises stay within +-0.003 (simulator, 99 %),
     # and 0.05 named a drifting app's cause weeks after the drift was found
     cpu_rise: float = 0.02
+    # A pressure that rose on at least this share of the hosts measuring it rose on the fleet
+    # (an agent or antivirus update, an app's growing background work): every host went
+    # through it, so it is no reason to leave a host out of the calm ones, nor a cause told
+    # apart by comparing hosts (the trend and change-point search see it).
+    fleet_wide_rise: float = 0.8
 
     # --- cohort model (advisor.analysis.cohorts) ---
     cohort_max_hosts: int = 1000  # hosts sampled per app for the model (seeded)

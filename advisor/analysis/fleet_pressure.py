@@ -34,6 +34,11 @@ pressure rose, io counts as a rise of its own only beyond the io rise typical of
   that day over its mean rise in the late period, so a finding says how much slower the app
   is now, not half a period ago.
 
+A pressure that rose on nearly every host (``fleet_wide_rise`` of those measuring it: an
+app's background work growing everywhere) is the fleet's, not a host's: it is no rise here,
+its hosts stay calm ones, and it cancels when hosts are compared (before this rule a
+fleet-wide cpu rise left no calm host, and every pressure finding of the run went with it).
+
 ``since`` is the first working day the risen hosts' mean pressure was half-way up.
 """
 
@@ -45,7 +50,12 @@ import numpy as np
 import numpy.typing as npt
 from scipy import stats
 
-from advisor.analysis.attribution import calm_hosts, pressure_causes, reported
+from advisor.analysis.attribution import (
+    calm_hosts,
+    fleet_wide_rises,
+    pressure_causes,
+    reported,
+)
 from advisor.analysis.candidates import Candidate
 from advisor.analysis.findings import Cause
 from advisor.analysis.fleet_cells import (
@@ -87,7 +97,9 @@ def pressure_candidates(
     early = window_means(grid, every, first, first + period)
     late = window_means(grid, every, cells.days - period, cells.days)
     rose = pressure_causes(early, late, params)
-    calm = calm_hosts(early, late, reported(grid), params)
+    fleet_wide = fleet_wide_rises(rose, early, late, params)
+    rose &= ~fleet_wide[None, :]
+    calm = calm_hosts(early, late, reported(grid), params, fleet_wide=fleet_wide)
     seen = _seen(rose, late - early, params)
     alone = seen & (seen.sum(axis=1) == 1)[:, None]
     early_day = cells.first_day + params.period_days

@@ -110,6 +110,9 @@ class Spec:
     # Hosts whose kernel reports no PSI: memory, io and cpu pressure missing (swap-in stays).
     no_psi_share: float = 0.0
     hdd_io: float = 0.0  # io PSI that HDD hosts carry all the time (their disks wait more)
+    # Every host's cpu PSI rises by ``fleet_cpu[1]`` from day ``fleet_cpu[0]`` over 10 days
+    # (an update's background work everywhere), and every launch slows by ``fleet_cpu[2]``.
+    fleet_cpu: tuple[float, float, float] | None = None
     host_ids: tuple[str, ...] = field(default_factory=tuple)
 
     @property
@@ -185,6 +188,9 @@ def build(spec: Spec) -> FleetData:
         swap = swap + 4e6 * progress**2
         launch_progress = np.clip((t - MONDAY - m.day * DAY) / (m.ramp_days * DAY), 0, 1)
         value *= 1 + m.effect * np.where(hit[host], launch_progress, 0.0)
+    if spec.fleet_cpu is not None:
+        cpu_day, _, cpu_effect = spec.fleet_cpu
+        value *= 1 + cpu_effect * np.clip((t - MONDAY - cpu_day * DAY) / (10 * DAY), 0, 1)
     if spec.slowdown is not None:
         sd = spec.slowdown
         hit = np.array([name == sd.department for name in hosts.department])
@@ -211,6 +217,9 @@ def build(spec: Spec) -> FleetData:
     rows = h * d
     io = np.full(rows, 0.01) + 0.005 * rng.random(rows) + spec.hdd_io * hdd[pressure_host]
     cpu = np.full(rows, 0.05) + 0.01 * rng.random(rows)
+    if spec.fleet_cpu is not None:
+        cpu_day, cpu_rise, _ = spec.fleet_cpu
+        cpu = cpu + cpu_rise * np.tile(np.clip((day_index - cpu_day) / 10, 0, 1), h)
     if spec.no_psi_share > 0:
         no_psi = (rng.random(h) < spec.no_psi_share)[pressure_host]
         memory, io, cpu = (np.where(no_psi, np.nan, column) for column in (memory, io, cpu))

@@ -98,6 +98,28 @@ def test_it_blames_memory_when_low_ram_hosts_slow_down_as_their_pressure_rises()
         assert abs(found.since - (spec.now - (spec.days - 30) * 86400)) <= 2 * 86400
 
 
+def test_a_cpu_rise_on_every_host_leaves_the_memory_pressure_of_some_found() -> None:
+    # An update's background work raises cpu PSI everywhere and slows every launch 10 %:
+    # no host is calm on every pressure, yet the low-RAM hosts' memory pressure is theirs.
+    spec = Spec(
+        hosts=50,
+        low_ram_share=0.3,
+        memory=MemoryPressure(effect=0.4),
+        fleet_cpu=(20.0, 0.1, 0.1),
+        seed=5,
+    )
+    data = build(spec)
+
+    findings = analyse(data, now=spec.now)
+
+    memory = [f for f in findings if f.kind == "pressure" and f.cause == "memory"]
+    assert {f.app for f in memory} == {"app0", "app1"}
+    for found in memory:
+        assert found.direction == "slower"
+        assert found.effect.low <= 0.4 <= found.effect.high
+    assert not [f for f in findings if f.kind == "pressure" and f.cause == "cpu"]
+
+
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
 def test_it_flags_nothing_in_heavy_tailed_noise_a_noisy_host_an_outage_or_weekends(
     seed: int,
