@@ -110,6 +110,7 @@ def build_app(config: AdvisorConfig, *, multiprocess: bool = False) -> FastAPI:
             audit=stores.audit,
             recommendations=stores.recommendations,
             settings=UiSettings.from_config(config),
+            hosts=stores.hosts,
         ),
     )
     _close_on_shutdown(app, stores)

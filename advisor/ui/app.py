@@ -8,8 +8,11 @@ POST /ui/login             log in: 303 to /ui/ with the session cookie; a wrong 
                            password is 401 with one message either way; 429 when throttled
 POST /ui/logout            end the session (server-side too): 303 to the login form
 GET  /ui/                  who you are (the Overview comes with the pages of issue 15)
+GET  /ui/recommendations   the ranked list, filtered and paged; GET /ui/recommendations/{key}
+                           one in full (advisor.ui.pages_recommendations)
 POST /ui/recommendations/  approve / reject / defer a recommendation (manager; see
-     {key}/{verdict}       advisor.ui.review)
+     {key}/{verdict}       advisor.ui.review), then back to its page
+GET  /ui/budget            the budget planner (advisor.ui.budget_page)
 GET  /ui/static/...        the stylesheet; nothing comes from elsewhere
 =========================  ==================================================================
 
@@ -32,12 +35,15 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import RedirectResponse, Response
 
+from advisor.store import Enrolments
 from advisor.store.audit import AuditLog
 from advisor.store.recommendations import Recommendations
 from advisor.store.users import UiSession, UiSessions, Users
 from advisor.ui import csrf
 from advisor.ui.auth import SESSION_COOKIE, Authenticator, LoginRequired, SessionCookie, UiRefusal
+from advisor.ui.budget_page import add_budget_page
 from advisor.ui.pages import PREFIX, Pages, SecurityHeaders
+from advisor.ui.pages_recommendations import add_recommendation_pages
 from advisor.ui.passwords import Passwords
 from advisor.ui.review import add_review_routes
 from advisor.ui.settings import UiSettings
@@ -57,11 +63,13 @@ def create_ui(
     audit: AuditLog,
     recommendations: Recommendations,
     settings: UiSettings,
+    hosts: Enrolments | None = None,
     passwords: Passwords | None = None,
     clock: Callable[[], float] = time.time,
 ) -> FastAPI:
     """The web interface on its stores; mount it at /ui (``app.mount("/ui", ...)``).
 
+    ``hosts`` names a recommendation's hosts (None: by the names its document holds);
     ``passwords`` hashes and checks passwords (default: argon2-cffi's parameters); ``clock``
     stamps sessions and audit entries.
     """
@@ -88,6 +96,8 @@ def create_ui(
     )
     _add_login_routes(app, pages, auth, cookie, login)
     add_review_routes(app, auth, recommendations, clock)
+    add_recommendation_pages(app, pages, auth, recommendations, audit, hosts)
+    add_budget_page(app, pages, auth, recommendations, clock)
     return app
 
 

@@ -18,7 +18,7 @@ from advisor.errors import InvalidRecommendationInput, TransitionRefused, Unknow
 from advisor.store.recommendations import Recommendations, Verdict
 from advisor.store.users import UiSession
 from advisor.ui.auth import Authenticator, UiRefusal
-from advisor.ui.pages import PREFIX
+from advisor.ui.pages_recommendations import detail_path
 
 MAX_REASON = 2000
 
@@ -76,7 +76,8 @@ def add_review_routes(
             raise UiRefusal(409, str(refused)) from None
         except InvalidRecommendationInput as bad:
             raise UiRefusal(400, str(bad)) from None
-        return RedirectResponse(f"{PREFIX}/", status_code=303)
+        # Back to the recommendation, which says what was done (?done=approve, a fixed word).
+        return RedirectResponse(f"{detail_path(key)}?done={verdict}", status_code=303)
 
     manager = Depends(auth.require("manager"))
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import time
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -179,3 +180,57 @@ def _pages_used(item: pytest.Function) -> list[Page]:
 
 def _file_name(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-")
+
+
+REVIEWER = "mona"
+REVIEWER_PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture(scope="session")
+def review_data(advisor: AdvisorProcess) -> AdvisorProcess:
+    """The advisor's database with a manager (:data:`REVIEWER`) and recommendations: one of
+    finance per viewport (each width's review test approves its own), one of hr."""
+    import sqlalchemy as sa
+
+    from advisor.store.open import stores_on
+    from advisor.ui.passwords import Passwords
+    from tests.advisor.store.reviewdata import priced
+
+    engine = sa.create_engine(advisor.database_url)
+    try:
+        stores = stores_on(engine)
+        now = time.time()
+        stores.users.add(REVIEWER, name="Mona Lind", role="manager", departments=(), now=now)
+        stores.users.set_password_hash(REVIEWER, Passwords().hash(REVIEWER_PASSWORD))
+        proposals = [
+            priced(
+                review_key(viewport.name),
+                app=f"calc-{viewport.name}",
+                title=f"Upgrade Calc for the {viewport.name} review",
+                benefit="8000.00",
+            )
+            for viewport in VIEWPORTS
+        ]
+        proposals.append(
+            priced(
+                "ram|hr-ws-12|16GiB",
+                kind="ram",
+                category="right_sizing",
+                app="firefox",
+                target="16 GiB",
+                title="Add RAM to hr-ws-12",
+                departments=("hr",),
+                hosts=("hr-1",),
+                benefit="3000.00",
+                one_off="400.00",
+            )
+        )
+        stores.recommendations.propose(proposals, now=now - 60)
+    finally:
+        engine.dispose()
+    return advisor
+
+
+def review_key(viewport_name: str) -> str:
+    """The recommendation the review test at ``viewport_name`` approves."""
+    return f"upgrade|calc-{viewport_name}|7.6.4|finance"
