@@ -111,6 +111,10 @@ def build_app(config: AdvisorConfig, *, multiprocess: bool = False) -> FastAPI:
             recommendations=stores.recommendations,
             settings=UiSettings.from_config(config),
             hosts=stores.hosts,
+            frames=stores.frames,
+            findings=stores.findings,
+            window_days=config.analysis.window_days,
+            catalog=stores.catalog,
         ),
     )
     _close_on_shutdown(app, stores)

@@ -7,12 +7,16 @@ GET  /ui/login             the login form (sets its one-hour CSRF cookie)
 POST /ui/login             log in: 303 to /ui/ with the session cookie; a wrong user name or
                            password is 401 with one message either way; 429 when throttled
 POST /ui/logout            end the session (server-side too): 303 to the login form
-GET  /ui/                  who you are (the Overview comes with the pages of issue 15)
+GET  /ui/                  the Overview: the fleet at a glance (advisor.ui.pages_overview)
 GET  /ui/recommendations   the ranked list, filtered and paged; GET /ui/recommendations/{key}
-                           one in full (advisor.ui.pages_recommendations)
+                           one in full (advisor.ui.pages_recommendations); its
+                           /series.json: the chart's load times (advisor.ui.chart_series)
 POST /ui/recommendations/  approve / reject / defer a recommendation (manager; see
      {key}/{verdict}       advisor.ui.review), then back to its page
 GET  /ui/budget            the budget planner (advisor.ui.budget_page)
+GET  /ui/findings          the findings, filtered and paged; GET /ui/findings/{key} one in full
+                           (advisor.ui.pages_findings; only when given the findings store)
+GET  /ui/audit             the audit log, filtered and paged (manager; advisor.ui.pages_audit)
 GET  /ui/static/...        the stylesheet; nothing comes from elsewhere
 =========================  ==================================================================
 
@@ -35,14 +39,22 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import RedirectResponse, Response
 
-from advisor.store import Enrolments
+from advisor.finding_costs import FindingCosts
+from advisor.store import Enrolments, HostRecord
+from advisor.store.analysis_data import FleetFrames
 from advisor.store.audit import AuditLog
+from advisor.store.catalog import CatalogStore
+from advisor.store.findings import Findings
 from advisor.store.recommendations import Recommendations
 from advisor.store.users import UiSession, UiSessions, Users
 from advisor.ui import csrf
 from advisor.ui.auth import SESSION_COOKIE, Authenticator, LoginRequired, SessionCookie, UiRefusal
 from advisor.ui.budget_page import add_budget_page
+from advisor.ui.chart_series import add_series_route
 from advisor.ui.pages import PREFIX, Pages, SecurityHeaders
+from advisor.ui.pages_audit import add_audit_page
+from advisor.ui.pages_findings import add_findings_pages
+from advisor.ui.pages_overview import OverviewStores, add_overview_page
 from advisor.ui.pages_recommendations import add_recommendation_pages
 from advisor.ui.passwords import Passwords
 from advisor.ui.review import add_review_routes
@@ -64,12 +76,20 @@ def create_ui(
     recommendations: Recommendations,
     settings: UiSettings,
     hosts: Enrolments | None = None,
+    frames: FleetFrames | None = None,
+    findings: Findings | None = None,
+    window_days: int = 90,
+    catalog: CatalogStore | None = None,
     passwords: Passwords | None = None,
     clock: Callable[[], float] = time.time,
 ) -> FastAPI:
     """The web interface on its stores; mount it at /ui (``app.mount("/ui", ...)``).
 
     ``hosts`` names a recommendation's hosts (None: by the names its document holds);
+    ``frames`` and ``findings`` feed its load-time chart over ``window_days`` (None: no series);
+    ``findings`` (None: no findings pages) are priced from ``frames``' launch rates over
+    ``window_days`` and the cost settings of ``catalog``, whose end-of-life dates the
+    Overview lists (None: not shown);
     ``passwords`` hashes and checks passwords (default: argon2-cffi's parameters); ``clock``
     stamps sessions and audit entries.
     """
@@ -96,9 +116,30 @@ def create_ui(
     )
     _add_login_routes(app, pages, auth, cookie, login)
     add_review_routes(app, auth, recommendations, clock)
+    add_series_route(app, auth, recommendations, frames, findings, days=window_days, clock=clock)
     add_recommendation_pages(app, pages, auth, recommendations, audit, hosts)
     add_budget_page(app, pages, auth, recommendations, clock)
+    costs = None
+    if findings is not None:
+        costs = FindingCosts(
+            findings=findings,
+            hosts=hosts if hosts is not None else _NoHosts(),
+            frames=frames,
+            catalog=catalog,
+            window_days=window_days,
+        )
+        add_findings_pages(app, pages, auth, findings, costs)
+    overview = OverviewStores(recommendations, audit, hosts, findings, costs, catalog)
+    add_overview_page(app, pages, auth, overview, clock)
+    add_audit_page(app, pages, auth, audit, recommendations)
     return app
+
+
+class _NoHosts:
+    """No hosts store: findings name their hosts by id."""
+
+    def list_hosts(self) -> list[HostRecord]:
+        return []
 
 
 class _Login:
@@ -215,10 +256,6 @@ def _add_login_routes(
         response = RedirectResponse(f"{PREFIX}/login", status_code=303)
         cookie.clear(response)
         return response
-
-    @app.get("/")
-    def home(session: UiSession = viewer) -> Response:
-        return pages.render("home.html", session=session)
 
 
 def _install_error_pages(app: FastAPI, pages: Pages) -> None:

@@ -31,6 +31,8 @@ from tests.e2e.advisorproc import AdvisorProcess
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext, Page, Playwright
 
+    from advisor.store.recommendations import Proposal
+
 CHROMIUM = "/usr/bin/chromium"
 
 
@@ -194,7 +196,6 @@ def review_data(advisor: AdvisorProcess) -> AdvisorProcess:
 
     from advisor.store.open import stores_on
     from advisor.ui.passwords import Passwords
-    from tests.advisor.store.reviewdata import priced
 
     engine = sa.create_engine(advisor.database_url)
     try:
@@ -202,33 +203,41 @@ def review_data(advisor: AdvisorProcess) -> AdvisorProcess:
         now = time.time()
         stores.users.add(REVIEWER, name="Mona Lind", role="manager", departments=(), now=now)
         stores.users.set_password_hash(REVIEWER, Passwords().hash(REVIEWER_PASSWORD))
-        proposals = [
-            priced(
-                review_key(viewport.name),
-                app=f"calc-{viewport.name}",
-                title=f"Upgrade Calc for the {viewport.name} review",
-                benefit="8000.00",
-            )
-            for viewport in VIEWPORTS
-        ]
-        proposals.append(
-            priced(
-                "ram|hr-ws-12|16GiB",
-                kind="ram",
-                category="right_sizing",
-                app="firefox",
-                target="16 GiB",
-                title="Add RAM to hr-ws-12",
-                departments=("hr",),
-                hosts=("hr-1",),
-                benefit="3000.00",
-                one_off="400.00",
-            )
-        )
-        stores.recommendations.propose(proposals, now=now - 60)
+        stores.recommendations.propose(review_proposals(), now=now - 60)
     finally:
         engine.dispose()
     return advisor
+
+
+def review_proposals() -> list[Proposal]:
+    """The recommendations :func:`review_data` proposes. A fixture that proposes more passes
+    these too: a run's proposal makes every key it does not name obsolete."""
+    from tests.advisor.store.reviewdata import priced
+
+    proposals = [
+        priced(
+            review_key(viewport.name),
+            app=f"calc-{viewport.name}",
+            title=f"Upgrade Calc for the {viewport.name} review",
+            benefit="8000.00",
+        )
+        for viewport in VIEWPORTS
+    ]
+    proposals.append(
+        priced(
+            "ram|hr-ws-12|16GiB",
+            kind="ram",
+            category="right_sizing",
+            app="firefox",
+            target="16 GiB",
+            title="Add RAM to hr-ws-12",
+            departments=("hr",),
+            hosts=("hr-1",),
+            benefit="3000.00",
+            one_off="400.00",
+        )
+    )
+    return proposals
 
 
 def review_key(viewport_name: str) -> str:
