@@ -50,7 +50,8 @@ from tests.advisor.store.fleetbatches import inventory as small_inventory
 from tests.advisor.store.fleetbatches import write_fleet as write_small_fleet
 
 UPGRADE = "upgrade|app0|3.0|from=2.0"
-ROLLBACK = "rollback|app0|2.0|from=3.0"
+# 2.0 is the regression the rollout of 3.0 was to fix: the roll back goes past it, to 1.0.
+ROLLBACK = "rollback|app0|1.0|from=3.0"
 T0 = 1_764_000_000.0
 INTERVAL = 600.0
 CATALOG = RecordCatalog({}, today=dt.date(2025, 12, 1), costs=None)
